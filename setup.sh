@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Set up this project on a fresh Debian machine, then run one job.
+#
+#   ./setup.sh example   install everything, transcribe the bundled example photo
+#   ./setup.sh test      install everything, run the test suite
+#   ./setup.sh           install everything only
+#
+# Idempotent: system packages and Python packages already present are kept.
+# Needs root, or sudo for the apt step.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(
+  python3-venv
+  fonts-liberation      # verovio measures text in Times metrics: Liberation Serif
+  fluidsynth            # playback and synthetic recordings
+  fluid-soundfont-gm    # FluidR3_GM.sf2
+)
+TORCH_PIN="torch==2.13.0"   # CPU wheel; a loose torch requirement pulls CUDA
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $PYTHON"
+  "$PYTHON" -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# torch first, pinned, so nothing later resolves a CUDA build.
+.venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "$TORCH_PIN"
+"${PIP[@]}" -e ".[test]"
+
+case "${1:-}" in
+  example)
+    mkdir -p out
+    exec .venv/bin/omr transcribe examples/example_photo.jpg -o out/example.musicxml \
+      --midi out/example.mid --json out/example.json ;;
+  test)
+    exec .venv/bin/python -m pytest -q ;;
+  "") echo "setup: done" ;;
+  *) echo "setup: unknown job '$1' (use: example, test)" >&2; exit 2 ;;
+esac

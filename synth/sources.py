@@ -1,0 +1,153 @@
+"""Where the music comes from: the music21 corpus and the score generator.
+
+Every source piece has a stable *key* (``"corpus:bach/bwv66.6.mxl"`` or
+``"generated:train:17"``). Its split (train, val or test) is a pure function of that
+key, so pieces never cross splits, whatever seed or machine builds the data set.
+
+Examples
+--------
+>>> split_of("corpus:bach/bwv66.6.mxl") in SPLITS
+True
+>>> [p.split for p in corpus_pieces()][:1] != []
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SPLITS = ("train", "val", "test")
+#: Percent of corpus pieces in each split, in :data:`SPLITS` order.
+SPLIT_PERCENT = (80, 10, 10)
+#: File name endings of MusicXML in the music21 corpus.
+MUSICXML_EXTENSIONS = ("xml", "mxl", "musicxml")
+
+
+class SourceError(ValueError):
+    """A source piece that cannot be read."""
+
+
+@dataclass(frozen=True)
+class CorpusPiece:
+    """A MusicXML file that ships inside the music21 wheel."""
+
+    key: str  # "corpus:" + path relative to the corpus root
+    path: Path
+    split: str
+
+
+def split_of(key: str) -> str:
+    """The split a source key belongs to: a hash of the key, not of any seed.
+
+    >>> split_of("corpus:bach/bwv66.6.mxl") == split_of("corpus:bach/bwv66.6.mxl")
+    True
+    """
+    bucket = int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % 100
+    bound = 0
+    for split, percent in zip(SPLITS, SPLIT_PERCENT):
+        bound += percent
+        if bucket < bound:
+            return split
+    raise AssertionError("SPLIT_PERCENT must add up to 100")
+
+
+def corpus_root() -> Path:
+    """The folder of the music21 corpus inside the installed wheel."""
+    from music21 import corpus
+
+    return Path(corpus.__file__).parent
+
+
+def corpus_pieces(split: str | None = None) -> list[CorpusPiece]:
+    """All MusicXML pieces of the music21 corpus, sorted by key, optionally one split.
+
+    >>> all(p.split == "test" for p in corpus_pieces("test"))
+    True
+    """
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
+    root = corpus_root()
+    pieces = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lstrip(".").lower() not in MUSICXML_EXTENSIONS:
+            continue
+        key = "corpus:" + path.relative_to(root).as_posix()
+        piece = CorpusPiece(key=key, path=path, split=split_of(key))
+        if split is None or piece.split == split:
+            pieces.append(piece)
+    return pieces
+
+
+def generated_key(split: str, number: int) -> str:
+    """The key of the ``number``-th generated score of a split.
+
+    Generated scores are assigned to splits by construction (the split is part of
+    the key and of the generator's seed), so they are disjoint too.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
+    return f"generated:{split}:{number}"
+
+
+def generated_seed(key: str) -> int:
+    """The generator seed of a generated key: a hash, so splits never share seeds."""
+    return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16)
+
+
+def read_musicxml(path: str | Path) -> str:
+    """MusicXML text of a ``.xml``/``.musicxml`` or compressed ``.mxl`` file, as UTF-8.
+
+    Some corpus ``.mxl`` files hold UTF-16 XML; verovio needs UTF-8, so the text is
+    decoded by its byte-order mark and its XML declaration rewritten.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".mxl":
+            raw = _read_mxl(path)
+        else:
+            raw = path.read_bytes()
+    except (OSError, zipfile.BadZipFile, KeyError) as err:
+        raise SourceError(f"cannot read MusicXML {path}: {err}") from None
+    return _decode_xml(raw, path)
+
+
+def _read_mxl(path: Path) -> bytes:
+    """The root score file of a compressed MusicXML archive (META-INF/container.xml)."""
+    import xml.etree.ElementTree as ET
+
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        root_name = None
+        if "META-INF/container.xml" in names:
+            container = ET.fromstring(archive.read("META-INF/container.xml"))
+            for element in container.iter():
+                if element.tag.endswith("rootfile") and element.get("full-path"):
+                    root_name = element.get("full-path")
+                    break
+        if root_name is None:
+            candidates = [n for n in names if not n.startswith("META-INF/")
+                          and n.lower().endswith((".xml", ".musicxml"))]
+            if not candidates:
+                raise SourceError(f"{path}: no MusicXML file inside the archive")
+            root_name = candidates[0]
+        return archive.read(root_name)
+
+
+def _decode_xml(raw: bytes, path: Path) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = raw.decode("utf-16")
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+    head, sep, rest = text.partition("?>")
+    if text.lstrip().startswith("<?xml") and sep:
+        # The declaration may name another encoding; the text is UTF-8 now.
+        text = '<?xml version="1.0" encoding="UTF-8"?>' + rest
+    if "<score-partwise" not in text and "<score-timewise" not in text:
+        raise SourceError(f"{path}: not a MusicXML score")
+    return text
