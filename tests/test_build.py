@@ -1,0 +1,126 @@
+"""`python -m synth build` and `show`: a tiny real build, determinism, resume, bad arguments."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from omr import vocab
+from synth import __main__ as synth_cli
+from synth.build import BuildConfig, BuildError, build, read_index
+
+PAGES = 3
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds") / "train"
+    config = BuildConfig(pages=PAGES, seed=7, split="test", generated_fraction=0.5)
+    report = build(out, config, progress=False)
+    return out, config, report
+
+
+def _files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_build_writes_complete_pages(dataset):
+    out, config, report = dataset
+    assert report.pages == PAGES
+    assert not report.failed_jobs
+    records = read_index(out)
+    assert len(records) == PAGES
+    for r in records:
+        page = json.loads((out / r.record).read_text())
+        assert page["split"] == "test"
+        assert (out / r.shard / page["musicxml"]).read_text().lstrip().startswith("<?xml")
+        notes = json.loads((out / r.shard / page["notes"]).read_text())
+        assert notes and all("onset_sec" in n and "pitch" in n for n in notes)
+        for variant in ("clean", "camera"):
+            assert (out / r.shard / page[variant]["image"]).stat().st_size > 10_000
+            symbols = page[variant]["symbols"]
+            assert len(symbols) > 20
+            assert {s["cls"] for s in symbols} <= set(vocab.NAMES)
+            w, h = page[variant]["size"]
+            for s in symbols:
+                x0, y0, x1, y1 = s["box"]
+                assert -1 <= x0 <= x1 <= w + 1 and -1 <= y0 <= y1 <= h + 1
+        # a page of music has noteheads and staves
+        classes = {s["cls"] for s in page["clean"]["symbols"]}
+        assert "staff" in classes
+        assert classes & set(vocab.names_with_role("notehead")) or \
+            classes & set(vocab.names_with_role("rest"))
+
+
+def test_same_seed_same_files_and_resume(dataset, tmp_path):
+    out, config, _ = dataset
+    # a second build of the same config in another folder is byte-identical
+    again = tmp_path / "again"
+    build(again, config, progress=False)
+    assert _files(again) == _files(out)
+    # rerunning into a finished folder resumes and adds nothing
+    report = build(again, config, progress=False)
+    assert report.resumed_from_pages == PAGES and report.pages == 0
+    # another seed gives other pages
+    other = tmp_path / "other"
+    build(other, BuildConfig(pages=1, seed=8, split="test"), progress=False)
+    first = read_index(out)[0]
+    assert (other / read_index(other)[0].record).read_bytes() != (out / first.record).read_bytes()
+
+
+def test_resume_after_interruption(dataset, tmp_path):
+    out, config, _ = dataset
+    partial = tmp_path / "partial"
+    build(partial, BuildConfig(**{**config.to_dict(), "pages": 1,
+                                  "variants": tuple(config.variants)}), progress=False)
+    # same settings except the page count: refused, nothing deleted
+    with pytest.raises(BuildError, match="other settings"):
+        build(partial, config, progress=False)
+    assert len(read_index(partial)) == 1
+
+
+def test_existing_folders_are_protected(tmp_path):
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("do not delete")
+    with pytest.raises(BuildError, match="not empty"):
+        build(precious, BuildConfig(pages=1), clean=True, progress=False)
+    assert (precious / "thesis.txt").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["build", "--out", "x", "--pages", "0"], "expected a number >= 1"),
+    (["build", "--out", "x", "--pages", "ten"], "expected a whole number"),
+    (["build", "--out", "x", "--pages", "1", "--split", "training"], "invalid choice"),
+    (["build", "--pages", "1"], "required: --out"),
+    (["build", "--out", "x", "--pages", "1", "--difficulty", "2"], "in [0, 1]"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_cli_arguments_exit_2_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        synth_cli.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_refuses_unknown_variant_and_foreign_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        synth_cli.main(["build", "--out", str(tmp_path / "a"), "--pages", "1",
+                        "--variants", "clean,xray"])
+    assert exit_info.value.code == 2
+    assert "variants" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        synth_cli.main(["show", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "no synth data set" in capsys.readouterr().err
+
+
+def test_show_writes_overlays_via_the_command_line(dataset, tmp_path):
+    out, _, _ = dataset
+    result = subprocess.run([sys.executable, "-m", "synth", "show", str(out), "--limit", "1",
+                             "--out", str(tmp_path / "ov")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    overlays = sorted((tmp_path / "ov").glob("*.png"))
+    assert [p.name.split(".")[1] for p in overlays] == ["camera", "clean"]
