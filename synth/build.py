@@ -162,7 +162,8 @@ def run_job(config: BuildConfig, job: int, corpus: list[sources.CorpusPiece]) ->
             images["clean"] = page.image
         if "camera" in config.variants:
             boxes = np.array([s.box for s in page.symbols], dtype=np.float32).reshape(-1, 4)
-            photo = camera.photograph(page.image, boxes, rng, difficulty=config.difficulty)
+            photo = camera.photograph(page.image, boxes, rng, difficulty=config.difficulty,
+                                      staff_space_px=page.staff_space_px)
             h, w = photo.image.shape[:2]
             moved = [
                 _symbol_json(s, box=b)
