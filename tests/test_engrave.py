@@ -1,4 +1,5 @@
-"""synth.engrave: boxes hug the printed ink, classes come from the vocabulary, the
+"""synth.engrave (with synth.svg_boxes, synth.text_fonts and synth.unfold, the modules
+it is split into): boxes hug the printed ink, classes come from the vocabulary, the
 unfolded note list follows repeats / endings / D.C. / D.S., errors are clear.
 
 The scores are small MusicXML texts written here by hand, so every expected number
@@ -7,11 +8,15 @@ can be checked by reading the score.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from omr import vocab
 from synth import engrave as E
+from synth import svg_boxes, text_fonts, unfold
 
 # ------------------------------------------------------------------ MusicXML helpers
 
@@ -195,7 +200,7 @@ SMALL = score(
 )
 
 
-@pytest.mark.parametrize("font", E.FONTS)
+@pytest.mark.parametrize("font", text_fonts.FONTS)
 def test_glyph_boxes_hug_the_ink(font):
     """Every glyph box holds ink, and the ink inside it fills it (IoU of the ink's
     bounding box with the box); and no printed pixel is left outside all boxes."""
@@ -371,7 +376,7 @@ def test_sample_options_are_plausible_and_logged():
     for _ in range(20):
         o = E.sample_options(rng)
         seen_fonts.add(o.font)
-        assert o.font in E.FONTS
+        assert o.font in text_fonts.FONTS
         assert 16 <= o.staff_space_px <= 24
         assert 1.25 < o.page_height / o.page_width < 1.45
         d = o.to_dict()
@@ -390,3 +395,44 @@ def test_pages_are_rendered_on_request():
     on_page_2 = {n.id for n in e.notes if n.page == 2}
     heads = {s.id for s in e.pages[0].symbols if s.cls == "notehead_whole"}
     assert on_page_2 == heads
+
+
+# ------------------------------------------------------------------ the modules
+
+def test_unfolded_notes_entry_point():
+    """synth.unfold works from MusicXML text and any verovio toolkit that loaded it."""
+    xml = score(whole("C4", 1, attributes=attributes()),
+                whole("D4", 2, left=barline("left", "heavy-light", repeat="forward")),
+                whole("E4", 3, right=barline("right", "light-heavy", repeat="backward")),
+                whole("F4", 4))
+    tk = text_fonts.load_verovio().toolkit()
+    tk.setInputFrom("musicxml")
+    assert tk.loadData(xml)
+    unfolded = unfold.unfolded_notes(xml, tk)
+    assert unfolded.method == "musicxml"
+    assert unfolded.matched_ids == 4
+    assert [n.pitch for n in unfolded.notes] == [60, 62, 64, 62, 64, 65]
+    assert all(n.id and n.page == 1 for n in unfolded.notes)
+    e = E.Engraver(xml)
+    assert [(n.pitch, n.onset_qn, n.repeat) for n in e.notes] == [
+        (n.pitch, n.onset_qn, n.repeat) for n in unfolded.notes]
+    assert (e.unfolding, e.matched_ids) == ("musicxml", 4)
+
+
+def test_engrave_reexports_the_moved_names():
+    assert E.Symbol is svg_boxes.Symbol
+    assert E.EngraveError is svg_boxes.EngraveError
+    assert E.STAFF_SPACE_UNITS == svg_boxes.STAFF_SPACE_UNITS
+    assert E.FONTS is text_fonts.FONTS
+    assert E.NoteEvent is unfold.NoteEvent
+    assert E.DEFAULT_QPM == unfold.DEFAULT_QPM
+
+
+@pytest.mark.parametrize("module", ["svg_geometry", "text_fonts", "svg_boxes", "unfold"])
+def test_parts_import_without_engrave(module):
+    """The parts depend on nothing above them (no circular imports)."""
+    code = (f"import sys, synth.{module}; "
+            "assert 'synth.engrave' not in sys.modules, sorted(m for m in sys.modules "
+            "if m.startswith('synth'))")
+    subprocess.run([sys.executable, "-c", code], check=True)
+

@@ -1,0 +1,726 @@
+"""The notes of a MusicXML score in unfolded playing order, matched to verovio's ids.
+
+:func:`unfolded_notes` lists every sounding note of a score as a :class:`NoteEvent`
+in playing order (repeats, endings, D.C./D.S./Coda/Fine taken), with onsets in
+quarter notes and in seconds at the score's tempo.
+
+Timing comes from the MusicXML itself (durations in divisions, ``<backup>``/
+``<forward>``, ties, grace notes), the playing order from its repeat barlines (with
+``times``), endings, segno/coda/fine/D.C./D.S. (``<sound>`` attributes or the
+printed direction words), so it is exact whatever verovio's importer does with the
+notes (it ignores, e.g., tuplets whose later groups print no number). Each
+MusicXML note is then matched to its verovio id through verovio's MEI (same part
+and measure, same written pitch sequence per voice/layer). See
+:func:`playing_order` for the conventions.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Sequence
+
+log = logging.getLogger(__name__)
+
+#: Tempo (quarter notes per minute) of a score that marks none; the project's MIDI
+#: uses the same.
+DEFAULT_QPM = 100.0
+
+
+@dataclass
+class NoteEvent:
+    """A sounding note in unfolded playing order. Tied notes sound once (the tie's
+    first note, lengthened); grace notes have duration 0 at the onset of the note
+    they lead to; cue notes are left out. ``id`` is the verovio note id: the
+    ``Symbol.id`` of its notehead box on its page ("" in the rare case the MusicXML
+    note could not be matched to verovio's). Seconds follow the score's tempo marks
+    (``<sound tempo>`` or ``<metronome>``), :data:`DEFAULT_QPM` before the first."""
+
+    id: str
+    page: int  # 1-based page the note is printed on
+    part: int  # 0-based part (MusicXML <score-part>) in score order
+    part_name: str
+    staff: int  # 0-based staff in the whole score (piano: right hand 0, left hand 1)
+    measure: str  # the measure's number as printed/encoded
+    pitch: int  # MIDI, sounding
+    onset_qn: float
+    duration_qn: float
+    onset_sec: float
+    duration_sec: float
+    #: How many times this printed note has sounded before (0 first pass, 1 repeat, ...).
+    repeat: int = 0
+    grace: bool = False
+
+
+@dataclass
+class UnfoldedNotes:
+    """What :func:`unfolded_notes` returns."""
+
+    #: Every sounding note in unfolded playing order.
+    notes: list[NoteEvent]
+    #: How the notes were unfolded: "musicxml" (exact) or "verovio" (fallback).
+    method: str
+    #: How many MusicXML notes found their verovio id (0 for "verovio").
+    matched_ids: int = 0
+
+
+def unfolded_notes(musicxml: str, toolkit) -> UnfoldedNotes:
+    """Every sounding note of ``musicxml`` in unfolded playing order.
+
+    ``toolkit`` is the ``verovio.toolkit()`` that has loaded ``musicxml``, with the
+    layout the notes are to refer to: its MEI gives each note its verovio id (the
+    ``Symbol.id`` of its notehead box) and the page it is printed on. Timing and
+    playing order come from the MusicXML itself (see :func:`playing_order`);
+    seconds follow the score's tempo marks, :data:`DEFAULT_QPM` before the first.
+    When the MusicXML measures cannot be put in step with verovio's (timewise
+    MusicXML, say), the notes come from verovio's timemap instead (repeats and
+    endings, no D.C./D.S.) and ``.method`` says "verovio".
+    """
+    mei = _read_mei(toolkit.getMEI({"scoreBased": False}))
+    score = _read_musicxml_score(musicxml)
+    measure_map = _align_measures(score, mei) if score is not None else None
+    if measure_map is None:
+        log.warning("cannot read the MusicXML measures in step with verovio; notes from "
+                    "verovio's timemap (no D.C./D.S.)")
+        return UnfoldedNotes(_unfolded_notes_verovio(musicxml, toolkit, mei), "verovio")
+    matched_ids = _match_ids(score, mei, measure_map)
+    order = playing_order(score.measures)
+    by_measure: dict[int, list[_XmlNote]] = {}
+    for n in score.notes:
+        if not n.cue:
+            by_measure.setdefault(n.measure, []).append(n)
+    events = []  # [onset, duration, note, repeat]
+    tempos = []
+    open_ties: dict[tuple, list] = {}
+    plays: dict[int, int] = {}
+    t = 0.0
+    for mi in order:
+        m = score.measures[mi]
+        for off, q in m.tempos:
+            tempos.append((t + off, q))
+        for n in sorted(by_measure.get(mi, ()), key=lambda n: (n.onset, n.grace is False)):
+            onset = t + n.onset
+            key = (n.part, n.pitch)
+            prev = open_ties.get(key)
+            if n.tie_stop and prev is not None and abs(prev[0] + prev[1] - onset) < 1e-6:
+                prev[1] += n.duration  # a tied continuation sounds as part of its first note
+                if not n.tie_start:
+                    del open_ties[key]
+                continue
+            r = plays.get(id(n), 0)
+            plays[id(n)] = r + 1
+            ev = [onset, n.duration, n, r]
+            events.append(ev)
+            if n.tie_start:
+                open_ties[key] = ev
+            elif key in open_ties:
+                del open_ties[key]
+        t += m.length
+    if not score.has_tempo or not tempos:
+        tempos = [(0.0, DEFAULT_QPM)]
+    elif tempos[0][0] > 1e-9:
+        tempos.insert(0, (0.0, DEFAULT_QPM))
+    seconds = _tempo_clock(sorted(tempos))
+    notes = []
+    events.sort(key=lambda e: (e[0], e[2].staff, e[2].pitch))
+    for onset, dur, n, rep in events:
+        measure = mei.measures[measure_map[n.measure]]
+        s0, s1 = seconds(onset), seconds(onset + dur)
+        part = score.parts[n.part]
+        notes.append(NoteEvent(
+            id=n.id, page=measure[2], part=n.part, part_name=part[1], staff=n.staff,
+            measure=score.measures[n.measure].number, pitch=n.pitch,
+            onset_qn=round(onset, 6), duration_qn=round(dur, 6),
+            onset_sec=round(s0, 6), duration_sec=round(s1 - s0, 6), repeat=rep, grace=n.grace))
+    return UnfoldedNotes(notes, "musicxml", matched_ids)
+
+
+# --------------------------------------------------------------------- MusicXML
+
+_NAVIGATION_WORDS = re.compile(
+    r"^\W*(?:d\.\s*c\.|d\.\s*s\.|da\s*capo|dal\s*segno|fine\b|to\s*coda)", re.I)
+_WORDS = re.compile(r"<words\b[^>]*>([^<]*)<")
+_NAVIGATION_ATTRS = re.compile(r"\b(?:dacapo|dalsegno|tocoda|fine)\s*=")
+_STEP = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_BEAT_UNIT_QN = {"long": 16.0, "breve": 8.0, "whole": 4.0, "half": 2.0, "quarter": 1.0,
+                 "eighth": 0.5, "16th": 0.25, "32nd": 0.125, "64th": 0.0625}
+_WORD_DACAPO = re.compile(r"^\W*(d\.\s*c\.|da\s*capo)", re.I)
+_WORD_DALSEGNO = re.compile(r"^\W*(d\.\s*s\.|dal\s*segno)", re.I)
+_WORD_FINE = re.compile(r"^\W*fine\W*$", re.I)
+_WORD_TOCODA = re.compile(r"\bto\s*coda\b|\ba\s*la\s*coda\b", re.I)
+
+
+def has_navigation(musicxml: str) -> bool:
+    """Whether the score has D.C./D.S./segno/coda/fine."""
+    if "<segno" in musicxml or "<coda" in musicxml or _NAVIGATION_ATTRS.search(musicxml):
+        return True
+    return any(_NAVIGATION_WORDS.search(html.unescape(w)) for w in _WORDS.findall(musicxml))
+
+
+@dataclass
+class _XmlNote:
+    part: int
+    staff: int  # global, 0-based
+    voice: str
+    measure: int  # measure index
+    onset: float  # quarter notes from the measure start
+    duration: float
+    written: int  # written MIDI pitch (for matching verovio's MEI)
+    pitch: int  # sounding MIDI pitch
+    tie_start: bool
+    tie_stop: bool
+    grace: bool
+    cue: bool
+    id: str = ""
+
+
+@dataclass
+class _XmlMeasure:
+    number: str
+    length: float = 0.0
+    repeat_start: bool = False
+    repeat_end: bool = False
+    times: int = 2
+    endings: tuple = ()  # ending numbers of the ending this measure is in
+    ending_first: bool = False
+    ending_last: bool = False
+    segno: bool = False
+    coda: bool = False
+    tocoda: bool = False
+    fine: bool = False
+    dacapo: bool = False
+    dalsegno: bool = False
+    tempos: list = field(default_factory=list)  # (offset qn, qpm)
+    part_lengths: list = field(default_factory=list)
+    nominal: float = 0.0  # the time signature's length
+
+
+@dataclass
+class _XmlScore:
+    parts: list  # (id, name, staves)
+    measures: list
+    notes: list
+    has_tempo: bool
+
+
+def _ending_numbers(text: str) -> tuple:
+    return tuple(int(x) for x in re.findall(r"\d+", text or ""))
+
+
+def _read_musicxml_score(musicxml: str) -> _XmlScore | None:
+    """Notes (onsets in quarter notes within their measure) and measure marks of a
+    partwise MusicXML score; None for timewise scores."""
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", musicxml)
+    try:
+        root = ET.fromstring(text.encode("utf-8"))
+    except ET.ParseError:
+        return None
+    if root.tag != "score-partwise":
+        return None
+    names = {}
+    for sp in root.iter("score-part"):
+        names[sp.get("id")] = (sp.findtext("part-name") or "").strip()
+    parts_el = root.findall("part")
+    if not parts_el:
+        return None
+    n_measures = max(len(p.findall("measure")) for p in parts_el)
+    measures = [_XmlMeasure(number="") for _ in range(n_measures)]
+    notes: list[_XmlNote] = []
+    parts = []
+    staff_base = 0
+    has_tempo = False
+    open_endings: dict[str, tuple] = {}
+    for pi, part in enumerate(parts_el):
+        staves = 1
+        for st in part.iter("staves"):
+            staves = max(staves, int(st.text or 1))
+            break
+        parts.append((part.get("id"), names.get(part.get("id"), ""), staves))
+        divisions = 1.0
+        transpose = {}
+        nominal = 0.0
+        for mi, meas in enumerate(part.findall("measure")):
+            mm = measures[mi]
+            if not mm.number:
+                mm.number = meas.get("number", str(mi + 1))
+            cursor = 0.0
+            end = 0.0
+            last_onset = 0.0
+            for el in meas:
+                tag = el.tag
+                if tag == "attributes":
+                    d = el.findtext("divisions")
+                    if d:
+                        divisions = float(d)
+                    tsig = el.find("time")
+                    if tsig is not None:
+                        try:
+                            beats = sum(float(x) for x in
+                                        re.findall(r"[\d.]+", tsig.findtext("beats") or ""))
+                            nominal = beats * 4.0 / float(tsig.findtext("beat-type") or 4)
+                        except (ValueError, ZeroDivisionError):
+                            pass
+                    for tr in el.findall("transpose"):
+                        semi = int(float(tr.findtext("chromatic") or 0)) + 12 * int(
+                            float(tr.findtext("octave-change") or 0))
+                        num = tr.get("number")
+                        if num:
+                            transpose[int(num)] = semi
+                        else:
+                            transpose = {k: semi for k in range(1, staves + 1)}
+                elif tag == "note":
+                    is_chord = el.find("chord") is not None
+                    grace = el.find("grace") is not None
+                    dur = 0.0 if grace else float(el.findtext("duration") or 0) / divisions
+                    onset = last_onset if is_chord else cursor
+                    if not is_chord and not grace:
+                        cursor += dur
+                    last_onset = onset
+                    end = max(end, cursor)
+                    pitch_el = el.find("pitch")
+                    if pitch_el is None:
+                        pitch_el = el.find("unpitched")
+                        step_tag, oct_tag = "display-step", "display-octave"
+                    else:
+                        step_tag, oct_tag = "step", "octave"
+                    if pitch_el is None or el.find("rest") is not None:
+                        continue
+                    step = (pitch_el.findtext(step_tag) or "C").strip().upper()
+                    written = (12 * (int(pitch_el.findtext(oct_tag) or 4) + 1) + _STEP.get(step, 0)
+                               + int(round(float(pitch_el.findtext("alter") or 0))))
+                    staff_no = int(el.findtext("staff") or 1)
+                    ties = [t.get("type") for t in el.findall("tie")]
+                    notes.append(_XmlNote(
+                        part=pi, staff=staff_base + staff_no - 1, voice=el.findtext("voice") or "1",
+                        measure=mi, onset=onset, duration=dur, written=written,
+                        pitch=written + transpose.get(staff_no, 0), tie_start="start" in ties,
+                        tie_stop="stop" in ties, grace=grace,
+                        cue=el.find("cue") is not None))
+                elif tag == "backup":
+                    cursor -= float(el.findtext("duration") or 0) / divisions
+                elif tag == "forward":
+                    cursor += float(el.findtext("duration") or 0) / divisions
+                    end = max(end, cursor)
+                elif tag == "barline":
+                    rep = el.find("repeat")
+                    if rep is not None:
+                        if rep.get("direction") == "forward":
+                            mm.repeat_start = True
+                        elif rep.get("direction") == "backward":
+                            mm.repeat_end = True
+                            if rep.get("times"):
+                                mm.times = max(int(rep.get("times")), 1)
+                    ending = el.find("ending")
+                    if ending is not None:
+                        nums = _ending_numbers(ending.get("number", ""))
+                        kind = ending.get("type")
+                        if kind == "start":
+                            open_endings[ending.get("number", "")] = (mi, nums)
+                        elif kind in ("stop", "discontinue"):
+                            first, nums0 = open_endings.pop(ending.get("number", ""), (mi, nums))
+                            for k in range(first, mi + 1):
+                                measures[k].endings = nums0 or nums
+                            measures[first].ending_first = True
+                            measures[mi].ending_last = True
+                    for snd in el.findall("sound"):
+                        _sound_marks(snd, mm)
+                    if el.find("segno") is not None:
+                        mm.segno = True
+                    if el.find("coda") is not None:
+                        mm.coda = True
+                elif tag in ("direction", "sound"):
+                    sounds = [el] if tag == "sound" else el.findall("sound")
+                    offset = cursor
+                    if tag == "direction":
+                        off = el.findtext("offset")
+                        if off:
+                            offset += float(off) / divisions
+                    for snd in sounds:
+                        _sound_marks(snd, mm)
+                        if snd.get("tempo"):
+                            try:
+                                mm.tempos.append((max(offset, 0.0), float(snd.get("tempo"))))
+                                has_tempo = True
+                            except ValueError:
+                                pass
+                    if tag == "direction":
+                        for dt in el.findall("direction-type"):
+                            if dt.find("segno") is not None:
+                                mm.segno = True
+                            if dt.find("coda") is not None:
+                                mm.coda = True
+                            for w in dt.findall("words"):
+                                _word_marks(w.text or "", mm)
+                            met = dt.find("metronome")
+                            if met is not None and not any(s.get("tempo") for s in sounds):
+                                unit = _BEAT_UNIT_QN.get((met.findtext("beat-unit") or "").strip())
+                                pm = met.findtext("per-minute")
+                                try:
+                                    if unit and pm:
+                                        dotted = met.find("beat-unit-dot") is not None
+                                        qpm = float(re.findall(r"[\d.]+", pm)[0]) * unit
+                                        qpm *= 1.5 if dotted else 1.0
+                                        mm.tempos.append((max(offset, 0.0), qpm))
+                                        has_tempo = True
+                                except (ValueError, IndexError):
+                                    pass
+            mm.part_lengths.append(max(end, cursor))
+            if nominal and not mm.nominal:
+                mm.nominal = nominal
+        staff_base += staves
+    for first, nums in open_endings.values():  # an ending never closed: one measure
+        measures[first].endings = nums
+        measures[first].ending_first = measures[first].ending_last = True
+    for m in measures:
+        # Parts that disagree (an overfull measure in one part): the time signature's
+        # length if some part has it, else the longest.
+        lengths = m.part_lengths or [0.0]
+        if max(lengths) - min(lengths) < 1e-6:
+            m.length = lengths[0]
+        elif m.nominal and any(abs(x - m.nominal) < 1e-6 for x in lengths):
+            m.length = m.nominal
+        else:
+            m.length = max(lengths)
+    for m in measures:  # one tempo list per measure: the first part that marks it wins
+        seen = {}
+        for off, q in m.tempos:
+            seen.setdefault(round(off, 6), q)
+        m.tempos = sorted(seen.items())
+    return _XmlScore(parts, measures, notes, has_tempo)
+
+
+def _sound_marks(snd, mm: _XmlMeasure) -> None:
+    if snd.get("segno"):
+        mm.segno = True
+    if snd.get("coda"):
+        mm.coda = True
+    if snd.get("tocoda"):
+        mm.tocoda = True
+    if snd.get("fine") is not None:
+        mm.fine = True
+    if (snd.get("dacapo") or "").lower() == "yes":
+        mm.dacapo = True
+    if snd.get("dalsegno"):
+        mm.dalsegno = True
+
+
+def _word_marks(text: str, mm: _XmlMeasure) -> None:
+    t = html.unescape(text).strip()
+    if _WORD_DACAPO.search(t):
+        mm.dacapo = True
+    elif _WORD_DALSEGNO.search(t):
+        mm.dalsegno = True
+    elif _WORD_FINE.search(t):
+        mm.fine = True
+    elif _WORD_TOCODA.search(t):
+        mm.tocoda = True
+
+
+# ---------------------------------------------------------------- playing order
+
+
+def playing_order(measures: Sequence[_XmlMeasure]) -> list[int]:
+    """Measure indices in playing order: repeats (with ``times``), first/second
+    endings, D.C./D.S. (al Fine, al Coda). After a D.C./D.S. jump repeats are not
+    taken again and only the last ending of each set is played (the usual
+    convention)."""
+    n = len(measures)
+    segno = next((i for i, m in enumerate(measures) if m.segno), 0)
+    coda_marks = [i for i, m in enumerate(measures) if m.coda]
+    tocoda_marks = {i for i, m in enumerate(measures) if m.tocoda}
+    coda_target = coda_marks[-1] if coda_marks else None
+    if not tocoda_marks and len(coda_marks) >= 2:
+        tocoda_marks = set(coda_marks[:-1])  # "⊕" at the jump and at the target
+    # last ending of each set of endings (consecutive ending spans)
+    spans = []
+    i = 0
+    while i < n:
+        if measures[i].endings and measures[i].ending_first:
+            j = i
+            while j < n - 1 and not measures[j].ending_last:
+                j += 1
+            spans.append((i, j, measures[i].endings))
+            i = j + 1
+        else:
+            i += 1
+    span_at = {a: (a, b, nums) for a, b, nums in spans}
+    last_of_set = set()
+    for k, (a, b, nums) in enumerate(spans):
+        nxt = spans[k + 1] if k + 1 < len(spans) else None
+        if nxt is None or nxt[0] != b + 1:
+            last_of_set.add(a)
+
+    def section_start(j: int) -> int:
+        k = j
+        while k > 0:
+            if measures[k].repeat_start:
+                return k
+            if k != j and measures[k].repeat_end:
+                return k + 1
+            k -= 1
+        return 0
+
+    order = []
+    count: dict[int, int] = {}
+    pass_no = 1
+    jumped = False
+    i = 0
+    came_by_jump = False
+    limit = 20 * n + 100
+    while 0 <= i < n and len(order) < limit:
+        m = measures[i]
+        if m.repeat_start and not came_by_jump:
+            pass_no = 1
+        came_by_jump = False
+        span = span_at.get(i)
+        if span is not None:
+            a, b, nums = span
+            play = (a in last_of_set) if jumped else (pass_no in nums or not nums)
+            if not play:
+                i = b + 1
+                continue
+        order.append(i)
+        if jumped and m.fine:
+            break
+        if m.repeat_end and not jumped:
+            c = count.get(i, 0)
+            if c < m.times - 1:
+                count[i] = c + 1
+                pass_no = c + 2
+                i = section_start(i)
+                came_by_jump = True
+                continue
+        if jumped and i in tocoda_marks and coda_target is not None and coda_target > i:
+            i = coda_target
+            came_by_jump = True
+            continue
+        if not jumped and (m.dacapo or m.dalsegno):
+            jumped = True
+            i = 0 if m.dacapo else segno
+            pass_no = 1
+            came_by_jump = True
+            continue
+        i += 1
+    return order
+
+
+# -------------------------------------------------- verovio ids through the MEI
+
+
+@dataclass
+class _MeiNote:
+    id: str
+    staff: int  # @n of the staff element it is encoded in
+    layer: str
+    measure: int
+    written: int
+
+
+@dataclass
+class _MeiInfo:
+    measures: list  # (xml:id, @n, page) in document order
+    notes: list  # _MeiNote in document order
+
+
+def _read_mei(mei: str) -> _MeiInfo:
+    """What the notes need from verovio's page-based MEI (one parse)."""
+    X = "{http://www.w3.org/XML/1998/namespace}id"
+    measures, notes = [], []
+    staff_n = 0
+    layer_n = "1"
+    page = 0
+    note = None
+    for event, el in ET.iterparse(io.BytesIO(mei.encode("utf-8")), events=("start", "end")):
+        tag = el.tag.rsplit("}", 1)[-1]
+        if event == "start":
+            if tag == "note":
+                alter = el.get("accid") or el.get("accid.ges")
+                note = [el.get(X), el.get("pname"), el.get("oct"),
+                        _ACCID_ALTER.get(alter, 0) if alter else None]
+            elif tag == "accid" and note is not None and note[3] is None:
+                a = el.get("accid") or el.get("accid.ges")
+                if a:
+                    note[3] = _ACCID_ALTER.get(a, 0)
+            elif tag == "measure":
+                measures.append((el.get(X, ""), el.get("n", str(len(measures) + 1)), page))
+            elif tag == "staff":
+                staff_n = int(el.get("n", "1") or 1)
+            elif tag == "layer":
+                layer_n = el.get("n", "1")
+            elif tag == "page":
+                page += 1
+        else:
+            if tag == "note" and note is not None:
+                nid, pname, octave, alter = note
+                if nid and pname in _PITCH_CLASS and octave is not None:
+                    written = 12 * (int(octave) + 1) + _PITCH_CLASS[pname] + (alter or 0)
+                    notes.append(_MeiNote(nid, staff_n, layer_n, len(measures) - 1, written))
+                note = None
+            elif tag in ("measure", "staff", "layer"):
+                el.clear()
+    return _MeiInfo(measures, notes)
+
+
+_PITCH_CLASS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_ACCID_ALTER = {"s": 1, "f": -1, "ss": 2, "x": 2, "ff": -2, "xs": 3, "sx": 3, "ts": 3,
+                "tf": -3, "n": 0, "nf": -1, "ns": 1, "su": 1, "sd": 1, "fu": -1, "fd": -1}
+
+
+def _align_measures(score: _XmlScore, mei: _MeiInfo) -> list[int] | None:
+    """MEI measure ordinal of each MusicXML measure (verovio folds a multi-measure
+    rest into one measure, so counts can differ); None if they do not line up."""
+    xml_n = [m.number for m in score.measures]
+    mei_n = [m[1] for m in mei.measures]
+    if len(xml_n) == len(mei_n):
+        return list(range(len(xml_n)))
+    out, j = [], 0
+    for num in xml_n:
+        if j < len(mei_n) and mei_n[j] == num:
+            out.append(j)
+            j += 1
+        elif j > 0:
+            out.append(j - 1)  # inside a folded multi-measure rest
+        else:
+            return None
+    return out if j == len(mei_n) else None
+
+
+def _match_ids(score: _XmlScore, mei: _MeiInfo, measure_map: list[int]) -> int:
+    """Give each MusicXML note its verovio id; returns how many were matched."""
+    import difflib
+
+    staff_part = []
+    for pi, (_, _, staves) in enumerate(score.parts):
+        staff_part += [pi] * staves
+    xml_groups: dict[tuple, list[_XmlNote]] = {}
+    for n in score.notes:
+        xml_groups.setdefault((n.part, measure_map[n.measure]), []).append(n)
+    mei_groups: dict[tuple, list[_MeiNote]] = {}
+    for n in mei.notes:
+        part = staff_part[n.staff - 1] if 0 < n.staff <= len(staff_part) else -1
+        mei_groups.setdefault((part, n.measure), []).append(n)
+    matched = 0
+    for key, xs in xml_groups.items():
+        ms = mei_groups.get(key)
+        if not ms:
+            continue
+        # exact voice <-> layer matches first
+        by_voice: dict[str, list[_XmlNote]] = {}
+        for n in xs:
+            by_voice.setdefault(n.voice, []).append(n)
+        by_layer: dict[tuple, list[_MeiNote]] = {}
+        for n in ms:
+            by_layer.setdefault((n.staff, n.layer), []).append(n)
+        rest_x, used_layers = [], set()
+        for v, vx in by_voice.items():
+            seq = [n.written for n in vx]
+            hit = next((k for k, lm in by_layer.items()
+                        if k not in used_layers and [n.written for n in lm] == seq), None)
+            if hit is None:
+                rest_x += vx
+                continue
+            used_layers.add(hit)
+            for a, b in zip(vx, by_layer[hit]):
+                a.id = b.id
+                matched += 1
+        rest_m = [n for k, lm in by_layer.items() if k not in used_layers for n in lm]
+        if rest_x and rest_m:
+            rest_x.sort(key=lambda n: (n.onset, n.staff))
+            sm = difflib.SequenceMatcher(a=[n.written for n in rest_x],
+                                         b=[n.written for n in rest_m], autojunk=False)
+            for op, a0, a1, b0, b1 in sm.get_opcodes():
+                # equal runs, and same-length runs whose pitches disagree (a printed
+                # accidental that the file's <alter> contradicts): pair in order
+                if op == "equal" or (op == "replace" and a1 - a0 == b1 - b0):
+                    for t in range(a1 - a0):
+                        rest_x[a0 + t].id = rest_m[b0 + t].id
+                        matched += 1
+    return matched
+
+
+# -------------------------------------------------- fallback: verovio's timemap
+
+
+def _score_parts(musicxml: str) -> list[tuple[str, str, int]]:
+    """(part id, part name, number of staves) in score order."""
+    names = {}
+    for m in re.finditer(r'<score-part\s[^>]*id="([^"]+)"[^>]*>(.*?)</score-part>', musicxml, re.S):
+        nm = re.search(r"<part-name[^>]*>(.*?)</part-name>", m.group(2), re.S)
+        names[m.group(1)] = html.unescape(nm.group(1)).strip() if nm else ""
+    starts = [(m.start(), m.group(1)) for m in re.finditer(r'<part\s[^>]*id="([^"]+)"', musicxml)]
+    staves = {}
+    for i, (pos, pid) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(musicxml)
+        sm = re.search(r"<staves>\s*(\d+)\s*</staves>", musicxml[pos:end])
+        staves[pid] = int(sm.group(1)) if sm else 1
+    return [(pid, names[pid], staves.get(pid, 1)) for pid in names]
+
+
+def _base_id(i: str) -> str:
+    return re.sub(r"-rend\d+$", "", i)
+
+
+def _unfolded_notes_verovio(musicxml: str, tk, mei: _MeiInfo) -> list[NoteEvent]:
+    """Fallback: verovio's own expansion (repeats and voltas, not D.C./D.S.)."""
+    info = {n.id: n for n in mei.notes}
+    tm = tk.renderToTimemap({"includeMeasures": True, "includeRests": False})
+    off_q = {}
+    for e in tm:
+        for i in e.get("off", ()):
+            off_q[i] = float(e["qstamp"])
+    parts = _score_parts(musicxml)
+    staff_part, names = [], []
+    for pi, (_, name, k) in enumerate(parts):
+        staff_part += [pi] * k
+        names.append(name)
+    tempos = [(float(e["qstamp"]), float(e["tempo"])) for e in tm if "tempo" in e]
+    if not re.search(r"<sound[^>]*\btempo=|<per-minute>", musicxml) or not tempos:
+        tempos = [(0.0, DEFAULT_QPM)]
+    seconds = _tempo_clock(sorted(tempos))
+    plays: dict[str, int] = {}
+    notes = []
+    for e in tm:
+        for i in e.get("on", ()):
+            base = _base_id(i)
+            n = info.get(base)
+            if n is None:
+                continue
+            q = float(e["qstamp"])
+            dur = off_q.get(i, q) - q
+            r = plays.get(base, 0)
+            plays[base] = r + 1
+            si = n.staff - 1
+            part = staff_part[si] if 0 <= si < len(staff_part) else 0
+            pitch = int(tk.getMIDIValuesForElement(base).get("pitch", n.written))
+            s0, s1 = seconds(q), seconds(q + dur)
+            notes.append(NoteEvent(
+                id=base, page=mei.measures[n.measure][2], part=part,
+                part_name=names[part] if part < len(names) else "", staff=si,
+                measure=mei.measures[n.measure][1], pitch=pitch, onset_qn=round(q, 6),
+                duration_qn=round(dur, 6), onset_sec=round(s0, 6), duration_sec=round(s1 - s0, 6),
+                repeat=r))
+    return notes
+
+
+# ------------------------------------------------------------------------ tempo
+
+
+def _tempo_clock(tempos: list[tuple[float, float]]):
+    """q -> seconds for a piecewise-constant tempo map [(q, qpm)] starting at q=0."""
+    import bisect
+
+    qs = [q for q, _ in tempos]
+    bpm = [max(b, 1e-6) for _, b in tempos]
+    acc = [0.0]
+    for i in range(1, len(tempos)):
+        acc.append(acc[-1] + (qs[i] - qs[i - 1]) * 60.0 / bpm[i - 1])
+
+    def seconds(q: float) -> float:
+        i = max(bisect.bisect_right(qs, q) - 1, 0)
+        return acc[i] + (q - qs[i]) * 60.0 / bpm[i]
+
+    return seconds
