@@ -124,3 +124,10 @@ def test_show_writes_overlays_via_the_command_line(dataset, tmp_path):
     assert result.returncode == 0, result.stderr
     overlays = sorted((tmp_path / "ov").glob("*.png"))
     assert [p.name.split(".")[1] for p in overlays] == ["camera", "clean"]
+
+
+def test_two_workers_write_the_same_files(tmp_path):
+    config = BuildConfig(pages=2, seed=11, split="val", variants=("clean",))
+    build(tmp_path / "one", config, progress=False)
+    build(tmp_path / "two", config, workers=2, progress=False)
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
