@@ -54,6 +54,14 @@ class BuildError(ValueError):
     """A build that cannot start (bad config, a folder that holds something else)."""
 
 
+class JobError(RuntimeError):
+    """A source piece that could not be engraved or photographed."""
+
+    def __init__(self, key: str, cause: Exception):
+        super().__init__(f"{key}: {type(cause).__name__}: {cause}")
+        self.key = key
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     """What to build. Everything that changes the output is here (and in the manifest)."""
@@ -126,7 +134,10 @@ def choose_source(config: BuildConfig, rng: np.random.Generator,
         score = generate.generate_score(sources.generated_seed(key))
         return key, score.musicxml, {"features": sorted(score.features), "title": score.title}
     piece = corpus[int(rng.integers(len(corpus)))]
-    return piece.key, sources.read_musicxml(piece.path), {}
+    try:
+        return piece.key, sources.read_musicxml(piece.path), {}
+    except sources.SourceError as err:
+        raise JobError(piece.key, err) from err
 
 
 def run_job(config: BuildConfig, job: int, corpus: list[sources.CorpusPiece]) -> dict:
@@ -137,6 +148,13 @@ def run_job(config: BuildConfig, job: int, corpus: list[sources.CorpusPiece]) ->
     """
     rng = job_rng(config, job)
     key, musicxml, info = choose_source(config, rng, corpus)
+    try:
+        return _engrave_job(config, job, rng, key, musicxml, info)
+    except Exception as err:
+        raise JobError(key, err) from err
+
+
+def _engrave_job(config, job, rng, key, musicxml, info) -> dict:
     options = engrave.sample_options(rng)
     engraver = engrave.Engraver(musicxml, options)
     count = engraver.page_count
@@ -285,7 +303,7 @@ def build(out: str | Path, config: BuildConfig, *, clean: bool = False, workers:
         for job, result in _results(config, corpus, next_job, workers):
             report.jobs += 1
             if "error" in result:
-                failure = {"job": job, "error": result["error"]}
+                failure = {"job": job, "source": result["key"], "error": result["error"]}
                 report.failed_jobs.append(failure)
                 with open(out / "failures.jsonl", "a", encoding="utf-8") as f:
                     f.write(json.dumps(failure) + "\n")
@@ -337,8 +355,8 @@ def _safe_job(config, job, corpus) -> dict:
     (a 20k-page build must not die on one odd corpus file)."""
     try:
         return run_job(config, job, corpus)
-    except Exception as err:  # noqa: BLE001 - recorded in failures.jsonl and the report
-        return {"key": f"job {job}", "error": f"{type(err).__name__}: {err}"}
+    except JobError as err:
+        return {"key": err.key, "error": str(err)}
 
 
 def _safe_job_star(args):

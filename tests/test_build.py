@@ -131,3 +131,26 @@ def test_two_workers_write_the_same_files(tmp_path):
     build(tmp_path / "one", config, progress=False)
     build(tmp_path / "two", config, workers=2, progress=False)
     assert _files(tmp_path / "two") == _files(tmp_path / "one")
+
+
+def test_a_failing_piece_is_recorded_and_the_build_goes_on(tmp_path, monkeypatch):
+    from synth import build as build_module
+
+    real_engraver = build_module.engrave.Engraver
+    calls = []
+
+    def flaky_engraver(musicxml, options):
+        calls.append(1)
+        if len(calls) == 1:  # the first piece cannot be engraved
+            raise build_module.engrave.EngraveError("verovio cannot load the MusicXML")
+        return real_engraver(musicxml, options)
+
+    monkeypatch.setattr(build_module.engrave, "Engraver", flaky_engraver)
+    report = build(tmp_path / "ds", BuildConfig(pages=1, seed=3, variants=("clean",)),
+                   progress=False)
+    assert report.pages == 1
+    assert len(report.failed_jobs) == 1
+    failure = json.loads((tmp_path / "ds" / "failures.jsonl").read_text())
+    assert failure["job"] == 0 and failure["source"].split(":")[0] in ("corpus", "generated")
+    assert "cannot load" in failure["error"]
+    assert read_index(tmp_path / "ds")[0].job == 1
