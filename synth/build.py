@@ -194,11 +194,19 @@ def _engrave_job(config, job, rng, key, musicxml, info) -> dict:
     return {"key": key, "musicxml": musicxml, "notes": notes, "pages": pages}
 
 
+#: Optional Symbol fields written to the page JSON when set (ground truth for the
+#: staff graph: which staff and system, the note a stem/accidental/dot belongs to,
+#: the printed text for OCR).
+OPTIONAL_SYMBOL_FIELDS = ("staff", "system", "parent", "text")
+
+
 def _symbol_json(symbol, box=None) -> dict:
     box = symbol.box if box is None else box
     d = {"cls": symbol.cls, "box": [round(float(v), 2) for v in box], "id": symbol.id}
-    if symbol.staff is not None:
-        d["staff"] = symbol.staff
+    for name in OPTIONAL_SYMBOL_FIELDS:
+        value = getattr(symbol, name)
+        if value is not None:
+            d[name] = value
     return d
 
 

@@ -47,6 +47,12 @@ def test_build_writes_complete_pages(dataset):
             for s in symbols:
                 x0, y0, x1, y1 = s["box"]
                 assert -1 <= x0 <= x1 <= w + 1 and -1 <= y0 <= y1 <= h + 1
+        # ground truth for the staff graph rides along: staff, system, parent, text
+        clean = page["clean"]["symbols"]
+        assert all("staff" in s for s in clean if s["cls"].startswith("notehead"))
+        assert any("parent" in s for s in clean if s["cls"] == "stem")
+        texts = [s for s in clean if s["cls"] in ("lyric_syllable", "tempo_text", "credit_text")]
+        assert all(s.get("text") for s in texts)
         # a page of music has noteheads and staves
         classes = {s["cls"] for s in page["clean"]["symbols"]}
         assert "staff" in classes
