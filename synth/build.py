@@ -187,7 +187,12 @@ def _engrave_job(config, job, rng, key, musicxml, info) -> dict:
                 _symbol_json(s, box=b)
                 for s, b, visible in zip(page.symbols, photo.boxes, photo.visible) if visible
             ]
-            record["camera"] = {"size": [w, h], "params": photo.params.to_dict(), "symbols": moved}
+            ph, pw = page.image.shape[:2]
+            corners = camera.warp_points(np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], float),
+                                         photo.params)
+            record["camera"] = {"size": [w, h], "params": photo.params.to_dict(),
+                                "page_corners": [[round(float(v), 2) for v in c] for c in corners],
+                                "symbols": moved}
             images["camera"] = photo.image
         pages.append((record, images))
     notes = [asdict(n) for n in engraver.notes]

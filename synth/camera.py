@@ -1137,6 +1137,27 @@ def warp_geometry(
     return out
 
 
+def warp_points(points: np.ndarray, params: CameraParams) -> np.ndarray:
+    """Move page points (N, 2) x, y (page px, corner coords) to where they lie in the
+    photo (N, 2); points off the frame keep their (outside) coordinates.
+
+    Ground truth for page analysis: the page corners, a staff line's points.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> p = sample_params(np.random.default_rng(0), image_shape=(700, 500))
+    >>> warp_points(np.array([[0.0, 0.0], [500.0, 700.0]]), p).shape
+    (2, 2)
+    """
+    pts = np.asarray(points, np.float64)
+    if pts.size == 0:
+        return np.zeros((0, 2), np.float32)
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"points must be (N, 2) x, y, got shape {pts.shape}")
+    return _forward(params, pts).astype(np.float32)
+
+
 def warp_boxes(boxes: np.ndarray, params: CameraParams) -> tuple[np.ndarray, np.ndarray]:
     """Move boxes (N, 4) x0, y0, x1, y1 (page px, corner coords) into the photo.
 

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 
 from omr import vocab
@@ -47,6 +49,13 @@ def test_build_writes_complete_pages(dataset):
             for s in symbols:
                 x0, y0, x1, y1 = s["box"]
                 assert -1 <= x0 <= x1 <= w + 1 and -1 <= y0 <= y1 <= h + 1
+        # the page corners land where the page is in the photo: the page's symbols
+        # lie inside the quadrilateral they span
+        corners = np.array(page["camera"]["page_corners"], np.float32)
+        for s in page["camera"]["symbols"][:50]:
+            x0, y0, x1, y1 = s["box"]
+            centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+            assert cv2.pointPolygonTest(corners, centre, True) > -3
         # ground truth for the staff graph rides along: staff, system, parent, text
         clean = page["clean"]["symbols"]
         assert all("staff" in s for s in clean if s["cls"].startswith("notehead"))

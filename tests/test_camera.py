@@ -294,3 +294,19 @@ def test_warp_geometry_keeps_mask_and_label_types():
     assert labels.dtype == np.int32 and set(np.unique(labels)) <= set(range(0, 1000 * (N_BLOBS + 1), 1000))
     rgb = warp_geometry(np.dstack([PAGE] * 3), params, border_value=(255, 0, 0))
     assert rgb.shape == (*params.output_shape, 3)
+
+
+def test_warp_points_agrees_with_warp_boxes():
+    from synth import camera
+
+    rng = np.random.default_rng(5)
+    params = camera.sample_params(rng, image_shape=(700, 500), difficulty=1.0)
+    box = np.array([[100.0, 200.0, 101.0, 201.0]])
+    moved, visible = camera.warp_boxes(box, params)
+    centre = camera.warp_points(np.array([[100.5, 200.5]]), params)[0]
+    if visible[0]:
+        x0, y0, x1, y1 = moved[0]
+        assert x0 - 0.5 <= centre[0] <= x1 + 0.5 and y0 - 0.5 <= centre[1] <= y1 + 0.5
+    assert camera.warp_points(np.zeros((0, 2)), params).shape == (0, 2)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        camera.warp_points(np.zeros((3, 3)), params)
