@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="delete an existing data set in DIR first (otherwise a build "
                         "with the same settings resumes, and other settings are refused)")
     b.add_argument("--generated", type=_fraction, default=0.5, metavar="FRACTION",
-                   help="share of pages from generated scores (the rest: music21 corpus)")
+                   help="share of source pieces that are generated scores (the rest: music21 "
+                        "corpus pieces, which give up to --max-pages-per-piece pages each)")
     b.add_argument("--max-pages-per-piece", type=_positive_int, default=2, metavar="K")
     b.add_argument("--variants", default="clean,camera",
                    help="comma-separated: clean, camera (default both)")

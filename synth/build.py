@@ -69,7 +69,9 @@ class BuildConfig:
     pages: int
     seed: int = 0
     split: str = "train"
-    #: Share of jobs that engrave a generated score rather than a corpus piece.
+    #: Share of jobs (source pieces) that engrave a generated score rather than a
+    #: corpus piece. Generated scores are short (mostly one page), so their share of
+    #: pages is lower: about 37% of pages at the default 0.5.
     generated_fraction: float = 0.5
     #: At most this many pages are taken from one source piece.
     max_pages_per_piece: int = 2
