@@ -10,7 +10,8 @@ Timing comes from the MusicXML itself (durations in divisions, ``<backup>``/
 printed direction words), so it is exact whatever verovio's importer does with the
 notes (it ignores, e.g., tuplets whose later groups print no number). Each
 MusicXML note is then matched to its verovio id through verovio's MEI (same part
-and measure, same written pitch sequence per voice/layer). See
+and measure; each run of notes between two ``<backup>`` s found, by its written
+pitches, in the layer verovio put it in; see :func:`_match_ids`). See
 :func:`playing_order` for the conventions.
 """
 
@@ -176,6 +177,13 @@ class _XmlNote:
     grace: bool
     cue: bool
     id: str = ""
+    #: Where verovio's importer puts the note, for matching: the run of notes between
+    #: two ``<backup>`` s of its part and measure (one verovio layer takes a whole run),
+    #: the layer verovio chooses for the run (global staff, layer @n), and the chord
+    #: (index of its first note in ``_XmlScore.notes``).
+    run: int = 0
+    layer: tuple = ()
+    chord: int = -1
 
 
 @dataclass
@@ -250,8 +258,20 @@ def _read_musicxml_score(musicxml: str) -> _XmlScore | None:
             cursor = 0.0
             end = 0.0
             last_onset = 0.0
+            # verovio's importer puts a run of notes (up to the next <backup>) in one
+            # layer: the voice of the run's first note (or voiced direction) on that
+            # note's staff, on the part's first staff for the measure's first run
+            run, run_layer, measure_started = 0, None, False
+            head = None  # the last non-chord note (a chord's first note)
             for el in meas:
                 tag = el.tag
+                if run_layer is None and (tag == "note" or (
+                        tag == "direction" and el.find("voice") is not None)):
+                    v = (el.findtext("voice") or "1").strip()
+                    run_layer = (staff_base + (int(el.findtext("staff") or 1) - 1
+                                               if measure_started else 0),
+                                 str(int(v)) if v.isdigit() else v)
+                    measure_started = True
                 if tag == "attributes":
                     d = el.findtext("divisions")
                     if d:
@@ -275,6 +295,8 @@ def _read_musicxml_score(musicxml: str) -> _XmlScore | None:
                 elif tag == "note":
                     is_chord = el.find("chord") is not None
                     grace = el.find("grace") is not None
+                    if not is_chord:
+                        head = el
                     dur = 0.0 if grace else float(el.findtext("duration") or 0) / divisions
                     onset = last_onset if is_chord else cursor
                     if not is_chord and not grace:
@@ -294,14 +316,24 @@ def _read_musicxml_score(musicxml: str) -> _XmlScore | None:
                                + int(round(float(pitch_el.findtext("alter") or 0))))
                     staff_no = int(el.findtext("staff") or 1)
                     ties = [t.get("type") for t in el.findall("tie")]
+                    # a chord's notes are in its first note's voice, whatever they say
+                    voice = ((head if is_chord and head is not None else el).findtext("voice")
+                             or "1").strip()
+                    if is_chord and notes and notes[-1].part == pi and notes[-1].measure == mi \
+                            and notes[-1].run == run:
+                        chord = notes[-1].chord
+                    else:
+                        chord = len(notes)
                     notes.append(_XmlNote(
-                        part=pi, staff=staff_base + staff_no - 1, voice=el.findtext("voice") or "1",
+                        part=pi, staff=staff_base + staff_no - 1, voice=voice,
                         measure=mi, onset=onset, duration=dur, written=written,
                         pitch=written + transpose.get(staff_no, 0), tie_start="start" in ties,
                         tie_stop="stop" in ties, grace=grace,
-                        cue=el.find("cue") is not None))
+                        cue=el.find("cue") is not None, run=run, layer=run_layer, chord=chord))
                 elif tag == "backup":
                     cursor -= float(el.findtext("duration") or 0) / divisions
+                    run += 1
+                    run_layer = None
                 elif tag == "forward":
                     cursor += float(el.findtext("duration") or 0) / divisions
                     end = max(end, cursor)
@@ -518,6 +550,7 @@ class _MeiNote:
     layer: str
     measure: int
     written: int
+    chord: str = ""  # xml:id of the <chord> it is in
 
 
 @dataclass
@@ -534,13 +567,23 @@ def _read_mei(mei: str) -> _MeiInfo:
     layer_n = "1"
     page = 0
     note = None
+    chord = ""
     for event, el in ET.iterparse(io.BytesIO(mei.encode("utf-8")), events=("start", "end")):
         tag = el.tag.rsplit("}", 1)[-1]
         if event == "start":
             if tag == "note":
                 alter = el.get("accid") or el.get("accid.ges")
-                note = [el.get(X), el.get("pname"), el.get("oct"),
+                # @oct.ges: the octave sounding under an 8va line (MusicXML's)
+                note = [el.get(X), el.get("pname"), el.get("oct.ges") or el.get("oct"),
                         _ACCID_ALTER.get(alter, 0) if alter else None]
+                loc = el.get("loc")
+                if note[1] is None and loc and loc.lstrip("-").isdigit():
+                    # unpitched: @loc counts staff steps from E4 (whatever the clef),
+                    # like MusicXML's display-step/-octave
+                    step = 30 + int(loc)  # E4 = 4 * 7 + 2
+                    note[1], note[2] = "cdefgab"[step % 7], str(step // 7)
+            elif tag == "chord":
+                chord = el.get(X) or f"chord{len(notes)}"
             elif tag == "accid" and note is not None and note[3] is None:
                 a = el.get("accid") or el.get("accid.ges")
                 if a:
@@ -558,8 +601,11 @@ def _read_mei(mei: str) -> _MeiInfo:
                 nid, pname, octave, alter = note
                 if nid and pname in _PITCH_CLASS and octave is not None:
                     written = 12 * (int(octave) + 1) + _PITCH_CLASS[pname] + (alter or 0)
-                    notes.append(_MeiNote(nid, staff_n, layer_n, len(measures) - 1, written))
+                    notes.append(_MeiNote(nid, staff_n, layer_n, len(measures) - 1, written,
+                                          chord))
                 note = None
+            elif tag == "chord":
+                chord = ""
             elif tag in ("measure", "staff", "layer"):
                 el.clear()
     return _MeiInfo(measures, notes)
@@ -590,9 +636,20 @@ def _align_measures(score: _XmlScore, mei: _MeiInfo) -> list[int] | None:
 
 
 def _match_ids(score: _XmlScore, mei: _MeiInfo, measure_map: list[int]) -> int:
-    """Give each MusicXML note its verovio id; returns how many were matched."""
-    import difflib
+    """Give each MusicXML note its verovio id; returns how many were matched.
 
+    Notes are matched per part and (verovio) measure. verovio's MusicXML importer
+    puts each run of notes between two ``<backup>`` s in one layer, whatever the
+    notes' ``<voice>`` (a chord's notes, a voice that changes without a
+    ``<backup>``, cross-staff notes all stay in the run's layer), appending the
+    runs that share a layer in document order. So each run is first found as a
+    stretch of a layer with the same written pitches (chord notes compared in
+    pitch order), preferring the stretch right after the layer's last matched run,
+    then the layer verovio's rule picks (``_XmlNote.layer``); runs that are not
+    found whole (a pitch verovio reads differently, a note it drops) are then
+    aligned (:func:`_align`) to the layer that fits them best, in place rather
+    than shifted. Notes verovio does not print (a measure repeat's) stay
+    unmatched."""
     staff_part = []
     for pi, (_, _, staves) in enumerate(score.parts):
         staff_part += [pi] * staves
@@ -606,40 +663,158 @@ def _match_ids(score: _XmlScore, mei: _MeiInfo, measure_map: list[int]) -> int:
     matched = 0
     for key, xs in xml_groups.items():
         ms = mei_groups.get(key)
-        if not ms:
-            continue
-        # exact voice <-> layer matches first
-        by_voice: dict[str, list[_XmlNote]] = {}
-        for n in xs:
-            by_voice.setdefault(n.voice, []).append(n)
-        by_layer: dict[tuple, list[_MeiNote]] = {}
-        for n in ms:
-            by_layer.setdefault((n.staff, n.layer), []).append(n)
-        rest_x, used_layers = [], set()
-        for v, vx in by_voice.items():
-            seq = [n.written for n in vx]
-            hit = next((k for k, lm in by_layer.items()
-                        if k not in used_layers and [n.written for n in lm] == seq), None)
-            if hit is None:
-                rest_x += vx
-                continue
-            used_layers.add(hit)
-            for a, b in zip(vx, by_layer[hit]):
-                a.id = b.id
-                matched += 1
-        rest_m = [n for k, lm in by_layer.items() if k not in used_layers for n in lm]
-        if rest_x and rest_m:
-            rest_x.sort(key=lambda n: (n.onset, n.staff))
-            sm = difflib.SequenceMatcher(a=[n.written for n in rest_x],
-                                         b=[n.written for n in rest_m], autojunk=False)
-            for op, a0, a1, b0, b1 in sm.get_opcodes():
-                # equal runs, and same-length runs whose pitches disagree (a printed
-                # accidental that the file's <alter> contradicts): pair in order
-                if op == "equal" or (op == "replace" and a1 - a0 == b1 - b0):
-                    for t in range(a1 - a0):
-                        rest_x[a0 + t].id = rest_m[b0 + t].id
-                        matched += 1
+        if ms:
+            matched += _match_measure(xs, ms)
     return matched
+
+
+def _chord_order(notes: list, chord) -> list:
+    """``notes`` with the notes of each chord (consecutive, same ``chord(n)``, not
+    empty) in ascending written pitch."""
+    out, i = [], 0
+    while i < len(notes):
+        c = chord(notes[i])
+        j = i + 1
+        if c not in ("", None, -1):
+            while j < len(notes) and chord(notes[j]) == c:
+                j += 1
+        out += sorted(notes[i:j], key=lambda n: n.written)
+        i = j
+    return out
+
+
+def _match_measure(xs: list[_XmlNote], ms: list[_MeiNote]) -> int:
+    """Match the MusicXML notes ``xs`` of one part and measure to verovio's ``ms``."""
+    runs: dict[tuple, list[_XmlNote]] = {}
+    for n in xs:
+        runs.setdefault((n.measure, n.run), []).append(n)
+    layers: dict[tuple, list[_MeiNote]] = {}
+    for n in ms:
+        layers.setdefault((n.staff, n.layer), []).append(n)
+    layers = {k: _chord_order(v, lambda n: n.chord) for k, v in layers.items()}
+    used: set[int] = set()  # id() of the MEI notes taken
+    nxt = dict.fromkeys(layers, 0)  # where the next run of each layer should start
+    matched = 0
+
+    def take(run, notes):
+        nonlocal matched
+        for a, b in zip(run, notes):
+            a.id = b.id
+            used.add(id(b))
+            matched += 1
+
+    leftovers = []
+    for rk, run in runs.items():
+        run = _chord_order(run, lambda n: n.chord)
+        seq = [n.written for n in run]
+        hint = (run[0].layer[0] + 1, run[0].layer[1]) if run[0].layer else None
+        best = None  # (rank, layer, start)
+        for lk, lm in layers.items():
+            for start in range(len(lm) - len(seq) + 1):
+                part = lm[start:start + len(seq)]
+                if [m.written for m in part] != seq or any(id(m) in used for m in part):
+                    continue
+                rank = (start != nxt[lk], lk != hint, start)
+                if best is None or rank < best[0]:
+                    best = (rank, lk, start)
+                if start == nxt[lk]:
+                    break
+        if best is None:
+            leftovers.append(run)
+            continue
+        _, lk, start = best
+        take(run, layers[lk][start:start + len(seq)])
+        nxt[lk] = start + len(seq)
+    # runs not found whole: aligned to the layer whose free notes fit them best
+    for run in leftovers:
+        hint = (run[0].layer[0] + 1, run[0].layer[1]) if run[0].layer else None
+        best = None
+        for lk, lm in layers.items():
+            free = [m for m in lm if id(m) not in used]
+            if not free:
+                continue
+            pairs = _align([n.written for n in run], [m.written for m in free])
+            same = sum(1 for i, j in pairs if run[i].written == free[j].written)
+            rank = (same, lk == hint)
+            if same and (best is None or rank > best[0]):
+                best = (rank, pairs, free)
+        if best is not None:
+            matched += _take_pairs(run, best[2], best[1], used)
+    # whatever is left: one alignment over the whole measure
+    rest_x = [n for run in runs.values() for n in _chord_order(run, lambda n: n.chord)
+              if not n.id]
+    rest_m = [m for lm in layers.values() for m in lm if id(m) not in used]
+    if rest_x and rest_m:
+        pairs = _align([n.written for n in rest_x], [m.written for m in rest_m])
+        matched += _take_pairs(rest_x, rest_m, pairs, used)
+    return matched
+
+
+def _plausible(d: int) -> bool:
+    """A written-pitch difference that a misread accidental or octave explains."""
+    return abs(d) <= 2 or d % 12 == 0
+
+
+def _take_pairs(xs: list[_XmlNote], ms: list[_MeiNote], pairs: list, used: set) -> int:
+    """Give ``xs[i]`` the id of ``ms[j]`` for aligned pairs: equal pitches, and
+    unequal ones where the alignment is mostly equal or the difference is
+    plausible (an accidental verovio reads differently)."""
+    same = sum(1 for i, j in pairs if xs[i].written == ms[j].written)
+    n = 0
+    for i, j in pairs:
+        a, b = xs[i], ms[j]
+        if a.id or id(b) in used:
+            continue
+        d = a.written - b.written
+        if d == 0 or _plausible(d) or same >= len(pairs) - same:
+            a.id = b.id
+            used.add(id(b))
+            n += 1
+    return n
+
+
+_GAP, _SUB, _SUB_FAR = 1.0, 1.5, 1.9
+
+
+def _align(a: list[int], b: list[int]) -> list[tuple[int, int]]:
+    """Index pairs of a least-cost alignment of two pitch sequences (a note left
+    out costs 1, a pitch changed less than 2: in place beats shifted)."""
+    import difflib
+
+    n, m = len(a), len(b)
+    if not n or not m:
+        return []
+    if n * m > 250_000:  # too big for the table: difflib's runs
+        pairs = []
+        sm = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+        for op, a0, a1, b0, b1 in sm.get_opcodes():
+            if op == "equal" or (op == "replace" and a1 - a0 == b1 - b0):
+                pairs += [(a0 + t, b0 + t) for t in range(a1 - a0)]
+        return pairs
+    cost = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(1, n + 1):
+        cost[i][0] = i * _GAP
+    for j in range(1, m + 1):
+        cost[0][j] = j * _GAP
+    for i in range(1, n + 1):
+        row, prev, ai = cost[i], cost[i - 1], a[i - 1]
+        for j in range(1, m + 1):
+            d = ai - b[j - 1]
+            sub = 0.0 if d == 0 else (_SUB if _plausible(d) else _SUB_FAR)
+            row[j] = min(prev[j - 1] + sub, prev[j] + _GAP, row[j - 1] + _GAP)
+    pairs = []
+    i, j = n, m
+    while i > 0 and j > 0:
+        d = a[i - 1] - b[j - 1]
+        sub = 0.0 if d == 0 else (_SUB if _plausible(d) else _SUB_FAR)
+        if abs(cost[i][j] - (cost[i - 1][j - 1] + sub)) < 1e-9:
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif abs(cost[i][j] - (cost[i - 1][j] + _GAP)) < 1e-9:
+            i -= 1
+        else:
+            j -= 1
+    return pairs[::-1]
 
 
 # -------------------------------------------------- fallback: verovio's timemap
