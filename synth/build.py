@@ -181,24 +181,28 @@ def _engrave_job(config, job, rng, key, musicxml, info) -> dict:
             record["clean"] = {"size": [w, h], "symbols": [_symbol_json(s) for s in page.symbols]}
             images["clean"] = page.image
         if "camera" in config.variants:
-            boxes = np.array([s.box for s in page.symbols], dtype=np.float32).reshape(-1, 4)
-            photo = camera.photograph(page.image, boxes, rng, difficulty=config.difficulty,
-                                      staff_space_px=page.staff_space_px)
-            h, w = photo.image.shape[:2]
-            moved = [
-                _symbol_json(s, box=b)
-                for s, b, visible in zip(page.symbols, photo.boxes, photo.visible) if visible
-            ]
-            ph, pw = page.image.shape[:2]
-            corners = camera.warp_points(np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], float),
-                                         photo.params)
-            record["camera"] = {"size": [w, h], "params": photo.params.to_dict(),
-                                "page_corners": [[round(float(v), 2) for v in c] for c in corners],
-                                "symbols": moved}
-            images["camera"] = photo.image
+            record["camera"], images["camera"] = _photograph(page, rng, config.difficulty)
         pages.append((record, images))
     notes = [asdict(n) for n in engraver.notes]
     return {"key": key, "musicxml": musicxml, "notes": notes, "pages": pages}
+
+
+def _photograph(page, rng: np.random.Generator, difficulty: float) -> tuple[dict, np.ndarray]:
+    """The camera variant of a page: its record (symbols moved into the photo, only
+    those still visible; the page corners; the camera parameters) and the photo."""
+    boxes = np.array([s.box for s in page.symbols], dtype=np.float32).reshape(-1, 4)
+    photo = camera.photograph(page.image, boxes, rng, difficulty=difficulty,
+                              staff_space_px=page.staff_space_px)
+    moved = [_symbol_json(s, box=b)
+             for s, b, visible in zip(page.symbols, photo.boxes, photo.visible) if visible]
+    ph, pw = page.image.shape[:2]
+    corners = camera.warp_points(np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], float),
+                                 photo.params)
+    h, w = photo.image.shape[:2]
+    record = {"size": [w, h], "params": photo.params.to_dict(),
+              "page_corners": [[round(float(v), 2) for v in c] for c in corners],
+              "symbols": moved}
+    return record, photo.image
 
 
 #: Optional Symbol fields written to the page JSON when set (ground truth for the
