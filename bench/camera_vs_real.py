@@ -218,11 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     if args.musicxml:
         try:
-            from synth import engrave  # optional: written separately, not needed otherwise
+            from synth import engrave, sources  # optional: not needed for the drawn page
         except ImportError as e:
             print(f"--musicxml needs synth.engrave: {e}", file=sys.stderr)
             return 2
-        eng = engrave.engrave(engrave.read_musicxml(args.musicxml), engrave.sample_options(rng), pages=[1])
+        eng = engrave.engrave(sources.read_musicxml(args.musicxml), engrave.sample_options(rng), pages=[1])
         p = eng.pages[0]
         page, ss = p.image, p.staff_space_px
         boxes = np.array([s.box for s in p.symbols if s.cls != "staff"], np.float32).reshape(-1, 4)

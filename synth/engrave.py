@@ -62,8 +62,8 @@ from synth.unfold import DEFAULT_QPM, NoteEvent, unfolded_notes
 
 __all__ = [
     "FONTS", "STAFF_SPACE_UNITS", "DEFAULT_QPM", "EngraveError", "EngraveOptions", "sample_options",
-    "Symbol", "EngravedPage", "NoteEvent", "Engraver", "engrave", "read_musicxml", "rasterize",
-    "font_files", "ROLE_COLORS", "overlay",
+    "Symbol", "EngravedPage", "NoteEvent", "Engraver", "engrave", "rasterize",
+    "font_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ class Engraver:
 
     def __init__(self, musicxml: str, options: EngraveOptions | None = None):
         if not isinstance(musicxml, str):
-            raise TypeError("engrave() takes MusicXML text (str); read files with read_musicxml()")
+            raise TypeError("engrave() takes MusicXML text (str); read files with synth.sources.read_musicxml()")
         self.options = options or EngraveOptions()
         self.musicxml = musicxml
         verovio = load_verovio()
@@ -304,13 +304,6 @@ def engrave(musicxml: str, options: EngraveOptions | None = None, *,
     wanted = range(1, engraver.page_count + 1) if pages is None else pages
     engraver.pages = [engraver.render_page(int(p), keep_svg=keep_svg) for p in wanted]
     return engraver
-
-
-def read_musicxml(path) -> str:
-    """MusicXML text of a .xml/.musicxml/.mxl file as UTF-8 (see synth.sources)."""
-    from synth.sources import read_musicxml as _read
-
-    return _read(path)
 
 
 # -------------------------------------------------------------------- rasterize
@@ -426,29 +419,3 @@ def rasterize(svg: str, *, width: int, antialias: bool = True,
     w = min(image.shape[1], X1 - X0)
     page[Y0:Y0 + h, X0:X0 + w] = image[:h, :w]
     return page
-
-
-# -------------------------------------------------------------------- debugging
-
-ROLE_COLORS = {
-    "notehead": (0, 0, 255), "stem": (0, 160, 0), "beam": (255, 0, 0), "flag": (255, 0, 255),
-    "rest": (0, 128, 255), "accidental": (128, 0, 128), "dot": (0, 0, 128), "key": (200, 0, 200),
-    "clef": (0, 128, 128), "time": (128, 128, 0), "barline": (255, 128, 0), "volta": (0, 200, 200),
-    "navigation": (0, 100, 255), "tuplet": (100, 50, 0), "curve": (200, 100, 0),
-    "expression": (50, 150, 50), "dynamic": (150, 0, 50), "ledger": (0, 255, 128),
-    "text": (80, 80, 200), "structure": (180, 180, 180),
-}
-
-
-def overlay(image: np.ndarray, symbols: Sequence[Symbol], *, scale: float = 1.0) -> np.ndarray:
-    """A BGR picture of ``image`` with every symbol's box drawn (colour by role)."""
-    import cv2
-
-    bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
-    if scale != 1.0:
-        bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    for s in symbols:
-        color = ROLE_COLORS.get(vocab.CLASSES[s.cls].role, (0, 0, 0))
-        x0, y0, x1, y1 = (int(round(v * scale)) for v in s.box)
-        cv2.rectangle(bgr, (x0, y0), (max(x1 - 1, x0), max(y1 - 1, y0)), color, 1)
-    return bgr
