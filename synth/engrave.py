@@ -52,7 +52,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from omr import vocab
 from synth.svg_boxes import (OUTER_SVG, STAFF_SPACE_UNITS, SVG_ATTRIBUTES, VIEWBOX, EngraveError,
                              PageGeometry, Symbol, parse_svg)
 from synth.svg_geometry import Box
