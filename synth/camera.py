@@ -30,8 +30,9 @@ hundredths of a pixel.
 
 Photometry
 ----------
-Paper and ink colour, paper texture, pencil and highlighter marks, a background
-around the page, uneven light and a phone shadow, white balance, low light,
+Paper and ink colour, paper texture, show-through of the back of the sheet,
+fold lines (creases), pencil and highlighter marks, a background around the
+page, uneven light, a phone shadow and a glare spot, white balance, low light,
 defocus and motion blur, sharpening, sensor noise, JPEG. Smooth fields are made
 on a coarse grid and resized, so one photo of a 2500x3500 page takes well under
 a second on one core (about 0.15-0.45 s). JPEG goes through albumentations;
@@ -67,8 +68,11 @@ __all__ = [
     "Bend",
     "CameraParams",
     "CameraResult",
+    "Crease",
+    "Glare",
     "Mark",
     "Shadow",
+    "ShowThrough",
     "photograph",
     "sample_params",
     "warp_boxes",
@@ -207,6 +211,9 @@ P_PENCIL = 0.18
 P_PEN = 0.06
 P_LOW_RES = 0.1
 P_PAGE_SHADOW = 0.6  # the page casts a soft shadow on the background
+P_GLARE = 0.12  # a specular highlight of a lamp or window on semi-glossy paper
+P_SHOW_THROUGH = 0.15  # the music on the back of the sheet shows through
+P_CREASE = 0.12  # the sheet was folded: fold lines across the page
 
 #: Strength ranges: (typical low end, hard end).
 DEFOCUS_SIGMA_PX = (0.5, 2.2)  # on top of the lens blur
@@ -225,6 +232,47 @@ SHADOW_SOFTNESS = (0.002, 0.02)  # edge blur sigma, fraction of frame diagonal
 BLACK_LEVEL = (0.0, 0.12)  # veiling glare / low contrast, fraction of paper
 GAMMA = (0.85, 1.2)
 TEXTURE_STRENGTH = (0.01, 0.05)
+
+#: Glare (output frame): peak light added, fraction of white (mild, hard); the
+#: ellipse's semi-axes as fractions of the frame diagonal, and the ratio of
+#: the long axis to the short one; its centre is drawn in this range of frame
+#: fractions. The profile is exp(-r2 ** GLARE_FLATNESS / 2), r2 the squared
+#: elliptical radius: above 1 it has a flatter, saturated core than a Gaussian.
+GLARE_INTENSITY = (0.15, 0.55)
+GLARE_AXIS_FRACTION = (0.06, 0.22)
+GLARE_ELONGATION = (1.0, 2.5)
+GLARE_CENTER_FRACTION = (0.15, 0.85)
+GLARE_FLATNESS = 1.5
+#: Show-through (page frame): darkening where the back's ink is solid,
+#: fraction of the paper's reflectance (mild, hard); blur of the back's ink by
+#: the paper, staff spaces; offset of the back's print from the mirror image,
+#: staff spaces across and along the page. The back is the page itself,
+#: mirrored left-right (music printed on both sides has a similar layout).
+SHOW_THROUGH_DARKNESS = (0.03, 0.10)
+SHOW_THROUGH_BLUR_SS = (0.08, 0.3)
+SHOW_THROUGH_SHIFT_SS = (8.0, 2.5)  # (x, y) std of the offset, ss
+#: The show-through pattern is made at this fraction of the output resolution.
+SHOW_THROUGH_RESOLUTION = 0.5
+#: Creases (page frame): fold lines, 1-2 of them, mostly across the middle of
+#: the page along one of its axes (a sheet folded in two or in four).
+CREASE_COUNT = (1, 2)
+P_CREASE_HORIZONTAL = 0.6  # the first fold is horizontal (else vertical)
+CREASE_ANGLE_JITTER_DEG = 3.0  # std of the fold's angle from the page axis
+CREASE_POSITION_FRACTION = (0.3, 0.7)  # where it crosses the page, fraction of the side
+#: Bow of a slightly curved fold: sagitta over the page diagonal, at most.
+CREASE_SAGITTA_FRACTION = 0.01
+#: Width of each line of the line pair, staff spaces.
+CREASE_WIDTH_SS = (0.08, 0.25)
+#: Darkening of the shadowed line and brightening of the lit one (fractions of
+#: the light, mild to hard), and the shading of the slightly tilted paper on
+#: the shadowed side: its light drop and decay length (staff spaces).
+CREASE_DARK = (0.05, 0.2)
+CREASE_LIGHT = (0.02, 0.1)
+CREASE_SHADE = (0.01, 0.06)
+CREASE_SHADE_WIDTH_SS = (1.0, 5.0)
+#: The crease profile is looked up from a uint8 signed distance to the fold
+#: (128 on it) that spans this many decay lengths of the shading on each side.
+CREASE_EXTENT_DECAYS = 4.0
 
 #: Angles (tilt, roll) are normal with std = limit / ANGLE_LIMIT_SIGMAS, clipped at +-limit.
 ANGLE_LIMIT_SIGMAS = 1.6
@@ -345,6 +393,52 @@ class Background:
 
 
 @dataclass(frozen=True)
+class Glare:
+    """A soft specular highlight (lamp, window) on semi-glossy paper, in the
+    output frame: light added on top of the photo (so paper saturates and ink
+    gets lighter). ``center`` is in frame fractions, ``axes`` the ellipse's
+    semi-axes as fractions of the frame diagonal, ``angle_deg`` its rotation and
+    ``intensity`` the peak added light, a fraction of white."""
+
+    center: tuple[float, float]
+    axes: tuple[float, float]
+    angle_deg: float
+    intensity: float
+
+
+@dataclass(frozen=True)
+class ShowThrough:
+    """The print on the back of the sheet, seen through the paper: the page
+    mirrored left-right, moved by ``shift_px`` (page px), blurred by
+    ``blur_px`` (page px sigma) and multiplied in so that solid ink darkens
+    the paper by ``darkness`` (0-1). Photometric only."""
+
+    shift_px: tuple[float, float]
+    blur_px: float
+    darkness: float
+
+
+@dataclass(frozen=True)
+class Crease:
+    """A fold line on the paper, in page px: it passes through ``point`` at
+    ``angle_deg`` and bows by ``sagitta_px`` over the page diagonal. Across it
+    (signed distance ``s``, positive on the side the normal ``angle + 90 deg``
+    points to) a lit line brightens by ``light`` for ``s < 0``, a shadowed line
+    darkens by ``dark`` for ``s > 0`` (each about ``width_px`` wide), and the
+    shadowed side's light drops by ``shade`` decaying over ``shade_width_px``.
+    Photometric only: the geometry is not moved."""
+
+    point: tuple[float, float]
+    angle_deg: float
+    sagitta_px: float
+    width_px: float
+    dark: float
+    light: float
+    shade: float
+    shade_width_px: float
+
+
+@dataclass(frozen=True)
 class CameraParams:
     """Every choice behind one synthetic photo.
 
@@ -356,7 +450,9 @@ class CameraParams:
 
     Photometry: see the field names; colours are RGB reflectances (0-1) or
     gains, "sigma" values are in output px unless noted, ``noise_sigma`` in
-    0-255 levels. ``None`` or 0 means the effect is off.
+    0-255 levels. ``None`` or 0 means the effect is off. ``show_through`` and
+    ``creases`` belong to the paper (page frame), ``glare`` to the light
+    (output frame); all three are photometric only.
 
     ``to_dict()`` gives a JSON-ready dict; ``CameraParams.from_dict`` reads it back.
     """
@@ -398,6 +494,10 @@ class CameraParams:
     chroma_noise_sigma: float
     jpeg_quality: int | None
     seed: int = 0  # seeds the textures and the sensor noise
+    # paper and light, late additions (off by default)
+    glare: Glare | None = None
+    show_through: ShowThrough | None = None
+    creases: tuple[Crease, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field, plus the derived ``homography``.
@@ -419,8 +519,12 @@ class CameraParams:
         kw["shadow"] = Shadow(**_tuplify(kw["shadow"])) if kw.get("shadow") else None
         kw["background"] = Background(**_tuplify(kw["background"]))
         kw["marks"] = tuple(Mark(**_tuplify(m)) for m in kw.get("marks", ()))
+        kw["glare"] = Glare(**_tuplify(kw["glare"])) if kw.get("glare") else None
+        kw["show_through"] = ShowThrough(**_tuplify(kw["show_through"])) if kw.get("show_through") else None
+        kw["creases"] = tuple(Crease(**_tuplify(c)) for c in kw.get("creases", ()))
+        objects = ("bend", "shadow", "background", "marks", "glare", "show_through", "creases")
         for name in list(kw):
-            if name not in ("bend", "shadow", "background", "marks"):
+            if name not in objects:
                 kw[name] = _tuplify(kw[name])
         return cls(**kw)
 
@@ -656,6 +760,19 @@ def sample_params(
         chroma = noise_sigma * float(rng.uniform(*CHROMA_NOISE_FRACTION))
     jpeg = int(round(_lerp(JPEG_QUALITY, _strength(rng, d)))) if on(P_JPEG) else None
 
+    # --- paper and light: glare, show-through, creases (drawn last, so the
+    # choices above do not depend on them) ---------------------------------
+    glare = _sample_glare(rng, d) if on(P_GLARE) else None
+    show_through = None
+    if on(P_SHOW_THROUGH):
+        shift = rng.normal(0.0, 1.0, 2) * np.array(SHOW_THROUGH_SHIFT_SS) * ss
+        show_through = ShowThrough(
+            shift_px=(round(float(shift[0]), 3), round(float(shift[1]), 3)),
+            blur_px=round(_lerp(SHOW_THROUGH_BLUR_SS, float(rng.random())) * ss, 3),
+            darkness=round(_lerp(SHOW_THROUGH_DARKNESS, _strength(rng, d)), 4),
+        )
+    creases = _sample_creases(rng, d, h, w, ss) if on(P_CREASE) else ()
+
     return CameraParams(
         source_shape=(h, w),
         output_shape=(out_h, out_w),
@@ -690,7 +807,50 @@ def sample_params(
         chroma_noise_sigma=round(chroma, 4),
         jpeg_quality=jpeg,
         seed=seed,
+        glare=glare,
+        show_through=show_through,
+        creases=creases,
     )
+
+
+def _sample_glare(rng: np.random.Generator, d: float) -> Glare:
+    center = rng.uniform(*GLARE_CENTER_FRACTION, size=2)
+    short = float(rng.uniform(*GLARE_AXIS_FRACTION))
+    long = min(GLARE_AXIS_FRACTION[1], short * float(rng.uniform(*GLARE_ELONGATION)))
+    return Glare(
+        center=(round(float(center[0]), 4), round(float(center[1]), 4)),
+        axes=(round(long, 4), round(short, 4)),
+        angle_deg=round(float(rng.uniform(0, 180)), 3),
+        intensity=round(_lerp(GLARE_INTENSITY, _strength(rng, d)), 4),
+    )
+
+
+def _sample_creases(rng: np.random.Generator, d: float, h: int, w: int, ss: float) -> tuple[Crease, ...]:
+    """Fold lines: the first along the page's long or short axis, a second
+    (folded in four) across the first."""
+    creases = []
+    horizontal = rng.random() < P_CREASE_HORIZONTAL
+    for _ in range(_count(rng, CREASE_COUNT)):
+        s = _strength(rng, d)
+        pos = float(rng.uniform(*CREASE_POSITION_FRACTION))
+        along = float(rng.uniform(0.2, 0.8))  # where the point sits along the fold
+        point = (along * w, pos * h) if horizontal else (pos * w, along * h)
+        angle = (0.0 if horizontal else 90.0) + float(rng.normal(0.0, CREASE_ANGLE_JITTER_DEG))
+        angle += 180.0 if rng.random() < 0.5 else 0.0  # which side is in shadow
+        creases.append(
+            Crease(
+                point=(round(point[0], 2), round(point[1], 2)),
+                angle_deg=round(angle, 3),
+                sagitta_px=round(float(rng.uniform(-1, 1)) * CREASE_SAGITTA_FRACTION * math.hypot(h, w), 2),
+                width_px=round(_lerp(CREASE_WIDTH_SS, float(rng.random())) * ss, 3),
+                dark=round(_lerp(CREASE_DARK, s), 4),
+                light=round(_lerp(CREASE_LIGHT, s), 4),
+                shade=round(_lerp(CREASE_SHADE, s), 4),
+                shade_width_px=round(_lerp(CREASE_SHADE_WIDTH_SS, float(rng.random())) * ss, 3),
+            )
+        )
+        horizontal = not horizontal
+    return tuple(creases)
 
 
 def _sample_marks(
@@ -1424,6 +1584,96 @@ def _light_field(params: CameraParams, shading: np.ndarray | None = None) -> np.
     return cv2.resize(small, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
 
 
+def _show_through(page: np.ndarray, params: CameraParams, coarse: np.ndarray, step: int) -> np.ndarray | None:
+    """Multiplicative show-through (H, W) uint8 (255 = none): the back of the
+    sheet (the page mirrored left-right and shifted), blurred by the paper.
+
+    It belongs to the paper, so it is looked up through the same inverse map as
+    the page (it bends and moves with it), at SHOW_THROUGH_RESOLUTION of the
+    output and resized: the pattern is blurred anyway."""
+    st = params.show_through
+    if st is None or st.darkness <= 0:
+        return None
+    h, w = params.source_shape
+    out_h, out_w = params.output_shape
+    r = min(1.0, params.scale * SHOW_THROUGH_RESOLUTION)
+    sw, sh = max(2, int(round(w * r))), max(2, int(round(h * r)))
+    small = cv2.resize(page, (sw, sh), interpolation=cv2.INTER_AREA) if (sw, sh) != (w, h) else page
+    sigma = st.blur_px * sw / w
+    if sigma > 0.3:
+        small = _gaussian(small, sigma)
+    # a front point p sees the back's print at (w - x - dx, y - dy), back page px
+    idx = np.empty_like(coarse)
+    idx[..., 0] = (w - coarse[..., 0] - st.shift_px[0]) * (sw / w) - 0.5
+    idx[..., 1] = (coarse[..., 1] - st.shift_px[1]) * (sh / h) - 0.5
+    # the grid resized by step / 2 and cropped by step / 2 gives the map at
+    # half the output resolution (pixel m centred on output pixel 2 m + 0.5)
+    half = step // 2
+    hh, hw = (out_h + 1) // 2, (out_w + 1) // 2
+    ny, nx = coarse.shape[:2]
+    maps = cv2.resize(idx, (nx * half, ny * half), interpolation=cv2.INTER_LINEAR)[half : half + hh, half : half + hw]
+    back = cv2.remap(small, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    lut = np.clip(255.0 * (1.0 - st.darkness * (1.0 - np.arange(256) / 255.0)), 0, 255).astype(np.uint8)
+    back = cv2.LUT(back, lut)
+    return cv2.resize(back, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+
+
+def _crease_light(params: CameraParams, coarse: np.ndarray, step: int, alpha: np.ndarray) -> np.ndarray | None:
+    """Light multiplier (H, W, 3) uint8, LIGHT_U8_SCALE = 1, of the fold lines;
+    None without creases.
+
+    The signed distance to each fold (page px) is computed on the coarse grid
+    of page points, encoded in uint8 (128 on the fold), interpolated to full
+    resolution and turned into light by a lookup table, so a fold bends with the
+    page. Off the page (``alpha`` < 1/2) the light is left alone."""
+    if not params.creases:
+        return None
+    h, w = params.source_shape
+    diag = math.hypot(h, w)
+    total = None
+    for c in params.creases:
+        a = math.radians(c.angle_deg)
+        dx, dy = coarse[..., 0] - c.point[0], coarse[..., 1] - c.point[1]
+        t = dx * math.cos(a) + dy * math.sin(a)  # along the fold
+        s = -dx * math.sin(a) + dy * math.cos(a)  # across it
+        s = s - 4.0 * c.sagitta_px * (t / diag) ** 2
+        extent = CREASE_EXTENT_DECAYS * max(c.shade_width_px, c.width_px)
+        levels_per_px = 127.0 / extent
+        enc = np.clip(128.0 + s * levels_per_px, 0, 255).astype(np.uint8)
+        full = _upsample(enc, step, params.output_shape)
+        d = (np.arange(256) - 128.0) / levels_per_px  # page px across the fold
+        line = np.exp(-((d / max(c.width_px, 1e-3)) ** 2))
+        decay = max(c.shade_width_px, 1e-3)
+        shade = np.clip(np.exp(-d / decay) - math.exp(-extent / decay), 0, 1)
+        m = np.where(d < 0, 1.0 + c.light * line, 1.0 - c.dark * line - c.shade * shade)
+        lut = np.clip(m * LIGHT_U8_SCALE, 0, 255).astype(np.uint8)
+        one = cv2.LUT(full, lut)
+        total = one if total is None else cv2.multiply(total, one, scale=1.0 / LIGHT_U8_SCALE)
+    total[alpha < 128] = np.uint8(LIGHT_U8_SCALE)
+    return cv2.cvtColor(total, cv2.COLOR_GRAY2RGB)
+
+
+def _glare(params: CameraParams) -> np.ndarray | None:
+    """Additive specular highlight (H, W, 3) uint8 (0 = none), in the output
+    frame, tinted by the light's white balance; None without glare."""
+    g = params.glare
+    if g is None or g.intensity <= 0:
+        return None
+    out_h, out_w = params.output_shape
+    gh, gw = max(2, out_h // LIGHT_GRID_STEP_PX), max(2, out_w // LIGHT_GRID_STEP_PX)
+    yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float32)
+    diag = math.hypot(out_h, out_w)
+    dx = ((xx + 0.5) / gw - g.center[0]) * out_w / diag  # frame diagonals
+    dy = ((yy + 0.5) / gh - g.center[1]) * out_h / diag
+    a = math.radians(g.angle_deg)
+    u = (dx * math.cos(a) + dy * math.sin(a)) / max(g.axes[0], 1e-6)
+    v = (-dx * math.sin(a) + dy * math.cos(a)) / max(g.axes[1], 1e-6)
+    level = g.intensity * np.exp(-0.5 * (u * u + v * v) ** GLARE_FLATNESS)
+    rgb = level[..., None] * np.asarray(params.white_balance, np.float32) * 255.0
+    small = np.clip(rgb, 0, 255).astype(np.uint8)
+    return cv2.resize(small, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+
+
 def _motion_kernel(length: float, angle_deg: float) -> np.ndarray:
     """A normalised antialiased line ``length`` px long: the path of a shaking phone."""
     size = int(math.ceil(length)) | 1
@@ -1554,6 +1804,10 @@ def photograph(
     gray = cv2.remap(src, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
     del maps
     alpha = _page_alpha(params, coarse, valid, step)
+    back = _show_through(page, params, coarse, step)
+    if back is not None:
+        cv2.multiply(gray, back, dst=gray, scale=1.0 / 255.0)
+        del back
 
     # the page: texture, specks, colour and tone, marks
     texture = _paper_texture(params, noise_rng)
@@ -1579,7 +1833,15 @@ def photograph(
 
     # the light
     light = _light_field(params, _bend_shading(params, coarse))
+    crease = _crease_light(params, coarse, step, alpha)
+    if crease is not None:
+        cv2.multiply(light, crease, dst=light, scale=1.0 / LIGHT_U8_SCALE)
+        del crease
     cv2.multiply(rgb, light, dst=rgb, scale=1.0 / LIGHT_U8_SCALE)
+    glare = _glare(params)
+    if glare is not None:
+        cv2.add(rgb, glare, dst=rgb)
+        del glare
 
     image = _camera(rgb, params, noise_rng)
     moved, visible = warp_boxes(boxes, params)

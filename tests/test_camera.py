@@ -12,10 +12,14 @@ import pytest
 from synth.camera import (
     Bend,
     CameraParams,
+    Crease,
+    Glare,
+    ShowThrough,
     photograph,
     sample_params,
     warp_boxes,
     warp_geometry,
+    warp_points,
 )
 
 PAGE_SHAPE = (560, 420)  # (height, width), px
@@ -310,3 +314,116 @@ def test_warp_points_agrees_with_warp_boxes():
     assert camera.warp_points(np.zeros((0, 2)), params).shape == (0, 2)
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         camera.warp_points(np.zeros((3, 3)), params)
+
+
+# --- glare, show-through, creases: photometric only ---------------------------
+
+GLARE = Glare(center=(0.5, 0.5), axes=(0.2, 0.12), angle_deg=30.0, intensity=0.5)
+SHOW_THROUGH = ShowThrough(shift_px=(15.0, 6.0), blur_px=1.5, darkness=0.1)
+CREASE = Crease(
+    point=(210.0, 280.0),
+    angle_deg=3.0,
+    sagitta_px=4.0,
+    width_px=2.0,
+    dark=0.2,
+    light=0.08,
+    shade=0.05,
+    shade_width_px=20.0,
+)
+MAX_SHOW_THROUGH_DARKENING = 0.1  # fraction of the paper level
+
+
+def clean_params(seed: int = 3) -> CameraParams:
+    """Sampled geometry, with every camera effect and the new effects off, so
+    photos differ only by the effect under test."""
+    p = sample_params(np.random.default_rng(seed), image_shape=PAGE_SHAPE, staff_space_px=STAFF_SPACE)
+    return dataclasses.replace(
+        p,
+        defocus_sigma=0.0,
+        defocus_gradient_deg=None,
+        motion=None,
+        sharpen=0.0,
+        noise_sigma=0.0,
+        chroma_noise_sigma=0.0,
+        jpeg_quality=None,
+        texture_strength=0.0,
+        specks=0,
+        marks=(),
+        shadow=None,
+        glare=None,
+        show_through=None,
+        creases=(),
+    )
+
+
+@pytest.mark.parametrize(
+    "effect",
+    [{"glare": GLARE}, {"show_through": SHOW_THROUGH}, {"creases": (CREASE,)}],
+    ids=["glare", "show_through", "creases"],
+)
+def test_new_effects_change_only_the_photometry(effect):
+    off = clean_params()
+    on = dataclasses.replace(off, **effect)
+    a = photograph(PAGE, BOXES, None, params=off)
+    b = photograph(PAGE, BOXES, None, params=on)
+    assert a.image.shape == b.image.shape
+    assert not np.array_equal(a.image, b.image)  # the effect shows
+    assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.visible, b.visible)
+    assert np.array_equal(warp_boxes(BOXES, off)[0], warp_boxes(BOXES, on)[0])
+    # and it survives the JSON round trip exactly
+    again = CameraParams.from_dict(json.loads(json.dumps(on.to_dict())))
+    assert again == on
+    assert np.array_equal(photograph(PAGE, BOXES, None, params=again).image, b.image)
+
+
+def test_show_through_darkens_paper_slightly():
+    off = clean_params()
+    on = dataclasses.replace(off, show_through=SHOW_THROUGH)
+    a = photograph(PAGE, BOXES, None, params=off).image.astype(float).mean(2)
+    b = photograph(PAGE, BOXES, None, params=on).image.astype(float).mean(2)
+    page_mask = warp_geometry(np.ones(PAGE_SHAPE, bool), off) & (a > 0.8 * a.max())  # paper pixels
+    assert np.all(b <= a + 1)  # never lighter
+    ratio = b[page_mask] / np.maximum(a[page_mask], 1)
+    assert ratio.min() >= 1 - MAX_SHOW_THROUGH_DARKENING - 0.02
+    assert ratio.mean() < 0.999  # but it does darken somewhere
+
+
+def test_glare_lightens_and_lowers_contrast():
+    off = clean_params()
+    on = dataclasses.replace(off, glare=GLARE)
+    a = photograph(PAGE, BOXES, None, params=off).image.astype(float).mean(2)
+    b = photograph(PAGE, BOXES, None, params=on).image.astype(float).mean(2)
+    assert np.all(b >= a - 1)  # additive light
+    h, w = a.shape
+    centre = (slice(int(0.4 * h), int(0.6 * h)), slice(int(0.4 * w), int(0.6 * w)))
+    assert b[centre].mean() > a[centre].mean() + 20
+    assert np.ptp(b[centre]) < np.ptp(a[centre])  # ink got lighter than paper did
+    corner = (slice(0, int(0.05 * h)), slice(0, int(0.05 * w)))
+    assert abs(b[corner].mean() - a[corner].mean()) < 3  # it is local
+
+
+def test_crease_is_a_local_line_on_the_page():
+    off = clean_params()
+    on = dataclasses.replace(off, creases=(CREASE,))
+    a = photograph(PAGE, BOXES, None, params=off).image.astype(float).mean(2)
+    b = photograph(PAGE, BOXES, None, params=on).image.astype(float).mean(2)
+    diff = b - a
+    changed = np.abs(diff) > 2
+    assert changed.any() and (diff < -5).any()  # the shadowed line
+    # the changes lie near the fold, which crosses the page near its middle row
+    ys = np.nonzero(changed)[0]
+    y_fold = warp_points(np.array([CREASE.point]), on)[0, 1]
+    assert np.median(np.abs(ys - y_fold)) < 0.1 * a.shape[0]
+    # off the page (the background) nothing changes
+    outside = ~warp_geometry(np.ones(PAGE_SHAPE, bool), off)
+    assert np.abs(diff[outside]).max() <= 1
+
+
+def test_new_effects_are_sampled_modestly():
+    ps = [sample_params(np.random.default_rng(s), image_shape=(3300, 2550), difficulty=0.5) for s in range(300)]
+    for name, p in (("glare", 0.12), ("show_through", 0.15), ("creases", 0.12)):
+        rate = np.mean([bool(getattr(q, name)) for q in ps])
+        assert 0.4 * p < rate < 2.0 * p, (name, rate)
+    for q in ps:
+        if q.show_through:
+            assert 0.0 < q.show_through.darkness <= MAX_SHOW_THROUGH_DARKENING
