@@ -611,6 +611,11 @@ class _Classifier:
             return
         self.out.append(Symbol(cls, box, node_id or "", staff, system, parent, text))
 
+    def emit_on_staff(self, n, cls, box, parent=None, text=None):
+        """Emit a symbol of node ``n`` on the staff (and system) its box lies on."""
+        s, sy = self.staff_for(n, box)
+        self.emit(cls, box, n.id, s, sy, parent, text=text)
+
     def miss(self, what):
         self.unknown[what] = self.unknown.get(what, 0) + 1
 
@@ -751,8 +756,7 @@ class _Classifier:
             if cls is None:
                 self.miss(f"note:{p.glyph}")
                 continue
-            s, sy = self.staff_for(n, p.box)
-            self.emit(cls, p.box, n.id, s, sy)
+            self.emit_on_staff(n, cls, p.box)
 
     def h_stem(self, n):
         parent = self.parent_id(n, "note", "chord")
@@ -771,8 +775,7 @@ class _Classifier:
     def h_beam(self, n):
         for p in n.prims:
             if p.kind == _POLY:
-                s, sy = self.staff_for(n, p.box)
-                self.emit("beam", p.box, n.id, s, sy)
+                self.emit_on_staff(n, "beam", p.box)
 
     h_fTrem = h_beam
 
@@ -780,8 +783,7 @@ class _Classifier:
         self.emit_glyphs(n, "rest")
         for p in n.prims:
             if p.kind == _LINE:
-                s, sy = self.staff_for(n, p.box)
-                self.emit("ledger_line", p.box, n.id, s, sy, n.id)
+                self.emit_on_staff(n, "ledger_line", p.box, n.id)
 
     h_mRest = h_rest
 
@@ -802,8 +804,7 @@ class _Classifier:
         parent = self.parent_id(n, "note", "chord", "rest")
         for p in n.prims:
             if p.kind in (_USE, _ELLIPSE):
-                s, sy = self.staff_for(n, p.box)
-                self.emit("augmentation_dot", p.box, n.id, s, sy, parent)
+                self.emit_on_staff(n, "augmentation_dot", p.box, parent)
 
     def h_keyAccid(self, n):
         self.emit_glyphs(n, "keyAccid")
@@ -878,11 +879,9 @@ class _Classifier:
                 if cls is None:
                     self.miss(f"repeatMark:{p.glyph}")
                     continue
-                s, sy = self.staff_for(n, p.box)
-                self.emit(cls, p.box, n.id, s, sy)
+                self.emit_on_staff(n, cls, p.box)
             elif p.kind == _TEXT:
-                s, sy = self.staff_for(n, p.box)
-                self.emit(_direction_class(p.text), p.box, n.id, s, sy, text=p.text)
+                self.emit_on_staff(n, _direction_class(p.text), p.box, text=p.text)
 
     def _text_and_glyphs(self, n):
         prims = [p for p in n.all_prims() if p.kind in (_TEXT, _USE)]
@@ -894,8 +893,7 @@ class _Classifier:
         if not prims:
             return
         box = union(p.box for p in prims)
-        s, sy = self.staff_for(n, box)
-        self.emit(_direction_class(text), box, n.id, s, sy, text=text.strip())
+        self.emit_on_staff(n, _direction_class(text), box, text=text.strip())
 
     def h_dynam(self, n):
         prims, text = self._text_and_glyphs(n)
@@ -903,8 +901,7 @@ class _Classifier:
             return
         text = _smufl_to_text(text).strip()
         box = union(p.box for p in prims)
-        s, sy = self.staff_for(n, box)
-        self.emit(_dynamic_class(text), box, n.id, s, sy, text=text)
+        self.emit_on_staff(n, _dynamic_class(text), box, text=text)
 
     def h_hairpin(self, n):
         cls = HAIRPIN_FORM_CLASS.get(n.data.get("form", ""))
@@ -912,8 +909,7 @@ class _Classifier:
         if cls is None or not prims:
             return
         box = union(p.box for p in prims)
-        s, sy = self.staff_for(n, box)
-        self.emit(cls, box, n.id, s, sy)
+        self.emit_on_staff(n, cls, box)
 
     def h_tupletNum(self, n):
         uses = [p for p in n.all_prims() if p.kind == _USE]
@@ -924,21 +920,18 @@ class _Classifier:
             self.miss("tupletNum:" + uses[0].glyph)
             return
         box = union(p.box for p in uses)
-        s, sy = self.staff_for(n, box)
-        self.emit(cls, box, n.id, s, sy, self.parent_id(n, "tuplet"))
+        self.emit_on_staff(n, cls, box, self.parent_id(n, "tuplet"))
 
     def h_tupletBracket(self, n):
         prims = [p for p in n.all_prims() if p.kind in (_LINE, _PATH, _POLY, _RECT)]
         if prims:
             box = union(p.box for p in prims)
-            s, sy = self.staff_for(n, box)
-            self.emit("tuplet_bracket", box, n.id, s, sy, self.parent_id(n, "tuplet"))
+            self.emit_on_staff(n, "tuplet_bracket", box, self.parent_id(n, "tuplet"))
 
     def _curve(self, n, cls):
         for p in n.prims:
             if p.kind in (_PATH, _LINE):
-                s, sy = self.staff_for(n, p.box)
-                self.emit(cls, p.box, n.id, s, sy)
+                self.emit_on_staff(n, cls, p.box)
 
     def h_tie(self, n):
         self._curve(n, "tie")
@@ -958,8 +951,7 @@ class _Classifier:
     def h_trill(self, n):
         for p in n.all_prims():
             if p.kind == _USE and _glyph_class("trill", p.glyph):
-                s, sy = self.staff_for(n, p.box)
-                self.emit(_glyph_class("trill", p.glyph), p.box, n.id, s, sy)
+                self.emit_on_staff(n, _glyph_class("trill", p.glyph), p.box)
 
     def h_mordent(self, n):
         self.emit_glyphs(n, "mordent", prims=list(n.all_prims()))
@@ -971,30 +963,26 @@ class _Classifier:
         prims = [p for p in n.all_prims() if p.kind != _TEXT]
         if prims:
             box = union(p.box for p in prims)
-            s, sy = self.staff_for(n, box)
-            self.emit("arpeggio", box, n.id, s, sy)
+            self.emit_on_staff(n, "arpeggio", box)
 
     def h_pedal(self, n):
         for p in n.all_prims():
             if p.kind == _USE:
                 cls = _glyph_class("pedal", p.glyph)
                 if cls:
-                    s, sy = self.staff_for(n, p.box)
-                    self.emit(cls, p.box, n.id, s, sy)
+                    self.emit_on_staff(n, cls, p.box)
 
     def h_octave(self, n):
         prims = list(n.all_prims())
         if prims:
             box = union(p.box for p in prims)
-            s, sy = self.staff_for(n, box)
-            self.emit("octave_line", box, n.id, s, sy)
+            self.emit_on_staff(n, "octave_line", box)
 
     def h_tempo(self, n):
         prims, text = self._text_and_glyphs(n)
         if prims:
             box = union(p.box for p in prims)
-            s, sy = self.staff_for(n, box)
-            self.emit("tempo_text", box, n.id, s, sy, text=text.strip())
+            self.emit_on_staff(n, "tempo_text", box, text=text.strip())
 
     def _text_element(self, n):
         cls = TEXT_ELEMENT_CLASS[n.cls]
@@ -1007,8 +995,7 @@ class _Classifier:
                     self.emit(cls, c, n.id, None, None, text=line)
             return
         box = union(p.box for p in texts)
-        s, sy = self.staff_for(n, box)
-        self.emit(cls, box, n.id, s, sy, text="".join(p.text for p in texts).strip())
+        self.emit_on_staff(n, cls, box, text="".join(p.text for p in texts).strip())
         if n.cls == "syl":
             for p in n.all_prims():
                 if p.kind in (_RECT, _LINE, _PATH):
