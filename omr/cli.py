@@ -4,8 +4,9 @@ Each sub-command is a thin layer over a library function: it checks its
 arguments, prints a clear message and exits non-zero on bad input, and never shows
 a traceback for a user's mistake.
 
-Built so far: ``transcribe`` checks its input and says honestly that the symbol
-detector is not shipped yet (the detector is issue #3, the parser issue #4).
+Built so far: ``detect`` (page analysis + the shipped symbol detector) and
+``train detector``; ``transcribe`` checks its input and says honestly that the
+staff-graph parser is not built yet (issue #4).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from omr.errors import OmrError
 
 #: Exit codes. 2 is argparse's own code for bad arguments.
 EXIT_OK = 0
@@ -52,11 +55,55 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         raise CliError(f"-o {args.output}: the output must end in .musicxml, .xml or .mxl")
     pages = ", ".join(p.name for p in images)
     raise CliError(
-        f"read {len(images)} page(s) ({pages}), but transcription needs the symbol "
-        "detector, which is not built yet (issue #3; the parser is issue #4). "
-        f"Nothing was written to {out}.",
+        f"read {len(images)} page(s) ({pages}), but transcription needs the staff-graph "
+        "parser, which is not built yet (issue #4); `omr detect` shows what the "
+        f"detector finds. Nothing was written to {out}.",
         code=EXIT_NOT_BUILT,
     )
+
+
+def _check_output(path: str, suffixes: tuple[str, ...], force: bool) -> Path:
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        raise CliError(f"{path}: the output must end in {' or '.join(suffixes)}")
+    if p.exists() and not force:
+        raise CliError(f"{path} already exists; pass --force to overwrite it")
+    if not p.parent.exists():
+        raise CliError(f"{path}: the folder {p.parent} does not exist")
+    return p
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    import json
+
+    image = _check_image(args.image)
+    out_json = _check_output(args.json, (".json",), args.force)
+    overlay = _check_output(args.overlay, (".png", ".jpg", ".jpeg"), args.force) \
+        if args.overlay else None
+    from omr.detect.infer import detect, load_model
+
+    model = load_model(args.checkpoint, threads=args.threads)
+    result = detect(image, model=model, threshold=args.threshold)
+    out_json.write_text(json.dumps(result.to_dict(), indent=1))
+    if overlay is not None:
+        import cv2
+        from omr import page
+        from omr.detect.overlay import draw_detections
+
+        drawn = draw_detections(page.load_image(image), result.detections)
+        cv2.imwrite(str(overlay), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+    n = len([d for d in result.detections if d.score >= 0.5])
+    secs = sum(result.timings.values())
+    print(f"{image.name}: {len(result.detections)} detections ({n} with score >= 0.5), "
+          f"staff space {result.staff_space:.1f} px, {secs:.2f} s -> {out_json}"
+          + (f", {overlay}" if overlay else ""))
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from omr.detect import train
+
+    return train.main(args.rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--midi", metavar="OUT.mid")
     p.add_argument("--json", metavar="OUT.json")
     p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("detect", help="photo -> detected symbols (JSON, optional overlay)")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--json", required=True, metavar="OUT.json")
+    p.add_argument("--overlay", metavar="OUT.png", help="the photo with the boxes drawn")
+    p.add_argument("--threshold", type=float, default=0.25, help="lowest score kept")
+    p.add_argument("--checkpoint", help="another detector checkpoint (default: shipped)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("train", help="train a model: `omr train detector --help`")
+    p.add_argument("what", choices=["detector"])
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_train)
     return parser
 
 
@@ -80,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as err:
         print(f"omr {args.command}: {err}", file=sys.stderr)
         return err.code
+    except OmrError as err:
+        print(f"omr {args.command}: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

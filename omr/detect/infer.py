@@ -1,0 +1,175 @@
+"""Run the shipped detector: photo → page analysis → network → detections.
+
+>>> from omr.detect.infer import load_model, detect          # doctest: +SKIP
+>>> result = detect("page.jpg", model=load_model())          # doctest: +SKIP
+>>> result.detections[0]                                     # doctest: +SKIP
+Detection(cls='clef_g', box=(212.0, 388.5, 268.1, 540.2), score=0.97)
+
+The model is loaded once and passed in; nothing global is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from omr import vocab
+from omr.detect.data import image_to_input
+from omr.detect.model import OUTPUT_STRIDE, Detector, ModelConfig
+from omr.detect.types import Detection, DetectionResult
+from omr.errors import ModelError
+
+#: Shipped checkpoint, inside the package.
+DEFAULT_CHECKPOINT = "detector.pt"
+
+#: Detections below this score are dropped (low enough for AP; later stages filter more).
+DEFAULT_THRESHOLD = 0.25
+
+#: At most this many detections per page.
+MAX_DETECTIONS = 5000
+
+#: The network sees the page in tiles of at most this many pixels a side (bounded
+#: memory on huge pages), overlapping by TILE_OVERLAP_PX so that no symbol is cut.
+TILE_PX = 2048
+TILE_OVERLAP_PX = 256
+
+#: Inputs are padded to a multiple of the network's largest stride.
+PAD_MULTIPLE = 32
+
+
+class LoadedDetector:
+    """A network plus what it was trained with (classes, metadata)."""
+
+    def __init__(self, net: Detector, classes: list[str], meta: dict):
+        self.net, self.classes, self.meta = net, classes, meta
+
+    def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net(x)
+
+
+def load_model(path: str | Path | None = None, *, threads: int | None = None) -> LoadedDetector:
+    """Load a detector checkpoint (default: the one shipped in ``omr/models``)."""
+    if threads:
+        torch.set_num_threads(threads)
+    if path is None:
+        ref = resources.files("omr.models") / DEFAULT_CHECKPOINT
+        if not ref.is_file():
+            raise ModelError("the shipped detector checkpoint omr/models/detector.pt is missing")
+        path = Path(str(ref))
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises many kinds for a damaged or foreign file
+        raise ModelError(f"cannot load detector checkpoint {path}: {err}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != "omr-detector-1":
+        raise ModelError(f"{path} is not an omr detector checkpoint")
+    if list(ckpt["classes"]) != list(vocab.DETECTED_NAMES):
+        raise ModelError(f"{path} was trained with another class table than omr/vocab.py")
+    net = Detector(ModelConfig.from_dict(ckpt["config"]))
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v
+                         for k, v in ckpt["state_dict"].items()})
+    net.eval()
+    net = net.to(memory_format=torch.channels_last)
+    return LoadedDetector(net, list(ckpt["classes"]), ckpt.get("meta", {}))
+
+
+def decode(out: dict[str, torch.Tensor], *, threshold: float = DEFAULT_THRESHOLD,
+           max_detections: int = MAX_DETECTIONS, staff_space: float | None = None
+           ) -> list[tuple[int, tuple[float, float, float, float], float]]:
+    """Network output for ONE image → ``(class index, box in input px, score)``.
+
+    Peaks are local maxima (3x3) of the class heatmaps above ``threshold``.
+    """
+    from omr.page import STAFF_SPACE_NORM
+
+    ss = staff_space or STAFF_SPACE_NORM
+    heat = torch.sigmoid(out["heatmap"][0])
+    peaks = heat == F.max_pool2d(heat[None], 3, stride=1, padding=1)[0]
+    keep = peaks & (heat >= threshold)
+    cls, ys, xs = torch.nonzero(keep, as_tuple=True)
+    scores = heat[cls, ys, xs]
+    if len(scores) > max_detections:
+        top = torch.topk(scores, max_detections).indices
+        cls, ys, xs, scores = cls[top], ys[top], xs[top], scores[top]
+    size = torch.exp(out["size"][0][:, ys, xs]) * ss
+    off = out["offset"][0][:, ys, xs]
+    cx = (xs.float() + off[0]) * OUTPUT_STRIDE
+    cy = (ys.float() + off[1]) * OUTPUT_STRIDE
+    boxes = torch.stack([cx - size[0] / 2, cy - size[1] / 2, cx + size[0] / 2, cy + size[1] / 2], 1)
+    return [(int(c), tuple(float(v) for v in b), float(s))
+            for c, b, s in zip(cls.tolist(), boxes.tolist(), scores.tolist())]
+
+
+def _tiles(length: int) -> list[int]:
+    if length <= TILE_PX:
+        return [0]
+    step = TILE_PX - TILE_OVERLAP_PX
+    starts = list(range(0, length - TILE_PX, step)) + [length - TILE_PX]
+    return sorted(set(starts))
+
+
+@torch.no_grad()
+def detect_normalized(model: LoadedDetector, gray: np.ndarray, *,
+                      threshold: float = DEFAULT_THRESHOLD) -> list[Detection]:
+    """Detections on a normalized page image (uint8 grey, paper white), in its pixels."""
+    h, w = gray.shape
+    found: list[Detection] = []
+    for y0 in _tiles(h):
+        for x0 in _tiles(w):
+            tile = gray[y0:y0 + TILE_PX, x0:x0 + TILE_PX]
+            th, tw = tile.shape
+            ph, pw = -th % PAD_MULTIPLE, -tw % PAD_MULTIPLE
+            x = torch.from_numpy(image_to_input(tile))[None]
+            if ph or pw:
+                x = F.pad(x, (0, pw, 0, ph))
+            out = model(x.contiguous(memory_format=torch.channels_last))
+            # keep a detection only if its centre is in this tile's own part (the
+            # overlap belongs to whichever tile has it further from the edge)
+            lo_x = x0 + (TILE_OVERLAP_PX // 2 if x0 > 0 else 0)
+            hi_x = x0 + tw - (TILE_OVERLAP_PX // 2 if x0 + tw < w else 0)
+            lo_y = y0 + (TILE_OVERLAP_PX // 2 if y0 > 0 else 0)
+            hi_y = y0 + th - (TILE_OVERLAP_PX // 2 if y0 + th < h else 0)
+            for c, (bx0, by0, bx1, by1), s in decode(out, threshold=threshold):
+                cx, cy = x0 + (bx0 + bx1) / 2, y0 + (by0 + by1) / 2
+                if lo_x <= cx < hi_x and lo_y <= cy < hi_y:
+                    found.append(Detection(model.classes[c],
+                                           (bx0 + x0, by0 + y0, bx1 + x0, by1 + y0), s))
+    return found
+
+
+def detect(image, *, model: LoadedDetector | None = None,
+           threshold: float = DEFAULT_THRESHOLD) -> DetectionResult:
+    """Photo (path, bytes or RGB array) → :class:`DetectionResult`.
+
+    Raises :class:`omr.errors.ImageError` for an unreadable image and
+    :class:`omr.errors.NoMusicError` when there are no staves.
+    """
+    from omr import page as page_mod
+
+    timings = {}
+    t = time.perf_counter()
+    model = model or load_model()
+    rgb = image if isinstance(image, np.ndarray) else page_mod.load_image(image)
+    if isinstance(image, np.ndarray):
+        rgb = page_mod.load_image(image)
+    timings["load"] = time.perf_counter() - t
+    t = time.perf_counter()
+    page = page_mod.normalize(rgb)
+    timings["page"] = time.perf_counter() - t
+    t = time.perf_counter()
+    normalized = detect_normalized(model, page.image, threshold=threshold)
+    timings["network"] = time.perf_counter() - t
+    t = time.perf_counter()
+    boxes = np.array([d.box for d in normalized], np.float64).reshape(-1, 4)
+    original = page.boxes_to_original(boxes) if len(boxes) else boxes
+    detections = [Detection(d.cls, tuple(float(v) for v in b), d.score)
+                  for d, b in zip(normalized, original)]
+    timings["decode"] = time.perf_counter() - t
+    h, w = rgb.shape[:2]
+    return DetectionResult(image_size=(w, h), staff_space=page.staff_space,
+                           detections=detections, normalized=normalized, page=page,
+                           timings=timings)

@@ -1,0 +1,161 @@
+"""The detector: target encoding and decoding agree, the shipped model loads and
+finds the noteheads of a synthetic photo, and `omr detect` keeps its contract."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from omr import vocab
+from omr.cli import main as omr_main
+from omr.detect import data
+from omr.detect.infer import TILE_OVERLAP_PX, TILE_PX, _tiles, decode, detect, load_model
+from omr.detect.model import OUTPUT_STRIDE, Detector, ModelConfig
+from omr.errors import ModelError
+
+#: The shipped model must find this share of a synthetic photo's noteheads (issue #3).
+MIN_NOTEHEAD_RECALL = 0.9
+
+#: A detected notehead matches a true one if their centres are this close (staff spaces).
+MATCH_SS = 0.5
+
+NOTEHEADS = set(vocab.names_with_role("notehead")) & set(vocab.DETECTED_NAMES)
+
+
+def test_targets_decode_round_trip():
+    """Boxes → CenterNet targets → (perfect) network output → decode gives the boxes back."""
+    rng = np.random.default_rng(0)
+    boxes, classes = [], []
+    for i in range(30):  # centres on distinct cells
+        cx, cy = 20 + (i % 6) * 45 + rng.uniform(0, 4), 20 + (i // 6) * 55 + rng.uniform(0, 4)
+        w, h = rng.uniform(3, 40), rng.uniform(3, 40)
+        boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        classes.append(int(rng.integers(0, vocab.NUM_DETECTED)))
+    boxes = np.array(boxes, np.float32)
+    t = data.render_targets(boxes, np.array(classes), 80, 80)
+    heat = np.clip(t["heatmap"], 1e-6, 1 - 1e-6)
+    out = {"heatmap": torch.from_numpy(np.log(heat / (1 - heat)))[None],
+           "size": torch.from_numpy(t["size"])[None],
+           "offset": torch.from_numpy(t["offset"])[None]}
+    found = decode(out, threshold=0.99)
+    assert len(found) == len(boxes)
+    for (c, box, score) in found:
+        j = int(np.abs(boxes - np.array(box)).sum(1).argmin())
+        assert classes[j] == c
+        np.testing.assert_allclose(box, boxes[j], atol=0.05)
+
+
+def test_network_shapes():
+    net = Detector(ModelConfig()).eval()
+    with torch.no_grad():
+        out = net(torch.zeros(1, 1, 96, 160))
+    assert out["heatmap"].shape == (1, vocab.NUM_DETECTED, 96 // OUTPUT_STRIDE, 160 // OUTPUT_STRIDE)
+    assert out["size"].shape == out["offset"].shape == (1, 2, 24, 40)
+
+
+@pytest.mark.parametrize("length", [100, TILE_PX, TILE_PX + 1, 3 * TILE_PX + 17])
+def test_tiles_cover_with_overlap(length):
+    starts = _tiles(length)
+    assert starts[0] == 0 and min(starts[-1] + TILE_PX, length) == length
+    for a, b in zip(starts, starts[1:]):
+        assert b - a <= TILE_PX - TILE_OVERLAP_PX  # neighbours overlap at least this much
+
+
+# ----------------------------------------------------------------- shipped model
+
+
+def test_shipped_checkpoint_is_small_and_matches_vocab():
+    path = Path(str(resources.files("omr.models") / "detector.pt"))
+    assert path.stat().st_size <= 20 * 1024 * 1024
+    model = load_model()
+    assert model.classes == list(vocab.DETECTED_NAMES)
+    assert (resources.files("omr.models") / "detector.md").is_file()  # the model card
+
+
+def test_bad_checkpoint_is_a_model_error(tmp_path):
+    bad = tmp_path / "bad.pt"
+    torch.save({"format": "something else"}, bad)
+    with pytest.raises(ModelError):
+        load_model(bad)
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError):
+        load_model(bad)
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    """A mild synthetic phone photo of a generated test-split score, with its truth."""
+    from synth import camera
+    from synth.engrave import EngraveOptions, Engraver
+    from synth.generate import generate_score
+
+    score = generate_score(7001, features=["chords", "accidentals", "dots", "ties"],
+                           n_measures=12)
+    page = Engraver(score.musicxml, EngraveOptions(staff_space_px=16.0)).render_page(1)
+    boxes = np.array([s.box for s in page.symbols], np.float32)
+    shot = camera.photograph(page.image, boxes, np.random.default_rng(3), difficulty=0.3,
+                             staff_space_px=page.staff_space_px)
+    truth = [(s.cls, b) for s, b, v in zip(page.symbols, shot.boxes, shot.visible) if v]
+    path = tmp_path_factory.mktemp("photo") / "page.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(shot.image, cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return path, truth
+
+
+def test_shipped_model_finds_noteheads(photo):
+    path, truth = photo
+    result = detect(path, model=load_model())
+    true_c = np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]
+                       for c, b in truth if c in NOTEHEADS])
+    assert len(true_c) >= 20
+    found = np.array([[(d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2]
+                      for d in result.detections if d.cls in NOTEHEADS and d.score >= 0.5])
+    tol = MATCH_SS * result.staff_space
+    hit = 0
+    used = np.zeros(len(found), bool)
+    for c in true_c:
+        if len(found) == 0:
+            break
+        dist = np.abs(found - c).max(1) + used * 1e9
+        j = int(dist.argmin())
+        if dist[j] <= tol:
+            used[j] = True
+            hit += 1
+    recall = hit / len(true_c)
+    assert recall >= MIN_NOTEHEAD_RECALL, f"notehead recall {recall:.3f}"
+
+
+def test_cli_detect_writes_the_design_format(photo, tmp_path, capsys):
+    path, _ = photo
+    out = tmp_path / "det.json"
+    overlay = tmp_path / "det.png"
+    assert omr_main(["detect", str(path), "--json", str(out), "--overlay", str(overlay)]) == 0
+    d = json.loads(out.read_text())
+    h, w = cv2.imread(str(path)).shape[:2]
+    assert d["image"] == [w, h] and d["staff_space"] > 0
+    assert {"cls", "box", "score"} <= set(d["detections"][0])
+    assert all(x["cls"] in vocab.DETECTED_NAMES for x in d["detections"])
+    assert cv2.imread(str(overlay)).shape[:2] == (h, w)
+    # an existing output is not overwritten without --force
+    before = out.read_text()
+    assert omr_main(["detect", str(path), "--json", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert out.read_text() == before
+
+
+def test_cli_detect_bad_inputs(tmp_path, capsys):
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("this is not a photo")
+    assert omr_main(["detect", str(not_image), "--json", str(tmp_path / "a.json")]) == 2
+    assert "cannot be decoded" in capsys.readouterr().err
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((600, 800, 3), 255, np.uint8))
+    assert omr_main(["detect", str(blank), "--json", str(tmp_path / "b.json")]) == 2
+    assert "no staves" in capsys.readouterr().err
+    assert not (tmp_path / "b.json").exists()
