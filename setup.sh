@@ -43,6 +43,9 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 case "${1:-}" in
   example)
     mkdir -p out
+    # what the detector finds (works now), then the transcription (needs issue #4)
+    .venv/bin/omr detect examples/example_photo.jpg --json out/example_detections.json \
+      --overlay out/example_detections.png --force
     exec .venv/bin/omr transcribe examples/example_photo.jpg -o out/example.musicxml \
       --midi out/example.mid --json out/example.json ;;
   test)

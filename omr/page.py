@@ -1,0 +1,852 @@
+"""The photo as a page: load it, find the page, undo perspective and rotation,
+flatten the lighting, and rescale it so one staff space is a fixed number of pixels.
+
+Everything after this module works in the *normalized* image, in staff spaces.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from omr.errors import ImageError, NoMusicError, OmrError, ParameterError
+
+#: Pixels per staff space in the normalized image the detector sees.
+STAFF_SPACE_NORM = 10.0
+
+#: Size of the window that estimates the paper's brightness, in staff spaces. It must
+#: be wider than any solid ink blob (a beam group, a clef) so ink never counts as paper.
+BACKGROUND_WINDOW_SS = 3.0
+
+#: Working resolution of the background estimate, in pixels per staff space. The
+#: lighting varies slowly, so a coarse estimate is as good and much faster.
+BACKGROUND_PX_PER_SS = 3.0
+
+#: Percentile of the flattened image mapped to black (stretches faint ink in low light).
+INK_PERCENTILE = 0.5
+
+
+def flatten_illumination(gray: np.ndarray, staff_space_px: float) -> np.ndarray:
+    """Divide out uneven lighting (shadows, vignetting, low light) from a grey image.
+
+    The paper's brightness is estimated with a grey-level closing (a max filter
+    ``BACKGROUND_WINDOW_SS`` staff spaces wide, which removes the ink) on a coarse
+    copy, smoothed and scaled back up; the image is divided by it, so paper becomes
+    white everywhere, and the darkest ``INK_PERCENTILE`` percent is stretched to black.
+
+    The detector was trained on images passed through this function, so inference
+    must use it too.
+
+    >>> g = np.full((60, 80), 120, np.uint8); g[20:22, :] = 30
+    >>> out = flatten_illumination(g, 10.0)
+    >>> int(out[0, 0]) > 240 and int(out[21, 40]) < 80
+    True
+    """
+    if gray.ndim != 2 or gray.dtype != np.uint8:
+        raise ValueError("flatten_illumination needs a 2-D uint8 image")
+    h, w = gray.shape
+    scale = min(1.0, BACKGROUND_PX_PER_SS / max(staff_space_px, 1e-3))
+    small = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))),
+                       interpolation=cv2.INTER_AREA)
+    k = max(3, int(round(BACKGROUND_WINDOW_SS * staff_space_px * scale)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    background = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
+    background = cv2.blur(background, (k, k))
+    background = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
+    ratio = gray.astype(np.float32) / np.maximum(background.astype(np.float32), 1.0)
+    ratio = np.minimum(ratio, 1.0)
+    low = float(np.percentile(ratio[:: max(1, h // 256), :: max(1, w // 256)], INK_PERCENTILE))
+    low = min(low, 0.6)
+    out = (ratio - low) / max(1.0 - low, 1e-3)
+    return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------
+
+#: Smallest accepted image side, px: below this no staff can be read.
+MIN_IMAGE_SIDE_PX = 64
+#: Largest accepted image, pixels (100 megapixels; a phone photo is 12-50).
+MAX_IMAGE_PIXELS = 100_000_000
+#: File name suffixes read through pillow_heif.
+HEIF_SUFFIXES = (".heic", ".heif", ".avif")
+
+
+def _name_of(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.path.basename(os.fspath(source)) or os.fspath(source)
+    return "the image data"
+
+
+def _check_size(w: int, h: int, name: str) -> None:
+    if min(w, h) < MIN_IMAGE_SIDE_PX:
+        raise ImageError(f"{name} is too small ({w}x{h} px); a photo of a page needs at least "
+                         f"{MIN_IMAGE_SIDE_PX} px on each side")
+    if w * h > MAX_IMAGE_PIXELS:
+        raise ImageError(f"{name} is too large ({w}x{h} px, {w * h / 1e6:.0f} megapixels); the limit is "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels")
+
+
+def _array_to_rgb(a: np.ndarray, name: str) -> np.ndarray:
+    """Any grey, grey+alpha, RGB or RGBA array (uint8, uint16, float 0-1, bool) to RGB uint8."""
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (2, 3, 4)):
+        raise ImageError(f"{name} has shape {a.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+    if a.size == 0:
+        raise ImageError(f"{name} is empty")
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8) * 255
+    elif a.dtype == np.uint16:
+        a = (a >> 8).astype(np.uint8)
+    elif np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ImageError(f"{name} holds NaN or infinite values")
+        top = 255.0 if float(a.max()) > 1.0 else 1.0
+        a = np.clip(a * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+    elif a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        return cv2.cvtColor(a, cv2.COLOR_GRAY2RGB)
+    if a.shape[2] in (2, 4):  # composite on white paper
+        alpha = a[:, :, -1:].astype(np.float32) / 255.0
+        color = a[:, :, :-1].astype(np.float32)
+        a = np.clip(color * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
+        if a.shape[2] == 1:
+            return cv2.cvtColor(a[:, :, 0], cv2.COLOR_GRAY2RGB)
+    return np.ascontiguousarray(a)
+
+
+def _pil_to_rgb(im, name: str) -> np.ndarray:
+    from PIL import Image
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if (im.mode.startswith("I;16") or float(a.max()) > 255.0) else 255.0
+        return _array_to_rgb(np.clip(a / top, 0.0, 1.0).astype(np.float32), name)
+    if im.mode == "RGB":
+        return np.asarray(im)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        return _array_to_rgb(np.asarray(im.convert("RGBA")), name)
+    if im.mode == "L":
+        return cv2.cvtColor(np.asarray(im), cv2.COLOR_GRAY2RGB)
+    return np.asarray(im.convert("RGB"))
+
+
+def _register_heif(name: str) -> None:
+    try:
+        import pillow_heif  # type: ignore[import-not-found]
+    except ImportError:
+        raise ImageError(f"{name} is a HEIC/HEIF photo; reading it needs the pillow-heif package "
+                         "(pip install pillow-heif), or save the photo as JPEG") from None
+    pillow_heif.register_heif_opener()
+
+
+def load_image(source) -> np.ndarray:
+    """Read a photo into an RGB ``uint8`` array (H, W, 3), upright by its EXIF orientation.
+
+    ``source`` is a path (str or Path), the file's bytes, or an array (grey,
+    grey+alpha, RGB or RGBA; uint8, uint16, float 0-1 or bool). Transparent pixels
+    become white paper; 16-bit images are scaled to 8 bits.
+
+    Raises :class:`~omr.errors.ImageError` when the file cannot be read, when the
+    image is smaller than ``MIN_IMAGE_SIDE_PX`` on a side or larger than
+    ``MAX_IMAGE_PIXELS``.
+
+    >>> load_image(np.zeros((80, 100), np.uint8)).shape
+    (80, 100, 3)
+    """
+    if isinstance(source, np.ndarray):
+        name = "the image array"
+        if source.ndim >= 2:
+            _check_size(int(source.shape[1]), int(source.shape[0]), name)
+        return _array_to_rgb(source, name)
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    name = _name_of(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if not data:
+            raise ImageError("the image data is empty")
+        is_heif = data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypheif")
+        fp = io.BytesIO(data)
+    elif isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.exists(path):
+            raise ImageError(f"{name}: no such file ({path})")
+        if os.path.isdir(path):
+            raise ImageError(f"{name} is a folder, not an image")
+        is_heif = path.lower().endswith(HEIF_SUFFIXES)
+        fp = path
+    else:
+        raise ParameterError(f"load_image takes a path, bytes or a numpy array, not {type(source).__name__}")
+    if is_heif:
+        _register_heif(name)
+
+    saved_limit = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = None  # our own limit is checked before decoding
+        with Image.open(fp) as im:
+            w, h = im.size
+            _check_size(w, h, name)
+            im = ImageOps.exif_transpose(im)
+            rgb = _pil_to_rgb(im, name)
+    except OmrError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image file that can be read (PNG, JPEG, TIFF, BMP, WebP, ...)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise ImageError(f"{name} cannot be read: it looks damaged or truncated ({err})") from None
+    except MemoryError:
+        raise ImageError(f"{name} is too large to decode in memory") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved_limit
+    return np.ascontiguousarray(rgb)
+
+
+# ---------------------------------------------------------------------------
+# Binarization and run-length statistics
+# ---------------------------------------------------------------------------
+
+#: Thresholds on the flattened image (0-255) outside which Otsu's choice is clipped.
+INK_THRESHOLD_RANGE = (200, 225)
+
+
+def binarize(gray: np.ndarray, staff_space_px: float) -> np.ndarray:
+    """Ink mask (True = ink) of a grey ``uint8`` image, robust to uneven light.
+
+    The lighting is divided out with :func:`flatten_illumination` (``staff_space_px``
+    sets the size of its background window), then Otsu's threshold is applied,
+    clipped to ``INK_THRESHOLD_RANGE`` so a page with little ink is not split
+    inside the paper's noise.
+
+    >>> g = np.full((60, 80), 200, np.uint8); g[30:32, 5:75] = 20
+    >>> m = binarize(g, 10.0); bool(m[30, 40]), bool(m[10, 40])
+    (True, False)
+    """
+    flat = flatten_illumination(np.ascontiguousarray(gray), staff_space_px)
+    return _threshold_flat(flat)
+
+
+def _threshold_flat(flat: np.ndarray) -> np.ndarray:
+    step = max(1, int(np.sqrt(flat.size / 250_000)))
+    sample = np.ascontiguousarray(flat[::step, ::step])
+    t, _ = cv2.threshold(sample, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    t = float(np.clip(t, *INK_THRESHOLD_RANGE))
+    return flat < t
+
+
+@dataclass
+class RunStats:
+    """Vertical run-length statistics of an ink mask, px.
+
+    ``staff_space`` is the most common distance between the centres of two thin
+    black runs one above the other (line to line, i.e. white run + line
+    thickness), refined to sub-pixel precision; ``line_thickness`` the most common
+    thin black run; ``combs`` how many columns show five thin runs evenly spaced
+    by ``staff_space`` (a staff); ``pairs`` how many line-to-line distances agreed."""
+
+    staff_space: float
+    line_thickness: float
+    combs: int
+    pairs: int
+
+
+#: Largest black run, px, counted as a staff line in the statistics.
+MAX_LINE_RUN_PX = 12
+#: Consecutive line-to-line distances within this fraction of the staff space are equal.
+COMB_TOLERANCE = 0.12
+#: Smallest staff space, px, that the run statistics accept as real.
+MIN_STAFF_SPACE_RUNS_PX = 3.5
+
+
+def run_stats(binary: np.ndarray, *, max_columns: int = 400) -> RunStats | None:
+    """Staff space and line thickness (px) from vertical black/white runs of ``binary``.
+
+    Looks at up to ``max_columns`` evenly spaced columns. Returns None when no
+    line periodicity is found (no pair of thin runs, or no five-line comb).
+    """
+    h, w = binary.shape
+    step = max(1, w // max_columns)
+    cols = np.ascontiguousarray(binary[:, ::step].T)  # (C, H)
+    padded = np.zeros((cols.shape[0], h + 2), np.int8)
+    padded[:, 1:-1] = cols
+    d = np.diff(padded, axis=1)
+    ci, si = np.nonzero(d == 1)  # row-major: sorted by column, then row
+    _, ei = np.nonzero(d == -1)
+    if len(si) < 10:
+        return None
+    length = ei - si
+    thin = length <= MAX_LINE_RUN_PX
+    if thin.sum() < 10:
+        return None
+    thickness_mode = int(np.bincount(length[thin]).argmax())
+    thin &= length <= max(2 * thickness_mode + 1, 3)
+    ci, si, ei, length = ci[thin], si[thin], ei[thin], length[thin]
+    centre = (si + ei) * 0.5
+    same = ci[1:] == ci[:-1]
+    dist = (centre[1:] - centre[:-1])[same]
+    gaps = (si[1:] - ei[:-1])[same]
+    dist = dist[gaps >= 1]
+    if len(dist) < 10:
+        return None
+    hist = np.bincount(np.round(dist * 2).astype(np.int64))
+    hist[: int(2 * MIN_STAFF_SPACE_RUNS_PX)] = 0
+    if hist.sum() == 0:
+        return None
+    # smooth over +-1 half-pixel bins, take the mode, then a trimmed mean around it
+    sm = np.convolve(hist, [1, 2, 1], mode="same")
+    ss = sm.argmax() / 2.0
+    for _ in range(4):
+        near = dist[np.abs(dist - ss) <= max(0.75, 0.1 * ss)]
+        if len(near) == 0:
+            return None
+        ss = float(near.mean())
+    near_mask = np.abs(dist - ss) <= COMB_TOLERANCE * ss + 0.5
+    # five-line combs: four consecutive equal distances in one column
+    full_same = np.zeros(len(centre) - 1, bool)
+    full_same[same] = True
+    full_near = np.zeros(len(centre) - 1, bool)
+    dd = centre[1:] - centre[:-1]
+    full_near = full_same & (np.abs(dd - ss) <= COMB_TOLERANCE * ss + 0.5)
+    k = np.convolve(full_near.astype(np.int32), np.ones(4, np.int32), mode="valid")
+    combs = int((k == 4).sum())
+    thick = length[np.concatenate([full_near, [False]]) | np.concatenate([[False], full_near])]
+    t = float(np.median(thick)) if len(thick) else float(thickness_mode)
+    return RunStats(staff_space=ss, line_thickness=t, combs=combs, pairs=int(near_mask.sum()))
+
+
+#: Grey-level staff space: strips this many px wide, at most this many of them, and the
+#: sigma (px) of the vertical high-pass that removes ink blobs and shading.
+GREY_STRIP_PX = 3
+GREY_MAX_STRIPS = 256
+GREY_HIGHPASS_SIGMA_PX = 3.0
+#: Comb score (see :func:`grey_staff_space`) below which a grey profile shows no
+#: staff-line periodicity (random noise scores about 0.1, faint staves 0.25-1.5).
+GREY_MIN_SCORE = 0.2
+
+
+def grey_staff_space(flat: np.ndarray, lo: float = MIN_STAFF_SPACE_RUNS_PX, hi: float | None = None) -> tuple[float, float] | None:
+    """Staff space (px) of a flattened grey page from the periodicity of its columns,
+    and the comb score; None for an image without vertical structure.
+
+    The vertical profiles of ``GREY_STRIP_PX``-wide strips of the inverted image are
+    high-passed, their autocorrelations summed, and each candidate spacing ``s`` in
+    [lo, hi] scored as sum over k = 1..4 of ac(k s) - ac((k - 1/2) s): five evenly spaced
+    lines correlate at multiples of the spacing and not half-way between. This works
+    on faint or blurred lines that the binary run lengths miss."""
+    h, w = flat.shape
+    hi = float(hi if hi is not None else min(60.0, h / 8.0))
+    if hi <= lo or w < GREY_STRIP_PX:
+        return None
+    inv = cv2.blur(255.0 - flat.astype(np.float32), (GREY_STRIP_PX, 1))
+    half = GREY_STRIP_PX // 2
+    xs = np.unique(np.linspace(half, w - 1 - half, min(GREY_MAX_STRIPS, w)).astype(int))
+    prof = np.ascontiguousarray(inv[:, xs])
+    sig = GREY_HIGHPASS_SIGMA_PX
+    prof -= cv2.GaussianBlur(prof, (1, int(6 * sig) | 1), 0, sigmaY=sig)
+    n = 1 << int(np.ceil(np.log2(2 * h)))
+    f = np.fft.rfft(prof, n, axis=0)
+    ac = np.fft.irfft((f.real ** 2 + f.imag ** 2).sum(axis=1), n)[:h]
+    if not ac[0] > 0:
+        return None
+    ac = ac / ac[0]
+    cand = np.arange(lo, hi, 0.05)
+    lags = np.arange(h)
+    score = np.zeros_like(cand)
+    for k in range(1, 5):
+        score += np.interp(k * cand, lags, ac) - np.interp((k - 0.5) * cand, lags, ac)
+    i = int(np.argmax(score))
+    best = float(cand[i])
+    if 0 < i < len(cand) - 1:  # parabolic refinement
+        a, b, c = score[i - 1], score[i], score[i + 1]
+        den = a - 2 * b + c
+        if den < 0:
+            best += 0.05 * float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+    return best, float(score[i])
+
+
+# ---------------------------------------------------------------------------
+# The normalized page
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class NormalizedPage:
+    """A photo made upright, flat and to scale.
+
+    ``image`` is a ``uint8`` grey image (white paper, passed through
+    :func:`flatten_illumination`) in which one staff space is ``staff_space_norm``
+    px. ``staff_space`` is the staff space in the *original* photo's pixels (at the
+    page centre). ``to_original`` (3x3) maps normalized pixel coordinates
+    ``(x, y, 1)`` to original-photo pixel coordinates (pixel centres at integers);
+    ``rotation`` is the quarter turn that was undone, degrees counter-clockwise: the
+    photo is ``np.rot90(upright, rotation // 90)`` (0, 90, 180 or 270);
+    ``skew_deg`` the fine rotation that was undone (degrees the staff lines were
+    turned counter-clockwise as seen, within ``MAX_SKEW_DEG``), ``page_corners`` (4, 2) the
+    paper's corners in the photo (top-left first, clockwise, as the page reads)
+    when ``page_found``.
+    """
+
+    image: np.ndarray
+    staff_space_norm: float
+    staff_space: float
+    to_original: np.ndarray
+    original_size: tuple[int, int]
+    rotation: int = 0
+    skew_deg: float = 0.0
+    page_found: bool = False
+    page_corners: np.ndarray | None = None
+    line_thickness: float = 0.0
+
+    def points_to_original(self, pts) -> np.ndarray:
+        """Map (N, 2) normalized-image points x, y to original-photo pixels (N, 2)."""
+        p = np.asarray(pts, np.float64).reshape(-1, 2)
+        return _apply(self.to_original, p)
+
+    def boxes_to_original(self, boxes) -> np.ndarray:
+        """Map (N, 4) boxes x0, y0, x1, y1 (normalized px) to the axis-aligned boxes
+        of their four mapped corners in the original photo, clipped to the photo."""
+        b = np.asarray(boxes, np.float64).reshape(-1, 4)
+        corners = np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], axis=1)
+        mapped = _apply(self.to_original, corners.reshape(-1, 2)).reshape(-1, 4, 2)
+        w, h = self.original_size
+        out = np.concatenate([mapped.min(axis=1), mapped.max(axis=1)], axis=1)
+        out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, w)
+        out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, h)
+        return out
+
+    def box_to_original(self, box) -> tuple[float, float, float, float]:
+        """One box x0, y0, x1, y1 (normalized px) to the original photo, see :meth:`boxes_to_original`."""
+        return tuple(float(v) for v in self.boxes_to_original(np.asarray(box, np.float64)[None])[0])
+
+
+def _apply(m: np.ndarray, p: np.ndarray) -> np.ndarray:
+    q = p @ m[:2, :2].T + m[:2, 2]
+    wq = p @ m[2, :2] + m[2, 2]
+    return q / wq[:, None]
+
+
+def _scale(sx: float, sy: float | None = None) -> np.ndarray:
+    """Resize matrix for pixel-centre coordinates (what cv2.resize does)."""
+    sy = sx if sy is None else sy
+    return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]], np.float64)
+
+
+def _translate(tx: float, ty: float) -> np.ndarray:
+    return np.array([[1, 0, tx], [0, 1, ty], [0, 0, 1]], np.float64)
+
+
+def _rot90(k: int, w: int, h: int) -> np.ndarray:
+    """Matrix of ``np.rot90(img, k)`` on an image w px wide and h px tall (pixel centres)."""
+    k %= 4
+    if k == 0:
+        return np.eye(3)
+    if k == 1:  # counter-clockwise: (x, y) -> (y, w-1-x)
+        return np.array([[0, 1, 0], [-1, 0, w - 1], [0, 0, 1]], np.float64)
+    if k == 2:
+        return np.array([[-1, 0, w - 1], [0, -1, h - 1], [0, 0, 1]], np.float64)
+    return np.array([[0, -1, h - 1], [1, 0, 0], [0, 0, 1]], np.float64)
+
+
+def _rotation_about(deg: float, cx: float, cy: float) -> np.ndarray:
+    m = cv2.getRotationMatrix2D((cx, cy), deg, 1.0)
+    return np.vstack([m, [0, 0, 1]])
+
+
+#: Longest side of the grey copy that page analysis works on, px.
+ANALYSIS_MAX_SIDE_PX = 1600
+#: Longest side of the copy on which the paper is looked for, px.
+PAGE_FIND_MAX_SIDE_PX = 480
+#: The paper must cover at least this fraction of the photo, and leave at least
+#: this much background, to be taken as a page on a background.
+PAGE_MIN_AREA_FRACTION = 0.2
+PAGE_MAX_AREA_FRACTION = 0.97
+#: Paper brighter than the background by at least this much (0-255 grey levels).
+PAGE_MIN_CONTRAST = 20.0
+#: The bright region must fill its quadrilateral to at least this fraction.
+PAGE_MIN_FILL = 0.9
+#: Corners of a page are within this many degrees of a right angle.
+PAGE_MAX_CORNER_DEVIATION_DEG = 35.0
+#: Largest fine skew searched, degrees, and the steps of the coarse and fine search.
+MAX_SKEW_DEG = 15.0
+SKEW_COARSE_STEP_DEG = 0.5
+SKEW_FINE_STEP_DEG = 0.05
+#: Points used for the skew projection (a random subset of thin ink).
+SKEW_MAX_POINTS = 60_000
+#: Staff space in the analysis image below which the analysis is redone at a higher
+#: resolution (when the photo has it), and the target staff space then, px.
+MIN_ANALYSIS_STAFF_SPACE_PX = 7.0
+TARGET_ANALYSIS_STAFF_SPACE_PX = 10.0
+#: A page needs at least this many five-line combs (columns crossing a staff) to
+#: count as music.
+MIN_COMBS = 8
+#: 180-degree test: ink near the staves' left ends (clefs, braces, key signatures)
+#: must exceed that near the right ends by this factor to keep the page as it is.
+FLIP_RATIO = 1.15
+#: Window at a staff's end for the 180-degree test, in staff spaces (outside, inside).
+END_WINDOW_SS = (2.5, 5.0)
+#: Largest side of the normalized image, px.
+MAX_NORMALIZED_SIDE_PX = 6000
+#: Downscale factor (original -> normalized) below which the photo is first shrunk
+#: by area averaging, and the factor the warp is then left to do.
+MAX_DIRECT_DOWNSCALE = 0.75
+PREWARP_RESIDUAL_SCALE = 0.9
+#: Outside-page pixels are painted white up to this far inside the page edge, staff spaces.
+PAGE_EDGE_MARGIN_SS = 0.3
+
+
+def _order_corners(q: np.ndarray) -> np.ndarray:
+    """Four points -> top-left, top-right, bottom-right, bottom-left."""
+    c = q.mean(axis=0)
+    ang = np.arctan2(q[:, 1] - c[1], q[:, 0] - c[0])
+    q = q[np.argsort(ang)]  # clockwise in image coords (y down), starting near -pi
+    s = q.sum(axis=1)
+    start = int(np.argmin(s))
+    return np.roll(q, -start, axis=0)
+
+
+def find_page(gray: np.ndarray) -> np.ndarray | None:
+    """The paper's quadrilateral (4, 2) in ``gray``'s pixels, or None if there is no
+    convincing one (the paper fills the frame, or no bright four-sided region)."""
+    h, w = gray.shape
+    s = min(1.0, PAGE_FIND_MAX_SIDE_PX / max(h, w))
+    small = cv2.resize(gray, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape
+    small = cv2.GaussianBlur(small, (5, 5), 0)
+    t, mask = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    k = max(3, int(0.03 * max(sh, sw)) | 1)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+    if n < 2:
+        return None
+    i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    area = float(stats[i, cv2.CC_STAT_AREA])
+    if not PAGE_MIN_AREA_FRACTION * sh * sw <= area <= PAGE_MAX_AREA_FRACTION * sh * sw:
+        return None
+    region = (labels == i).astype(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    peri = cv2.arcLength(hull, True)
+    quad = None
+    for eps in (0.01, 0.015, 0.02, 0.03, 0.04, 0.05):
+        approx = cv2.approxPolyDP(hull, eps * peri, True)
+        if len(approx) == 4:
+            quad = approx.reshape(4, 2).astype(np.float64)
+            break
+    if quad is None:
+        return None
+    quad_area = abs(cv2.contourArea(quad.astype(np.float32)))
+    if quad_area <= 0 or area / quad_area < PAGE_MIN_FILL:
+        return None
+    inside = small[region > 0].mean()
+    outside = small[region == 0].mean()
+    if inside - outside < PAGE_MIN_CONTRAST:
+        return None
+    quad = _order_corners(quad)
+    for j in range(4):
+        a, b, c = quad[j - 1], quad[j], quad[(j + 1) % 4]
+        u, v = a - b, c - b
+        cosang = float(u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-9))
+        if abs(90.0 - np.degrees(np.arccos(np.clip(cosang, -1, 1)))) > PAGE_MAX_CORNER_DEVIATION_DEG:
+            return None
+    # pixel-centre coordinates of the small image -> gray's
+    return (quad + 0.5) / np.array([sw / w, sh / h]) - 0.5
+
+
+def _rectify(quad: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """Homography taking ``quad`` (TL, TR, BR, BL) to an upright rectangle, and its size."""
+    tl, tr, br, bl = quad
+    w = 0.5 * (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl))
+    h = 0.5 * (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr))
+    dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
+    m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
+    return m.astype(np.float64), (max(2, int(round(w))), max(2, int(round(h))))
+
+
+def _thin_horizontal(binary: np.ndarray, max_run: int) -> np.ndarray:
+    """Ink pixels whose vertical black run is at most ``max_run`` px (staff lines and
+    other thin horizontal strokes; noteheads, stems and beams drop out)."""
+    h, w = binary.shape
+    b = binary.astype(np.uint8)
+    # vertical run length at each pixel via erosion: a pixel is in a long run if an
+    # opening with a vertical kernel of max_run + 1 keeps it
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max_run + 1))
+    long_runs = cv2.morphologyEx(b, cv2.MORPH_OPEN, k)
+    return (b > 0) & (long_runs == 0)
+
+
+def _skew(thin: np.ndarray, rng_seed: int = 0) -> float:
+    """Angle (degrees, counter-clockwise as seen) of the staff lines in a thin-ink mask,
+    by maximizing the sharpness of the rows' projection over candidate angles."""
+    ys, xs = np.nonzero(thin)
+    if len(xs) < 50:
+        return 0.0
+    if len(xs) > SKEW_MAX_POINTS:
+        pick = np.random.default_rng(rng_seed).choice(len(xs), SKEW_MAX_POINTS, replace=False)
+        xs, ys = xs[pick], ys[pick]
+    xs = xs.astype(np.float64) - thin.shape[1] / 2
+    ys = ys.astype(np.float64)
+
+    def sharpness(deg: float) -> float:
+        t = np.radians(deg)
+        # row of each point after rotating the image by -deg (lines become level)
+        r = ys + xs * np.tan(t)
+        r -= r.min()
+        hist = np.bincount(r.astype(np.int64))
+        return float((hist.astype(np.float64) ** 2).sum())
+
+    coarse = np.arange(-MAX_SKEW_DEG, MAX_SKEW_DEG + 1e-9, SKEW_COARSE_STEP_DEG)
+    best = coarse[int(np.argmax([sharpness(a) for a in coarse]))]
+    fine = np.arange(best - SKEW_COARSE_STEP_DEG, best + SKEW_COARSE_STEP_DEG + 1e-9, SKEW_FINE_STEP_DEG)
+    scores = np.array([sharpness(a) for a in fine])
+    # the mean of the near-best angles is steadier than the single best
+    top = fine[scores >= scores.max() - 0.02 * (scores.max() - scores.min() + 1e-9)]
+    return float(top.mean())
+
+
+def _left_heavy(binary: np.ndarray, thin: np.ndarray, ss: float) -> float:
+    """Ratio of non-staff-line ink near the staves' left ends to that near their right
+    ends (clefs, braces, key and time signatures stand at the left). ``binary`` has
+    level staff lines; ``thin`` its thin-ink mask."""
+    h, w = binary.shape
+    k = max(3, int(round(3 * ss)))
+    bridge = max(3, int(round(0.5 * ss)))  # close small breaks in faint lines first
+    lines = cv2.morphologyEx(thin.astype(np.uint8), cv2.MORPH_CLOSE,
+                             cv2.getStructuringElement(cv2.MORPH_RECT, (bridge, 1)))
+    lines = cv2.morphologyEx(lines, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1)))
+    rows = lines.sum(axis=1).astype(np.float64)
+    if rows.max() <= 0:
+        return 1.0
+    line_rows = rows >= 0.3 * rows.max()
+    # bands of rows (one per staff): line rows closer than 1.6 staff spaces join
+    ys = np.flatnonzero(line_rows)
+    bands = []
+    start = prev = ys[0]
+    for y in ys[1:]:
+        if y - prev > 1.6 * ss:
+            bands.append((start, prev))
+            start = y
+        prev = y
+    bands.append((start, prev))
+    other = binary & ~cv2.dilate(lines, np.ones((3, 1), np.uint8)).astype(bool)
+    left = right = 0.0
+    out_w, in_w = (int(round(END_WINDOW_SS[0] * ss)), int(round(END_WINDOW_SS[1] * ss)))
+    for y0, y1 in bands:
+        if y1 - y0 < 2.5 * ss:  # not a five-line staff
+            continue
+        cols = np.flatnonzero(lines[y0 : y1 + 1].any(axis=0))
+        if len(cols) < 10 * ss:
+            continue
+        x0, x1 = int(np.percentile(cols, 1)), int(np.percentile(cols, 99))
+        ya, yb = max(0, int(y0 - 2 * ss)), min(h, int(y1 + 2 * ss) + 1)
+        left += other[ya:yb, max(0, x0 - out_w) : x0 + in_w].sum()
+        right += other[ya:yb, max(0, x1 - in_w) : x1 + out_w].sum()
+    return float((left + 1.0) / (right + 1.0))
+
+
+def _enough(stats: RunStats | None) -> bool:
+    return stats is not None and stats.combs >= MIN_COMBS
+
+
+def _analyse(gray_full: np.ndarray, scale: float, find: bool):
+    """One pass of the analysis at ``scale`` (analysis px per original px).
+
+    Returns (transform original -> level analysis image, run stats, page quad in
+    original px or None, quarter turns, skew degrees, analysis image size)."""
+    h0, w0 = gray_full.shape
+    sw, sh = max(8, round(w0 * scale)), max(8, round(h0 * scale))
+    if scale < 1.0:
+        small = cv2.resize(gray_full, (sw, sh), interpolation=cv2.INTER_AREA)
+    else:
+        small = gray_full
+        sw, sh = w0, h0
+    to_small = _scale(sw / w0, sh / h0)
+    quad_small = find_page(small) if find else None
+    if quad_small is not None:
+        rect, (rw, rh) = _rectify(quad_small)
+        work = cv2.warpPerspective(small, rect, (rw, rh), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    else:
+        rect, (rw, rh) = np.eye(3), (sw, sh)
+        work = small
+    guess_ss = max(rw, rh) / 150.0
+    flat = flatten_illumination(np.ascontiguousarray(work), guess_ss)
+    binary = _threshold_flat(flat)
+    # staff lines run across the page: five evenly spaced thin runs down a column
+    stats = run_stats(binary)
+    stats_t = run_stats(np.ascontiguousarray(np.rot90(binary, 1)))
+    quarter = 0
+    grey = False
+    if not _enough(stats) and not _enough(stats_t):
+        # faint or blurred lines: the binary runs fail; the grey periodicity does not
+        g0 = grey_staff_space(flat)
+        g1 = grey_staff_space(np.ascontiguousarray(np.rot90(flat, 1)))
+        s0 = g0[1] if g0 is not None else -1.0
+        s1 = g1[1] if g1 is not None else -1.0
+        if max(s0, s1) < GREY_MIN_SCORE:
+            return None
+        quarter = 1 if s1 > s0 else 0
+        ss = (g1 if quarter else g0)[0]
+        if quarter:
+            work = np.ascontiguousarray(np.rot90(work, 1))
+        binary = binarize(work, ss)
+        again = run_stats(binary)
+        if again is not None and _enough(again) and abs(again.staff_space / ss - 1) < 0.1:
+            stats = again
+        else:
+            stats = RunStats(staff_space=ss, line_thickness=max(1.0, 0.12 * ss), combs=MIN_COMBS, pairs=0)
+            grey = True
+    else:
+        if stats_t is not None and (stats is None or stats_t.combs > stats.combs):
+            quarter, stats = 1, stats_t
+            work = np.ascontiguousarray(np.rot90(work, 1))
+            binary = np.ascontiguousarray(np.rot90(binary, 1))
+    if stats is None:
+        return None
+    rot = _rot90(quarter, rw, rh)
+    ww, wh = (rh, rw) if quarter % 2 else (rw, rh)
+    thin = _thin_horizontal(binary, max(2, int(round(2 * stats.line_thickness + 1))))
+    skew = _skew(thin)
+    level = _rotation_about(skew, (ww - 1) / 2, (wh - 1) / 2)  # rotates lines to level
+    # the level image keeps the whole work image in view
+    corners = np.array([[0, 0], [ww - 1, 0], [ww - 1, wh - 1], [0, wh - 1]], np.float64)
+    mc = _apply(level, corners)
+    lo, hi = mc.min(axis=0), mc.max(axis=0)
+    level = _translate(-lo[0], -lo[1]) @ level
+    lw, lh = int(np.ceil(hi[0] - lo[0])) + 1, int(np.ceil(hi[1] - lo[1])) + 1
+    m_small = level @ rot @ rect
+    if abs(skew) > 0.05:
+        work = cv2.warpPerspective(small, m_small, (lw, lh), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+        binary = binarize(work, stats.staff_space)
+        stats2 = run_stats(binary)
+        if stats2 is not None and (not grey or (_enough(stats2) and abs(stats2.staff_space / stats.staff_space - 1) < 0.1)):
+            stats = stats2
+        thin = _thin_horizontal(binary, max(2, int(round(2 * stats.line_thickness + 1))))
+    quad = None
+    if quad_small is not None:
+        quad = _apply(np.linalg.inv(to_small), quad_small)
+    return dict(m=m_small @ to_small, stats=stats, quad=quad, quarter=quarter, skew=skew,
+                size=(work.shape[1], work.shape[0]), binary=binary, thin=thin)
+
+
+def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NORM,
+              find_page: bool = True) -> NormalizedPage:
+    """Make a photo upright, flat and to scale: one staff space = ``staff_space_norm`` px.
+
+    On a grey copy at most ``ANALYSIS_MAX_SIDE_PX`` on a side: find the paper (its
+    perspective is undone; ``find_page=False`` skips this), the quarter turn (staff
+    lines run horizontally; clefs stand at the left), the fine skew (within
+    ``MAX_SKEW_DEG``) and the staff space (vertical run lengths). All of it goes into
+    one homography, and the full-resolution grey photo is warped once with it (after
+    an area-averaging shrink when the scale falls below ``MAX_DIRECT_DOWNSCALE``), and
+    passed through :func:`flatten_illumination`.
+
+    Raises :class:`~omr.errors.NoMusicError` when no staff lines are found (a blank
+    page, a photo of something else) and :class:`~omr.errors.ImageError` when the
+    staves are so small that the normalized page would exceed
+    ``MAX_NORMALIZED_SIDE_PX``.
+    """
+    if not staff_space_norm or not 2.0 <= float(staff_space_norm) <= 100.0:
+        raise ParameterError(f"staff_space_norm must lie in [2, 100] px, got {staff_space_norm!r}")
+    image_rgb = np.asarray(image_rgb)
+    if image_rgb.ndim == 2:
+        gray = np.ascontiguousarray(image_rgb if image_rgb.dtype == np.uint8 else _array_to_rgb(image_rgb, "image")[:, :, 0])
+    else:
+        rgb = image_rgb if (image_rgb.dtype == np.uint8 and image_rgb.shape[2] == 3) else _array_to_rgb(image_rgb, "image")
+        gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    h0, w0 = gray.shape
+    _check_size(w0, h0, "the image")
+    if int(gray.max()) - int(gray.min()) < 8:
+        raise NoMusicError("no staves found: the image is blank (one flat colour)")
+
+    scale = min(1.0, ANALYSIS_MAX_SIDE_PX / max(h0, w0))
+    res = _analyse(gray, scale, find_page)
+    if res is not None and scale < 1.0 and res["stats"].staff_space < MIN_ANALYSIS_STAFF_SPACE_PX:
+        finer = min(1.0, scale * TARGET_ANALYSIS_STAFF_SPACE_PX / res["stats"].staff_space)
+        res2 = _analyse(gray, finer, find_page)
+        if res2 is not None and res2["stats"].combs >= MIN_COMBS:
+            res = res2
+    elif res is None and scale < 1.0:
+        res = _analyse(gray, min(1.0, 2.5 * scale), find_page)
+    if res is None or res["stats"].combs < MIN_COMBS:
+        raise NoMusicError("no staves found: the image shows no evenly spaced staff lines")
+    stats = res["stats"]
+    ratio = _left_heavy(res["binary"], res["thin"], stats.staff_space)
+    flip = ratio < 1.0 / FLIP_RATIO
+    m = res["m"]  # original -> level analysis image
+    if flip:
+        lw, lh = res["size"]
+        m = _rot90(2, lw, lh) @ m
+    quarter = (res["quarter"] + (2 if flip else 0)) % 4
+
+    # the normalized frame: scale so the staff space is staff_space_norm, crop to the page
+    k = float(staff_space_norm) / stats.staff_space
+    m = _scale(k) @ m
+    quad = res["quad"]
+    # pixel-edge corners of the page (or of the whole photo): the output holds them all
+    region = quad if quad is not None else np.array(
+        [[-0.5, -0.5], [w0 - 0.5, -0.5], [w0 - 0.5, h0 - 0.5], [-0.5, h0 - 0.5]], np.float64)
+    mapped = _apply(m, region)
+    lo, hi = mapped.min(axis=0), mapped.max(axis=0)
+    out_w, out_h = max(1, int(np.ceil(hi[0] - lo[0] - 1e-6))), max(1, int(np.ceil(hi[1] - lo[1] - 1e-6)))
+    if max(out_w, out_h) > MAX_NORMALIZED_SIDE_PX:
+        raise ImageError(
+            f"the staves are too small in this photo (staff space {stats.staff_space / _local_scale(res['m'], w0, h0):.1f} px): "
+            f"the normalized page would be {out_w}x{out_h} px; take the photo closer to the page")
+    m = _translate(-0.5 - lo[0], -0.5 - lo[1]) @ m
+    total = _local_scale(m, w0, h0)  # normalized px per original px at the centre
+    src, pre = gray, np.eye(3)
+    if total < MAX_DIRECT_DOWNSCALE:
+        f = total / PREWARP_RESIDUAL_SCALE
+        pw, ph = max(8, round(w0 * f)), max(8, round(h0 * f))
+        src = cv2.resize(gray, (pw, ph), interpolation=cv2.INTER_AREA)
+        pre = _scale(pw / w0, ph / h0)
+    warp = m @ np.linalg.inv(pre)
+    warped = cv2.warpPerspective(src, warp, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    if quad is not None:
+        mask = np.zeros((out_h, out_w), np.uint8)
+        poly = _apply(m, quad)
+        centre = poly.mean(axis=0)
+        shrink = PAGE_EDGE_MARGIN_SS * staff_space_norm
+        poly = centre + (poly - centre) * (1 - shrink / max(1.0, float(np.abs(poly - centre).min())))
+        cv2.fillConvexPoly(mask, np.round(poly * 16).astype(np.int32), 255, lineType=cv2.LINE_8, shift=4)
+        cv2.bitwise_or(warped, cv2.bitwise_not(mask), dst=warped)
+    image = flatten_illumination(warped, float(staff_space_norm))
+
+    to_original = np.linalg.inv(m)
+    to_original /= to_original[2, 2]
+    corners = None
+    if quad is not None:
+        # corners as the page reads: top-left of the normalized page first, clockwise
+        pc = _apply(m, quad)
+        corners = quad[_order_index(pc)]
+    ss_orig = float(staff_space_norm) / total
+    return NormalizedPage(image=image, staff_space_norm=float(staff_space_norm), staff_space=ss_orig,
+                          to_original=to_original, original_size=(w0, h0), rotation=int(((4 - quarter) % 4) * 90),
+                          skew_deg=float(res["skew"]), page_found=quad is not None, page_corners=corners,
+                          line_thickness=float(stats.line_thickness * k))
+
+
+def _order_index(pts: np.ndarray) -> np.ndarray:
+    ordered = _order_corners(pts)
+    return np.array([int(np.argmin(np.linalg.norm(pts - p, axis=1))) for p in ordered])
+
+
+def _local_scale(m: np.ndarray, w: int, h: int) -> float:
+    """sqrt of the area scale of homography ``m`` at the centre of a w x h image."""
+    c = np.array([[(w - 1) / 2, (h - 1) / 2]])
+    d = 2.0
+    p = _apply(m, np.vstack([c, c + [d, 0], c + [0, d]]))
+    jac = np.column_stack([(p[1] - p[0]) / d, (p[2] - p[0]) / d])
+    return float(np.sqrt(abs(np.linalg.det(jac))))

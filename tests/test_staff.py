@@ -1,0 +1,181 @@
+"""omr.staff: staves (straight and bent) and systems on pages engraved by synth/."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from omr.page import STAFF_SPACE_NORM, binarize, normalize
+from omr.staff import Staff, System, analyze, find_staves, group_systems
+from synth import engrave as E
+from synth.camera import photograph
+from synth.generate import generate_score
+
+STAFF_SPACE_PX = 12.0
+LINE_WIDTH_SS = 0.15
+LINE_TOLERANCE_SS = 0.3  # line positions, staff spaces
+END_TOLERANCE_SS = 1.0  # staff ends, staff spaces
+
+
+def engrave(seed, features, n_measures=10, **opts):
+    score = generate_score(seed, features=features, n_measures=n_measures)
+    page = E.Engraver(score.musicxml, E.EngraveOptions(staff_space_px=STAFF_SPACE_PX, **opts)).render_page(1)
+    return page.image, page.symbols
+
+
+@pytest.fixture(scope="module")
+def grand():
+    return engrave(3, ["grand_staff"])
+
+
+@pytest.fixture(scope="module")
+def voice_piano():
+    return engrave(5, ["voice_piano", "lyrics"], n_measures=8)
+
+
+@pytest.fixture(scope="module")
+def solo():
+    return engrave(7, ["dynamics", "slurs"], n_measures=16)
+
+
+def true_staves(symbols):
+    """[(lines (5,) y, box, system id)] top to bottom, clean page px."""
+    half = 0.5 * LINE_WIDTH_SS * STAFF_SPACE_PX
+    out = [(np.linspace(s.box[1] + half, s.box[3] - half, 5), s.box, s.system) for s in symbols if s.cls == "staff"]
+    return sorted(out, key=lambda t: t[1][1])
+
+
+def rgb(gray):
+    return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+
+
+def partition(ids):
+    """Systems as a partition of staff positions, whatever the labels."""
+    groups: dict = {}
+    for i, g in enumerate(ids):
+        groups.setdefault(g, []).append(i)
+    return sorted(groups.values())
+
+
+@pytest.mark.parametrize("name", ["grand", "voice_piano", "solo"])
+def test_clean_pages(name, request):
+    image, symbols = request.getfixturevalue(name)
+    page = normalize(rgb(image))
+    staves, systems = analyze(page)
+    truth = true_staves(symbols)
+    assert len(staves) == len(truth)
+    assert [s.index for s in staves] == list(range(len(staves)))
+    assert partition([s.system for s in staves]) == partition([t[2] for t in truth])
+    assert all(isinstance(s, System) for s in systems)
+    assert sorted(i for sy in systems for i in sy.staves) == list(range(len(staves)))
+    ss = STAFF_SPACE_NORM
+    for s, (lines, (x0, _, x1, _), _) in zip(staves, truth):
+        assert abs(s.staff_space - ss) < 0.05 * ss
+        assert 0.5 < s.line_thickness < 0.5 * ss
+        # compare in the original page's pixels, through the page's own transform
+        ends = page.points_to_original([[s.x0, s.y_top(s.x0)], [s.x1, s.y_top(s.x1)]])
+        assert abs(ends[0, 0] - x0) < END_TOLERANCE_SS * STAFF_SPACE_PX
+        assert abs(ends[1, 0] - x1) < END_TOLERANCE_SS * STAFF_SPACE_PX
+        xm = 0.5 * (s.x0 + s.x1)
+        for i in range(5):
+            y = page.points_to_original([[xm, s.line_y(i, xm)]])[0, 1]
+            assert abs(y - lines[i]) < LINE_TOLERANCE_SS * STAFF_SPACE_PX
+
+
+def test_camera_photo(grand):
+    image, symbols = grand
+    boxes = np.array([s.box for s in symbols], np.float32)
+    result = photograph(image, boxes, np.random.default_rng(1), difficulty=0.3, staff_space_px=STAFF_SPACE_PX)
+    staff_visible = [v for s, v in zip(symbols, result.visible) if s.cls == "staff"]
+    assert all(staff_visible)
+    staves, systems = analyze(normalize(result.image))
+    truth = true_staves(symbols)
+    assert len(staves) == len(truth)
+    assert partition([s.system for s in staves]) == partition([t[2] for t in truth])
+
+
+def test_bent_lines_are_followed(grand):
+    image, symbols = grand
+    h, w = image.shape
+    amp, wavelength = 1.5 * STAFF_SPACE_PX, 0.8 * w  # px
+    xs = np.arange(w, dtype=np.float32)
+    shift = (amp * np.sin(2 * np.pi * xs / wavelength)).astype(np.float32)
+    map_x = np.tile(xs, (h, 1))
+    map_y = np.arange(h, dtype=np.float32)[:, None] - shift[None, :]
+    bent = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderValue=255)
+    page = normalize(rgb(bent), find_page=False)
+    staves = find_staves(page.image, page.staff_space_norm)
+    truth = true_staves(symbols)
+    assert len(staves) == len(truth)
+    for s, (lines, _, _) in zip(staves, truth):
+        x = np.linspace(s.x0 + 5, s.x1 - 5, 60)
+        for i in range(5):
+            pts = page.points_to_original(np.column_stack([x, s.line_y(i, x)]))
+            want = lines[i] + amp * np.sin(2 * np.pi * (pts[:, 0] + 0.5) / wavelength)
+            err = np.abs(pts[:, 1] - want) / page.staff_space
+            assert err.max() < 0.3, f"staff {s.index} line {i}: off by {err.max():.2f} staff spaces"
+
+
+def test_single_staff_crop(solo):
+    image, symbols = solo
+    lines, (x0, y0, x1, y1), _ = true_staves(symbols)[1]
+    m = int(3 * STAFF_SPACE_PX)
+    crop = image[int(y0) - m : int(y1) + m, max(0, int(x0) - m) : int(x1) + m]
+    page = normalize(rgb(crop))
+    assert abs(page.staff_space / STAFF_SPACE_PX - 1) < 0.05
+    staves, systems = analyze(page)
+    assert len(staves) == 1 and len(systems) == 1 and systems[0].staves == [0]
+
+
+def synthetic_page():
+    """Two five-line staves, a stray long line, a thick beam and text-like blobs."""
+    ss = 10
+    img = np.full((400, 600), 255, np.uint8)
+    for top in (60, 220):
+        for k in range(5):
+            img[top + k * ss : top + k * ss + 2, 40:560] = 0
+    img[150:152, 60:540] = 0  # an underline
+    img[175:180, 100:300] = 0  # a beam
+    img[330:336, 50:550:3] = 0  # a dotted rule
+    return img
+
+
+def test_stray_lines_are_not_staves():
+    img = synthetic_page()
+    staves = find_staves(img, 10.0)
+    assert len(staves) == 2
+    assert np.allclose([s.y_top(300) for s in staves], [60.5, 220.5], atol=0.6)  # 2-px lines
+    assert abs(staves[0].x0 - 40) <= 2 and abs(staves[0].x1 - 559) <= 2
+    systems = group_systems(staves, binarize(img, 10.0))
+    assert [s.staves for s in systems] == [[0], [1]]
+
+
+def test_barline_joins_staves():
+    img = synthetic_page()
+    img[60:262, 40:42] = 0  # a system start line through both staves
+    staves = find_staves(img, 10.0)
+    systems = group_systems(staves, binarize(img, 10.0))
+    assert [s.staves for s in systems] == [[0, 1]]
+    assert [s.system for s in staves] == [0, 0]
+    assert systems[0].box[1] < 62 and systems[0].box[3] > 258
+
+
+def test_no_staves():
+    assert find_staves(np.full((300, 400), 255, np.uint8), 10.0) == []
+    noise = np.random.default_rng(0).integers(0, 256, (300, 400), dtype=np.uint8)
+    assert find_staves(noise, 10.0) == []
+    assert group_systems([], np.zeros((10, 10), bool)) == []
+
+
+def test_staff_position_and_box():
+    xs = np.array([0.0, 100.0])
+    lines = np.array([[10, 20], [20, 30], [30, 40], [40, 50], [50, 60]], np.float64)  # sloping down
+    s = Staff(index=0, xs=xs, lines=lines, x0=0, x1=100, staff_space=10, line_thickness=1)
+    assert s.position(0, 50) == 0 and s.position(0, 10) == 8 and s.position(100, 20) == 8
+    assert s.position(50, 45) == pytest.approx(2.0)  # second line from the bottom at x=50
+    assert s.position(50, 40) == pytest.approx(3.0)  # the space above it
+    assert s.position(0, 5) == pytest.approx(9) and s.position(0, 60) == pytest.approx(-2)
+    assert np.allclose(s.position(np.array([0, 100]), np.array([30, 40])), [4, 4])
+    assert s.line_y(2, 50) == pytest.approx(35) and s.y_top(100) == 20 and s.y_bottom(0) == 50
+    assert s.box() == (0, 10, 100, 60)
