@@ -87,6 +87,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     out_json.write_text(json.dumps(result.to_dict(), indent=1))
     if overlay is not None:
         import cv2
+
         from omr import page
         from omr.detect.overlay import draw_detections
 

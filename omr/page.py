@@ -124,7 +124,6 @@ def _array_to_rgb(a: np.ndarray, name: str) -> np.ndarray:
 
 
 def _pil_to_rgb(im, name: str) -> np.ndarray:
-    from PIL import Image
 
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         a = np.asarray(im, dtype=np.float64)

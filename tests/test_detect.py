@@ -15,7 +15,14 @@ import torch
 from omr import vocab
 from omr.cli import main as omr_main
 from omr.detect import data
-from omr.detect.infer import TILE_OVERLAP_PX, TILE_PX, _tiles, decode, detect, load_model
+from omr.detect.infer import (
+    TILE_OVERLAP_PX,
+    TILE_PX,
+    _tiles,
+    decode,
+    detect,
+    load_model,
+)
 from omr.detect.model import OUTPUT_STRIDE, Detector, ModelConfig
 from omr.errors import ModelError
 
@@ -159,3 +166,27 @@ def test_cli_detect_bad_inputs(tmp_path, capsys):
     assert omr_main(["detect", str(blank), "--json", str(tmp_path / "b.json")]) == 2
     assert "no staves" in capsys.readouterr().err
     assert not (tmp_path / "b.json").exists()
+
+
+def test_upside_down_photo_is_read_the_right_way_up(photo, tmp_path):
+    """Whatever the page analysis guesses, a photo turned by 180 degrees gives the
+    same clefs, in the same places, as the upright one."""
+    path, _ = photo
+    upright = detect(path, model=load_model())
+    turned_path = tmp_path / "turned.jpg"
+    cv2.imwrite(str(turned_path), cv2.imread(str(path))[::-1, ::-1])
+    turned = detect(turned_path, model=load_model())
+    w, h = upright.image_size
+
+    def clefs(result, flip):
+        out = []
+        for d in result.detections:
+            if d.cls.startswith("clef") and d.score >= 0.5:
+                x0, y0, x1, y1 = d.box
+                out.append(((w - (x0 + x1) / 2, h - (y0 + y1) / 2) if flip
+                            else ((x0 + x1) / 2, (y0 + y1) / 2)))
+        return np.array(sorted(out))
+
+    a, b = clefs(upright, False), clefs(turned, True)
+    assert len(a) >= 2 and len(a) == len(b)
+    assert np.abs(a - b).max() < upright.staff_space

@@ -4,6 +4,7 @@ and measuring the staff space, on pages engraved and photographed by synth/."""
 from __future__ import annotations
 
 import io
+import sys
 
 import cv2
 import numpy as np
@@ -11,8 +12,15 @@ import pytest
 from PIL import Image
 
 from omr.errors import ImageError, NoMusicError, ParameterError
-from omr.page import (STAFF_SPACE_NORM, NormalizedPage, binarize, flatten_illumination, load_image,
-                      normalize, run_stats)
+from omr.page import (
+    STAFF_SPACE_NORM,
+    NormalizedPage,
+    binarize,
+    flatten_illumination,
+    load_image,
+    normalize,
+    run_stats,
+)
 from synth import engrave as E
 from synth.camera import photograph, warp_points
 from synth.generate import generate_score
@@ -132,17 +140,12 @@ def test_load_errors(tmp_path):
         load_image(12345)
 
 
-def test_heic_without_pillow_heif_says_how_to_install(tmp_path):
-    pytest.importorskip("PIL")
-    try:
-        import pillow_heif  # noqa: F401
-    except ImportError:
-        path = tmp_path / "photo.heic"
-        path.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(100))
-        with pytest.raises(ImageError, match="pillow-heif"):
-            load_image(path)
-    else:
-        pytest.skip("pillow_heif is installed")
+def test_heic_without_pillow_heif_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if it were not installed
+    path = tmp_path / "photo.heic"
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(100))
+    with pytest.raises(ImageError, match="pillow-heif"):
+        load_image(path)
 
 
 # ------------------------------------------------------------------ binarize, runs
@@ -318,3 +321,17 @@ def test_faint_blurred_lines_still_give_the_staff_space(clean):
     page = normalize(rgb(np.clip(faint, 0, 255).astype(np.uint8)))
     assert_ss(page.staff_space, STAFF_SPACE_PX)
     assert page.rotation == 0
+
+
+def test_heic_photo_is_read(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    from PIL import Image
+
+    rgb = np.full((120, 160, 3), 255, np.uint8)
+    rgb[40:44, 10:150] = 0
+    pillow_heif.register_heif_opener()
+    path = tmp_path / "photo.heic"
+    Image.fromarray(rgb).save(path, format="HEIF", quality=95)
+    out = load_image(path)
+    assert out.shape == (120, 160, 3) and out.dtype == np.uint8
+    assert out[42, 80].max() < 80 and out[10, 80].min() > 200

@@ -41,6 +41,16 @@ TILE_OVERLAP_PX = 256
 #: Inputs are padded to a multiple of the network's largest stride.
 PAD_MULTIPLE = 32
 
+#: Orientation check: a page whose confident clefs (score >= CLEF_SCORE) add up to
+#: less than UPRIGHT_CLEF_SUM may be upside down (the page analysis's 180-degree cue
+#: is a heuristic); it is then also read turned by 180 degrees, and the turn is kept
+#: when its clef score is higher by at least FLIP_MARGIN. The network was trained
+#: on upright music only, so an upside-down clef does not look like a clef to it.
+CLEF_SCORE = 0.3
+UPRIGHT_CLEF_SUM = 2.0
+FLIP_MARGIN = 0.5
+_CLEFS = frozenset(vocab.names_with_role("clef"))
+
 
 class LoadedDetector:
     """A network plus what it was trained with (classes, metadata)."""
@@ -141,6 +151,21 @@ def detect_normalized(model: LoadedDetector, gray: np.ndarray, *,
     return found
 
 
+def _clef_score(detections: list[Detection]) -> float:
+    return sum(d.score for d in detections if d.cls in _CLEFS and d.score >= CLEF_SCORE)
+
+
+def turn_half(page):
+    """The normalized page turned by 180 degrees, its mapping to the photo updated."""
+    import dataclasses
+
+    h, w = page.image.shape
+    flip = np.array([[-1.0, 0.0, w], [0.0, -1.0, h], [0.0, 0.0, 1.0]])
+    return dataclasses.replace(page, image=np.ascontiguousarray(page.image[::-1, ::-1]),
+                               to_original=page.to_original @ flip,
+                               rotation=(page.rotation + 180) % 360)
+
+
 def detect(image, *, model: LoadedDetector | None = None,
            threshold: float = DEFAULT_THRESHOLD) -> DetectionResult:
     """Photo (path, bytes or RGB array) → :class:`DetectionResult`.
@@ -153,15 +178,18 @@ def detect(image, *, model: LoadedDetector | None = None,
     timings = {}
     t = time.perf_counter()
     model = model or load_model()
-    rgb = image if isinstance(image, np.ndarray) else page_mod.load_image(image)
-    if isinstance(image, np.ndarray):
-        rgb = page_mod.load_image(image)
+    rgb = page_mod.load_image(image)
     timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
     page = page_mod.normalize(rgb)
     timings["page"] = time.perf_counter() - t
     t = time.perf_counter()
     normalized = detect_normalized(model, page.image, threshold=threshold)
+    if _clef_score(normalized) < UPRIGHT_CLEF_SUM:
+        turned = turn_half(page)
+        other = detect_normalized(model, turned.image, threshold=threshold)
+        if _clef_score(other) >= _clef_score(normalized) + FLIP_MARGIN:
+            page, normalized = turned, other
     timings["network"] = time.perf_counter() - t
     t = time.perf_counter()
     boxes = np.array([d.box for d in normalized], np.float64).reshape(-1, 4)
