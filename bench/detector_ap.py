@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 
 from omr import vocab
-from omr.errors import OmrError
 from omr.detect.data import camera_staff_space
+from omr.errors import OmrError
 from omr.eval.detection import evaluate, widen_thin
 
 VARIANT_CHOICES = ("clean", "camera", "both")

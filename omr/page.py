@@ -728,7 +728,9 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
                                    borderMode=cv2.BORDER_CONSTANT, borderValue=255)
         binary = binarize(work, stats.staff_space)
         stats2 = run_stats(binary)
-        if stats2 is not None and (not grey or (_enough(stats2) and abs(stats2.staff_space / stats.staff_space - 1) < 0.1)):
+        # the level image gives cleaner runs, but only a result with enough combs
+        # replaces the first one (glare or blur can break the lines after the warp)
+        if _enough(stats2) and (not grey or abs(stats2.staff_space / stats.staff_space - 1) < 0.1):
             stats = stats2
         thin = _thin_horizontal(binary, max(2, int(round(2 * stats.line_thickness + 1))))
     quad = None

@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=None,
                     help="stop (with a checkpoint) after this long, whatever --steps says")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", help="start from the weights of this checkpoint (a second "
+                                   "stage: fresh optimizer and learning-rate schedule)")
+    ap.add_argument("--warmup", type=int, default=200, help="warm-up steps")
     args = ap.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -154,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     log_path = out.with_suffix(".log.jsonl")
     step = 0
     elapsed_before = 0.0
+    if args.init:
+        init = torch.load(args.init, map_location="cpu", weights_only=False)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                               for k, v in init["state_dict"].items()})
+        print(f"initialised from {args.init} (step {init.get('step')})", flush=True)
     if args.resume and out.with_suffix(".resume").exists():
         st = torch.load(out.with_suffix(".resume"), weights_only=False)
         model.load_state_dict(st["model"])
@@ -173,13 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"command": "python -m omr.detect.train " + " ".join(argv or __import__("sys").argv[1:]),
             "train_pages": len(train_pages), "val_pages": len(val_pages),
             "parameters": count_parameters(model), "batch": args.batch, "seed": args.seed,
-            "torch": torch.__version__}
+            "torch": torch.__version__, "init": args.init}
     start = time.time()
     running: dict[str, float] = {}
     model.train()
     for x, t in loader:
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr)
+            g["lr"] = lr_at(step, args.steps, args.lr, warmup=args.warmup)
         x = x.contiguous(memory_format=torch.channels_last)
         out_t = model(x)
         parts = losses(out_t, t)
@@ -190,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         opt.step()
         step += 1
         for k, v in parts.items():
-            running[k] = 0.98 * running.get(k, float(v)) + 0.02 * float(v)
+            running[k] = 0.98 * running.get(k, float(v.detach())) + 0.02 * float(v.detach())
         train_seconds = elapsed_before + time.time() - start
         if step % 20 == 0:
             print(f"step {step}/{args.steps} " + " ".join(f"{k} {v:.3f}" for k, v in running.items())
