@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench_util import json_safe
+
 from omr import vocab
 from omr.detect.data import camera_staff_space
 from omr.errors import OmrError
@@ -71,11 +73,8 @@ def load_pages(data: Path, variants: tuple[str, ...], limit: int | None) -> list
             v = record[variant]
             reference = [(s["cls"], tuple(s["box"])) for s in v["symbols"]
                          if s["cls"] in vocab.CLASSES and vocab.CLASSES[s["cls"]].detected]
-            if variant == "camera":
-                record["_record_path"] = str(record_path)
-                staff_space = camera_staff_space(record)
-            else:
-                staff_space = float(record["staff_space_px"])
+            staff_space = (camera_staff_space(record) if variant == "camera"
+                           else float(record["staff_space_px"]))
             items.append({"id": record["id"], "split": record.get("split", "?"),
                           "variant": variant, "image": str(record_path.parent / v["image"]),
                           "reference": reference, "staff_space": staff_space})
@@ -87,18 +86,13 @@ def oracle_detect(item: dict, model) -> list:
     no dewarp), as in training; boxes scaled back to the photo."""
     import cv2
 
+    from omr.detect.data import rescale_to_norm
     from omr.detect.infer import detect_normalized
-    from omr.page import STAFF_SPACE_NORM, flatten_illumination
 
-    gray = cv2.imread(item["image"], cv2.IMREAD_GRAYSCALE)
-    scale = STAFF_SPACE_NORM / item["staff_space"]
-    h, w = gray.shape
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    dets = detect_normalized(model, flatten_illumination(small, STAFF_SPACE_NORM))
-    sx, sy = w / size[0], h / size[1]
-    return [(d.cls, (d.box[0] * sx, d.box[1] * sy, d.box[2] * sx, d.box[3] * sy), d.score)
-            for d in dets]
+    image, (sx, sy) = rescale_to_norm(cv2.imread(item["image"], cv2.IMREAD_GRAYSCALE),
+                                      item["staff_space"])
+    return [(d.cls, (d.box[0] / sx, d.box[1] / sy, d.box[2] / sx, d.box[3] / sy), d.score)
+            for d in detect_normalized(model, image)]
 
 
 def run_detector(items: list[dict], model, detect, oracle: bool = False
@@ -181,16 +175,6 @@ def print_variant(variant: str, scores: dict, checks: list[dict], n_images: int,
         print(f"| {r['group']} | {r['classes']} | {r['n_ref']} | {_f(r['AP'])} | {worst} | {r['verdict']} |")
 
 
-def _json_safe(x):
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _json_safe(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_json_safe(v) for v in x]
-    return x
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, type=Path, help="folder made by `python -m synth build`")
@@ -257,7 +241,7 @@ def main(argv=None) -> int:
                                     "scores": dict(scores), "target_check": checks}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(_json_safe(out), indent=2), encoding="utf-8")
+        args.json.write_text(json.dumps(json_safe(out), indent=2), encoding="utf-8")
         print(f"\nwrote {args.json}", file=sys.stderr)
     return 0
 

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from bench_util import json_safe
 
 from omr import vocab
 from omr.errors import OmrError
@@ -97,16 +98,6 @@ def summarize(rows: list[dict]) -> dict:
             "over_count": over, "over_count_share": over / gt if gt else float("nan"),
             "median_ratio": statistics.median(ratios) if ratios else float("nan"),
             "failed": sum(1 for r in rows if r["error"])}
-
-
-def _json_safe(x):
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _json_safe(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_json_safe(v) for v in x]
-    return x
 
 
 def main(argv=None) -> int:
@@ -179,7 +170,7 @@ def main(argv=None) -> int:
                "checkpoint": str(args.checkpoint or "shipped"), "seconds": seconds,
                "summary": summary, "rows": rows}
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(_json_safe(out), indent=2), encoding="utf-8")
+        args.json.write_text(json.dumps(json_safe(out), indent=2), encoding="utf-8")
         print(f"\nwrote {args.json}", file=sys.stderr)
     return 0
 

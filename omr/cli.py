@@ -80,21 +80,25 @@ def cmd_detect(args: argparse.Namespace) -> int:
     out_json = _check_output(args.json, (".json",), args.force)
     overlay = _check_output(args.overlay, (".png", ".jpg", ".jpeg"), args.force) \
         if args.overlay else None
+    import time
+
+    from omr import page
     from omr.detect.infer import detect, load_model
 
     model = load_model(args.checkpoint, threads=args.threads)
-    result = detect(image, model=model, threshold=args.threshold)
+    start = time.perf_counter()
+    rgb = page.load_image(image)  # read once: for the detector and for the overlay
+    result = detect(rgb, model=model, threshold=args.threshold)
+    secs = time.perf_counter() - start
     out_json.write_text(json.dumps(result.to_dict(), indent=1))
     if overlay is not None:
         import cv2
 
-        from omr import page
         from omr.detect.overlay import draw_detections
 
-        drawn = draw_detections(page.load_image(image), result.detections)
+        drawn = draw_detections(rgb, result.detections)
         cv2.imwrite(str(overlay), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
     n = len([d for d in result.detections if d.score >= 0.5])
-    secs = sum(result.timings.values())
     print(f"{image.name}: {len(result.detections)} detections ({n} with score >= 0.5), "
           f"staff space {result.staff_space:.1f} px, {secs:.2f} s -> {out_json}"
           + (f", {overlay}" if overlay else ""))

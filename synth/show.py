@@ -10,7 +10,6 @@ wrong class or a box that drifted off its ink stands out.
 
 from __future__ import annotations
 
-import colorsys
 import json
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from omr import vocab
+from omr.detect.overlay import role_colours as overlay_colours
 from synth.build import read_index
 
 #: Overlay long side, pixels (pages are shrunk to this to be viewable).
@@ -27,13 +27,8 @@ LABEL_SCALE = 0.35
 
 
 def role_colours() -> dict[str, tuple[int, int, int]]:
-    """A distinct BGR colour per graph role."""
-    roles = sorted(vocab.ROLES)
-    colours = {}
-    for i, role in enumerate(roles):
-        r, g, b = colorsys.hsv_to_rgb(i / len(roles), 0.9, 0.85)
-        colours[role] = (int(b * 255), int(g * 255), int(r * 255))
-    return colours
+    """The overlay colours of :mod:`omr.detect.overlay`, as BGR for OpenCV files."""
+    return {role: (b, g, r) for role, (r, g, b) in overlay_colours().items()}
 
 
 def draw_symbols(image: np.ndarray, symbols: list[dict], *, labels: bool = True) -> np.ndarray:

@@ -67,18 +67,25 @@ def camera_staff_space(record: dict) -> float:
     return float(np.median(lengths))
 
 
-def prepare_page(build_dir: Path, record: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One camera page → (normalized grey image, boxes (N,4) float32, classes (N,) int16)."""
-    shard = Path(record["_record_path"]).parent
-    gray = cv2.imread(str(shard / record["camera"]["image"]), cv2.IMREAD_GRAYSCALE)
-    if gray is None:
-        raise FileNotFoundError(shard / record["camera"]["image"])
-    scale = STAFF_SPACE_NORM / camera_staff_space(record)
+def rescale_to_norm(gray: np.ndarray, staff_space_px: float) -> tuple[np.ndarray, tuple[float, float]]:
+    """A grey photo rescaled (no dewarp) so one staff space is ``STAFF_SPACE_NORM`` px,
+    lighting flattened: the training frame. Returns the image and the (x, y) scale
+    from photo to normalized pixels."""
+    scale = STAFF_SPACE_NORM / staff_space_px
     h, w = gray.shape
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     image = flatten_illumination(cv2.resize(gray, size, interpolation=interp), STAFF_SPACE_NORM)
-    sx, sy = size[0] / w, size[1] / h
+    return image, (size[0] / w, size[1] / h)
+
+
+def prepare_page(record_path: Path, record: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One camera page → (normalized grey image, boxes (N,4) float32, classes (N,) int16)."""
+    photo = Path(record_path).parent / record["camera"]["image"]
+    gray = cv2.imread(str(photo), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        raise FileNotFoundError(photo)
+    image, (sx, sy) = rescale_to_norm(gray, camera_staff_space(record))
     boxes, classes = [], []
     for s in record["camera"]["symbols"]:
         if s["cls"] not in _CLASS_INDEX:
@@ -90,15 +97,14 @@ def prepare_page(build_dir: Path, record: dict) -> tuple[np.ndarray, np.ndarray,
 
 
 def _prepare_one(args) -> str | None:
-    build_dir, rec_path, out_dir = args
+    rec_path, out_dir = args
     record = json.loads(Path(rec_path).read_text())
-    record["_record_path"] = rec_path
     if "camera" not in record:
         return None
     pid = record["id"]
     if (out_dir / f"{pid}.json").exists():
         return pid
-    image, boxes, classes = prepare_page(build_dir, record)
+    image, boxes, classes = prepare_page(rec_path, record)
     np.save(out_dir / f"{pid}.npy", image)
     (out_dir / f"{pid}.json").write_text(json.dumps(
         {"id": pid, "boxes": boxes.round(2).tolist(), "classes": classes.tolist(),
@@ -115,7 +121,7 @@ def prepare(build_dir: str | Path, out_dir: str | Path, *, workers: int = 2,
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = (build_dir / "index.jsonl").read_text().splitlines()
     recs = [json.loads(line) for line in lines if line.strip()][:limit]
-    jobs = [(build_dir, str(build_dir / r["record"]), out_dir) for r in recs]
+    jobs = [(str(build_dir / r["record"]), out_dir) for r in recs]
     done = []
     with Pool(workers) as pool:
         for i, pid in enumerate(pool.imap_unordered(_prepare_one, jobs, chunksize=4)):

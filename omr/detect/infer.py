@@ -23,6 +23,7 @@ from omr.detect.data import image_to_input
 from omr.detect.model import OUTPUT_STRIDE, Detector, ModelConfig
 from omr.detect.types import Detection, DetectionResult
 from omr.errors import ModelError
+from omr.page import STAFF_SPACE_NORM
 
 #: Shipped checkpoint, inside the package.
 DEFAULT_CHECKPOINT = "detector.pt"
@@ -94,8 +95,6 @@ def decode(out: dict[str, torch.Tensor], *, threshold: float = DEFAULT_THRESHOLD
 
     Peaks are local maxima (3x3) of the class heatmaps above ``threshold``.
     """
-    from omr.page import STAFF_SPACE_NORM
-
     ss = staff_space or STAFF_SPACE_NORM
     heat = torch.sigmoid(out["heatmap"][0])
     peaks = heat == F.max_pool2d(heat[None], 3, stride=1, padding=1)[0]
