@@ -1,0 +1,665 @@
+"""The staff graph: detected symbols linked by typed relations.
+
+Nodes are the detected symbols (class, box, score, staff) plus the staves; edges say
+which symbol belongs to which: a notehead to its stem, a stem to its beams and flag,
+an accidental or a dot to its note, a tie or slur to the two noteheads it joins, a
+tuplet number to its group, a lyric syllable to its note, every symbol to its staff.
+Notation (:mod:`omr.notation`) reads the music from this graph only, so a wrong
+reading can be traced to one node or one edge, and the app can draw both.
+
+All geometry is in pixels of the normalized page (see :func:`omr.page.normalize`);
+tolerances are named constants in staff spaces (``_SS``) and are multiplied by the
+staff space of the staff concerned. The design follows the Music Notation Graph of
+MUSCIMA++ (``mung``), written anew here.
+
+Examples
+--------
+>>> from omr.graph import Symbol, build_graph, straight_staff
+>>> staff = straight_staff(0, x0=0, x1=200, top=40, staff_space=10)
+>>> head = Symbol("notehead_black", (50, 70, 62, 80))        # in the bottom space
+>>> stem = Symbol("stem", (61, 40, 62, 75))                  # rising from its right
+>>> g = build_graph([head, stem], [staff])
+>>> [e.kind for e in g.edges if e.kind != "staff"]
+['stem']
+>>> g.nodes[0].position                                     # half staff spaces
+1
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from omr import vocab
+from omr.staff import Staff
+
+# --- tolerances, staff spaces ------------------------------------------------------
+#: A stem touches a notehead when its x is this close to the notehead's left or
+#: right edge, and the notehead's centre lies within the stem's vertical span
+#: extended by ``STEM_Y_TOLERANCE_SS``.
+STEM_X_TOLERANCE_SS = 0.45
+STEM_Y_TOLERANCE_SS = 0.6
+#: A beam belongs to a stem whose x lies in the beam's x range (widened by this) and
+#: whose vertical span reaches the beam's line there (widened by ``BEAM_Y_...``).
+BEAM_X_TOLERANCE_SS = 0.4
+BEAM_Y_TOLERANCE_SS = 0.35
+#: Thickness of a beam line, used to place the line inside a sloped beam's box.
+BEAM_THICKNESS_SS = 0.5
+#: A flag starts within this of its stem's x and overlaps the stem's far end.
+FLAG_X_TOLERANCE_SS = 0.6
+#: An accidental lies left of its notehead with at most this gap.
+ACCIDENTAL_MAX_GAP_SS = 3.5
+ACCIDENTAL_MAX_OVERLAP_SS = 0.3
+#: Where in an accidental's box its notehead's centre lies, as a fraction of the box
+#: height from the top (a flat's bowl is low in its box).
+ACCIDENTAL_ANCHOR = {"accidental_flat": 0.70, "accidental_double_flat": 0.70}
+ACCIDENTAL_MAX_DY_SS = 0.7
+#: An augmentation dot lies right of its note or rest within this gap, and at most
+#: this far above/below its centre.
+DOT_MAX_GAP_SS = 2.2
+DOT_MAX_DY_SS = 1.0
+#: A tie/slur end is within this (horizontally) of the notehead it starts/ends on.
+CURVE_END_X_SS = 2.0
+CURVE_END_Y_SS = 2.5
+#: Symbols whose box is farther than this from every staff belong to no staff.
+STAFF_MAX_DISTANCE_SS = 12.0
+#: A lyric syllable belongs to the note whose centre is nearest, at most this far.
+LYRIC_MAX_DX_SS = 4.0
+#: A tuplet number covers notes within this horizontal distance of its group.
+TUPLET_REACH_SS = 1.0
+#: An expression (articulation, fermata) belongs to a note within this distance.
+EXPRESSION_MAX_DIST_SS = 3.0
+
+#: Edge kinds and what they mean (source → target).
+EDGE_KINDS = {
+    "staff": "symbol → the staff it belongs to",
+    "system": "staff → its system (target is the system index, not a node)",
+    "stem": "notehead → its stem",
+    "beam": "stem → a beam joining it",
+    "flag": "stem → its flag",
+    "accidental": "accidental → the notehead it alters",
+    "dot": "augmentation dot → its notehead or rest",
+    "tie_from": "tie → the notehead it starts on",
+    "tie_to": "tie → the notehead it ends on",
+    "slur_from": "slur → the notehead it starts on",
+    "slur_to": "slur → the notehead it ends on",
+    "tuplet": "tuplet number → a notehead or rest of its group",
+    "lyric": "lyric syllable → its notehead",
+    "expression": "articulation/ornament/fermata → its notehead or rest",
+    "brace": "brace or bracket → a staff it joins",
+}
+
+
+@dataclass
+class Symbol:
+    """A symbol given to :func:`build_graph`: class, box (normalized px), score, and
+    text for text classes (what OCR read, or synth/'s ground truth)."""
+
+    cls: str
+    box: tuple[float, float, float, float]
+    score: float = 1.0
+    text: str = ""
+
+
+@dataclass
+class Node:
+    """A node of the staff graph. ``staff`` is the index of the staff it belongs
+    to (-1: none); ``position`` the staff position of noteheads, rests, clefs and
+    key accidentals in half staff spaces (0 = bottom line, 8 = top line)."""
+
+    id: int
+    cls: str
+    box: tuple[float, float, float, float]
+    score: float = 1.0
+    text: str = ""
+    staff: int = -1
+    position: int | None = None
+
+    @property
+    def role(self) -> str:
+        return vocab.CLASSES[self.cls].role
+
+    @property
+    def cx(self) -> float:
+        return 0.5 * (self.box[0] + self.box[2])
+
+    @property
+    def cy(self) -> float:
+        return 0.5 * (self.box[1] + self.box[3])
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A typed relation ``src → dst`` (node ids; see :data:`EDGE_KINDS`)."""
+
+    src: int
+    dst: int
+    kind: str
+
+
+@dataclass
+class StaffGraph:
+    """Nodes, edges, the page's staves and systems (lists of staff indices, top to
+    bottom). Look-ups: :meth:`targets`, :meth:`sources`."""
+
+    nodes: list[Node]
+    edges: list[Edge]
+    staves: list[Staff]
+    systems: list[list[int]]
+    _out: dict = field(default_factory=dict, repr=False)
+    _in: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self._index()
+
+    def _index(self) -> None:
+        self._out, self._in = {}, {}
+        for e in self.edges:
+            self._out.setdefault((e.src, e.kind), []).append(e.dst)
+            self._in.setdefault((e.dst, e.kind), []).append(e.src)
+
+    def add_edge(self, src: int, dst: int, kind: str) -> None:
+        if kind not in EDGE_KINDS:
+            raise ValueError(f"unknown edge kind {kind!r}")
+        self.edges.append(Edge(src, dst, kind))
+        self._out.setdefault((src, kind), []).append(dst)
+        self._in.setdefault((dst, kind), []).append(src)
+
+    def targets(self, node: int, kind: str) -> list[int]:
+        """Ids that ``node`` points to with edges of ``kind``."""
+        return self._out.get((node, kind), [])
+
+    def sources(self, node: int, kind: str) -> list[int]:
+        """Ids that point to ``node`` with edges of ``kind``."""
+        return self._in.get((node, kind), [])
+
+    def of_role(self, role: str, staff: int | None = None) -> list[Node]:
+        return [n for n in self.nodes if n.role == role and (staff is None or n.staff == staff)]
+
+    @property
+    def staff_space(self) -> float:
+        """Median staff space of the page (px)."""
+        return float(np.median([s.staff_space for s in self.staves])) if self.staves else 10.0
+
+    # --- serialisation ---------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """A JSON-ready dict: nodes, edges, staves (lines sampled), systems."""
+        return {
+            "nodes": [{"id": n.id, "cls": n.cls, "box": [round(float(v), 2) for v in n.box],
+                       "score": round(float(n.score), 4), "staff": n.staff,
+                       **({"position": n.position} if n.position is not None else {}),
+                       **({"text": n.text} if n.text else {})} for n in self.nodes],
+            "edges": [[e.src, e.dst, e.kind] for e in self.edges],
+            "staves": [{"index": s.index, "system": s.system, "x0": round(float(s.x0), 2),
+                        "x1": round(float(s.x1), 2), "staff_space": round(float(s.staff_space), 3),
+                        "line_thickness": round(float(s.line_thickness), 3),
+                        "xs": [round(float(v), 1) for v in s.xs],
+                        "lines": [[round(float(v), 2) for v in row] for row in s.lines]}
+                       for s in self.staves],
+            "systems": self.systems,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StaffGraph:
+        staves = [Staff(index=s["index"], xs=np.array(s["xs"], float), lines=np.array(s["lines"], float),
+                        x0=s["x0"], x1=s["x1"], staff_space=s["staff_space"],
+                        line_thickness=s["line_thickness"], system=s["system"]) for s in d["staves"]]
+        nodes = [Node(id=n["id"], cls=n["cls"], box=tuple(n["box"]), score=n["score"],
+                      text=n.get("text", ""), staff=n["staff"], position=n.get("position"))
+                 for n in d["nodes"]]
+        edges = [Edge(int(a), int(b), k) for a, b, k in d["edges"]]
+        return cls(nodes=nodes, edges=edges, staves=staves, systems=[list(s) for s in d["systems"]])
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+
+def straight_staff(index: int, *, x0: float, x1: float, top: float, staff_space: float,
+                   system: int = -1, line_thickness: float = 1.0) -> Staff:
+    """A level, unbent :class:`~omr.staff.Staff` (tests and synth ground truth)."""
+    lines = np.array([[top + i * staff_space] * 2 for i in range(5)], float)
+    return Staff(index=index, xs=np.array([x0, x1], float), lines=lines, x0=float(x0), x1=float(x1),
+                 staff_space=float(staff_space), line_thickness=float(line_thickness), system=system)
+
+
+# ---------------------------------------------------------------------------
+# Building the graph
+# ---------------------------------------------------------------------------
+
+
+def build_graph(symbols: list[Symbol], staves: list[Staff],
+                systems: list[list[int]] | None = None) -> StaffGraph:
+    """Link ``symbols`` (normalized-page boxes) into a :class:`StaffGraph`.
+
+    ``staves`` come from :func:`omr.staff.analyze` (or :func:`straight_staff`),
+    ``systems`` are lists of staff indices (default: from each ``Staff.system``, a
+    staff of its own when unset).
+    """
+    staves = sorted(staves, key=lambda s: s.center_y)
+    for i, s in enumerate(staves):
+        s.index = i
+    if systems is None:
+        systems = _systems_from_staves(staves)
+    nodes = [Node(id=i, cls=s.cls, box=tuple(float(v) for v in s.box), score=float(s.score), text=s.text)
+             for i, s in enumerate(symbols)]
+    g = StaffGraph(nodes=nodes, edges=[], staves=staves, systems=systems)
+    if not staves:
+        return g
+    _assign_staves(g)
+    _link_stems(g)
+    _link_beams(g)
+    _link_flags(g)
+    _link_accidentals(g)
+    _link_dots(g)
+    _link_curves(g)
+    _link_tuplets(g)
+    _link_lyrics(g)
+    _link_expressions(g)
+    _link_braces(g)
+    return g
+
+
+def _systems_from_staves(staves: list[Staff]) -> list[list[int]]:
+    groups: dict[int, list[int]] = {}
+    for s in staves:
+        key = s.system if s.system >= 0 else 10_000 + s.index
+        groups.setdefault(key, []).append(s.index)
+    systems = [sorted(v) for _, v in sorted(groups.items(), key=lambda kv: min(kv[1]))]
+    for k, members in enumerate(systems):
+        for i in members:
+            staves[i].system = k
+    return systems
+
+
+#: Roles placed on the staff their box's centre is nearest to; lyrics and other
+#: text below a staff belong to the staff above them.
+_TEXT_BELOW_ROLES = {"text"}
+
+
+def _assign_staves(g: StaffGraph) -> None:
+    tops = np.array([[s.y_top(x) for x in (s.x0, s.x1)] for s in g.staves])
+    for n in g.nodes:
+        if n.role == "structure" and n.cls in ("brace", "bracket"):
+            continue
+        cx, cy = n.cx, n.cy
+        best, best_d = -1, np.inf
+        for s in g.staves:
+            top, bottom = s.y_top(cx), s.y_bottom(cx)
+            if n.cls == "lyric_syllable" or n.cls == "lyric_hyphen":
+                d = cy - bottom if cy > bottom else np.inf  # lyrics hang below their staff
+            elif top <= cy <= bottom:
+                d = 0.0
+            else:
+                d = min(abs(cy - top), abs(cy - bottom))
+            if d < best_d:
+                best, best_d = s.index, d
+        if best >= 0 and best_d <= STAFF_MAX_DISTANCE_SS * g.staves[best].staff_space:
+            n.staff = best
+            s = g.staves[best]
+            if n.role in ("notehead", "rest", "clef", "key", "accidental", "dot", "ledger"):
+                n.position = int(round(s.position(cx, _anchor_y(n))))
+    del tops
+
+
+def _anchor_y(n: Node) -> float:
+    """The y that carries a symbol's staff position (a flat's bowl, not its box centre)."""
+    if n.cls in ACCIDENTAL_ANCHOR:
+        return n.box[1] + ACCIDENTAL_ANCHOR[n.cls] * n.height
+    if n.cls in ("key_flat",):
+        return n.box[1] + ACCIDENTAL_ANCHOR["accidental_flat"] * n.height
+    return n.cy
+
+
+def _ss(g: StaffGraph, n: Node) -> float:
+    return g.staves[n.staff].staff_space if n.staff >= 0 else g.staff_space
+
+
+def _by_role(g: StaffGraph, *roles: str) -> list[Node]:
+    return [n for n in g.nodes if n.role in roles]
+
+
+def _link_stems(g: StaffGraph) -> None:
+    heads = _by_role(g, "notehead")
+    stems = [n for n in g.nodes if n.cls == "stem"]
+    if not heads or not stems:
+        return
+    # each notehead takes the nearest stem that touches it
+    for h in heads:
+        ss = _ss(g, h)
+        best, best_d = None, np.inf
+        for s in stems:
+            sx = s.cx
+            if not (s.box[1] - STEM_Y_TOLERANCE_SS * ss <= h.cy <= s.box[3] + STEM_Y_TOLERANCE_SS * ss):
+                continue
+            dx = min(abs(sx - h.box[0]), abs(sx - h.box[2]))
+            if dx > STEM_X_TOLERANCE_SS * ss:
+                continue
+            # a stem ends at its notes: distance of the head from the nearer stem end
+            # counts, so a stem passing a neighbour's edge in mid-air loses
+            dy_end = min(abs(h.cy - s.box[1]), abs(h.cy - s.box[3]))
+            inside = s.box[1] < h.cy < s.box[3]
+            d = dx + (0.0 if inside and dy_end < 1.5 * ss else 0.25 * dy_end)
+            if d < best_d:
+                best, best_d = s, d
+        if best is not None:
+            g.add_edge(h.id, best.id, "stem")
+
+
+def stem_heads(g: StaffGraph, stem: int) -> list[int]:
+    """Noteheads attached to ``stem``."""
+    return g.sources(stem, "stem")
+
+
+def stem_direction(g: StaffGraph, stem: int) -> str:
+    """"up" when the stem rises from its noteheads, "down" otherwise."""
+    s = g.nodes[stem]
+    heads = [g.nodes[h] for h in stem_heads(g, stem)]
+    if not heads:
+        return "up"
+    top = min(h.cy for h in heads)
+    bottom = max(h.cy for h in heads)
+    return "up" if (top - s.box[1]) >= (s.box[3] - bottom) else "down"
+
+
+def _beam_line_y(beam: Node, x: float, rising: bool, ss: float) -> float:
+    """y of a beam's centre line at ``x``: the beam runs corner to corner of its box
+    (``rising``: from bottom-left to top-right)."""
+    x0, y0, x1, y1 = beam.box
+    t = 0.5 * min(BEAM_THICKNESS_SS * ss, y1 - y0)  # half the line's thickness, px
+    f = 0.0 if x1 <= x0 else float(np.clip((x - x0) / (x1 - x0), 0.0, 1.0))
+    ya, yb = (y1 - t, y0 + t) if rising else (y0 + t, y1 - t)
+    return ya + f * (yb - ya)
+
+
+def _link_beams(g: StaffGraph) -> None:
+    beams = [n for n in g.nodes if n.cls == "beam"]
+    stems = [n for n in g.nodes if n.cls == "stem"]
+    for b in beams:
+        ss = _ss(g, b)
+        tol_x = BEAM_X_TOLERANCE_SS * ss
+        cands = [s for s in stems if b.box[0] - tol_x <= s.cx <= b.box[2] + tol_x
+                 and s.box[1] - ss <= b.box[3] and s.box[3] + ss >= b.box[1]]
+        if not cands:
+            continue
+        best: list[Node] = []
+        for rising in (False, True):
+            hit = []
+            for s in cands:
+                y = _beam_line_y(b, s.cx, rising, ss)
+                if s.box[1] - BEAM_Y_TOLERANCE_SS * ss <= y <= s.box[3] + BEAM_Y_TOLERANCE_SS * ss:
+                    hit.append(s)
+            # a level beam's two orientations agree; prefer the one that touches the
+            # stems' far ends
+            if len(hit) > len(best):
+                best = hit
+        for s in best:
+            g.add_edge(s.id, b.id, "beam")
+
+
+def _link_flags(g: StaffGraph) -> None:
+    flags = [n for n in g.nodes if n.role == "flag" and n.cls != "grace_slash"]
+    stems = [n for n in g.nodes if n.cls == "stem"]
+    for f in flags:
+        ss = _ss(g, f)
+        best, best_d = None, np.inf
+        for s in stems:
+            dx = abs(f.box[0] - s.cx)
+            if dx > FLAG_X_TOLERANCE_SS * ss:
+                continue
+            if f.box[1] > s.box[3] + 0.5 * ss or f.box[3] < s.box[1] - 0.5 * ss:
+                continue
+            # a flag hangs at the stem's far end: top for up stems, bottom for down
+            d_end = min(abs(f.box[1] - s.box[1]), abs(f.box[3] - s.box[3]))
+            d = dx + 0.5 * d_end
+            if d < best_d:
+                best, best_d = s, d
+        if best is not None:
+            g.add_edge(best.id, f.id, "flag")
+    for sl in (n for n in g.nodes if n.cls == "grace_slash"):
+        ss = _ss(g, sl)
+        near = [s for s in stems if _box_distance(sl.box, s.box) < 0.5 * ss]
+        if near:
+            s = min(near, key=lambda s: abs(s.cx - sl.cx))
+            g.add_edge(s.id, sl.id, "flag")
+
+
+def _box_distance(a, b) -> float:
+    dx = max(0.0, max(a[0], b[0]) - min(a[2], b[2]))
+    dy = max(0.0, max(a[1], b[1]) - min(a[3], b[3]))
+    return float(np.hypot(dx, dy))
+
+
+def _link_accidentals(g: StaffGraph) -> None:
+    heads = _by_role(g, "notehead")
+    claimed: dict[int, tuple[float, int]] = {}
+    for a in _by_role(g, "accidental"):
+        if a.cls == "accidental_paren":
+            continue
+        ss = _ss(g, a)
+        ay = _anchor_y(a)
+        best, best_d = None, np.inf
+        for h in heads:
+            gap = h.box[0] - a.box[2]
+            if gap < -ACCIDENTAL_MAX_OVERLAP_SS * ss or gap > ACCIDENTAL_MAX_GAP_SS * ss:
+                continue
+            dy = abs(h.cy - ay)
+            if dy > ACCIDENTAL_MAX_DY_SS * ss:
+                continue
+            d = max(gap, 0.0) / ss + 2.0 * dy / ss
+            if d < best_d:
+                best, best_d = h, d
+        if best is None:
+            continue
+        prev = claimed.get(best.id)
+        if prev is None or best_d < prev[0]:
+            claimed[best.id] = (best_d, a.id)
+    for head, (_, acc) in claimed.items():
+        g.add_edge(acc, head, "accidental")
+
+
+def _link_dots(g: StaffGraph) -> None:
+    targets = _by_role(g, "notehead", "rest")
+    dots = sorted((n for n in g.nodes if n.cls == "augmentation_dot"), key=lambda n: n.cx)
+    owner: dict[int, int] = {}
+    for d in dots:
+        ss = _ss(g, d)
+        best, best_d = None, np.inf
+        for t in targets:
+            gap = d.box[0] - t.box[2]
+            if gap < -0.2 * ss or gap > DOT_MAX_GAP_SS * ss:
+                continue
+            dy = abs(d.cy - t.cy)
+            if dy > DOT_MAX_DY_SS * ss:
+                continue
+            score = gap / ss + dy / ss
+            if score < best_d:
+                best, best_d = t, score
+        # a second dot follows a first one
+        for other, tid in owner.items():
+            o = g.nodes[other]
+            gap = d.box[0] - o.box[2]
+            if 0 <= gap <= 1.0 * ss and abs(o.cy - d.cy) < 0.3 * ss:
+                score = gap / ss + 0.1
+                if score < best_d:
+                    best, best_d = g.nodes[tid], score
+        if best is not None:
+            owner[d.id] = best.id
+            g.add_edge(d.id, best.id, "dot")
+
+
+def _link_curves(g: StaffGraph) -> None:
+    heads = _by_role(g, "notehead")
+    for c in (n for n in g.nodes if n.cls in ("tie", "slur")):
+        ss = _ss(g, c)
+        kind = c.cls
+        left = _curve_end(heads, c, ss, end="left")
+        right = _curve_end(heads, c, ss, end="right", exclude=left)
+        if kind == "tie" and left is not None and right is not None \
+                and left.position is not None and right.position is not None \
+                and left.position != right.position:
+            # a tie joins equal pitches: keep the end that agrees with the other
+            alt = _curve_end([h for h in heads if h.position == left.position and h.staff == left.staff],
+                             c, ss, end="right", exclude=left)
+            right = alt
+        if left is not None:
+            g.add_edge(c.id, left.id, f"{kind}_from")
+        if right is not None:
+            g.add_edge(c.id, right.id, f"{kind}_to")
+
+
+def _curve_end(heads: list[Node], c: Node, ss: float, *, end: str, exclude: Node | None = None) -> Node | None:
+    x = c.box[0] if end == "left" else c.box[2]
+    best, best_d = None, np.inf
+    for h in heads:
+        if h is exclude or h.staff != c.staff and c.staff >= 0 and h.staff >= 0 and abs(h.staff - c.staff) > 1:
+            continue
+        dx = abs(h.cx - x)
+        if dx > CURVE_END_X_SS * ss:
+            continue
+        if end == "left" and h.cx > c.cx or end == "right" and h.cx < c.cx:
+            continue
+        dy = max(0.0, c.box[1] - h.cy, h.cy - c.box[3])
+        if dy > CURVE_END_Y_SS * ss:
+            continue
+        d = dx + dy
+        if d < best_d:
+            best, best_d = h, d
+    return best
+
+
+def _link_tuplets(g: StaffGraph) -> None:
+    brackets = [n for n in g.nodes if n.cls == "tuplet_bracket"]
+    for t in (n for n in g.nodes if n.cls == "tuplet_number"):
+        for m in _tuplet_members(g, t, brackets, _ss(g, t)):
+            g.add_edge(t.id, m, "tuplet")
+
+
+def _reach(g: StaffGraph, n: Node) -> tuple[float, float]:
+    """Vertical extent of a notehead with its stem, or of a rest."""
+    y0, y1 = n.box[1], n.box[3]
+    for s in g.targets(n.id, "stem"):
+        y0, y1 = min(y0, g.nodes[s].box[1]), max(y1, g.nodes[s].box[3])
+    return y0, y1
+
+
+def _tuplet_members(g: StaffGraph, t: Node, brackets: list[Node], ss: float) -> list[int]:
+    """The noteheads and rests a tuplet number stands for: those of the beam group
+    it sits at, else those under its bracket (or the nearest notes) on its side,
+    so the other voice of the staff stays out."""
+    beams = [n for n in g.nodes if n.cls == "beam" and n.box[0] - ss <= t.cx <= n.box[2] + ss
+             and abs(n.cy - t.cy) < 4.0 * ss]
+    if beams:
+        b = min(beams, key=lambda n: abs(n.cy - t.cy))
+        stems = set(g.sources(b.id, "beam"))
+        heads = [h for s in stems for h in g.sources(s, "stem")]
+        if heads:
+            return sorted(set(heads))
+    span = None
+    for b in brackets:
+        if b.box[0] - ss <= t.cx <= b.box[2] + ss and abs(b.cy - t.cy) < 2.0 * ss:
+            span = (b.box[0] - TUPLET_REACH_SS * ss, b.box[2] + TUPLET_REACH_SS * ss)
+    cands = [n for n in g.nodes if n.role in ("notehead", "rest") and n.staff == t.staff
+             and (span[0] <= n.cx <= span[1] if span else abs(n.cx - t.cx) < 6 * ss)]
+    if not cands:
+        return []
+
+    def gap(n):
+        y0, y1 = _reach(g, n)
+        return max(0.0, y0 - t.cy, t.cy - y1)
+
+    nearest = min(gap(n) for n in cands)
+    cands = [n for n in cands if gap(n) <= nearest + 2.5 * ss]
+    if span is None:
+        xs = sorted({round(n.cx) for n in cands}, key=lambda x: abs(x - t.cx))[:3]
+        if len(xs) < 2:
+            return []
+        lo, hi = min(xs) - 0.5 * ss, max(xs) + 0.5 * ss
+        cands = [n for n in cands if lo <= n.cx <= hi]
+    return sorted(n.id for n in cands)
+
+
+def _link_lyrics(g: StaffGraph) -> None:
+    heads = _by_role(g, "notehead")
+    for syl in (n for n in g.nodes if n.cls == "lyric_syllable"):
+        ss = _ss(g, syl)
+        cands = [h for h in heads if h.staff == syl.staff and h.box[0] - LYRIC_MAX_DX_SS * ss <= syl.cx
+                 <= h.box[2] + LYRIC_MAX_DX_SS * ss]
+        if not cands:
+            continue
+        # verovio and most engravers align a syllable's left part under the notehead
+        h = min(cands, key=lambda h: abs(h.cx - (syl.box[0] + min(syl.width, 2.0 * ss) * 0.5)))
+        g.add_edge(syl.id, h.id, "lyric")
+
+
+def _link_expressions(g: StaffGraph) -> None:
+    targets = _by_role(g, "notehead", "rest")
+    for e in (n for n in g.nodes if n.role == "expression" and n.cls != "arpeggio"):
+        ss = _ss(g, e)
+        cands = [t for t in targets if abs(t.cx - e.cx) < 1.5 * ss and _box_distance(t.box, e.box) <
+                 EXPRESSION_MAX_DIST_SS * ss * (3 if e.cls == "fermata" else 1)]
+        if cands:
+            t = min(cands, key=lambda t: _box_distance(t.box, e.box) + abs(t.cx - e.cx))
+            g.add_edge(e.id, t.id, "expression")
+
+
+def _link_braces(g: StaffGraph) -> None:
+    for b in (n for n in g.nodes if n.cls in ("brace", "bracket")):
+        for s in g.staves:
+            c = s.center_y
+            if b.box[1] - 0.5 * s.staff_space <= c <= b.box[3] + 0.5 * s.staff_space \
+                    and b.box[0] - 3 * s.staff_space <= s.x0 <= b.box[2] + 4 * s.staff_space:
+                g.add_edge(b.id, s.index, "brace")
+
+
+# ---------------------------------------------------------------------------
+# Drawing
+# ---------------------------------------------------------------------------
+
+#: Colours of edge kinds when drawn (RGB).
+EDGE_COLOURS = {
+    "stem": (0, 114, 178), "beam": (0, 158, 115), "flag": (0, 158, 115),
+    "accidental": (213, 94, 0), "dot": (204, 121, 167), "tie_from": (230, 159, 0),
+    "tie_to": (230, 159, 0), "slur_from": (240, 228, 66), "slur_to": (240, 228, 66),
+    "tuplet": (86, 180, 233), "lyric": (120, 120, 120), "expression": (150, 80, 200),
+}
+
+
+def draw_graph(image: np.ndarray, g: StaffGraph, *, to_image=None) -> np.ndarray:
+    """An RGB copy of ``image`` with the graph's boxes and edges drawn.
+
+    ``to_image`` maps ``(N, 2)`` normalized-page points to ``image`` pixels (e.g.
+    ``NormalizedPage.points_to_original``); identity when None.
+    """
+    import cv2
+
+    from omr.detect.overlay import draw_detections
+    from omr.detect.types import Detection
+
+    out = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    tf = to_image or (lambda p: p)
+    dets = []
+    for n in g.nodes:
+        if n.cls not in vocab.CLASSES:
+            continue
+        p = tf(np.array([[n.box[0], n.box[1]], [n.box[2], n.box[3]]], float))
+        dets.append(Detection(n.cls, (p[0, 0], p[0, 1], p[1, 0], p[1, 1]), n.score))
+    out = draw_detections(out, dets)
+    width = max(1, int(round(out.shape[1] / 1500)))
+    for e in g.edges:
+        colour = EDGE_COLOURS.get(e.kind)
+        if colour is None:
+            continue
+        a, b = g.nodes[e.src], g.nodes[e.dst]
+        p = tf(np.array([[a.cx, a.cy], [b.cx, b.cy]], float))
+        cv2.line(out, tuple(int(v) for v in p[0]), tuple(int(v) for v in p[1]), colour, width, cv2.LINE_AA)
+    return out

@@ -1,0 +1,172 @@
+"""Implied notation: what the engraver left out and a musician infers.
+
+Every function here changes the events of one voice of one measure so that the voice
+adds up to the measure's length, and returns what it inferred, in words, for the
+transcription's report. Inferred events are marked (``Event.inferred``) so the
+output can show them.
+
+- :func:`implied_tuplets`: a tuplet printed only on the first group applies to later
+  groups of the same shape when the voice overfills its measure.
+- :func:`place_by_columns`: a voice with notes missing (rests left out, children's
+  music) takes its onsets from the columns of the other voices and staves.
+- :func:`fill_with_rests`: gaps and a short end are filled with rests.
+- :func:`trim_overfull`: the last resort when nothing explains an overfull voice.
+
+Examples
+--------
+>>> from fractions import Fraction as F
+>>> from omr.notation.rhythm import Event
+>>> eighths = [Event(x=i, heads=[i], base=F(1, 2), beamed=True, beam_group=i // 3) for i in range(6)]
+>>> eighths[0].tuplet = eighths[1].tuplet = eighths[2].tuplet = (3, 2)
+>>> eighths[0].tuplet_printed = True
+>>> implied_tuplets(eighths, bar=F(2), shapes=[((F(1, 2), 0),) * 3 + ((3, 2),)])
+['a 3:2 tuplet printed earlier applies to 1 more group']
+>>> sum(e.duration for e in eighths)
+Fraction(2, 1)
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from omr.notation.rhythm import Event, dotted
+from omr.notation.voices import set_onsets, total
+
+#: Onsets of events within this many staff spaces of a column of another voice take
+#: that column's onset.
+COLUMN_MATCH_SS = 0.8
+
+
+def tuplet_shape(group: list[Event]) -> tuple:
+    """What identifies a tuplet group: its events' (base, dots), then the ratio."""
+    return tuple((e.base, e.dots) for e in group) + (group[0].tuplet,)
+
+
+def _groups(events: list[Event]) -> list[list[Event]]:
+    """Consecutive events sharing a beam, or standing alone."""
+    out: list[list[Event]] = []
+    for e in events:
+        if out and e.beam_group is not None and out[-1][-1].beam_group == e.beam_group:
+            out[-1].append(e)
+        else:
+            out.append([e])
+    return out
+
+
+def implied_tuplets(events: list[Event], *, bar: Fraction, shapes: list[tuple]) -> list[str]:
+    """Make later groups tuplets like an earlier printed one while the voice
+    overfills ``bar``. ``shapes`` are :func:`tuplet_shape` of printed tuplet groups
+    seen so far (most recent last). Without any printed shape, beamed groups of three
+    equal notes are tried as triplets."""
+    if total(events) <= bar:
+        return []
+    candidates = list(reversed(shapes)) or [((Fraction(1, 2), 0),) * 3 + ((3, 2),),
+                                            ((Fraction(1, 4), 0),) * 3 + ((3, 2),)]
+    done = 0
+    ratio = None
+    for shape in candidates:
+        body, r = shape[:-1], shape[-1]
+        for group in _groups(events):
+            if total(events) <= bar:
+                break
+            if any(e.tuplet for e in group) or len(group) != len(body):
+                continue
+            if tuple((e.base, e.dots) for e in group) != body:
+                continue
+            for e in group:
+                e.tuplet = r
+                e.inferred = e.inferred or "implied tuplet"
+            done += 1
+            ratio = r
+        if total(events) <= bar:
+            break
+    if not done:
+        return []
+    return [f"a {ratio[0]}:{ratio[1]} tuplet printed earlier applies to {done} more group"
+            + ("s" if done > 1 else "")]
+
+
+def place_by_columns(events: list[Event], columns: dict[float, Fraction], staff_space: float) -> bool:
+    """Give each event the onset of the column (x → onset, from complete voices) it
+    stands in; True if every event found a column in increasing time order."""
+    if not columns or not events:
+        return False
+    xs = sorted(columns)
+    onsets = []
+    for e in events:
+        x = min(xs, key=lambda c: abs(c - e.x))
+        if abs(x - e.x) > COLUMN_MATCH_SS * staff_space:
+            return False
+        onsets.append(columns[x])
+    if any(b < a + ev.duration for a, b, ev in zip(onsets, onsets[1:], events)):
+        return False
+    for e, t in zip(events, onsets):
+        e.onset = t
+    return True
+
+
+def fill_with_rests(events: list[Event], *, bar: Fraction, start: Fraction = Fraction(0)) -> tuple[list[Event], list[str]]:
+    """Events (with onsets set) plus rests in the gaps and up to ``bar``; the new
+    list and what was restored."""
+    out: list[Event] = []
+    t = start
+    restored = Fraction(0)
+    for e in events:
+        if e.onset > t:
+            out.append(_rest(t, e.onset - t, e.x - 1.0, e.voice))
+            restored += e.onset - t
+        out.append(e)
+        t = max(t, e.onset + e.duration)
+    if t < bar:
+        x = (events[-1].x + 1.0) if events else 0.0
+        out.append(_rest(t, bar - t, x, events[0].voice if events else 1))
+        restored += bar - t
+    if not restored:
+        return out, []
+    return out, [f"restored {restored} quarter note(s) of rest left out"]
+
+
+#: Rest values (quarter notes) used to fill a gap, longest first.
+_REST_VALUES = [Fraction(4), Fraction(3), Fraction(2), Fraction(3, 2), Fraction(1), Fraction(3, 4),
+                Fraction(1, 2), Fraction(3, 8), Fraction(1, 4), Fraction(1, 8), Fraction(1, 16)]
+
+
+def _rest(onset: Fraction, length: Fraction, x: float, voice: int) -> Event:
+    e = Event(x=x, rest=-1, base=length, voice=voice, onset=onset, inferred="restored rest")
+    return e
+
+
+def trim_overfull(events: list[Event], *, bar: Fraction) -> list[str]:
+    """Cut the voice at ``bar``: events starting at or after it are dropped (marked
+    ``inferred='dropped'``), the one crossing it is shortened."""
+    set_onsets(events)
+    over = total(events) - bar
+    if over <= 0:
+        return []
+    for e in events:
+        if e.onset >= bar:
+            e.inferred = "dropped"
+        elif e.onset + e.duration > bar:
+            e.base = (bar - e.onset) if not e.tuplet else (bar - e.onset) * Fraction(e.tuplet[0], e.tuplet[1])
+            e.dots = 0
+            e.inferred = "shortened"
+    events[:] = [e for e in events if e.inferred != "dropped"]
+    return [f"overfull by {over} quarter note(s); cut to fit"]
+
+
+def split_length(length: Fraction) -> list[Fraction]:
+    """``length`` as a sum of writable note values, longest first."""
+    out = []
+    rest = length
+    while rest > 0:
+        v = next((v for v in _REST_VALUES if v <= rest), None)
+        if v is None:
+            out.append(rest)
+            break
+        out.append(v)
+        rest -= v
+    return out
+
+
+__all__ = ["implied_tuplets", "place_by_columns", "fill_with_rests", "trim_overfull", "tuplet_shape",
+           "split_length", "dotted"]

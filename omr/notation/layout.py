@@ -1,0 +1,159 @@
+"""Measures of a system, and the clef, key and time signature symbols of a staff.
+
+A system's measures are cut at its barlines. Barlines are collected from all its
+staves and clustered by x, so a barline the detector missed on one staff is still
+found from the others; a cluster is kept when at least half the staves show it. A
+stretch of staff with no note or rest (the clef, key and time at the start of a
+system, say) is not a measure; a repeat sign at its end opens the next measure.
+
+Examples
+--------
+>>> fraction_of_time(["time_3"], ["time_4"])
+(3, 4)
+>>> fraction_of_time(["time_common"], [])
+(4, 4)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omr.graph import Node, StaffGraph
+
+#: Barlines within this many staff spaces on different staves are one barline.
+BARLINE_CLUSTER_SS = 1.5
+#: Key signature accidentals (and time signature digits) further apart than this
+#: (staff spaces) belong to different signatures.
+SIGNATURE_GAP_SS = 1.6
+
+#: Which barline classes open and close measures for repeats.
+REPEAT_START = {"barline_repeat_start", "barline_repeat_both"}
+REPEAT_END = {"barline_repeat_end", "barline_repeat_both"}
+#: When barlines of different classes are clustered, the most telling wins.
+_KIND_PRIORITY = ["barline_repeat_both", "barline_repeat_end", "barline_repeat_start",
+                  "barline_final", "barline_double", "barline_single"]
+
+
+@dataclass
+class MeasureSpan:
+    """One measure of a system: x range (px) and the barline classes at its left
+    and right (None: none printed / start or end of the system)."""
+
+    x0: float
+    x1: float
+    left: str | None = None
+    right: str | None = None
+
+
+def _staves_spanned(g: StaffGraph, b: Node, staves: list[int]) -> list[int]:
+    out = []
+    for s in staves:
+        st = g.staves[s]
+        top, bottom = st.y_top(b.cx), st.y_bottom(b.cx)
+        tol = 0.5 * st.staff_space
+        if b.box[1] <= top + tol and b.box[3] >= bottom - tol:
+            out.append(s)
+    if not out and b.staff in staves:
+        out = [b.staff]
+    return out
+
+
+def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
+    """The measures of the system made of ``staves`` (page staff indices)."""
+    if not staves:
+        return []
+    ss = min(g.staves[s].staff_space for s in staves)
+    items = []  # (x, kind, staves)
+    for n in g.nodes:
+        if n.role != "barline":
+            continue
+        spanned = _staves_spanned(g, n, staves)
+        if spanned:
+            items.append((n.cx, n.cls, set(spanned)))
+    items.sort(key=lambda t: t[0])
+    clusters: list[list] = []
+    for it in items:
+        if clusters and it[0] - clusters[-1][-1][0] <= BARLINE_CLUSTER_SS * ss:
+            clusters[-1].append(it)
+        else:
+            clusters.append([it])
+    need = max(1, (len(staves) + 1) // 2)
+    barlines = []
+    for c in clusters:
+        covered = set().union(*(it[2] for it in c))
+        if len(covered) < need:
+            continue
+        kinds = [it[1] for it in c]
+        kind = min(kinds, key=lambda k: _KIND_PRIORITY.index(k) if k in _KIND_PRIORITY else 99)
+        if kind == "barline_single" and kinds.count("barline_single") < len(kinds) / 2:
+            kind = max(set(kinds), key=kinds.count)
+        barlines.append((sum(it[0] for it in c) / len(c), kind))
+    x_start = min(g.staves[s].x0 for s in staves)
+    x_end = max(g.staves[s].x1 for s in staves) + ss
+    musical = sorted(n.cx for n in g.nodes if n.staff in staves and n.role in ("notehead", "rest"))
+
+    def has_music(a: float, b: float) -> bool:
+        return any(a <= x < b for x in musical)
+
+    spans: list[MeasureSpan] = []
+    carry_left: str | None = None
+    prev_x, prev_kind = x_start, None
+    for x, kind in barlines + [(x_end, None)]:
+        if has_music(prev_x, x):
+            left = carry_left or (prev_kind if prev_kind in REPEAT_START else None)
+            spans.append(MeasureSpan(prev_x, x, left=left, right=kind))
+            carry_left = None
+        elif kind is not None and kind in REPEAT_START:
+            carry_left = kind
+        elif kind is not None and spans and kind != "barline_single" and spans[-1].right == "barline_single":
+            spans[-1].right = kind  # a double/final bar drawn as two boxes
+        prev_x, prev_kind = x, kind
+    for s in spans:  # a repeat-both opens the next measure only as a start
+        if s.left == "barline_repeat_both":
+            s.left = "barline_repeat_start"
+    return spans
+
+
+def signature_groups(g: StaffGraph, staff: int, role: str) -> list[list[Node]]:
+    """Nodes of ``role`` ("key" or "time") on ``staff`` grouped into signatures,
+    left to right."""
+    ss = g.staves[staff].staff_space
+    nodes = sorted((n for n in g.nodes if n.role == role and n.staff == staff), key=lambda n: n.box[0])
+    groups: list[list[Node]] = []
+    for n in nodes:
+        if groups and n.box[0] - max(m.box[2] for m in groups[-1]) <= SIGNATURE_GAP_SS * ss:
+            groups[-1].append(n)
+        else:
+            groups.append([n])
+    return groups
+
+
+def fraction_of_time(upper: list[str], lower: list[str]) -> tuple[int, int] | None:
+    """Time signature from the classes of its upper and lower glyphs (left to
+    right); None when they do not make one."""
+    if "time_common" in upper + lower:
+        return 4, 4
+    if "time_cut" in upper + lower:
+        return 2, 2
+    digits_u = "".join(c[5:] for c in upper if c[5:].isdigit())
+    digits_l = "".join(c[5:] for c in lower if c[5:].isdigit())
+    if not digits_u or not digits_l:
+        return None
+    num, den = int(digits_u), int(digits_l)
+    if num <= 0 or den not in (1, 2, 4, 8, 16, 32, 64):
+        return None
+    return num, den
+
+
+def read_time(g: StaffGraph, group: list[Node]) -> tuple[int, int] | None:
+    """Time signature of a group of time glyphs on one staff."""
+    staff = g.staves[group[0].staff]
+    upper, lower = [], []
+    for n in sorted(group, key=lambda n: n.cx):
+        if n.cls in ("time_common", "time_cut"):
+            upper.append(n.cls)
+        elif n.cy < staff.line_y(2, n.cx):
+            upper.append(n.cls)
+        else:
+            lower.append(n.cls)
+    return fraction_of_time(upper, lower)

@@ -1,0 +1,248 @@
+"""Rhythm: the events of one staff (notes, chords, rests) and their durations.
+
+An :class:`Event` is what sounds (or is silent) at one moment in one voice: a single
+note, a chord (noteheads sharing a stem, or stemless noteheads in one column), or a
+rest. Its written duration comes from the graph: notehead kind, beams or flag on the
+stem, augmentation dots, a tuplet mark; durations are exact fractions of a quarter
+note.
+
+Examples
+--------
+>>> base_duration("notehead_black", beams=2)      # a sixteenth
+Fraction(1, 4)
+>>> dotted(Fraction(1), 1)
+Fraction(3, 2)
+>>> tuplet_ratio(Fraction(3, 2), Fraction(1, 2))  # three eighths: a triplet
+(3, 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from omr.graph import StaffGraph, stem_direction
+
+#: Written duration (quarter notes) of notehead kinds without beams or flags.
+NOTEHEAD_QUARTERS = {
+    "notehead_black": Fraction(1), "notehead_half": Fraction(2), "notehead_whole": Fraction(4),
+    "notehead_breve": Fraction(8), "notehead_black_cue": Fraction(1),
+    "notehead_half_cue": Fraction(2), "notehead_whole_cue": Fraction(4),
+}
+#: Written duration (quarter notes) of rest classes.
+REST_QUARTERS = {
+    "rest_breve": Fraction(8), "rest_whole": Fraction(4), "rest_half": Fraction(2),
+    "rest_quarter": Fraction(1), "rest_8th": Fraction(1, 2), "rest_16th": Fraction(1, 4),
+    "rest_32nd": Fraction(1, 8), "rest_64th": Fraction(1, 16),
+}
+#: Flag class → how many times it halves the duration.
+FLAG_HALVINGS = {"flag_8th": 1, "flag_16th": 2, "flag_32nd": 3, "flag_64th": 4}
+#: Noteheads within this many staff spaces of each other (and with no stem) are
+#: one chord.
+CHORD_COLUMN_SS = 0.6
+#: Most beams/flags believed on one stem.
+MAX_HALVINGS = 5
+
+
+@dataclass
+class Event:
+    """A note, chord or rest of one staff, in reading order.
+
+    ``heads`` are notehead node ids (empty for a rest); ``rest`` the rest node id.
+    ``duration`` is the sounding length in quarter notes (0 for grace notes):
+    ``base`` dotted ``dots`` times, scaled by ``tuplet`` (actual, normal) if any.
+    ``voice`` (1-based) and ``onset`` (quarter notes from the measure's start) are
+    filled in by :mod:`omr.notation.voices`. ``inferred`` says what, if anything,
+    was not printed but inferred (see :mod:`omr.notation.implied`).
+    """
+
+    x: float
+    heads: list[int] = field(default_factory=list)
+    rest: int | None = None
+    stem: int | None = None
+    direction: str | None = None  # "up", "down" or None (no stem)
+    base: Fraction = Fraction(1)
+    dots: int = 0
+    tuplet: tuple[int, int] | None = None
+    tuplet_printed: bool = False
+    grace: bool = False
+    beamed: bool = False
+    beam_group: int | None = None  # id of the first beam of its group (or None)
+    full_measure_rest: bool = False
+    voice: int = 1
+    onset: Fraction = Fraction(0)
+    inferred: str = ""
+    y: float = 0.0  # centre height (px), for voice assignment of rests
+
+    @property
+    def is_rest(self) -> bool:
+        return self.rest is not None
+
+    @property
+    def duration(self) -> Fraction:
+        if self.grace:
+            return Fraction(0)
+        d = dotted(self.base, self.dots)
+        if self.tuplet:
+            d = d * Fraction(self.tuplet[1], self.tuplet[0])
+        return d
+
+
+def base_duration(notehead_cls: str, *, beams: int = 0, flags: int = 0) -> Fraction:
+    """Written duration of a notehead with ``beams`` beams or ``flags`` flag halvings
+    (black noteheads only are shortened)."""
+    q = NOTEHEAD_QUARTERS[notehead_cls]
+    if q == 1:
+        q = q / (2 ** min(max(beams, flags), MAX_HALVINGS))
+    return q
+
+
+def dotted(base: Fraction, dots: int) -> Fraction:
+    """``base`` lengthened by ``dots`` augmentation dots."""
+    return base * (2 - Fraction(1, 2 ** dots))
+
+
+def tuplet_ratio(total: Fraction, unit: Fraction, number: int | None = None) -> tuple[int, int]:
+    """(actual, normal) of a tuplet group lasting ``total`` written quarter notes made
+    of units of ``unit``; ``number`` is the printed number when it was read. Three
+    units in the time of two, five or six or seven in the time of four, two or four in
+    the time of three."""
+    n = number or max(1, round(total / unit)) if unit else (number or 3)
+    if n in (2, 4):
+        return n, 3
+    normal = 1
+    while normal * 2 < n:
+        normal *= 2
+    return n, normal
+
+
+#: Beam segments that meet at a stem (one ends within this many staff spaces of
+#: where the next begins) are one beam line: verovio draws a secondary beam across
+#: several notes as one segment per pair of stems.
+BEAM_CHAIN_SS = 0.3
+#: ... and continue its line to within this (beam lines are 0.75 staff space apart).
+BEAM_LEVEL_SS = 0.3
+#: Thickness of a beam line, staff spaces.
+BEAM_THICKNESS_SS = 0.5
+
+
+def _beam_count(g: StaffGraph, stem: int) -> int:
+    """Beam lines at a stem: attached beam boxes, with segments chained end to
+    start at this stem counted once."""
+    beams = [g.nodes[b] for b in set(g.targets(stem, "beam"))]
+    if len(beams) < 2:
+        return len(beams)
+    tol = BEAM_CHAIN_SS * g.staves[g.nodes[stem].staff].staff_space if g.nodes[stem].staff >= 0 else 3.0
+    sx = g.nodes[stem].cx
+    parent = list(range(len(beams)))
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    ss = tol / BEAM_CHAIN_SS
+    for i, a in enumerate(beams):
+        for j, b in enumerate(beams):
+            if i == j or abs(a.box[2] - b.box[0]) >= tol or abs(a.box[2] - sx) >= 3 * tol:
+                continue
+            # b continues a's line: its centre lies where a's slope leads
+            dy = b.cy - a.cy
+            slope = max(0.0, a.height - BEAM_THICKNESS_SS * ss) / max(a.width, 1e-6)
+            if abs(abs(dy) - slope * (b.cx - a.cx)) < BEAM_LEVEL_SS * ss:
+                parent[find(i)] = find(j)
+    return len({find(i) for i in range(len(beams))})
+
+
+def _flag_halvings(g: StaffGraph, stem: int) -> int:
+    return max([FLAG_HALVINGS.get(g.nodes[f].cls, 0) for f in g.targets(stem, "flag")] or [0])
+
+
+def _has_slash(g: StaffGraph, stem: int) -> bool:
+    return any(g.nodes[f].cls == "grace_slash" for f in g.targets(stem, "flag"))
+
+
+def _dots_of(g: StaffGraph, node: int) -> int:
+    return len(g.sources(node, "dot"))
+
+
+def _column_x(g: StaffGraph, stem: int, heads: list) -> float:
+    """x of the column a stemmed chord stands in: the centre of its noteheads on the
+    stem's usual side (a second's displaced notehead is on the other side)."""
+    sx = g.nodes[stem].cx
+    direction = stem_direction(g, stem)
+    usual = [h for h in heads if (h.cx < sx if direction == "up" else h.cx > sx)] or heads
+    return sum(h.cx for h in usual) / len(usual)
+
+
+def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
+    """The notes, chords and rests of ``staff`` whose centres lie in ``[x0, x1)``,
+    left to right, with their written durations (no voices or onsets yet)."""
+    ss = g.staves[staff].staff_space
+    heads = [n for n in g.nodes if n.role == "notehead" and n.staff == staff and x0 <= n.cx < x1]
+    rests = [n for n in g.nodes if n.role == "rest" and n.cls in REST_QUARTERS and n.staff == staff
+             and x0 <= n.cx < x1]
+    events: list[Event] = []
+    by_stem: dict[int, list] = {}
+    loose = []
+    for h in heads:
+        stems = g.targets(h.id, "stem")
+        if stems:
+            by_stem.setdefault(stems[0], []).append(h)
+        else:
+            loose.append(h)
+    for stem, hs in by_stem.items():
+        kinds = [h.cls for h in hs]
+        kind = max(kinds, key=lambda k: NOTEHEAD_QUARTERS[k])
+        beams = _beam_count(g, stem)
+        cue = all(k.endswith("_cue") for k in kinds)
+        ev = Event(x=_column_x(g, stem, hs), heads=[h.id for h in sorted(hs, key=lambda h: -h.cy)], stem=stem,
+                   direction=stem_direction(g, stem),
+                   base=base_duration(kind, beams=beams, flags=_flag_halvings(g, stem)),
+                   dots=max(_dots_of(g, h.id) for h in hs), grace=cue or _has_slash(g, stem),
+                   beamed=beams > 0, y=sum(h.cy for h in hs) / len(hs))
+        beam_ids = sorted(g.targets(stem, "beam"))
+        ev.beam_group = beam_ids[0] if beam_ids else None
+        events.append(ev)
+    loose.sort(key=lambda h: h.cx)
+    column: list = []
+    for h in loose + [None]:
+        if column and (h is None or h.cx - column[0].cx > CHORD_COLUMN_SS * ss):
+            kind = max((c.cls for c in column), key=lambda k: NOTEHEAD_QUARTERS[k])
+            events.append(Event(x=sum(c.cx for c in column) / len(column),
+                                heads=[c.id for c in sorted(column, key=lambda c: -c.cy)],
+                                base=NOTEHEAD_QUARTERS[kind], dots=max(_dots_of(g, c.id) for c in column),
+                                grace=all(c.cls.endswith("_cue") for c in column),
+                                y=sum(c.cy for c in column) / len(column)))
+            column = []
+        if h is not None:
+            column.append(h)
+    for r in rests:
+        events.append(Event(x=r.cx, rest=r.id, base=REST_QUARTERS[r.cls], dots=_dots_of(g, r.id), y=r.cy))
+    events.sort(key=lambda e: e.x)
+    _apply_printed_tuplets(g, events)
+    return events
+
+
+def _apply_printed_tuplets(g: StaffGraph, events: list[Event]) -> None:
+    """Events under a printed tuplet number get its ratio (digit from the text when
+    read, else from the group's length)."""
+    by_node = {}
+    for i, e in enumerate(events):
+        for h in e.heads:
+            by_node[h] = i
+        if e.rest is not None:
+            by_node[e.rest] = i
+    for t in (n for n in g.nodes if n.cls == "tuplet_number"):
+        members = sorted({by_node[m] for m in g.targets(t.id, "tuplet") if m in by_node})
+        members = [i for i in members if not events[i].grace]
+        if len(members) < 2:
+            continue
+        group = [events[i] for i in members]
+        total = sum((dotted(e.base, e.dots) for e in group), Fraction(0))
+        unit = min(e.base for e in group)
+        number = int(t.text) if t.text.strip().isdigit() else None
+        ratio = tuplet_ratio(total, unit, number)
+        for e in group:
+            e.tuplet = ratio
+            e.tuplet_printed = True

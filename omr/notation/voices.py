@@ -1,0 +1,84 @@
+"""Voices on one staff, and the onset of every event in its voice.
+
+Engraved music shows two voices on one staff by stem direction: the upper voice's
+stems point up, the lower voice's down, and simultaneous notes stand in one column.
+A measure of one staff is read as two voices when two events with stems in opposite
+directions stand in one column, or when reading everything as one voice overfills
+the measure and both stem directions occur. Rests go to the voice on their side of
+the middle line.
+
+Examples
+--------
+>>> from fractions import Fraction
+>>> from omr.notation.rhythm import Event
+>>> up = Event(x=10, heads=[0], direction="up", base=Fraction(2), y=40)
+>>> down = Event(x=10, heads=[1], direction="down", base=Fraction(2), y=70)
+>>> voices = split_voices([up, down], bar=Fraction(2), staff_space=10, middle_y=60)
+>>> sorted(voices), voices[1][0] is up
+([1, 2], True)
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from omr.notation.rhythm import Event
+
+#: Events whose x lie within this many staff spaces stand in one column.
+COLUMN_SS = 0.6
+
+
+def _columns_conflict(events: list[Event], staff_space: float) -> bool:
+    stemmed = sorted((e for e in events if e.direction and not e.grace and not e.is_rest),
+                     key=lambda e: e.x)
+    for i, a in enumerate(stemmed):
+        for b in stemmed[i + 1:]:
+            if b.x - a.x > 2.0 * staff_space:
+                break
+            if a.direction != b.direction and abs(_head_x(a) - _head_x(b)) < COLUMN_SS * staff_space:
+                return True
+    return False
+
+
+def _head_x(e: Event) -> float:
+    return e.x
+
+
+def total(events: list[Event]) -> Fraction:
+    """Summed duration of ``events`` (quarter notes)."""
+    return sum((e.duration for e in events), Fraction(0))
+
+
+def split_voices(events: list[Event], *, bar: Fraction, staff_space: float,
+                 middle_y: float) -> dict[int, list[Event]]:
+    """Voice number → its events in reading order (sets ``Event.voice``)."""
+    directions = {e.direction for e in events if e.direction and not e.grace}
+    two = len(directions) == 2 and (_columns_conflict(events, staff_space) or total(events) > bar)
+    voices: dict[int, list[Event]] = {}
+    if not two:
+        for e in events:
+            e.voice = 1
+        voices[1] = list(events)
+        return voices
+    for e in events:
+        if e.direction == "up":
+            e.voice = 1
+        elif e.direction == "down":
+            e.voice = 2
+        else:  # rests and stemless notes: by side of the middle line
+            e.voice = 1 if e.y < middle_y else 2
+    for e in events:
+        voices.setdefault(e.voice, []).append(e)
+    # a grace note goes with the voice of the note it leads to
+    for v in voices.values():
+        v.sort(key=lambda e: e.x)
+    return dict(sorted(voices.items()))
+
+
+def set_onsets(events: list[Event], start: Fraction = Fraction(0)) -> Fraction:
+    """Onsets one after another from ``start``; returns where the voice ends."""
+    t = start
+    for e in events:
+        e.onset = t
+        t += e.duration
+    return t

@@ -1,0 +1,714 @@
+"""Staff graphs → music: measures, voices, pitches, implied notation, a music21 Score.
+
+Reading goes in two passes over the pages of one piece, in order:
+
+1. :func:`read_measures` walks every system's measures (see
+   :func:`omr.notation.layout.system_measures`) staff by staff: clef, key and time
+   changes by x, the events of each staff (:mod:`omr.notation.rhythm`), pitches
+   (:mod:`omr.notation.pitch`: clef, key, accidentals carried through the measure
+   and across ties), voices and onsets (:mod:`omr.notation.voices`), and what is
+   written over the measures (voltas, segno/coda, D.C./D.S./Fine, tempo).
+2. :func:`resolve_measures` makes every voice add up to its measure
+   (:mod:`omr.notation.implied`: implied tuplets, rests placed by the other voices'
+   columns, restored rests, a pickup at the start) and records each inference in
+   the :class:`Report`.
+
+:func:`to_music21` then builds the Score (parts from the staves of the first system,
+staves joined by a brace are one part), with repeat barlines, endings and
+navigation as music21 repeat objects. Inferred notes and rests are coloured
+``INFERRED_COLOUR`` so the user can see them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+
+from omr.graph import StaffGraph
+from omr.notation import implied
+from omr.notation.layout import REPEAT_END, REPEAT_START, MeasureSpan, read_time, signature_groups, system_measures
+from omr.notation.pitch import CLEFS, ClefInfo, MeasureAccidentals, clef_for, fifths_from_key_symbols, pitch_at
+from omr.notation.rhythm import Event, read_events
+from omr.notation.voices import set_onsets, split_voices, total
+
+#: Colour of inferred notes and rests in the output (MusicXML ``color``).
+INFERRED_COLOUR = "#D55E00"
+#: Clef, key and time assumed when a staff shows none (reported).
+DEFAULT_CLEF = "clef_g"
+DEFAULT_TIME = (4, 4)
+
+
+@dataclass
+class Inference:
+    """One thing the program inferred or doubts: ``kind`` (e.g. "implied_tuplet",
+    "restored_rest", "pickup", "overfull", "default_clef"), where (1-based page,
+    measure, staff), and what, in words."""
+
+    kind: str
+    detail: str
+    page: int = 0
+    measure: int = 0
+    staff: int = 0
+
+
+@dataclass
+class Report:
+    """What a transcription inferred (``inferred``) and what it doubts (``warnings``)."""
+
+    inferred: list[Inference] = field(default_factory=list)
+    warnings: list[Inference] = field(default_factory=list)
+
+    def infer(self, kind: str, detail: str, **where) -> None:
+        self.inferred.append(Inference(kind, detail, **where))
+
+    def warn(self, kind: str, detail: str, **where) -> None:
+        self.warnings.append(Inference(kind, detail, **where))
+
+    def to_dict(self) -> dict:
+        return {"inferred": [asdict(i) for i in self.inferred], "warnings": [asdict(w) for w in self.warnings]}
+
+    def lines(self) -> list[str]:
+        """The report in words, one line per entry."""
+        out = []
+        for label, items in (("inferred", self.inferred), ("warning", self.warnings)):
+            for i in items:
+                where = ", ".join(f"{k} {v}" for k, v in (("page", i.page), ("measure", i.measure),
+                                                           ("staff", i.staff)) if v)
+                out.append(f"{label}: {i.detail}" + (f" ({where})" if where else ""))
+        return out
+
+
+@dataclass
+class StaffMeasure:
+    """One staff's share of a measure."""
+
+    events: list[Event]
+    voices: dict[int, list[Event]] = field(default_factory=dict)
+    clef: ClefInfo | None = None          # clef in force at the measure's start
+    clef_changes: list[tuple[float, ClefInfo]] = field(default_factory=list)  # (x, clef) inside
+    key: int | None = None                # key change at the measure's start
+    time: tuple[int, int] | None = None   # time change at the measure's start
+    pitches: dict[int, tuple[str, int, int, bool]] = field(default_factory=dict)
+    ties: dict[int, set] = field(default_factory=dict)
+
+
+@dataclass
+class ReadMeasure:
+    """A measure of the piece as read: where it is, its staves, what is over it."""
+
+    page: int
+    system: int
+    span: MeasureSpan
+    graph: StaffGraph
+    staff_ids: list[int]                  # page staff index of each staff slot
+    staves: list[StaffMeasure]
+    time: tuple[int, int] = DEFAULT_TIME
+    length: Fraction = Fraction(4)
+    pickup: bool = False
+    irregular: bool = False               # longer than its time signature, on every staff
+    volta: tuple[int, ...] = ()
+    volta_first: bool = False
+    volta_last: bool = False
+    marks: set = field(default_factory=set)   # segno, coda, fine, tocoda, dacapo..., dalsegno...
+    tempo: tuple[str, float | None] | None = None
+
+    @property
+    def bar(self) -> Fraction:
+        return Fraction(4 * self.time[0], self.time[1])
+
+
+# ---------------------------------------------------------------------------
+# Pass 1: reading
+# ---------------------------------------------------------------------------
+
+
+def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]:
+    """Every measure of the pages ``graphs`` (in order), read but not yet resolved."""
+    measures: list[ReadMeasure] = []
+    clefs: dict[int, ClefInfo] = {}
+    keys: dict[int, int] = {}
+    time = None
+    for page_no, g in enumerate(graphs, start=1):
+        for sys_no, staves in enumerate(g.systems):
+            spans = system_measures(g, staves)
+            if not spans:
+                continue
+            first_x = _first_music_x(g, staves)
+            per_staff: list[list[StaffMeasure]] = []
+            time_changes: dict[int, tuple[int, int]] = {}
+            for slot, s in enumerate(staves):
+                sm, tc = _read_staff(g, s, spans, clefs.get(slot), keys.get(slot, 0), first_x, report,
+                                     page_no, len(measures))
+                per_staff.append(sm)
+                for k, t in tc.items():
+                    time_changes.setdefault(k, t)
+                last = sm[-1]
+                clefs[slot] = last.clef_changes[-1][1] if last.clef_changes else last.clef
+                keys[slot] = next((m.key for m in reversed(sm) if m.key is not None), keys.get(slot, 0))
+            for k, span in enumerate(spans):
+                if k in time_changes:
+                    time = time_changes[k]
+                if time is None:
+                    time = DEFAULT_TIME
+                    report.warn("default_time", "no time signature found; 4/4 assumed", page=page_no)
+                m = ReadMeasure(page=page_no, system=sys_no, span=span, graph=g, staff_ids=list(staves),
+                                staves=[per_staff[i][k] for i in range(len(staves))], time=time)
+                m.length = m.bar
+                measures.append(m)
+            _read_over_measures(g, staves, measures[-len(spans):])
+    return measures
+
+
+def _first_music_x(g: StaffGraph, staves: list[int]) -> float:
+    xs = [n.box[0] for n in g.nodes if n.staff in staves and n.role in ("notehead", "rest")]
+    return min(xs) if xs else float("inf")
+
+
+def _span_index(spans: list[MeasureSpan], x: float) -> int:
+    for k, sp in enumerate(spans):
+        if x < sp.x1:
+            return k
+    return len(spans) - 1
+
+
+def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo | None, key: int,
+                first_x: float, report: Report, page: int, measure_base: int):
+    staff = g.staves[s]
+    ss = staff.staff_space
+    clef_nodes = sorted((n for n in g.nodes if n.role == "clef" and n.staff == s and n.cls in CLEFS),
+                        key=lambda n: n.cx)
+    # key signatures: the group at the system's start, and groups after barlines
+    key_at: dict[int, int] = {}
+    for group in signature_groups(g, s, "key"):
+        x = group[0].box[0]
+        k = _span_index(spans, x)
+        events_before = [n for n in g.nodes if n.staff == s and n.role in ("notehead", "rest")
+                         and spans[k].x0 <= n.cx < x]
+        if events_before and k == len(spans) - 1:
+            continue  # a courtesy key at the system's end
+        if events_before:
+            k += 1
+            if k >= len(spans):
+                continue
+        key_at[k] = fifths_from_key_symbols([n.cls for n in group])
+    time_at: dict[int, tuple[int, int]] = {}
+    for group in signature_groups(g, s, "time"):
+        t = read_time(g, group)
+        if t is None:
+            report.warn("time_unread", "a time signature could not be read", page=page)
+            continue
+        x = group[0].box[0]
+        k = _span_index(spans, x)
+        if any(spans[k].x0 <= n.cx < x for n in g.nodes if n.staff == s and n.role in ("notehead", "rest")):
+            k += 1
+        if k < len(spans):
+            time_at[k] = t
+    out: list[StaffMeasure] = []
+    ci = 0
+    if clef is None and not (clef_nodes and clef_nodes[0].cx < first_x):
+        clef = CLEFS[DEFAULT_CLEF]
+        report.warn("default_clef", "no clef at the start of a staff; treble clef assumed", page=page,
+                    staff=s + 1)
+    tie_pitch: dict[int, tuple[str, int, int, bool]] = {}
+    for k, span in enumerate(spans):
+        x_lo = -float("inf") if k == 0 else span.x0
+        # clefs before the first note of this measure set its starting clef
+        events = read_events(g, s, x_lo, span.x1)
+        first = events[0].x if events else span.x1
+        while ci < len(clef_nodes) and clef_nodes[ci].cx < first and clef_nodes[ci].cx < span.x1:
+            clef = clef_for(clef_nodes[ci].cls, clef_nodes[ci].position)
+            ci += 1
+        sm = StaffMeasure(events=events, clef=clef, key=key_at.get(k), time=time_at.get(k))
+        while ci < len(clef_nodes) and clef_nodes[ci].cx < span.x1:
+            sm.clef_changes.append((clef_nodes[ci].cx, clef_for(clef_nodes[ci].cls, clef_nodes[ci].position)))
+            ci += 1
+        if sm.key is not None:
+            key = sm.key
+        _read_pitches(g, sm, key, tie_pitch)
+        out.append(sm)
+    del ss
+    return out, time_at
+
+
+def _read_pitches(g: StaffGraph, sm: StaffMeasure, key: int, tie_pitch: dict) -> None:
+    state = MeasureAccidentals(key_fifths=key)
+    clef = sm.clef
+    changes = list(sm.clef_changes)
+    for e in sorted(sm.events, key=lambda e: e.x):
+        while changes and changes[0][0] < e.x:
+            clef = changes.pop(0)[1]
+        for h in e.heads:
+            node = g.nodes[h]
+            ties_in = [t for t in g.sources(h, "tie_to")]
+            ties_out = [t for t in g.sources(h, "tie_from")]
+            tie = set()
+            if ties_in:
+                tie.add("stop")
+            if ties_out:
+                tie.add("start")
+            if tie:
+                sm.ties[h] = tie
+            acc = [g.nodes[a].cls for a in g.sources(h, "accidental")]
+            came_from = [g.targets(t, "tie_from") for t in ties_in]
+            prev = next((tie_pitch[f[0]] for f in came_from if f and f[0] in tie_pitch), None)
+            if prev is not None and not acc:
+                step, octave, alter, _ = prev
+                sm.pitches[h] = (step, octave, alter, False)
+                state.set(step, octave, alter)
+            else:
+                position = node.position if node.position is not None else 0
+                step, octave, alter = pitch_at(position, clef or CLEFS[DEFAULT_CLEF], state,
+                                               acc[0] if acc else None)
+                sm.pitches[h] = (step, octave, alter, bool(acc))
+            tie_pitch[h] = sm.pitches[h]
+
+
+def _read_over_measures(g: StaffGraph, staves: list[int], measures: list[ReadMeasure]) -> None:
+    """Voltas, navigation and tempo marks of one system, put on its measures."""
+    if not measures:
+        return
+    spans = [m.span for m in measures]
+    ss = g.staves[staves[0]].staff_space
+    near = [n for n in g.nodes if n.staff in staves or n.staff < 0]
+    brackets = sorted((n for n in near if n.cls == "volta_bracket"), key=lambda n: n.box[0])
+    numbers = [n for n in near if n.cls == "volta_number"]
+    for i, b in enumerate(brackets):
+        covered = [k for k, sp in enumerate(spans)
+                   if min(b.box[2], sp.x1) - max(b.box[0], sp.x0) > 0.5 * (sp.x1 - sp.x0)]
+        if not covered:
+            continue
+        label = [n for n in numbers if b.box[0] - ss <= n.cx <= b.box[2] and abs(n.cy - b.cy) < 3 * ss]
+        digits = tuple(int(c) for c in "".join(n.text for n in label) if c.isdigit())
+        if not digits:
+            prev = measures[covered[0] - 1].volta if covered[0] > 0 else ()
+            digits = (prev[-1] + 1,) if prev else (1,)
+        for k in covered:
+            measures[k].volta = digits
+        measures[covered[0]].volta_first = True
+        measures[covered[-1]].volta_last = True
+    for n in near:
+        kind = {"segno": "segno", "coda": "coda", "text_fine": "fine", "text_tocoda": "tocoda",
+                "text_dacapo": "dacapo", "text_dalsegno": "dalsegno"}.get(n.cls)
+        if kind is None:
+            continue
+        # signs stand at a measure's start, words at its end
+        x = n.box[0] + 0.5 * ss if kind in ("segno", "coda") else n.box[2] - 0.5 * ss
+        k = _span_index(spans, x)
+        if kind in ("dacapo", "dalsegno"):
+            text = n.text.lower()
+            if "fine" in text:
+                kind += "_al_fine"
+            elif "coda" in text:
+                kind += "_al_coda"
+        measures[k].marks.add(kind)
+    for n in near:
+        if n.cls == "tempo_text" and n.text:
+            k = _span_index(spans, n.box[0])
+            from omr.ocr import parse_tempo
+
+            t = parse_tempo(n.text)
+            measures[k].tempo = (t.text, t.qpm)
+
+
+# ---------------------------------------------------------------------------
+# Pass 2: every voice adds up
+# ---------------------------------------------------------------------------
+
+
+def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
+    """Voices, onsets and implied notation for every measure (see module doc)."""
+    shapes: dict[int, list[tuple]] = {}
+    for index, m in enumerate(measures):
+        bar = m.bar
+        where = {"page": m.page, "measure": index + 1}
+        for slot, sm in enumerate(m.staves):
+            staff = m.graph.staves[m.staff_ids[slot]]
+            middle = staff.line_y(2, 0.5 * (m.span.x0 + m.span.x1))
+            sm.voices = split_voices(sm.events, bar=bar, staff_space=staff.staff_space, middle_y=middle)
+            for v in sm.voices.values():
+                _full_measure_rests(v, bar)
+                shapes.setdefault(slot, []).extend(_printed_shapes(v))
+                set_onsets(v)
+                for line in implied.implied_tuplets(v, bar=bar, shapes=shapes[slot]):
+                    report.infer("implied_tuplet", line, staff=slot + 1, **where)
+                set_onsets(v)
+        # a pickup: the piece's first measure, every voice short
+        longest = max((total(v) for sm in m.staves for v in sm.voices.values()), default=bar)
+        if index == 0 and longest < bar and longest > 0:
+            m.pickup = True
+            m.length = longest
+            report.infer("pickup", f"the first measure is a pickup of {longest} quarter note(s)", **where)
+        if longest > bar:
+            # every staff agrees on a longer measure: the score's own irregular
+            # measure (a cadenza, unmetered music), kept whole, not cut
+            agree = sum(any(total(v) == longest for v in sm.voices.values()) for sm in m.staves)
+            if agree * 2 >= len(m.staves) and agree >= 1 and len(m.staves) > 0:
+                m.length = longest
+                m.irregular = True
+                report.infer("irregular_measure", f"the measure holds {longest} quarter notes, not {bar}: "
+                             "kept as an irregular measure (hidden time signature)", **where)
+        is_last = index == len(measures) - 1
+        if is_last and longest < bar and measures[0].pickup and longest > 0:
+            m.length = longest
+            report.infer("pickup", "the last measure completes the pickup", **where)
+        columns = _columns(m)
+        for slot, sm in enumerate(m.staves):
+            staff = m.graph.staves[m.staff_ids[slot]]
+            for voice, v in list(sm.voices.items()):
+                length = m.length
+                if total(v) > length:
+                    for line in implied.trim_overfull(v, bar=length):
+                        report.warn("overfull", line, staff=slot + 1, **where)
+                if total(v) < length:
+                    start = Fraction(0)
+                    placed = implied.place_by_columns(v, columns, staff.staff_space) if len(v) else False
+                    if not placed:
+                        if m.pickup:
+                            start = length - total(v)
+                        set_onsets(v, start)
+                    filled, lines = implied.fill_with_rests(v, bar=length)
+                    for e in filled:
+                        e.voice = voice
+                    sm.voices[voice] = filled
+                    for line in lines:
+                        if not (m.pickup and not placed and voice > 1 and not v):
+                            report.infer("restored_rest", line, staff=slot + 1, **where)
+
+
+def _full_measure_rests(v: list[Event], bar: Fraction) -> None:
+    if len(v) == 1 and v[0].is_rest and m21_whole(v[0]):
+        v[0].base = bar
+        v[0].full_measure_rest = True
+
+
+def m21_whole(e: Event) -> bool:
+    return e.base == 4 and e.dots == 0
+
+
+def _printed_shapes(v: list[Event]) -> list[tuple]:
+    out, group = [], []
+    for e in v + [None]:
+        if e is not None and e.tuplet_printed and (not group or group[-1].tuplet == e.tuplet):
+            group.append(e)
+            continue
+        if len(group) >= 2:
+            # one printed group may hold several beam groups: keep the first beam's
+            first = [x for x in group if x.beam_group == group[0].beam_group] if group[0].beam_group else group
+            if total(first) > 0:
+                out.append(implied.tuplet_shape(first))
+        group = [e] if e is not None and e.tuplet_printed else []
+    return out
+
+
+def _columns(m: ReadMeasure) -> dict[float, Fraction]:
+    """x → onset from the voices that add up exactly (none inferred)."""
+    cols: dict[float, Fraction] = {}
+    for sm in m.staves:
+        for v in sm.voices.values():
+            if total(v) != m.length or any(e.inferred for e in v):
+                continue
+            for e in v:
+                if not e.grace:
+                    cols.setdefault(round(e.x, 1), e.onset)
+    return cols
+
+
+# ---------------------------------------------------------------------------
+# music21
+# ---------------------------------------------------------------------------
+
+
+def staff_layout(g: StaffGraph) -> list[list[int]]:
+    """Staff slots of the first system grouped into parts: slots joined by a brace
+    are one part (a piano's two staves)."""
+    if not g.systems:
+        return []
+    first = g.systems[0]
+    parts: list[list[int]] = []
+    slot_of = {s: i for i, s in enumerate(first)}
+    braced: dict[int, int] = {}
+    for n in g.nodes:
+        if n.cls == "brace":
+            slots = sorted(slot_of[s] for s in g.targets(n.id, "brace") if s in slot_of)
+            if len(slots) >= 2:
+                for s in slots:
+                    braced[s] = n.id
+    for i in range(len(first)):
+        if parts and i in braced and braced.get(parts[-1][-1]) == braced[i]:
+            parts[-1].append(i)
+        else:
+            parts.append([i])
+    return parts
+
+
+def part_names(g: StaffGraph, parts: list[list[int]]) -> list[str]:
+    """Names printed left of the first system's staves (GT text or OCR)."""
+    if not g.systems:
+        return []
+    first = g.systems[0]
+    names = []
+    for slots in parts:
+        staves = [g.staves[first[i]] for i in slots]
+        top = min(s.y_top(s.x0) for s in staves) - 2 * staves[0].staff_space
+        bottom = max(s.y_bottom(s.x0) for s in staves) + 2 * staves[0].staff_space
+        cands = [n for n in g.nodes if n.cls == "text_other" and n.text and n.box[2] <= staves[0].x0 + 1
+                 and top <= n.cy <= bottom]
+        names.append(" ".join(n.text for n in sorted(cands, key=lambda n: n.cy)))
+    return names
+
+
+def to_music21(measures: list[ReadMeasure], parts: list[list[int]], names: list[str] | None = None,
+               *, title: str | None = None):
+    """Build the music21 Score of resolved measures."""
+    from music21 import layout, metadata, stream
+
+    score = stream.Score()
+    if title:
+        score.metadata = metadata.Metadata(title=title)
+    n_slots = max((len(m.staves) for m in measures), default=0)
+    slot_streams = {}
+    for p_index, slots in enumerate(parts):
+        name = (names[p_index] if names and p_index < len(names) else "") or f"Part {p_index + 1}"
+        group = []
+        for slot in slots:
+            ps = stream.PartStaff() if len(slots) > 1 else stream.Part()
+            ps.id = f"P{p_index + 1}-S{slot + 1}" if len(slots) > 1 else f"P{p_index + 1}"
+            ps.partName = name
+            _set_instrument(ps, name)
+            slot_streams[slot] = ps
+            group.append(ps)
+        for ps in group:
+            score.insert(0, ps)
+        if len(group) > 1:
+            score.insert(0, layout.StaffGroup(group, name=name, symbol="brace"))
+    for slot in range(n_slots):
+        if slot not in slot_streams:
+            ps = stream.Part()
+            ps.id = f"X{slot + 1}"
+            slot_streams[slot] = ps
+            score.insert(0, ps)
+    state: dict[int, dict] = {slot: {} for slot in range(n_slots)}
+    number = 0
+    for index, m in enumerate(measures):
+        number = 0 if m.pickup and index == 0 else number + 1
+        for slot in range(n_slots):
+            sm = m.staves[slot] if slot < len(m.staves) else None
+            mm = _measure(m, sm, number, state[slot], slot == 0, index, len(measures))
+            slot_streams[slot].append(mm)
+    _attach_spanners(score, measures, slot_streams)
+    return score
+
+
+def _set_instrument(part, name: str) -> None:
+    from music21 import instrument
+
+    inst = None
+    if name:
+        try:
+            inst = instrument.fromString(name)
+        except Exception:  # music21 raises its own errors for unknown names
+            inst = None
+    if inst is None:
+        inst = instrument.Piano() if not name else instrument.Instrument(name)
+    inst.partName = name or None
+    part.insert(0, inst)
+
+
+def _m21_clef(info: ClefInfo):
+    from music21 import clef
+
+    if info.sign == "percussion":
+        return clef.PercussionClef()
+    return clef.clefFromString(f"{info.sign}{info.line}", octaveShift=info.octave_change)
+
+
+def _measure(m: ReadMeasure, sm: StaffMeasure | None, number: int, state: dict, top: bool,
+             index: int, count: int):
+    from music21 import bar, expressions, key, meter, repeat, spanner, stream, tempo  # noqa: F401
+
+    mm = stream.Measure(number=number)
+    if m.pickup and index in (0, count - 1):
+        mm.paddingLeft = float(m.bar - m.length) if index == 0 else 0.0
+        mm.paddingRight = float(m.bar - m.length) if index == count - 1 and index else 0.0
+    if sm is None:
+        r = _rest_m21(m.length)
+        mm.append(r)
+        return mm
+    if sm.clef is not None and state.get("clef") != sm.clef:
+        mm.insert(0, _m21_clef(sm.clef))
+        state["clef"] = sm.clef
+    if sm.key is not None and state.get("key") != sm.key or "key" not in state:
+        fifths = sm.key if sm.key is not None else state.get("key", 0)
+        mm.insert(0, key.KeySignature(fifths))
+        state["key"] = fifths
+    if m.irregular:
+        units = m.length * m.time[1] / 4
+        den = m.time[1] if units.denominator == 1 else m.time[1] * units.denominator
+        ts = meter.TimeSignature(f"{int(m.length * den / 4)}/{den}")
+        ts.style.hideObjectOnPrint = True
+        mm.insert(0, ts)
+        state["time"] = None
+    elif state.get("time") != m.time:
+        ts = meter.TimeSignature(f"{m.time[0]}/{m.time[1]}")
+        if state.get("time", "start") is None and state.get("printed_time") == m.time:
+            ts.style.hideObjectOnPrint = True  # back from an irregular measure
+        mm.insert(0, ts)
+        state["time"] = state["printed_time"] = m.time
+    if top and m.tempo is not None:
+        text, qpm = m.tempo
+        mm.insert(0, tempo.MetronomeMark(text=text or None, number=qpm, referent=1.0) if qpm
+                  else tempo.TempoText(text))
+    if m.span.left in REPEAT_START:
+        mm.leftBarline = bar.Repeat(direction="start")
+    if m.span.right in REPEAT_END:
+        mm.rightBarline = bar.Repeat(direction="end")
+    elif m.span.right == "barline_final":
+        mm.rightBarline = bar.Barline("final")
+    elif m.span.right == "barline_double":
+        mm.rightBarline = bar.Barline("double")
+    if top:
+        _navigation(mm, m)
+    voices = sm.voices or {1: sm.events}
+    clef_offsets = _clef_change_offsets(sm)
+    g = m.graph
+    if len(voices) == 1:
+        for e in next(iter(voices.values())):
+            mm.insert(float(e.onset), _element(g, sm, e))
+    else:
+        for v, events in voices.items():
+            voice = stream.Voice(id=str(v))
+            for e in events:
+                voice.insert(float(e.onset), _element(g, sm, e))
+            mm.insert(0, voice)
+    for off, info in clef_offsets:
+        mm.insert(float(off), _m21_clef(info))
+        state["clef"] = info
+    return mm
+
+
+def _clef_change_offsets(sm: StaffMeasure) -> list[tuple[Fraction, ClefInfo]]:
+    out = []
+    events = sorted((e for v in (sm.voices or {1: sm.events}).values() for e in v), key=lambda e: e.x)
+    for x, info in sm.clef_changes:
+        after = [e for e in events if e.x > x]
+        end = max((e.onset + e.duration for e in events), default=Fraction(0))
+        out.append((after[0].onset if after else end, info))
+    return out
+
+
+def _navigation(mm, m: ReadMeasure) -> None:
+    from music21 import expressions, repeat
+
+    makers = {"segno": repeat.Segno, "coda": repeat.Coda, "fine": repeat.Fine,
+              "dacapo": repeat.DaCapo, "dacapo_al_fine": repeat.DaCapoAlFine,
+              "dacapo_al_coda": repeat.DaCapoAlCoda, "dalsegno": repeat.DalSegno,
+              "dalsegno_al_fine": repeat.DalSegnoAlFine, "dalsegno_al_coda": repeat.DalSegnoAlCoda}
+    for mark in sorted(m.marks):
+        if mark == "tocoda":
+            mm.insert(0, expressions.TextExpression("To Coda"))
+        elif mark in makers:
+            obj = makers[mark]()
+            at = 0.0 if mark in ("segno", "coda") else float(m.length)
+            mm.insert(at, obj)
+
+
+def _duration(e: Event):
+    from music21 import duration
+
+    base = float(e.base)
+    try:
+        typ = duration.convertQuarterLengthToType(base)
+        d = duration.Duration(type=typ, dots=e.dots)
+    except Exception:  # not a single note value: let music21 split it
+        d = duration.Duration(float(implied.dotted(e.base, e.dots)))
+    if e.tuplet and not e.grace:
+        try:
+            t = duration.Tuplet(e.tuplet[0], e.tuplet[1], durationNormal=duration.convertQuarterLengthToType(base))
+        except Exception:
+            t = duration.Tuplet(e.tuplet[0], e.tuplet[1])
+        d.appendTuplet(t)
+    return d
+
+
+def _rest_m21(length: Fraction):
+    from music21 import note
+
+    r = note.Rest(quarterLength=float(length))
+    return r
+
+
+def _element(g: StaffGraph, sm: StaffMeasure, e: Event):
+    from music21 import chord, note, pitch, tie
+
+    if e.is_rest:
+        r = note.Rest()
+        if e.full_measure_rest:
+            r.quarterLength = float(e.base)
+            r.fullMeasure = True
+        else:
+            r.duration = _duration(e)
+        if e.inferred:
+            r.style.color = INFERRED_COLOUR
+        return r
+    notes = []
+    for h in e.heads:
+        step, octave, alter, shown = sm.pitches.get(h, ("C", 4, 0, False))
+        p = pitch.Pitch(step=step, octave=octave)
+        if alter or shown:
+            p.accidental = pitch.Accidental(alter)
+            p.accidental.displayStatus = shown
+        n = note.Note(p)
+        ties = sm.ties.get(h)
+        if ties:
+            n.tie = tie.Tie("continue" if len(ties) == 2 else next(iter(ties)))
+        lyrics = [g.nodes[s] for s in g.sources(h, "lyric")]
+        for verse, syl in enumerate(sorted(lyrics, key=lambda s: s.cy), start=1):
+            if syl.text:
+                n.addLyric(syl.text.strip("-_ ") or syl.text, lyricNumber=verse)
+        notes.append(n)
+    if len(notes) == 1:
+        el = notes[0]
+    else:
+        el = chord.Chord(notes)
+    el.duration = _duration(e)
+    if e.grace:
+        el = el.getGrace()
+    if e.direction:
+        el.stemDirection = e.direction
+    if e.inferred:
+        el.style.color = INFERRED_COLOUR
+    return el
+
+
+def _attach_spanners(score, measures: list[ReadMeasure], slot_streams: dict) -> None:
+    """Endings (RepeatBracket over measures)."""
+    from music21 import spanner
+
+    top = slot_streams.get(0)
+    if top is None:
+        return
+    mlist = list(top.getElementsByClass("Measure"))
+    i = 0
+    while i < len(measures):
+        m = measures[i]
+        if m.volta:
+            j = i
+            while j + 1 < len(measures) and measures[j + 1].volta == m.volta and not measures[j + 1].volta_first:
+                j += 1
+            rb = spanner.RepeatBracket(mlist[i:j + 1], number=",".join(str(n) for n in m.volta))
+            top.insert(0, rb)
+            i = j + 1
+        else:
+            i += 1
+
+
+def score_from_graphs(graphs: list[StaffGraph], *, title: str | None = None):
+    """Pages' staff graphs (one piece, in order) → (music21 Score, :class:`Report`)."""
+    report = Report()
+    measures = read_measures(graphs, report)
+    resolve_measures(measures, report)
+    first = next((g for g in graphs if g.systems), None)
+    parts = staff_layout(first) if first is not None else []
+    names = part_names(first, parts) if first is not None else []
+    score = to_music21(measures, parts, names, title=title)
+    return score, report

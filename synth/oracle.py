@@ -1,0 +1,109 @@
+"""Ground truth of a synth page as the parser's input and as reference notes.
+
+The parser's oracle test feeds a page's ground-truth boxes (instead of the
+detector's) through the staff graph and notation, and compares the notes that come
+out with the notes of the source MusicXML printed on that page.
+
+- :func:`page_symbols`: a page record's boxes as :class:`omr.graph.Symbol`, rescaled
+  to the normalized frame (``STAFF_SPACE_NORM`` px per staff space), with the staves
+  and systems as page analysis would give them.
+- :func:`page_measures`: which measures of the source score a page prints.
+- :func:`reference_notes`: the notated notes of those measures (music21), in the
+  form :mod:`omr.eval.notes` compares.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from omr.graph import Symbol, straight_staff
+from omr.page import STAFF_SPACE_NORM
+from omr.staff import Staff
+
+#: Classes that are ground truth for page analysis, not symbols.
+_STRUCTURE_ONLY = ("staff", "system")
+
+
+def load_record(path: str | Path) -> dict:
+    """A page record (``shard-XXXX/<job>-p<page>.json``) with its folder attached."""
+    path = Path(path)
+    record = json.loads(path.read_text())
+    record["_dir"] = str(path.parent)
+    return record
+
+
+def page_symbols(record: dict, variant: str = "clean") -> tuple[list[Symbol], list[Staff], list[list[int]]]:
+    """Ground-truth symbols, staves and systems of a page, in the normalized frame.
+
+    Only the ``clean`` variant has level staves that its staff boxes describe
+    exactly; it is what the oracle test uses.
+    """
+    scale = STAFF_SPACE_NORM / float(record["staff_space_px"])
+    symbols, staves = [], []
+    staff_boxes = [s for s in record[variant]["symbols"] if s["cls"] == "staff"]
+    staff_boxes.sort(key=lambda s: s["box"][1])
+    for i, s in enumerate(staff_boxes):
+        x0, y0, x1, y1 = (v * scale for v in s["box"])
+        mid = 0.5 * (y0 + y1)
+        staves.append(straight_staff(i, x0=x0, x1=x1, top=mid - 2 * STAFF_SPACE_NORM,
+                                     staff_space=STAFF_SPACE_NORM, system=int(s.get("system", -1))))
+    systems: dict[int, list[int]] = {}
+    for st in staves:
+        systems.setdefault(st.system, []).append(st.index)
+    for s in record[variant]["symbols"]:
+        if s["cls"] in _STRUCTURE_ONLY:
+            continue
+        box = tuple(float(v) * scale for v in s["box"])
+        symbols.append(Symbol(s["cls"], box, 1.0, s.get("text") or ""))
+    return symbols, staves, [systems[k] for k in sorted(systems)]
+
+
+def page_image(record: dict, variant: str = "clean") -> np.ndarray:
+    """The page's grey image rescaled to the normalized frame."""
+    import cv2
+
+    img = cv2.imread(str(Path(record["_dir"]) / record[variant]["image"]), cv2.IMREAD_GRAYSCALE)
+    scale = STAFF_SPACE_NORM / float(record["staff_space_px"])
+    return cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
+def page_measures(record: dict, score=None) -> list[str]:
+    """Measure numbers (as encoded, e.g. ``"4a"``) printed on the record's page, in
+    score order: from the measure of the first note printed on this page up to the
+    measure of the first note of the next page (rest-only measures included)."""
+    notes = json.loads((Path(record["_dir"]) / record["notes"]).read_text())
+    first_page: dict[str, int] = {}
+    for n in notes:
+        if not n.get("repeat", 0):
+            first_page.setdefault(str(n["measure"]), int(n["page"]))
+    score = score if score is not None else reference_score(record)
+    order = [m.measureNumberWithSuffix() for m in score.parts[0].getElementsByClass("Measure")]
+    page = int(record["page"])
+    out, on_page = [], page == 1
+    for m in order:
+        p = first_page.get(m)
+        if p is not None:
+            on_page = p == page
+            if p > page:
+                break
+        if on_page:
+            out.append(m)
+    return out
+
+
+def reference_score(record: dict):
+    """The source score (music21) of a page record."""
+    import music21
+
+    return music21.converter.parse(str(Path(record["_dir"]) / record["musicxml"]), format="musicxml")
+
+
+def reference_notes(record: dict, score=None):
+    """Notated notes of the page's measures: see :func:`omr.eval.notes.notes_from_score`."""
+    from omr.eval.notes import notes_from_score
+
+    score = score if score is not None else reference_score(record)
+    return notes_from_score(score, measures=page_measures(record, score))
