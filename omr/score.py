@@ -149,14 +149,44 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                 if k in time_changes:
                     time = time_changes[k]
                 if time is None:
-                    time = DEFAULT_TIME
-                    report.warn("default_time", "no time signature found; 4/4 assumed", page=page_no)
+                    time = _time_from_content(per_staff, spans)
+                    report.infer("time_from_content", f"no time signature printed before the first measure; "
+                                 f"{time[0]}/{time[1]} inferred from the measures' contents", page=page_no)
                 m = ReadMeasure(page=page_no, system=sys_no, span=span, graph=g, staff_ids=list(staves),
                                 staves=[per_staff[i][k] for i in range(len(staves))], time=time)
                 m.length = m.bar
                 measures.append(m)
             _read_over_measures(g, staves, measures[-len(spans):])
     return measures
+
+
+def _time_from_content(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> tuple[int, int]:
+    """The time signature most measures of a system fill (a continuation page, or a
+    staff that prints none): the commonest longest-voice length, in quarters or
+    eighths."""
+    from collections import Counter
+
+    lengths = Counter()
+    for k in range(len(spans)):
+        longest = Fraction(0)
+        for sm in per_staff:
+            events = [e for e in sm[k].events if not e.grace]
+            ups = [e for e in events if e.direction != "down"]
+            downs = [e for e in events if e.direction != "up"]
+            longest = max(longest, min(total(events), max(total(ups), total(downs))))
+        if longest > 0:
+            lengths[longest] += 1
+    if not lengths:
+        return DEFAULT_TIME
+    # rests left out make measures short, never long: the longest length that
+    # several measures reach is the meter
+    repeated = [n for n, c in lengths.items() if c >= 2]
+    length = max(repeated) if repeated else lengths.most_common(1)[0][0]
+    if (length * 2).denominator != 1:
+        return DEFAULT_TIME
+    if length.denominator == 1 and length <= 12:
+        return int(length), 4
+    return int(length * 2), 8
 
 
 def _first_music_x(g: StaffGraph, staves: list[int]) -> float:
@@ -222,6 +252,8 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
         while ci < len(clef_nodes) and clef_nodes[ci].cx < span.x1:
             sm.clef_changes.append((clef_nodes[ci].cx, clef_for(clef_nodes[ci].cls, clef_nodes[ci].position)))
             ci += 1
+        if sm.clef_changes:
+            clef = sm.clef_changes[-1][1]
         if sm.key is not None:
             key = sm.key
         _read_pitches(g, sm, key, tie_pitch)
@@ -348,9 +380,18 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                 report.infer("irregular_measure", f"the measure holds {longest} quarter notes, not {bar}: "
                              "kept as an irregular measure (hidden time signature)", **where)
         is_last = index == len(measures) - 1
-        if is_last and longest < bar and measures[0].pickup and longest > 0:
-            m.length = longest
-            report.infer("pickup", "the last measure completes the pickup", **where)
+        if 0 < longest < bar and not m.pickup:
+            agree = sum(any(total(v) == longest for v in sm.voices.values()) for sm in m.staves)
+            if is_last and measures[0].pickup:
+                m.length = longest
+                report.infer("pickup", "the last measure completes the pickup", **where)
+            elif agree >= 2 and agree * 2 >= len(m.staves) or is_last and agree == len(m.staves):
+                # several staves agree on a shorter measure: the score's own short
+                # measure (at a fermata, or the last one), not missing rests
+                m.length = longest
+                m.irregular = True
+                report.infer("irregular_measure", f"the measure holds {longest} quarter notes, not {bar}: "
+                             "kept as a short measure (hidden time signature)", **where)
         columns = _columns(m)
         for slot, sm in enumerate(m.staves):
             staff = m.graph.staves[m.staff_ids[slot]]
@@ -364,8 +405,10 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                     placed = implied.place_by_columns(v, columns, staff.staff_space) if len(v) else False
                     if not placed:
                         if m.pickup:
-                            start = length - total(v)
-                        set_onsets(v, start)
+                            set_onsets(v, length - total(v))
+                        else:
+                            implied.place_by_spacing(v, length=length, x0=_music_start(m, slot),
+                                                     x1=m.span.x1, staff_space=staff.staff_space)
                     filled, lines = implied.fill_with_rests(v, bar=length)
                     for e in filled:
                         e.voice = voice
@@ -373,6 +416,17 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                     for line in lines:
                         if not (m.pickup and not placed and voice > 1 and not v):
                             report.infer("restored_rest", line, staff=slot + 1, **where)
+
+
+def _music_start(m: ReadMeasure, slot: int) -> float:
+    """Where a measure's music may start on a staff: after its barline, or after the
+    clef, key and time signature that open a system."""
+    g = m.graph
+    s = m.staff_ids[slot]
+    first = min((e.x for e in m.staves[slot].events), default=m.span.x1)
+    header = [n.box[2] for n in g.nodes if n.staff == s and n.role in ("clef", "key", "time")
+              and m.span.x0 - 1 <= n.cx < first]
+    return max([m.span.x0] + header)
 
 
 def _full_measure_rests(v: list[Event], bar: Fraction) -> None:

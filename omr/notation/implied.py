@@ -105,6 +105,41 @@ def place_by_columns(events: list[Event], columns: dict[float, Fraction], staff_
     return True
 
 
+#: Horizontal space an engraver gives a note grows about like its duration to this
+#: power (verovio's default spacing); used to find where rests were left out.
+SPACING_EXPONENT = 0.6
+#: Space before the first note of a measure, staff spaces.
+LEAD_SPACE_SS = 1.5
+
+
+def place_by_spacing(events: list[Event], *, length: Fraction, x0: float, x1: float,
+                     staff_space: float) -> None:
+    """Onsets for a voice shorter than ``length`` that no other voice lines up with:
+    the missing time goes where the horizontal spacing leaves the most unexplained
+    room (before the first note, between two notes, or after the last)."""
+    missing = length - total(events)
+    if missing <= 0 or not events:
+        set_onsets(events)
+        return
+
+    def width(d: Fraction) -> float:
+        return float(max(d, Fraction(1, 16))) ** SPACING_EXPONENT
+
+    pairs = [(b.x - a.x, width(a.duration)) for a, b in zip(events, events[1:]) if a.duration > 0]
+    ratios = sorted(w / f for w, f in pairs if w > 0)
+    unit = ratios[len(ratios) // 2] if ratios else 4.0 * staff_space
+    gaps = [events[0].x - x0 - LEAD_SPACE_SS * staff_space]
+    gaps += [(b.x - a.x) - unit * width(a.duration) for a, b in zip(events, events[1:])]
+    gaps.append((x1 - events[-1].x) - unit * width(events[-1].duration))
+    where = max(range(len(gaps)), key=lambda i: gaps[i])
+    t = Fraction(0)
+    for i, e in enumerate(events):
+        if i == where:
+            t += missing
+        e.onset = t
+        t += e.duration
+
+
 def fill_with_rests(events: list[Event], *, bar: Fraction, start: Fraction = Fraction(0)) -> tuple[list[Event], list[str]]:
     """Events (with onsets set) plus rests in the gaps and up to ``bar``; the new
     list and what was restored."""
