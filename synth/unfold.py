@@ -11,8 +11,9 @@ printed direction words), so it is exact whatever verovio's importer does with t
 notes (it ignores, e.g., tuplets whose later groups print no number). Each
 MusicXML note is then matched to its verovio id through verovio's MEI (same part
 and measure; each run of notes between two ``<backup>`` s found, by its written
-pitches, in the layer verovio put it in; see :func:`_match_ids`). See
-:func:`playing_order` for the conventions.
+pitches, in the layer verovio put it in; see :func:`_match_ids`). The playing
+order is :func:`omr.notation.repeats.playing_order` (one implementation for synth and
+the OMR program; see it for the conventions), over the marks read here.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import logging
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Sequence
+
+from omr.notation.repeats import MeasureMarks, playing_order, read_words
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +151,6 @@ _NAVIGATION_ATTRS = re.compile(r"\b(?:dacapo|dalsegno|tocoda|fine)\s*=")
 _STEP = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _BEAT_UNIT_QN = {"long": 16.0, "breve": 8.0, "whole": 4.0, "half": 2.0, "quarter": 1.0,
                  "eighth": 0.5, "16th": 0.25, "32nd": 0.125, "64th": 0.0625}
-_WORD_DACAPO = re.compile(r"^\W*(d\.\s*c\.|da\s*capo)", re.I)
-_WORD_DALSEGNO = re.compile(r"^\W*(d\.\s*s\.|dal\s*segno)", re.I)
-_WORD_FINE = re.compile(r"^\W*fine\W*$", re.I)
-_WORD_TOCODA = re.compile(r"\bto\s*coda\b|\ba\s*la\s*coda\b", re.I)
 
 
 def has_navigation(musicxml: str) -> bool:
@@ -187,21 +185,12 @@ class _XmlNote:
 
 
 @dataclass
-class _XmlMeasure:
-    number: str
+class _XmlMeasure(MeasureMarks):
+    """A measure's navigation marks (:class:`MeasureMarks`: repeats, endings,
+    segno/coda/Fine/D.C./D.S.) and its timing."""
+
+    number: str = ""
     length: float = 0.0
-    repeat_start: bool = False
-    repeat_end: bool = False
-    times: int = 2
-    endings: tuple = ()  # ending numbers of the ending this measure is in
-    ending_first: bool = False
-    ending_last: bool = False
-    segno: bool = False
-    coda: bool = False
-    tocoda: bool = False
-    fine: bool = False
-    dacapo: bool = False
-    dalsegno: bool = False
     tempos: list = field(default_factory=list)  # (offset qn, qpm)
     part_lengths: list = field(default_factory=list)
     nominal: float = 0.0  # the time signature's length
@@ -441,103 +430,7 @@ def _sound_marks(snd, mm: _XmlMeasure) -> None:
 
 
 def _word_marks(text: str, mm: _XmlMeasure) -> None:
-    t = html.unescape(text).strip()
-    if _WORD_DACAPO.search(t):
-        mm.dacapo = True
-    elif _WORD_DALSEGNO.search(t):
-        mm.dalsegno = True
-    elif _WORD_FINE.search(t):
-        mm.fine = True
-    elif _WORD_TOCODA.search(t):
-        mm.tocoda = True
-
-
-# ---------------------------------------------------------------- playing order
-
-
-def playing_order(measures: Sequence[_XmlMeasure]) -> list[int]:
-    """Measure indices in playing order: repeats (with ``times``), first/second
-    endings, D.C./D.S. (al Fine, al Coda). After a D.C./D.S. jump repeats are not
-    taken again and only the last ending of each set is played (the usual
-    convention)."""
-    n = len(measures)
-    segno = next((i for i, m in enumerate(measures) if m.segno), 0)
-    coda_marks = [i for i, m in enumerate(measures) if m.coda]
-    tocoda_marks = {i for i, m in enumerate(measures) if m.tocoda}
-    coda_target = coda_marks[-1] if coda_marks else None
-    if not tocoda_marks and len(coda_marks) >= 2:
-        tocoda_marks = set(coda_marks[:-1])  # "⊕" at the jump and at the target
-    # last ending of each set of endings (consecutive ending spans)
-    spans = []
-    i = 0
-    while i < n:
-        if measures[i].endings and measures[i].ending_first:
-            j = i
-            while j < n - 1 and not measures[j].ending_last:
-                j += 1
-            spans.append((i, j, measures[i].endings))
-            i = j + 1
-        else:
-            i += 1
-    span_at = {a: (a, b, nums) for a, b, nums in spans}
-    last_of_set = set()
-    for k, (a, b, nums) in enumerate(spans):
-        nxt = spans[k + 1] if k + 1 < len(spans) else None
-        if nxt is None or nxt[0] != b + 1:
-            last_of_set.add(a)
-
-    def section_start(j: int) -> int:
-        k = j
-        while k > 0:
-            if measures[k].repeat_start:
-                return k
-            if k != j and measures[k].repeat_end:
-                return k + 1
-            k -= 1
-        return 0
-
-    order = []
-    count: dict[int, int] = {}
-    pass_no = 1
-    jumped = False
-    i = 0
-    came_by_jump = False
-    limit = 20 * n + 100
-    while 0 <= i < n and len(order) < limit:
-        m = measures[i]
-        if m.repeat_start and not came_by_jump:
-            pass_no = 1
-        came_by_jump = False
-        span = span_at.get(i)
-        if span is not None:
-            a, b, nums = span
-            play = (a in last_of_set) if jumped else (pass_no in nums or not nums)
-            if not play:
-                i = b + 1
-                continue
-        order.append(i)
-        if jumped and m.fine:
-            break
-        if m.repeat_end and not jumped:
-            c = count.get(i, 0)
-            if c < m.times - 1:
-                count[i] = c + 1
-                pass_no = c + 2
-                i = section_start(i)
-                came_by_jump = True
-                continue
-        if jumped and i in tocoda_marks and coda_target is not None and coda_target > i:
-            i = coda_target
-            came_by_jump = True
-            continue
-        if not jumped and (m.dacapo or m.dalsegno):
-            jumped = True
-            i = 0 if m.dacapo else segno
-            pass_no = 1
-            came_by_jump = True
-            continue
-        i += 1
-    return order
+    read_words(html.unescape(text), mm)
 
 
 # -------------------------------------------------- verovio ids through the MEI
