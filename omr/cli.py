@@ -4,9 +4,8 @@ Each sub-command is a thin layer over a library function: it checks its
 arguments, prints a clear message and exits non-zero on bad input, and never shows
 a traceback for a user's mistake.
 
-Built so far: ``detect`` (page analysis + the shipped symbol detector) and
-``train detector``; ``transcribe`` checks its input and says honestly that the
-staff-graph parser is not built yet (issue #4).
+Commands: ``transcribe`` (photos → MusicXML, MIDI, JSON), ``detect`` (page
+analysis + the shipped symbol detector) and ``train detector``.
 """
 
 from __future__ import annotations
@@ -49,17 +48,47 @@ def _check_image(path: str) -> Path:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
+    import json
+
     images = [_check_image(path) for path in args.images]
-    out = Path(args.output)
-    if out.suffix.lower() not in (".musicxml", ".xml", ".mxl"):
-        raise CliError(f"-o {args.output}: the output must end in .musicxml, .xml or .mxl")
-    pages = ", ".join(p.name for p in images)
-    raise CliError(
-        f"read {len(images)} page(s) ({pages}), but transcription needs the staff-graph "
-        "parser, which is not built yet (issue #4); `omr detect` shows what the "
-        f"detector finds. Nothing was written to {out}.",
-        code=EXIT_NOT_BUILT,
-    )
+    out = _check_output(args.output, (".musicxml", ".xml"), args.force)
+    midi = _check_output(args.midi, (".mid", ".midi"), args.force) if args.midi else None
+    out_json = _check_output(args.json, (".json",), args.force) if args.json else None
+    from omr.detect.infer import load_model
+    from omr.pipeline import transcribe
+
+    def progress(step: str, fraction: float) -> None:
+        print(f"[{fraction * 100:3.0f}%] {step}", file=sys.stderr, flush=True)
+
+    model = load_model(threads=args.threads)
+    result = transcribe([str(p) for p in images], model=model, ocr=not args.no_ocr, progress=progress)
+    from omr import export
+
+    try:
+        export.write_musicxml(result.score, out)
+    except export.ExportError as err:
+        # keep the user's work: write it unvalidated beside, and say so
+        export.write_musicxml(result.score, out, validate=False)
+        result.report.warn("invalid_musicxml", f"the MusicXML does not validate: {err}")
+    written = [str(out)]
+    if midi is not None:
+        export.write_midi(result.score, midi)
+        written.append(str(midi))
+    if out_json is not None:
+        out_json.write_text(json.dumps(result.to_dict(), indent=1))
+        written.append(str(out_json))
+    from omr.eval.notes import notes_from_score
+
+    n_notes = len(notes_from_score(result.score))
+    n_measures = len(result.score.parts[0].getElementsByClass("Measure")) if result.score.parts else 0
+    print(f"{len(images)} page(s): {len(result.score.parts)} staves, {n_measures} measures, "
+          f"{n_notes} notes -> {', '.join(written)}")
+    lines = result.report.lines()
+    if lines:
+        shown = lines[: args.report_lines]
+        print("\n".join(shown) + (f"\n... and {len(lines) - len(shown)} more (see --json)"
+                                   if len(lines) > len(shown) else ""))
+    return EXIT_OK
 
 
 def _check_output(path: str, suffixes: tuple[str, ...], force: bool) -> Path:
@@ -120,7 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="pages of one piece, in order")
     p.add_argument("-o", "--output", required=True, metavar="OUT.musicxml")
     p.add_argument("--midi", metavar="OUT.mid")
-    p.add_argument("--json", metavar="OUT.json")
+    p.add_argument("--json", metavar="OUT.json", help="detections, staff graph and report")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--no-ocr", action="store_true", help="do not read lyrics and words")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
+    p.add_argument("--report-lines", type=int, default=12, help="report lines printed")
     p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("detect", help="photo -> detected symbols (JSON, optional overlay)")

@@ -145,9 +145,16 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                 last = sm[-1]
                 clefs[slot] = last.clef_changes[-1][1] if last.clef_changes else last.clef
                 keys[slot] = next((m.key for m in reversed(sm) if m.key is not None), keys.get(slot, 0))
+            content_time = _time_from_content(per_staff, spans)
             for k, span in enumerate(spans):
                 if k in time_changes:
                     time = time_changes[k]
+                    if _fit(time, per_staff, spans) < TIME_MISFIT_FRACTION \
+                            and _fit(content_time, per_staff, spans) >= TIME_FIT_FRACTION:
+                        report.warn("time_misread", f"the time signature read as {time[0]}/{time[1]} does not "
+                                    f"fit the measures; {content_time[0]}/{content_time[1]} used",
+                                    page=page_no, measure=len(measures) + k + 1)
+                        time = content_time
                 if time is None:
                     time = _time_from_content(per_staff, spans)
                     report.infer("time_from_content", f"no time signature printed before the first measure; "
@@ -160,13 +167,9 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
     return measures
 
 
-def _time_from_content(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> tuple[int, int]:
-    """The time signature most measures of a system fill (a continuation page, or a
-    staff that prints none): the commonest longest-voice length, in quarters or
-    eighths."""
-    from collections import Counter
-
-    lengths = Counter()
+def _measure_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> list[Fraction]:
+    """Per measure, the length its fullest staff suggests (stems split two voices)."""
+    out = []
     for k in range(len(spans)):
         longest = Fraction(0)
         for sm in per_staff:
@@ -174,8 +177,31 @@ def _time_from_content(per_staff: list[list[StaffMeasure]], spans: list[MeasureS
             ups = [e for e in events if e.direction != "down"]
             downs = [e for e in events if e.direction != "up"]
             longest = max(longest, min(total(events), max(total(ups), total(downs))))
-        if longest > 0:
-            lengths[longest] += 1
+        out.append(longest)
+    return out
+
+
+#: A time signature read from the page is replaced by the one the measures' contents
+#: suggest only when it fits fewer than this fraction of the system's measures and
+#: the other fits at least ``TIME_FIT_FRACTION`` (a misread digit, not rests left out).
+TIME_MISFIT_FRACTION = 0.15
+TIME_FIT_FRACTION = 0.6
+
+
+def _fit(time: tuple[int, int], per_staff, spans) -> float:
+    """Fraction of a system's measures whose content fills ``time``."""
+    bar = Fraction(4 * time[0], time[1])
+    lengths = [x for x in _measure_lengths(per_staff, spans) if x > 0]
+    return sum(x == bar for x in lengths) / len(lengths) if lengths else 1.0
+
+
+def _time_from_content(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> tuple[int, int]:
+    """The time signature most measures of a system fill (a continuation page, or a
+    staff that prints none): the commonest longest-voice length, in quarters or
+    eighths."""
+    from collections import Counter
+
+    lengths = Counter(x for x in _measure_lengths(per_staff, spans) if x > 0)
     if not lengths:
         return DEFAULT_TIME
     # rests left out make measures short, never long: the longest length that

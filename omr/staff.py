@@ -621,3 +621,45 @@ def analyze(page: NormalizedPage) -> tuple[list[Staff], list[System]]:
     binary = binarize(page.image, page.staff_space_norm)
     staves = find_staves(page.image, page.staff_space_norm, binary=binary)
     return staves, group_systems(staves, binary)
+
+
+# ---------------------------------------------------------------------------
+# Barlines found in the image
+# ---------------------------------------------------------------------------
+
+#: A barline is ink through this fraction of the staff's height at one column ...
+BARLINE_MIN_COVERAGE = 0.93
+#: ... in a run of columns at most this wide (staff spaces; a final bar's thick line).
+BARLINE_MAX_WIDTH_SS = 0.8
+#: Rows sampled between the top and the bottom line.
+BARLINE_ROWS = 33
+
+
+def find_barlines(binary: np.ndarray, staves: list[Staff]) -> list[tuple[int, float, float]]:
+    """Thin vertical lines that run through a whole staff: ``(staff, x0, x1)`` px.
+
+    Stems of notes also cross staves, so callers drop candidates that touch a
+    notehead (see :func:`omr.pipeline.page_graph`). ``binary`` is the page's ink mask.
+    """
+    h, w = binary.shape
+    ink = np.asarray(binary, np.float32)
+    out = []
+    for s in staves:
+        x_lo, x_hi = max(0, int(s.x0)), min(w - 1, int(np.ceil(s.x1)))
+        if x_hi - x_lo < 3:
+            continue
+        xs = np.arange(x_lo, x_hi + 1, dtype=np.float32)
+        top, bottom = s.y_top(xs), s.y_bottom(xs)
+        f = np.linspace(0.0, 1.0, BARLINE_ROWS, dtype=np.float32)[:, None]
+        map_y = (top[None, :] + f * (bottom - top)[None, :]).astype(np.float32)
+        map_x = np.broadcast_to(xs[None, :], map_y.shape).astype(np.float32)
+        band = cv2.remap(ink, map_x, map_y, cv2.INTER_NEAREST, borderValue=0)
+        # a column counts when it, or a neighbour, has ink (lines bend by a pixel)
+        band = np.maximum(band, np.pad(band, ((0, 0), (1, 0)))[:, :-1])
+        coverage = band.mean(axis=0)
+        hit = coverage >= BARLINE_MIN_COVERAGE
+        runs = np.flatnonzero(np.diff(np.concatenate([[0], hit.astype(np.int8), [0]])))
+        for a, b in zip(runs[::2], runs[1::2]):
+            if (b - a) <= BARLINE_MAX_WIDTH_SS * s.staff_space + 1:
+                out.append((s.index, float(xs[a]), float(xs[b - 1]) + 1.0))
+    return out

@@ -1,0 +1,80 @@
+"""End to end on camera-simulated synth test pages: photo → detector → graph →
+notation, note accuracy against the source score's notes on that page.
+
+    python bench/parser_e2e.py --data /work/data/test [--variant camera] [--limit N] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from omr.detect.infer import load_model  # noqa: E402
+from omr.eval.notes import evaluate, notes_from_score  # noqa: E402
+from omr.pipeline import transcribe  # noqa: E402
+from synth.oracle import load_record, reference_notes, reference_score  # noqa: E402
+
+
+def run_page(path: str, model, variant: str, ocr: bool) -> dict:
+    record = load_record(path)
+    image = str(Path(record["_dir"]) / record[variant]["image"])
+    t = time.perf_counter()
+    result = transcribe([image], model=model, ocr=ocr)
+    seconds = time.perf_counter() - t
+    est = notes_from_score(result.score)
+    ref = reference_notes(record, reference_score(record))
+    m = evaluate(ref, est)
+    m.update(page=record["id"], seconds=seconds, timings=result.timings,
+             n_staves_ref=len({n[0] for n in ref}), n_staves_est=len(result.score.parts),
+             n_measures_ref=len({n[1] for n in ref}),
+             n_measures_est=len(result.score.parts[0].getElementsByClass("Measure")) if result.score.parts else 0)
+    return m
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="/work/data/test")
+    ap.add_argument("--variant", default="camera", choices=["camera", "clean"])
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--page", default="")
+    ap.add_argument("--ocr", action="store_true", help="read text with Tesseract (slower)")
+    ap.add_argument("--json", default="")
+    args = ap.parse_args(argv)
+    paths = sorted(glob.glob(f"{args.data}/shard-*/*-p*.json"))
+    if args.page:
+        paths = [p for p in paths if args.page in p]
+    if args.limit:
+        paths = paths[: args.limit]
+    model = load_model()
+    rows = []
+    for p in paths:
+        try:
+            m = run_page(p, model, args.variant, args.ocr)
+        except Exception as exc:  # a bench reports every page
+            m = {"page": Path(p).stem, "error": repr(exc), "n_ref": 0, "n_est": 0, "correct": 0}
+        rows.append(m)
+        print(f"{m['page']:12s} acc {m.get('note_accuracy', 0):.3f} pitch+onset {m.get('pitch_onset_accuracy', 0):.3f} "
+              f"ref {int(m['n_ref'])} est {int(m['n_est'])} meas {m.get('n_measures_ref')}/{m.get('n_measures_est')} "
+              f"staves {m.get('n_staves_ref')}/{m.get('n_staves_est')} {m.get('error', '')}", flush=True)
+    n_ref = sum(r["n_ref"] for r in rows)
+    n_est = sum(r["n_est"] for r in rows)
+    correct = sum(r["correct"] for r in rows)
+    secs = sorted(r.get("seconds", 0) for r in rows)
+    summary = {"variant": args.variant, "pages": len(rows), "n_ref": n_ref, "n_est": n_est, "correct": correct,
+               "note_accuracy": correct / max(n_ref, n_est, 1),
+               "mean_page_accuracy": sum(r.get("note_accuracy", 0) for r in rows) / max(len(rows), 1),
+               "errors": sum("error" in r for r in rows), "median_seconds": secs[len(secs) // 2] if secs else 0}
+    print(json.dumps(summary, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"summary": summary, "pages": rows}, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,172 @@
+"""Photos → :class:`Transcription`: the whole program in one function.
+
+For each page: :func:`omr.detect.infer.detect` (page analysis and the symbol
+detector), :func:`omr.staff.analyze` (staves and systems on the normalized page),
+OCR of the text the detector marks (:mod:`omr.ocr`, when Tesseract is installed),
+:func:`omr.graph.build_graph`; then the pages together through
+:func:`omr.score.score_from_graphs`.
+
+Examples
+--------
+>>> from omr import transcribe                           # doctest: +SKIP
+>>> t = transcribe(["page1.jpg", "page2.jpg"])           # doctest: +SKIP
+>>> t.score.write("musicxml", "out.musicxml")            # doctest: +SKIP
+>>> print("\\n".join(t.report.lines()))                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from omr import vocab
+from omr.errors import ParameterError
+from omr.graph import StaffGraph, Symbol, build_graph
+from omr.score import Report, score_from_graphs
+
+#: Detections below this score are not given to the parser (the detector's own
+#: decoding threshold is lower, for recall in ``omr detect``).
+PARSE_THRESHOLD = 0.35
+#: Text classes read by OCR, and the kind of text each is (see :func:`omr.ocr.read_text`).
+OCR_KINDS = {
+    "lyric_syllable": "lyric", "tempo_text": "tempo", "text_other": "words",
+    "volta_number": "volta", "text_dacapo": "navigation", "text_dalsegno": "navigation",
+    "text_fine": "navigation", "text_tocoda": "navigation",
+}
+
+
+@dataclass
+class Transcription:
+    """What :func:`transcribe` returns.
+
+    ``score``: the music21 Score; ``detections``: one
+    :class:`~omr.detect.types.DetectionResult` per page (boxes in the photo's
+    pixels); ``graph``: one :class:`~omr.graph.StaffGraph` per page (normalized-page
+    pixels); ``report``: what was inferred and what is uncertain.
+    """
+
+    score: object
+    detections: list = field(default_factory=list)
+    graph: list[StaffGraph] = field(default_factory=list)
+    report: Report = field(default_factory=Report)
+    timings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The ``omr transcribe --json`` content: per page the detections (DESIGN.md
+        format) and the staff graph, plus the report."""
+        return {
+            "pages": [{"detections": d.to_dict(), "graph": g.to_dict()}
+                      for d, g in zip(self.detections, self.graph)],
+            "report": self.report.to_dict(),
+            "report_text": self.report.lines(),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def read_text(page_image, symbols: list[Symbol], report: Report, page_no: int) -> None:
+    """Fill ``Symbol.text`` of text classes by OCR (in place); a warning in the
+    report when Tesseract is not installed."""
+    from omr import ocr
+
+    todo = [s for s in symbols if s.cls in OCR_KINDS and not s.text]
+    if not todo:
+        return
+    if not ocr.tesseract_available():
+        report.warn("no_ocr", "Tesseract is not installed: lyrics, tempo and other words are not read",
+                    page=page_no)
+        return
+    readings = ocr.read_many(page_image, [s.box for s in todo], [OCR_KINDS[s.cls] for s in todo])
+    for s, r in zip(todo, readings):
+        s.text = r.text
+
+
+def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_no: int = 1) -> StaffGraph:
+    """The staff graph of one detected page (a ``DetectionResult`` with its page)."""
+    from omr import staff as staff_mod
+
+    page = result.page
+    staves, systems = staff_mod.analyze(page)
+    symbols = [Symbol(d.cls, d.box, d.score) for d in result.normalized
+               if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES]
+    symbols += image_barlines(page, staves, symbols)
+    if ocr:
+        read_text(page.image, symbols, report if report is not None else Report(), page_no)
+    return build_graph(symbols, staves, [s.staves for s in systems])
+
+
+#: A barline found in the image is new when no detected barline is this close
+#: (staff spaces), and is not a stem when no notehead edge is this close.
+BARLINE_DUPLICATE_SS = 1.0
+BARLINE_STEM_SS = 0.5
+#: Score given to barlines found in the image (the detector's are its own).
+IMAGE_BARLINE_SCORE = 0.5
+
+
+def image_barlines(page, staves, symbols: list[Symbol]) -> list[Symbol]:
+    """Barlines the detector missed, found as thin lines through a whole staff
+    (:func:`omr.staff.find_barlines`), that are neither a detected barline nor a
+    stem next to a notehead."""
+    from omr.page import binarize
+    from omr.staff import find_barlines
+
+    if not staves:
+        return []
+    binary = binarize(page.image, page.staff_space_norm)
+    found = []
+    for index, x0, x1 in find_barlines(binary, staves):
+        s = staves[index]
+        ss = s.staff_space
+        cx = 0.5 * (x0 + x1)
+        top, bottom = s.y_top(cx), s.y_bottom(cx)
+        near = [d for d in symbols if abs(0.5 * (d.box[0] + d.box[2]) - cx) < BARLINE_DUPLICATE_SS * ss
+                and d.box[1] < bottom and d.box[3] > top]
+        if any(vocab.CLASSES[d.cls].role == "barline" for d in near):
+            continue
+        if any(vocab.CLASSES[d.cls].role in ("notehead", "clef", "time", "key", "beam")
+               and (min(abs(d.box[0] - cx), abs(d.box[2] - cx)) < BARLINE_STEM_SS * ss
+                    or d.box[0] < cx < d.box[2]) for d in near):
+            continue
+        found.append(Symbol("barline_single", (x0, top, x1, bottom), IMAGE_BARLINE_SCORE))
+    return found
+
+
+def transcribe(images: Sequence, *, model=None, ocr: bool = True, title: str | None = None,
+               progress: Callable[[str, float], None] | None = None) -> Transcription:
+    """Photos of the pages of one piece (paths, bytes or RGB arrays, in order) →
+    :class:`Transcription`.
+
+    ``model``: a loaded detector (:func:`omr.detect.infer.load_model`), loaded once
+    here when None. ``progress(step, fraction)`` is called as pages are done.
+    Raises :class:`omr.errors.ImageError` / :class:`omr.errors.NoMusicError` for a
+    page that cannot be read.
+    """
+    import time
+
+    from omr.detect.infer import detect, load_model
+
+    if isinstance(images, (str, bytes)) or not len(images):
+        raise ParameterError("transcribe() takes a list of page images (at least one)")
+    model = model or load_model()
+    report = Report()
+    results, graphs = [], []
+    timings = {"detect": 0.0, "graph": 0.0, "notation": 0.0}
+    for i, image in enumerate(images, start=1):
+        if progress:
+            progress(f"page {i} of {len(images)}: detecting symbols", (i - 1) / len(images))
+        t = time.perf_counter()
+        result = detect(image, model=model)
+        timings["detect"] += time.perf_counter() - t
+        if progress:
+            progress(f"page {i} of {len(images)}: linking symbols", (i - 0.3) / len(images))
+        t = time.perf_counter()
+        graphs.append(page_graph(result, ocr=ocr, report=report, page_no=i))
+        timings["graph"] += time.perf_counter() - t
+        results.append(result)
+    t = time.perf_counter()
+    score, notation_report = score_from_graphs(graphs, title=title)
+    timings["notation"] = time.perf_counter() - t
+    report.inferred.extend(notation_report.inferred)
+    report.warnings.extend(notation_report.warnings)
+    if progress:
+        progress("done", 1.0)
+    return Transcription(score=score, detections=results, graph=graphs, report=report, timings=timings)
