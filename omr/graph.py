@@ -116,6 +116,9 @@ class Node:
     text: str = ""
     staff: int = -1
     position: int | None = None
+    #: For stems: how many beam lines the image shows at the stem's end (see
+    #: :func:`measure_beam_levels`); None when not measured.
+    levels: int | None = None
 
     @property
     def role(self) -> str:
@@ -198,7 +201,8 @@ class StaffGraph:
             "nodes": [{"id": n.id, "cls": n.cls, "box": [round(float(v), 2) for v in n.box],
                        "score": round(float(n.score), 4), "staff": n.staff,
                        **({"position": n.position} if n.position is not None else {}),
-                       **({"text": n.text} if n.text else {})} for n in self.nodes],
+                       **({"text": n.text} if n.text else {}),
+                       **({"levels": n.levels} if n.levels is not None else {})} for n in self.nodes],
             "edges": [[e.src, e.dst, e.kind] for e in self.edges],
             "staves": [{"index": s.index, "system": s.system, "x0": round(float(s.x0), 2),
                         "x1": round(float(s.x1), 2), "staff_space": round(float(s.staff_space), 3),
@@ -215,7 +219,8 @@ class StaffGraph:
                         x0=s["x0"], x1=s["x1"], staff_space=s["staff_space"],
                         line_thickness=s["line_thickness"], system=s["system"]) for s in d["staves"]]
         nodes = [Node(id=n["id"], cls=n["cls"], box=tuple(n["box"]), score=n["score"],
-                      text=n.get("text", ""), staff=n["staff"], position=n.get("position"))
+                      text=n.get("text", ""), staff=n["staff"], position=n.get("position"),
+                      levels=n.get("levels"))
                  for n in d["nodes"]]
         edges = [Edge(int(a), int(b), k) for a, b, k in d["edges"]]
         return cls(nodes=nodes, edges=edges, staves=staves, systems=[list(s) for s in d["systems"]])
@@ -619,6 +624,78 @@ def _link_braces(g: StaffGraph) -> None:
             if b.box[1] - 0.5 * s.staff_space <= c <= b.box[3] + 0.5 * s.staff_space \
                     and b.box[0] - 3 * s.staff_space <= s.x0 <= b.box[2] + 4 * s.staff_space:
                 g.add_edge(b.id, s.index, "brace")
+
+
+# ---------------------------------------------------------------------------
+# Beams counted in the image
+# ---------------------------------------------------------------------------
+
+#: Beam lines are this thick and this far apart (centre to centre), staff spaces.
+BEAM_LINE_SS = 0.5
+BEAM_PITCH_SS = 0.75
+#: Ink runs shorter than this along a stem are not beams (staff lines, noise).
+BEAM_MIN_RUN_SS = 0.3
+#: Beams of one stem follow each other with gaps at most this big.
+BEAM_MAX_GAP_SS = 0.6
+#: Columns sampled this far beside the stem, on the side its beams go.
+BEAM_SAMPLE_OFFSET_SS = 0.45
+
+
+def measure_beam_levels(g: StaffGraph, binary: np.ndarray) -> None:
+    """Count the beam lines at the far end of every beamed stem in the page's ink
+    mask (sets ``Node.levels``). The detector says *that* a stem is beamed; the
+    image says how often: several beam lines, drawn close, often come out of the
+    detector as one box."""
+    h, w = binary.shape
+    for s in (n for n in g.nodes if n.cls == "stem"):
+        beams = [g.nodes[b] for b in g.targets(s.id, "beam")]
+        if not beams:
+            continue
+        ss = _ss(g, s)
+        up = stem_direction(g, s.id) == "up"
+        right = sum(b.cx for b in beams) / len(beams) > s.cx
+        x = int(round(s.cx + (1 if right else -1) * BEAM_SAMPLE_OFFSET_SS * ss))
+        if not 0 <= x < w:
+            continue
+        reach = int(round((BEAM_PITCH_SS * 5 + 1.0) * ss))
+        lines = [] if s.staff < 0 else [g.staves[s.staff].line_y(i, x) for i in range(5)]
+        if up:
+            y0 = int(max(0, s.box[1] - 0.5 * ss))
+            column = binary[y0:min(h, y0 + reach), max(0, x - 1):x + 2].any(axis=1)
+            lines = [y - y0 for y in lines]
+        else:
+            y1 = int(min(h, s.box[3] + 0.5 * ss))
+            column = binary[max(0, y1 - reach):y1, max(0, x - 1):x + 2].any(axis=1)[::-1]
+            lines = [y1 - y for y in lines]
+        s.levels = _count_beam_runs(column, ss, lines)
+
+
+#: A thin run of ink this close to a staff line is the line, not a beam.
+BEAM_LINE_CLEARANCE_SS = 0.3
+BEAM_THIN_RUN_SS = 0.55
+
+
+def _count_beam_runs(column: np.ndarray, ss: float, lines=()) -> int:
+    """Beam lines in an ink profile that starts at the stem's end and runs toward
+    its notes: runs of ink, merged runs counted by their length; thin runs on a
+    staff line (at ``lines``, profile coordinates) are the line."""
+    runs = np.flatnonzero(np.diff(np.concatenate([[0], column.astype(np.int8), [0]])))
+    count, last_end = 0, None
+    for a, b in zip(runs[::2], runs[1::2]):
+        length = b - a
+        if length < BEAM_MIN_RUN_SS * ss:
+            continue
+        if length < BEAM_THIN_RUN_SS * ss and any(abs(0.5 * (a + b) - y) <= BEAM_LINE_CLEARANCE_SS * ss
+                                                 for y in lines) and count:
+            continue  # a staff line below a beam
+        if last_end is None and a > 1.0 * ss:
+            break  # the first beam must sit at the stem's end
+        if last_end is not None and a - last_end > BEAM_MAX_GAP_SS * ss:
+            break
+        # camera blur fattens beams and can merge two: only clearly separate runs count
+        count += 1
+        last_end = b
+    return count
 
 
 # ---------------------------------------------------------------------------

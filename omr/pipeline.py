@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 from omr import vocab
 from omr.errors import ParameterError
-from omr.graph import StaffGraph, Symbol, build_graph
+from omr.graph import StaffGraph, Symbol, build_graph, measure_beam_levels
 from omr.score import Report, score_from_graphs
 
 #: Detections below this score are not given to the parser (the detector's own
@@ -88,10 +88,16 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     staves, systems = staff_mod.analyze(page)
     symbols = [Symbol(d.cls, d.box, d.score) for d in result.normalized
                if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES]
-    symbols += image_barlines(page, staves, symbols)
+    from omr.page import binarize
+    from omr.staff import staff_line_mask
+
+    binary = binarize(page.image, page.staff_space_norm)
+    symbols += image_barlines(binary, staves, symbols)
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
-    return build_graph(symbols, staves, [s.staves for s in systems])
+    g = build_graph(symbols, staves, [s.staves for s in systems])
+    measure_beam_levels(g, binary & (staff_line_mask(binary, page.staff_space_norm) == 0))
+    return g
 
 
 #: A barline found in the image is new when no detected barline is this close
@@ -102,16 +108,14 @@ BARLINE_STEM_SS = 0.5
 IMAGE_BARLINE_SCORE = 0.5
 
 
-def image_barlines(page, staves, symbols: list[Symbol]) -> list[Symbol]:
+def image_barlines(binary, staves, symbols: list[Symbol]) -> list[Symbol]:
     """Barlines the detector missed, found as thin lines through a whole staff
     (:func:`omr.staff.find_barlines`), that are neither a detected barline nor a
     stem next to a notehead."""
-    from omr.page import binarize
     from omr.staff import find_barlines
 
     if not staves:
         return []
-    binary = binarize(page.image, page.staff_space_norm)
     found = []
     for index, x0, x1 in find_barlines(binary, staves):
         s = staves[index]

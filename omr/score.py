@@ -624,12 +624,12 @@ def _measure(m: ReadMeasure, sm: StaffMeasure | None, number: int, state: dict, 
     if m.irregular:
         units = m.length * m.time[1] / 4
         den = m.time[1] if units.denominator == 1 else m.time[1] * units.denominator
-        ts = meter.TimeSignature(f"{int(m.length * den / 4)}/{den}")
+        ts = _time_signature(f"{int(m.length * den / 4)}/{den}")
         ts.style.hideObjectOnPrint = True
         mm.insert(0, ts)
         state["time"] = None
     elif state.get("time") != m.time:
-        ts = meter.TimeSignature(f"{m.time[0]}/{m.time[1]}")
+        ts = _time_signature(f"{m.time[0]}/{m.time[1]}")
         if state.get("time", "start") is None and state.get("printed_time") == m.time:
             ts.style.hideObjectOnPrint = True  # back from an irregular measure
         mm.insert(0, ts)
@@ -664,6 +664,21 @@ def _measure(m: ReadMeasure, sm: StaffMeasure | None, number: int, state: dict, 
         mm.insert(float(off), _m21_clef(info))
         state["clef"] = info
     return mm
+
+
+_TIME_SIGNATURES: dict = {}
+
+
+def _time_signature(text: str):
+    """A fresh music21 TimeSignature (copied from a cached one: making one with a
+    large numerator takes music21 most of a tenth of a second)."""
+    import copy
+
+    from music21 import meter
+
+    if text not in _TIME_SIGNATURES:
+        _TIME_SIGNATURES[text] = meter.TimeSignature(text)
+    return copy.deepcopy(_TIME_SIGNATURES[text])
 
 
 def _clef_change_offsets(sm: StaffMeasure) -> list[tuple[Fraction, ClefInfo]]:

@@ -130,8 +130,9 @@ def _beam_count(g: StaffGraph, stem: int) -> int:
     """Beam lines at a stem: attached beam boxes, with segments chained end to
     start at this stem counted once."""
     beams = [g.nodes[b] for b in set(g.targets(stem, "beam"))]
+    seen = g.nodes[stem].levels or 0  # separate beam lines seen in the image
     if len(beams) < 2:
-        return len(beams)
+        return max(len(beams), seen) if beams else 0
     tol = BEAM_CHAIN_SS * g.staves[g.nodes[stem].staff].staff_space if g.nodes[stem].staff >= 0 else 3.0
     sx = g.nodes[stem].cx
     parent = list(range(len(beams)))
@@ -151,7 +152,7 @@ def _beam_count(g: StaffGraph, stem: int) -> int:
             slope = max(0.0, a.height - BEAM_THICKNESS_SS * ss) / max(a.width, 1e-6)
             if abs(abs(dy) - slope * (b.cx - a.cx)) < BEAM_LEVEL_SS * ss:
                 parent[find(i)] = find(j)
-    return len({find(i) for i in range(len(beams))})
+    return max(len({find(i) for i in range(len(beams))}), seen)
 
 
 def _flag_halvings(g: StaffGraph, stem: int) -> int:
