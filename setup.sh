@@ -15,6 +15,10 @@ APT_PACKAGES=(
   fonts-liberation      # verovio measures text in Times metrics: Liberation Serif
   fluidsynth            # playback and synthetic recordings
   fluid-soundfont-gm    # FluidR3_GM.sf2
+  tesseract-ocr         # lyrics, tempo and words (omr/ocr.py)
+  tesseract-ocr-eng
+  tesseract-ocr-deu     # umlauts in lyrics
+  tesseract-ocr-ita     # Italian terms
 )
 TORCH_PIN="torch==2.13.0"   # CPU wheel; a loose torch requirement pulls CUDA
 

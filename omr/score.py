@@ -149,7 +149,8 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
             for k, span in enumerate(spans):
                 if k in time_changes:
                     time = time_changes[k]
-                    if _fit(time, per_staff, spans) < TIME_MISFIT_FRACTION \
+                    if len(spans) >= TIME_CHECK_MIN_MEASURES \
+                            and _fit(time, per_staff, spans) <= TIME_MISFIT_FRACTION \
                             and _fit(content_time, per_staff, spans) >= TIME_FIT_FRACTION:
                         report.warn("time_misread", f"the time signature read as {time[0]}/{time[1]} does not "
                                     f"fit the measures; {content_time[0]}/{content_time[1]} used",
@@ -184,8 +185,10 @@ def _measure_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpa
 #: A time signature read from the page is replaced by the one the measures' contents
 #: suggest only when it fits fewer than this fraction of the system's measures and
 #: the other fits at least ``TIME_FIT_FRACTION`` (a misread digit, not rests left out).
-TIME_MISFIT_FRACTION = 0.15
+TIME_MISFIT_FRACTION = 0.0
 TIME_FIT_FRACTION = 0.6
+#: ... and only in a system of at least this many measures.
+TIME_CHECK_MIN_MEASURES = 4
 
 
 def _fit(time: tuple[int, int], per_staff, spans) -> float:
