@@ -175,6 +175,8 @@ def _measure_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpa
         longest = Fraction(0)
         for sm in per_staff:
             events = [e for e in sm[k].events if not e.grace]
+            if len(events) == 1 and events[0].is_rest and events[0].base == 4:
+                continue  # a whole-measure rest fills any meter
             ups = [e for e in events if e.direction != "down"]
             downs = [e for e in events if e.direction != "up"]
             longest = max(longest, min(total(events), max(total(ups), total(downs))))
