@@ -572,7 +572,8 @@ def to_music21(measures: list[ReadMeasure], parts: list[list[int]], names: list[
             ps.id = f"X{slot + 1}"
             slot_streams[slot] = ps
             score.insert(0, ps)
-    state: dict[int, dict] = {slot: {} for slot in range(n_slots)}
+    made: dict[int, object] = {}  # notehead node id (per page graph) -> music21 note
+    state: dict[int, dict] = {slot: {"made": made} for slot in range(n_slots)}
     number = 0
     for index, m in enumerate(measures):
         number = 0 if m.pickup and index == 0 else number + 1
@@ -581,6 +582,7 @@ def to_music21(measures: list[ReadMeasure], parts: list[list[int]], names: list[
             mm = _measure(m, sm, number, state[slot], slot == 0, index, len(measures))
             slot_streams[slot].append(mm)
     _attach_spanners(score, measures, slot_streams)
+    _attach_slurs(measures, slot_streams, made)
     return score
 
 
@@ -658,17 +660,84 @@ def _measure(m: ReadMeasure, sm: StaffMeasure | None, number: int, state: dict, 
     g = m.graph
     if len(voices) == 1:
         for e in next(iter(voices.values())):
-            mm.insert(float(e.onset), _element(g, sm, e))
+            mm.insert(float(e.onset), _element(g, sm, e, state["made"]))
     else:
         for v, events in voices.items():
             voice = stream.Voice(id=str(v))
             for e in events:
-                voice.insert(float(e.onset), _element(g, sm, e))
+                voice.insert(float(e.onset), _element(g, sm, e, state["made"]))
             mm.insert(0, voice)
     for off, info in clef_offsets:
         mm.insert(float(off), _m21_clef(info))
         state["clef"] = info
+    _dynamics(mm, m, sm)
     return mm
+
+
+#: music21 dynamic marks of the dynamic classes.
+DYNAMIC_MARKS = {"dynamic_ppp": "ppp", "dynamic_pp": "pp", "dynamic_p": "p", "dynamic_mp": "mp",
+                 "dynamic_mf": "mf", "dynamic_f": "f", "dynamic_ff": "ff", "dynamic_fff": "fff",
+                 "dynamic_sf": "sf", "dynamic_fp": "fp"}
+
+
+def _dynamics(mm, m: ReadMeasure, sm: StaffMeasure) -> None:
+    """Dynamic marks under (or over) a staff, at the onset of the note nearest in x."""
+    from music21 import dynamics
+
+    g = m.graph
+    staff = m.staff_ids[m.staves.index(sm)]
+    events = [e for v in (sm.voices or {1: sm.events}).values() for e in v if e.rest != -1]
+    if not events:
+        return
+    for n in g.nodes:
+        if n.staff != staff or n.cls not in DYNAMIC_MARKS or not (m.span.x0 <= n.cx < m.span.x1):
+            continue
+        e = min(events, key=lambda e: abs(e.x - n.box[0] - 0.5 * n.width))
+        mm.insert(float(e.onset), dynamics.Dynamic(DYNAMIC_MARKS[n.cls]))
+
+
+_LYRIC_INFO: dict = {}
+
+
+def lyric_info(g: StaffGraph) -> dict[int, tuple[int, str]]:
+    """Syllable node → (verse number, syllabic): verses are the rows of syllables
+    under a staff (top row = verse 1); a hyphen between two syllables of a row makes
+    them begin/middle/end of one word."""
+    key = id(g)
+    if key in _LYRIC_INFO and _LYRIC_INFO[key][0] is g:
+        return _LYRIC_INFO[key][1]
+    info: dict[int, tuple[int, str]] = {}
+    syllables = [n for n in g.nodes if n.cls == "lyric_syllable"]
+    hyphens = [n for n in g.nodes if n.cls == "lyric_hyphen"]
+    by_staff: dict[tuple[int, int], list] = {}
+    for n in syllables:
+        sys_no = g.staves[n.staff].system if n.staff >= 0 else -1
+        by_staff.setdefault((n.staff, sys_no), []).append(n)
+    for (staff, _), nodes in by_staff.items():
+        ss = g.staves[staff].staff_space if staff >= 0 else g.staff_space
+        rows: list[list] = []
+        for n in sorted(nodes, key=lambda n: n.cy):
+            if rows and n.cy - rows[-1][-1].cy < LYRIC_ROW_SS * ss:
+                rows[-1].append(n)
+            else:
+                rows.append([n])
+        for verse, row in enumerate(rows, start=1):
+            row.sort(key=lambda n: n.cx)
+            joined = [any(a.box[2] - ss <= h.cx <= b.box[0] + ss and abs(h.cy - 0.5 * (a.cy + b.cy)) < ss
+                          for h in hyphens) for a, b in zip(row, row[1:])]
+            for i, n in enumerate(row):
+                before = i > 0 and joined[i - 1]
+                after = i < len(joined) and joined[i]
+                syllabic = {(False, False): "single", (False, True): "begin", (True, True): "middle",
+                            (True, False): "end"}[(before, after)]
+                info[n.id] = (verse, syllabic)
+    _LYRIC_INFO.clear()
+    _LYRIC_INFO[key] = (g, info)
+    return info
+
+
+#: Syllables whose centres are within this many staff spaces vertically are one row.
+LYRIC_ROW_SS = 1.2
 
 
 _TIME_SIGNATURES: dict = {}
@@ -737,7 +806,7 @@ def _rest_m21(length: Fraction):
     return r
 
 
-def _element(g: StaffGraph, sm: StaffMeasure, e: Event):
+def _element(g: StaffGraph, sm: StaffMeasure, e: Event, made: dict):
     from music21 import chord, note, pitch, tie
 
     if e.is_rest:
@@ -761,10 +830,12 @@ def _element(g: StaffGraph, sm: StaffMeasure, e: Event):
         ties = sm.ties.get(h)
         if ties:
             n.tie = tie.Tie("continue" if len(ties) == 2 else next(iter(ties)))
-        lyrics = [g.nodes[s] for s in g.sources(h, "lyric")]
-        for verse, syl in enumerate(sorted(lyrics, key=lambda s: s.cy), start=1):
-            if syl.text:
-                n.addLyric(syl.text.strip("-_ ") or syl.text, lyricNumber=verse)
+        for syl in sorted((g.nodes[s] for s in g.sources(h, "lyric")), key=lambda s: s.cy):
+            text = syl.text.strip("-_ ")
+            if text:
+                verse, syllabic = lyric_info(g).get(syl.id, (1, "single"))
+                lyric = note.Lyric(text=text, number=verse, syllabic=syllabic)
+                n.lyrics.append(lyric)
         notes.append(n)
     if len(notes) == 1:
         el = notes[0]
@@ -777,7 +848,29 @@ def _element(g: StaffGraph, sm: StaffMeasure, e: Event):
         el.stemDirection = e.direction
     if e.inferred:
         el.style.color = INFERRED_COLOUR
+    for h in e.heads:
+        made[(id(g), h)] = el
     return el
+
+
+def _attach_slurs(measures: list[ReadMeasure], slot_streams: dict, made: dict) -> None:
+    """Slurs between the notes their ends were linked to."""
+    from music21 import spanner
+
+    graphs = {id(m.graph): m.graph for m in measures}
+    for gid, g in graphs.items():
+        for n in g.nodes:
+            if n.cls != "slur":
+                continue
+            a, b = g.targets(n.id, "slur_from"), g.targets(n.id, "slur_to")
+            if not a or not b:
+                continue
+            na, nb = made.get((gid, a[0])), made.get((gid, b[0]))
+            if na is None or nb is None or na is nb:
+                continue
+            part = na.getContextByClass("Part") or na.getContextByClass("PartStaff")
+            if part is not None:
+                part.insert(0, spanner.Slur(na, nb))
 
 
 def _attach_spanners(score, measures: list[ReadMeasure], slot_streams: dict) -> None:
