@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import dataclass, field
 
@@ -120,9 +121,8 @@ class Node:
     #: :func:`measure_beam_levels`); None when not measured.
     levels: int | None = None
 
-    @property
-    def role(self) -> str:
-        return vocab.CLASSES[self.cls].role
+    def __post_init__(self):
+        self.role = vocab.CLASSES[self.cls].role  # what the symbol is to the graph (omr.vocab.ROLES)
 
     @property
     def cx(self) -> float:
@@ -292,13 +292,16 @@ _TEXT_BELOW_ROLES = {"text"}
 
 
 def _assign_staves(g: StaffGraph) -> None:
-    tops = np.array([[s.y_top(x) for x in (s.x0, s.x1)] for s in g.staves])
+    # staves' vertical extents, to try only the two or three a symbol can belong to
+    extents = np.array([[s.lines[0].min(), s.lines[4].max()] for s in g.staves])
     for n in g.nodes:
         if n.role == "structure" and n.cls in ("brace", "bracket"):
             continue
         cx, cy = n.cx, n.cy
         best, best_d = -1, np.inf
-        for s in g.staves:
+        rough = np.maximum(0.0, np.maximum(extents[:, 0] - cy, cy - extents[:, 1]))
+        order = np.argsort(rough)[:3]
+        for s in (g.staves[i] for i in sorted(order)):
             top, bottom = s.y_top(cx), s.y_bottom(cx)
             if n.cls == "lyric_syllable" or n.cls == "lyric_hyphen":
                 d = cy - bottom if cy > bottom else np.inf  # lyrics hang below their staff
@@ -313,7 +316,6 @@ def _assign_staves(g: StaffGraph) -> None:
             s = g.staves[best]
             if n.role in ("notehead", "rest", "clef", "key", "accidental", "dot", "ledger"):
                 n.position = int(round(s.position(cx, _anchor_y(n))))
-    del tops
 
 
 def _anchor_y(n: Node) -> float:
@@ -323,6 +325,23 @@ def _anchor_y(n: Node) -> float:
     if n.cls in ("key_flat",):
         return n.box[1] + ACCIDENTAL_ANCHOR["accidental_flat"] * n.height
     return n.cy
+
+
+class _XIndex:
+    """Nodes sorted by centre x, for "which nodes lie between x0 and x1" in
+    logarithmic time (pages hold a thousand symbols; pairs would be a million)."""
+
+    def __init__(self, nodes: list[Node]):
+        self.nodes = sorted(nodes, key=lambda n: n.cx)
+        self.xs = [n.cx for n in self.nodes]
+
+    def between(self, x0: float, x1: float) -> list[Node]:
+        return self.nodes[bisect.bisect_left(self.xs, x0):bisect.bisect_right(self.xs, x1)]
+
+
+#: Widest symbols whose centre is looked up by x (staff spaces): a notehead's half
+#: width plus the widest tolerance.
+_REACH_SS = 4.0
 
 
 def _ss(g: StaffGraph, n: Node) -> float:
@@ -338,11 +357,13 @@ def _link_stems(g: StaffGraph) -> None:
     stems = [n for n in g.nodes if n.cls == "stem"]
     if not heads or not stems:
         return
+    index = _XIndex(stems)
     # each notehead takes the nearest stem that touches it
     for h in heads:
         ss = _ss(g, h)
         best, best_d = None, np.inf
-        for s in stems:
+        reach = STEM_X_TOLERANCE_SS * ss
+        for s in index.between(h.box[0] - reach, h.box[2] + reach):
             sx = s.cx
             if not (s.box[1] - STEM_Y_TOLERANCE_SS * ss <= h.cy <= s.box[3] + STEM_Y_TOLERANCE_SS * ss):
                 continue
@@ -389,11 +410,12 @@ def _beam_line_y(beam: Node, x: float, rising: bool, ss: float) -> float:
 def _link_beams(g: StaffGraph) -> None:
     beams = [n for n in g.nodes if n.cls == "beam"]
     stems = [n for n in g.nodes if n.cls == "stem"]
+    index = _XIndex(stems)
     for b in beams:
         ss = _ss(g, b)
         tol_x = BEAM_X_TOLERANCE_SS * ss
-        cands = [s for s in stems if b.box[0] - tol_x <= s.cx <= b.box[2] + tol_x
-                 and s.box[1] - ss <= b.box[3] and s.box[3] + ss >= b.box[1]]
+        cands = [s for s in index.between(b.box[0] - tol_x, b.box[2] + tol_x)
+                 if s.box[1] - ss <= b.box[3] and s.box[3] + ss >= b.box[1]]
         if not cands:
             continue
         best: list[Node] = []
@@ -414,10 +436,11 @@ def _link_beams(g: StaffGraph) -> None:
 def _link_flags(g: StaffGraph) -> None:
     flags = [n for n in g.nodes if n.role == "flag" and n.cls != "grace_slash"]
     stems = [n for n in g.nodes if n.cls == "stem"]
+    index = _XIndex(stems)
     for f in flags:
         ss = _ss(g, f)
         best, best_d = None, np.inf
-        for s in stems:
+        for s in index.between(f.box[0] - FLAG_X_TOLERANCE_SS * ss, f.box[0] + FLAG_X_TOLERANCE_SS * ss):
             dx = abs(f.box[0] - s.cx)
             if dx > FLAG_X_TOLERANCE_SS * ss:
                 continue
@@ -445,7 +468,7 @@ def _box_distance(a, b) -> float:
 
 
 def _link_accidentals(g: StaffGraph) -> None:
-    heads = _by_role(g, "notehead")
+    head_index = _XIndex(_by_role(g, "notehead"))
     claimed: dict[int, tuple[float, int]] = {}
     for a in _by_role(g, "accidental"):
         if a.cls == "accidental_paren":
@@ -453,7 +476,7 @@ def _link_accidentals(g: StaffGraph) -> None:
         ss = _ss(g, a)
         ay = _anchor_y(a)
         best, best_d = None, np.inf
-        for h in heads:
+        for h in head_index.between(a.box[2] - _REACH_SS * ss, a.box[2] + (ACCIDENTAL_MAX_GAP_SS + _REACH_SS) * ss):
             gap = h.box[0] - a.box[2]
             if gap < -ACCIDENTAL_MAX_OVERLAP_SS * ss or gap > ACCIDENTAL_MAX_GAP_SS * ss:
                 continue
@@ -473,13 +496,13 @@ def _link_accidentals(g: StaffGraph) -> None:
 
 
 def _link_dots(g: StaffGraph) -> None:
-    targets = _by_role(g, "notehead", "rest")
+    target_index = _XIndex(_by_role(g, "notehead", "rest"))
     dots = sorted((n for n in g.nodes if n.cls == "augmentation_dot"), key=lambda n: n.cx)
     owner: dict[int, int] = {}
     for d in dots:
         ss = _ss(g, d)
         best, best_d = None, np.inf
-        for t in targets:
+        for t in target_index.between(d.box[0] - (DOT_MAX_GAP_SS + _REACH_SS) * ss, d.box[2] + _REACH_SS * ss):
             gap = d.box[0] - t.box[2]
             if gap < -0.2 * ss or gap > DOT_MAX_GAP_SS * ss:
                 continue
@@ -504,11 +527,12 @@ def _link_dots(g: StaffGraph) -> None:
 
 def _link_curves(g: StaffGraph) -> None:
     heads = _by_role(g, "notehead")
+    index = _XIndex(heads)
     for c in (n for n in g.nodes if n.cls in ("tie", "slur")):
         ss = _ss(g, c)
         kind = c.cls
-        left = _curve_end(heads, c, ss, end="left")
-        right = _curve_end(heads, c, ss, end="right", exclude=left)
+        left = _curve_end(index, c, ss, end="left")
+        right = _curve_end(index, c, ss, end="right", exclude=left)
         if kind == "tie" and left is not None and right is not None \
                 and left.position is not None and right.position is not None \
                 and left.position != right.position:
@@ -522,9 +546,11 @@ def _link_curves(g: StaffGraph) -> None:
             g.add_edge(c.id, right.id, f"{kind}_to")
 
 
-def _curve_end(heads: list[Node], c: Node, ss: float, *, end: str, exclude: Node | None = None) -> Node | None:
+def _curve_end(heads, c: Node, ss: float, *, end: str, exclude: Node | None = None) -> Node | None:
     x = c.box[0] if end == "left" else c.box[2]
     best, best_d = None, np.inf
+    if isinstance(heads, _XIndex):
+        heads = heads.between(x - CURVE_END_X_SS * ss, x + CURVE_END_X_SS * ss)
     for h in heads:
         if h is exclude or h.staff != c.staff and c.staff >= 0 and h.staff >= 0 and abs(h.staff - c.staff) > 1:
             continue
@@ -594,11 +620,12 @@ def _tuplet_members(g: StaffGraph, t: Node, brackets: list[Node], ss: float) -> 
 
 
 def _link_lyrics(g: StaffGraph) -> None:
-    heads = _by_role(g, "notehead")
+    index = _XIndex(_by_role(g, "notehead"))
     for syl in (n for n in g.nodes if n.cls == "lyric_syllable"):
         ss = _ss(g, syl)
-        cands = [h for h in heads if h.staff == syl.staff and h.box[0] - LYRIC_MAX_DX_SS * ss <= syl.cx
-                 <= h.box[2] + LYRIC_MAX_DX_SS * ss]
+        reach = (LYRIC_MAX_DX_SS + _REACH_SS) * ss
+        cands = [h for h in index.between(syl.cx - reach, syl.cx + reach) if h.staff == syl.staff
+                 and h.box[0] - LYRIC_MAX_DX_SS * ss <= syl.cx <= h.box[2] + LYRIC_MAX_DX_SS * ss]
         if not cands:
             continue
         # verovio and most engravers align a syllable's left part under the notehead
@@ -607,10 +634,10 @@ def _link_lyrics(g: StaffGraph) -> None:
 
 
 def _link_expressions(g: StaffGraph) -> None:
-    targets = _by_role(g, "notehead", "rest")
+    index = _XIndex(_by_role(g, "notehead", "rest"))
     for e in (n for n in g.nodes if n.role == "expression" and n.cls != "arpeggio"):
         ss = _ss(g, e)
-        cands = [t for t in targets if abs(t.cx - e.cx) < 1.5 * ss and _box_distance(t.box, e.box) <
+        cands = [t for t in index.between(e.cx - 1.5 * ss, e.cx + 1.5 * ss) if abs(t.cx - e.cx) < 1.5 * ss and _box_distance(t.box, e.box) <
                  EXPRESSION_MAX_DIST_SS * ss * (3 if e.cls == "fermata" else 1)]
         if cands:
             t = min(cands, key=lambda t: _box_distance(t.box, e.box) + abs(t.cx - e.cx))
