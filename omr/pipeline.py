@@ -86,8 +86,8 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
 
     page = result.page
     staves, systems = staff_mod.analyze(page)
-    symbols = [Symbol(d.cls, d.box, d.score) for d in result.normalized
-               if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES]
+    symbols = suppress_duplicates([Symbol(d.cls, d.box, d.score) for d in result.normalized
+                                   if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES])
     from omr.page import binarize
     from omr.staff import staff_line_mask
 
@@ -98,6 +98,42 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     g = build_graph(symbols, staves, [s.staves for s in systems])
     measure_beam_levels(g, binary & (staff_line_mask(binary, page.staff_space_norm) == 0))
     return g
+
+
+#: Two boxes of one role overlapping this much (intersection over union) are one
+#: symbol seen twice (e.g. a black and a half notehead at one place): the less
+#: confident goes.
+DUPLICATE_IOU = 0.5
+#: Roles in which one symbol cannot sit on another of the same role.
+EXCLUSIVE_ROLES = ("notehead", "rest", "accidental", "clef", "key", "time", "flag", "dot")
+
+
+def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
+    """Drop the weaker of two overlapping symbols of one role (see
+    ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``)."""
+    import numpy as np
+
+    from omr.eval.detection import iou_matrix
+
+    keep = [True] * len(symbols)
+    by_role: dict[str, list[int]] = {}
+    for i, s in enumerate(symbols):
+        role = vocab.CLASSES[s.cls].role
+        if role in EXCLUSIVE_ROLES:
+            by_role.setdefault(role, []).append(i)
+    for idx in by_role.values():
+        if len(idx) < 2:
+            continue
+        boxes = np.array([symbols[i].box for i in idx], float)
+        iou = iou_matrix(boxes, boxes)
+        order = sorted(range(len(idx)), key=lambda k: -symbols[idx[k]].score)
+        for a_pos, a in enumerate(order):
+            if not keep[idx[a]]:
+                continue
+            for b in order[a_pos + 1:]:
+                if keep[idx[b]] and iou[a, b] > DUPLICATE_IOU:
+                    keep[idx[b]] = False
+    return [s for s, k in zip(symbols, keep) if k]
 
 
 #: A barline found in the image is new when no detected barline is this close

@@ -128,12 +128,15 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
     clefs: dict[int, ClefInfo] = {}
     keys: dict[int, int] = {}
     time = None
+    votes = _clef_votes(graphs)
     for page_no, g in enumerate(graphs, start=1):
         for sys_no, staves in enumerate(g.systems):
             spans = system_measures(g, staves)
             if not spans:
                 continue
             first_x = _first_music_x(g, staves)
+            for slot, s in enumerate(staves):
+                _vote_start_clef(g, s, first_x, votes.get(slot, {}), report, page_no)
             per_staff: list[list[StaffMeasure]] = []
             time_changes: dict[int, tuple[int, int]] = {}
             for slot, s in enumerate(staves):
@@ -198,6 +201,48 @@ def _fit(time: tuple[int, int], per_staff, spans) -> float:
     bar = Fraction(4 * time[0], time[1])
     lengths = [x for x in _measure_lengths(per_staff, spans) if x > 0]
     return sum(x == bar for x in lengths) / len(lengths) if lengths else 1.0
+
+
+def _clef_family(cls: str) -> str:
+    return cls.split("_")[1] if cls.startswith("clef_") else cls
+
+
+def _start_clef(g: StaffGraph, s: int, first_x: float):
+    clefs = [n for n in g.nodes if n.role == "clef" and n.staff == s and n.cls in CLEFS and n.cx < first_x]
+    return min(clefs, key=lambda n: n.cx) if clefs else None
+
+
+def _clef_votes(graphs: list[StaffGraph]) -> dict[int, dict[str, str]]:
+    """Per staff slot and clef family (G, F, C), the clef class most systems start
+    with: a small "8" under a G clef is easily missed or imagined in a photo, and a
+    part keeps its clef from system to system."""
+    from collections import Counter
+
+    counts: dict[int, Counter] = {}
+    for g in graphs:
+        for staves in g.systems:
+            first_x = _first_music_x(g, staves)
+            for slot, s in enumerate(staves):
+                n = _start_clef(g, s, first_x)
+                if n is not None:
+                    counts.setdefault(slot, Counter())[n.cls] += 1
+    votes: dict[int, dict[str, str]] = {}
+    for slot, c in counts.items():
+        for cls, _ in c.most_common():
+            votes.setdefault(slot, {}).setdefault(_clef_family(cls), cls)
+    return votes
+
+
+def _vote_start_clef(g: StaffGraph, s: int, first_x: float, vote: dict[str, str], report: Report,
+                     page: int) -> None:
+    n = _start_clef(g, s, first_x)
+    if n is None:
+        return
+    best = vote.get(_clef_family(n.cls))
+    if best and best != n.cls:
+        report.warn("clef_vote", f"a clef read as {n.cls} where the part's other systems have {best}; "
+                    f"{best} used", page=page, staff=s + 1)
+        n.cls = best
 
 
 def _time_from_content(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> tuple[int, int]:
