@@ -594,7 +594,17 @@ def _tuplet_members(g: StaffGraph, t: Node, brackets: list[Node], ss: float) -> 
         stems = set(g.sources(b.id, "beam"))
         heads = [h for s in stems for h in g.sources(s, "stem")]
         if heads:
-            return sorted(set(heads))
+            # the number stands over the group's middle: a group centred away from it
+            # starts (or ends) with a rest on the other side
+            xs = [g.nodes[h].cx for h in heads]
+            lo, hi = min(xs), max(xs)
+            off = t.cx - 0.5 * (lo + hi)
+            rests = []
+            if abs(off) > 0.5 * ss:
+                far = 2 * t.cx - (hi if off < 0 else lo)
+                a, z = (far - 0.7 * ss, lo) if off < 0 else (hi, far + 0.7 * ss)
+                rests = [n.id for n in g.nodes if n.role == "rest" and n.staff == t.staff and a <= n.cx < z]
+            return sorted(set(heads) | set(rests))
     span = None
     for b in brackets:
         if b.box[0] - ss <= t.cx <= b.box[2] + ss and abs(b.cy - t.cy) < 2.0 * ss:

@@ -21,6 +21,7 @@ navigation as music21 repeat objects. Inferred notes and rests are coloured
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
@@ -29,7 +30,7 @@ from omr.notation import implied
 from omr.notation.layout import REPEAT_END, REPEAT_START, MeasureSpan, read_time, signature_groups, system_measures
 from omr.notation.pitch import CLEFS, ClefInfo, MeasureAccidentals, clef_for, fifths_from_key_symbols, pitch_at
 from omr.notation.rhythm import Event, read_events
-from omr.notation.voices import set_onsets, split_voices, total
+from omr.notation.voices import columns_conflict, set_onsets, split_voices, total
 
 #: Colour of inferred notes and rests in the output (MusicXML ``color``).
 INFERRED_COLOUR = "#D55E00"
@@ -90,6 +91,7 @@ class StaffMeasure:
     time: tuple[int, int] | None = None   # time change at the measure's start
     pitches: dict[int, tuple[str, int, int, bool]] = field(default_factory=dict)
     ties: dict[int, set] = field(default_factory=dict)
+    staff_space: float = 10.0
 
 
 @dataclass
@@ -171,6 +173,11 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
     return measures
 
 
+def g_ss(sm: StaffMeasure) -> float:
+    """Staff space (px) of a staff measure (the normalized frame's, 10 px)."""
+    return sm.staff_space
+
+
 def _measure_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> list[Fraction]:
     """Per measure, the length its fullest staff suggests (stems split two voices)."""
     out = []
@@ -180,9 +187,12 @@ def _measure_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpa
             events = [e for e in sm[k].events if not e.grace]
             if len(events) == 1 and events[0].is_rest and events[0].base == 4:
                 continue  # a whole-measure rest fills any meter
-            ups = [e for e in events if e.direction != "down"]
-            downs = [e for e in events if e.direction != "up"]
-            longest = max(longest, min(total(events), max(total(ups), total(downs))))
+            if columns_conflict(events, g_ss(sm[k])):
+                ups = [e for e in events if e.direction != "down"]
+                downs = [e for e in events if e.direction != "up"]
+                longest = max(longest, max(total(ups), total(downs)))
+            else:
+                longest = max(longest, total(events))
         out.append(longest)
     return out
 
@@ -324,7 +334,8 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
         while ci < len(clef_nodes) and clef_nodes[ci].cx < first and clef_nodes[ci].cx < span.x1:
             clef = clef_for(clef_nodes[ci].cls, clef_nodes[ci].position)
             ci += 1
-        sm = StaffMeasure(events=events, clef=clef, key=key_at.get(k), time=time_at.get(k))
+        sm = StaffMeasure(events=events, clef=clef, key=key_at.get(k), time=time_at.get(k),
+                          staff_space=staff.staff_space)
         while ci < len(clef_nodes) and clef_nodes[ci].cx < span.x1:
             sm.clef_changes.append((clef_nodes[ci].cx, clef_for(clef_nodes[ci].cls, clef_nodes[ci].position)))
             ci += 1
@@ -361,8 +372,7 @@ def _read_pitches(g: StaffGraph, sm: StaffMeasure, key: int, tie_pitch: dict) ->
             prev = next((tie_pitch[f[0]] for f in came_from if f and f[0] in tie_pitch), None)
             if prev is not None and not acc:
                 step, octave, alter, _ = prev
-                sm.pitches[h] = (step, octave, alter, False)
-                state.set(step, octave, alter)
+                sm.pitches[h] = (step, octave, alter, False)  # the tie carries it to this note only
             else:
                 position = node.position if node.position is not None else 0
                 step, octave, alter = pitch_at(position, clef or CLEFS[DEFAULT_CLEF], state,
@@ -432,6 +442,13 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
         for slot, sm in enumerate(m.staves):
             staff = m.graph.staves[m.staff_ids[slot]]
             middle = staff.line_y(2, 0.5 * (m.span.x0 + m.span.x1))
+            if total(sm.events) > bar and not columns_conflict(sm.events, staff.staff_space):
+                # one voice whose unprinted tuplets overfill it: try them before two voices
+                trial = [copy.copy(e) for e in sm.events]
+                set_onsets(trial)
+                if implied.implied_tuplets(trial, bar=bar, shapes=shapes.get(slot, [])) and total(trial) <= bar:
+                    for line in implied.implied_tuplets(sm.events, bar=bar, shapes=shapes.get(slot, [])):
+                        report.infer("implied_tuplet", line, staff=slot + 1, **where)
             sm.voices = split_voices(sm.events, bar=bar, staff_space=staff.staff_space, middle_y=middle)
             for v in sm.voices.values():
                 _full_measure_rests(v, bar)

@@ -126,6 +126,20 @@ BEAM_LEVEL_SS = 0.3
 BEAM_THICKNESS_SS = 0.5
 
 
+def _beam_slope_sign(g: StaffGraph, beam) -> int:
+    """+1 when a beam falls to the right (y grows), -1 when it rises, 0 when level
+    or unknown: from the far ends of the stems it joins (a box has no direction)."""
+    stems = [g.nodes[s] for s in g.sources(beam.id, "beam")]
+    if len(stems) < 2:
+        return 0
+    stems.sort(key=lambda s: s.cx)
+    ends = [s.box[1] if stem_direction(g, s.id) == "up" else s.box[3] for s in stems]
+    dy = ends[-1] - ends[0]
+    if abs(dy) < 0.5:
+        return 0
+    return 1 if dy > 0 else -1
+
+
 def _beam_count(g: StaffGraph, stem: int) -> int:
     """Beam lines at a stem: attached beam boxes, with segments chained end to
     start at this stem counted once."""
@@ -143,14 +157,16 @@ def _beam_count(g: StaffGraph, stem: int) -> int:
         return i
 
     ss = tol / BEAM_CHAIN_SS
+    sign = _beam_slope_sign(g, max(beams, key=lambda b: b.width))
     for i, a in enumerate(beams):
         for j, b in enumerate(beams):
             if i == j or abs(a.box[2] - b.box[0]) >= tol or abs(a.box[2] - sx) >= 3 * tol:
                 continue
-            # b continues a's line: its centre lies where a's slope leads
+            # b continues a's line: its centre lies where the group's slope leads
             dy = b.cy - a.cy
             slope = max(0.0, a.height - BEAM_THICKNESS_SS * ss) / max(a.width, 1e-6)
-            if abs(abs(dy) - slope * (b.cx - a.cx)) < BEAM_LEVEL_SS * ss:
+            expected = [sign * slope * (b.cx - a.cx)] if sign else [slope * (b.cx - a.cx), -slope * (b.cx - a.cx)]
+            if min(abs(dy - e) for e in expected) < BEAM_LEVEL_SS * ss:
                 parent[find(i)] = find(j)
     return max(len({find(i) for i in range(len(beams))}), seen)
 
@@ -239,10 +255,17 @@ def _apply_printed_tuplets(g: StaffGraph, events: list[Event]) -> None:
         members = [i for i in members if not events[i].grace]
         if len(members) < 2:
             continue
+        number = int(t.text) if t.text.strip().isdigit() else None
+        unit = min(events[i].base for i in members)
+        if number is None and sum((dotted(events[i].base, events[i].dots) for i in members), Fraction(0)) == 2 * unit:
+            # two units under a number are rarely a duplet: a rest of one unit beside
+            # them (not under the beam) is the tuplet's third
+            for i in (members[0] - 1, members[-1] + 1):
+                if 0 <= i < len(events) and events[i].is_rest and dotted(events[i].base, events[i].dots) == unit:
+                    members = sorted(members + [i])
+                    break
         group = [events[i] for i in members]
         total = sum((dotted(e.base, e.dots) for e in group), Fraction(0))
-        unit = min(e.base for e in group)
-        number = int(t.text) if t.text.strip().isdigit() else None
         ratio = tuplet_ratio(total, unit, number)
         for e in group:
             e.tuplet = ratio

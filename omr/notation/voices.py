@@ -28,7 +28,7 @@ from omr.notation.rhythm import Event
 COLUMN_SS = 0.6
 
 
-def _columns_conflict(events: list[Event], staff_space: float) -> bool:
+def columns_conflict(events: list[Event], staff_space: float) -> bool:
     stemmed = sorted((e for e in events if e.direction and not e.grace and not e.is_rest),
                      key=lambda e: e.x)
     for i, a in enumerate(stemmed):
@@ -53,7 +53,7 @@ def split_voices(events: list[Event], *, bar: Fraction, staff_space: float,
                  middle_y: float) -> dict[int, list[Event]]:
     """Voice number → its events in reading order (sets ``Event.voice``)."""
     directions = {e.direction for e in events if e.direction and not e.grace}
-    two = len(directions) == 2 and (_columns_conflict(events, staff_space) or total(events) > bar)
+    two = len(directions) == 2 and (columns_conflict(events, staff_space) or total(events) > bar)
     voices: dict[int, list[Event]] = {}
     if not two:
         for e in events:

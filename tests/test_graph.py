@@ -1,0 +1,445 @@
+"""omr.graph: hand-built small staff graphs, one rule per test.
+
+Geometry is in the normalized frame (10 px per staff space) and copies what verovio
+engraves (measured on synth pages and rescaled): a black notehead is 12.6 x 10.6 px,
+a stem 0.8 px wide and 3.5 staff spaces long, starting 1.5 px from the notehead's
+centre on its right (up) or left (down) edge; a beam line is 0.5 staff space thick
+and beam lines are 0.75 staff space apart; a flat's bowl (where its note is) lies at
+70 % of its box height.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from omr.graph import (
+    StaffGraph,
+    Symbol,
+    build_graph,
+    draw_graph,
+    stem_direction,
+    stem_heads,
+    straight_staff,
+)
+from omr.notation.rhythm import read_events
+
+SS = 10.0
+TOP = 40.0
+HEAD_W, HEAD_H = 12.6, 10.6
+STEM_W, STEM_LEN, STEM_GAP = 0.8, 35.0, 1.5
+BEAM_T, BEAM_GAP = 5.0, 7.5
+
+
+# ----------------------------------------------------------------------- helpers
+
+def y_of(p: float, top: float = TOP) -> float:
+    """y of staff position ``p`` (0 = bottom line, 8 = top line)."""
+    return top + 4 * SS - p * SS / 2
+
+
+def head(x: float, p: float, cls: str = "notehead_black", top: float = TOP) -> Symbol:
+    w = 16.2 if cls == "notehead_whole" else HEAD_W
+    y = y_of(p, top)
+    return Symbol(cls, (x, y - HEAD_H / 2, x + w, y + HEAD_H / 2))
+
+
+def cy(s: Symbol) -> float:
+    return 0.5 * (s.box[1] + s.box[3])
+
+
+def stem_up(*heads: Symbol, tip: float | None = None) -> Symbol:
+    """A stem rising from the right edge of ``heads`` (one column) to ``tip``."""
+    x1 = max(h.box[2] for h in heads)
+    low = max(cy(h) for h in heads)
+    high = min(cy(h) for h in heads)
+    return Symbol("stem", (x1 - STEM_W, high - STEM_LEN if tip is None else tip, x1, low - STEM_GAP))
+
+
+def stem_down(*heads: Symbol, tip: float | None = None) -> Symbol:
+    x0 = min(h.box[0] for h in heads)
+    low = max(cy(h) for h in heads)
+    high = min(cy(h) for h in heads)
+    return Symbol("stem", (x0, high + STEM_GAP, x0 + STEM_W, low + STEM_LEN if tip is None else tip))
+
+
+def beam_between(a: Symbol, b: Symbol, level: int = 0) -> Symbol:
+    """A beam from stem ``a`` to stem ``b`` along their tips (up stems), ``level``
+    beam lines below the outermost."""
+    ya, yb = a.box[1] + level * BEAM_GAP, b.box[1] + level * BEAM_GAP
+    return Symbol("beam", (a.box[0], min(ya, yb), b.box[2], max(ya, yb) + BEAM_T))
+
+
+def graph(symbols, n_staves: int = 1, gap: float = 100.0):
+    staves = [straight_staff(i, x0=0, x1=400, top=TOP + i * gap, staff_space=SS) for i in range(n_staves)]
+    return build_graph(list(symbols), staves)
+
+
+def edges(g: StaffGraph, kind: str) -> set[tuple[int, int]]:
+    return {(e.src, e.dst) for e in g.edges if e.kind == kind}
+
+
+# ----------------------------------------------------------------- staff and position
+
+def test_positions_and_staff_assignment():
+    symbols = [head(40, 0), head(60, 4), head(80, 8), head(100, -2), head(120, 9),
+               head(140, 3, top=TOP + 100)]
+    g = graph(symbols, n_staves=2)
+    assert [n.position for n in g.nodes] == [0, 4, 8, -2, 9, 3]
+    assert [n.staff for n in g.nodes] == [0, 0, 0, 0, 0, 1]
+
+
+def test_symbol_far_from_every_staff_has_no_staff():
+    g = graph([head(40, 4), Symbol("text_other", (40, 400, 80, 412), text="far away")])
+    assert g.nodes[0].staff == 0
+    assert g.nodes[1].staff == -1
+
+
+def test_no_staves_gives_nodes_without_edges():
+    g = build_graph([head(40, 4), stem_up(head(40, 4))], [])
+    assert len(g.nodes) == 2 and g.edges == []
+
+
+# ---------------------------------------------------------------------- stems
+
+def test_notehead_stem_up_and_down():
+    a, b = head(40, 2), head(80, 6)
+    sa, sb = stem_up(a), stem_down(b)
+    g = graph([a, sa, b, sb])
+    assert edges(g, "stem") == {(0, 1), (2, 3)}
+    assert stem_direction(g, 1) == "up"
+    assert stem_direction(g, 3) == "down"
+
+
+def test_stem_between_two_notes_goes_to_its_own():
+    # two quarter notes close together; each stem belongs to one notehead only
+    a, b = head(40, 4), head(60, 4)
+    sa, sb = stem_up(a), stem_up(b)
+    g = graph([a, sa, b, sb])
+    assert edges(g, "stem") == {(0, 1), (2, 3)}
+
+
+def test_chord_three_noteheads_one_stem():
+    heads = [head(50, 0), head(50, 2), head(50, 4)]
+    g = graph([*heads, stem_up(*heads)])
+    assert edges(g, "stem") == {(0, 3), (1, 3), (2, 3)}
+    assert sorted(stem_heads(g, 3)) == [0, 1, 2]
+    ev = read_events(g, 0, 0, 400)
+    assert len(ev) == 1 and sorted(ev[0].heads) == [0, 1, 2]
+
+
+def test_chord_with_down_stem():
+    heads = [head(50, 3), head(50, 5), head(50, 7)]
+    g = graph([*heads, stem_down(*heads)])
+    assert edges(g, "stem") == {(0, 3), (1, 3), (2, 3)}
+    assert stem_direction(g, 3) == "down"
+
+
+# ---------------------------------------------------------------------- beams
+
+def _beamed(ps, xs, tips, levels=1, segments=False):
+    """Noteheads, up stems to ``tips``, a primary beam over all, and secondary
+    beams (one box, or one box per pair of stems when ``segments``)."""
+    heads = [head(x, p) for x, p in zip(xs, ps)]
+    stems = [stem_up(h, tip=t) for h, t in zip(heads, tips)]
+    beams = [beam_between(stems[0], stems[-1])]
+    for level in range(1, levels):
+        if segments:
+            beams += [beam_between(a, b, level) for a, b in itertools.pairwise(stems)]
+        else:
+            beams.append(beam_between(stems[0], stems[-1], level))
+    return heads, stems, beams
+
+
+def test_level_beam_joins_two_stems():
+    heads, stems, beams = _beamed([4, 4], [40, 70], [5, 5])
+    g = graph(heads + stems + beams)
+    assert edges(g, "beam") == {(2, 4), (3, 4)}
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5, 0.5]
+
+
+def test_sloped_beam_joins_four_stems():
+    ps = [0, 2, 4, 6]
+    xs = [40, 70, 100, 130]
+    tips = [y_of(p) - STEM_LEN for p in ps]          # rising to the right
+    heads, stems, beams = _beamed(ps, xs, tips)
+    g = graph(heads + stems + beams)
+    assert edges(g, "beam") == {(4, 8), (5, 8), (6, 8), (7, 8)}
+    assert all(e.base == 0.5 and e.beamed for e in read_events(g, 0, 0, 400))
+
+
+def test_falling_beam_joins_four_stems():
+    ps = [6, 4, 2, 0]
+    tips = [y_of(p) - STEM_LEN for p in ps]
+    heads, stems, beams = _beamed(ps, [40, 70, 100, 130], tips)
+    g = graph(heads + stems + beams)
+    assert {s for s, _ in edges(g, "beam")} == {4, 5, 6, 7}
+
+
+def test_beam_leaves_the_unbeamed_neighbour_alone():
+    heads, stems, beams = _beamed([4, 4], [40, 70], [5, 5])
+    lone = head(110, 4)
+    g = graph(heads + stems + beams + [lone, stem_up(lone)])
+    assert {s for s, _ in edges(g, "beam")} == {2, 3}
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5, 0.5, 1]
+
+
+def test_sixteenths_secondary_beam_in_one_box():
+    heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=2)
+    g = graph(heads + stems + beams)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.25] * 4
+
+
+def test_sixteenths_secondary_beam_as_segments_counted_once_per_level():
+    # verovio draws a secondary beam as one segment per pair of stems: the middle
+    # stems touch two segments of the same beam line
+    heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=2, segments=True)
+    g = graph(heads + stems + beams)
+    middle = stems[1]
+    middle_id = len(heads) + 1
+    assert g.nodes[middle_id].box == middle.box
+    assert len(g.targets(middle_id, "beam")) == 3          # primary + two segments
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.25] * 4
+
+
+def test_thirty_seconds_as_segments():
+    heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=3, segments=True)
+    g = graph(heads + stems + beams)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.125] * 4
+
+
+def test_sloped_sixteenths_as_segments():
+    ps = [0, 2, 4, 6]
+    tips = [y_of(p) - STEM_LEN for p in ps]
+    heads, stems, beams = _beamed(ps, [40, 70, 100, 130], tips, levels=2, segments=True)
+    g = graph(heads + stems + beams)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.25] * 4
+
+
+def _mixed_levels(slope: float):
+    """32nd, 32nd, 16th, 8th beamed, stems up, close together as verovio spaces short
+    notes; the beam falls ``slope`` px per px. verovio draws the primary beam as one
+    box and the deeper lines as one segment per pair of stems."""
+    xs = (40, 58, 76, 98)
+    heads = [head(x, 4) for x in xs]
+    stems = [stem_up(h, tip=5 + slope * (x - xs[0])) for h, x in zip(heads, xs)]
+    beams = [beam_between(stems[0], stems[-1]),
+             beam_between(stems[0], stems[1], 1), beam_between(stems[1], stems[2], 1),
+             beam_between(stems[0], stems[1], 2)]
+    return graph(heads + stems + beams)
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.1, -0.17])
+def test_segments_of_different_levels_are_not_chained(slope):
+    g = _mixed_levels(slope)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.125, 0.125, 0.25, 0.5]
+
+
+@pytest.mark.parametrize("slope", [0.17, 0.25])
+def test_segments_of_different_levels_on_a_falling_beam(slope):
+    g = _mixed_levels(slope)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.125, 0.125, 0.25, 0.5]
+
+
+# ---------------------------------------------------------------------- flags
+
+def test_flags_on_up_and_down_stems():
+    a, b, c = head(40, 2), head(80, 6), head(120, 3)
+    sa, sb, sc = stem_up(a), stem_down(b), stem_up(c)
+    fa = Symbol("flag_8th", (sa.box[0], sa.box[1], sa.box[0] + 10.5, sa.box[1] + 32.7))
+    fb = Symbol("flag_16th", (sb.box[0], sb.box[3] - 32.7, sb.box[0] + 10.5, sb.box[3]))
+    g = graph([a, sa, fa, b, sb, fb, c, sc])
+    assert edges(g, "flag") == {(1, 2), (4, 5)}
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5, 0.25, 1]
+
+
+# ----------------------------------------------------------------- accidentals
+
+def test_sharp_links_to_its_notehead():
+    h = head(60, 3)
+    sharp = Symbol("accidental_sharp", (h.box[0] - 2 - 7.8, cy(h) - 13.85, h.box[0] - 2, cy(h) + 13.85))
+    other = head(90, 3)
+    g = graph([sharp, h, other])
+    assert edges(g, "accidental") == {(0, 1)}
+
+
+def test_flat_taller_above_links_by_its_bowl():
+    # a third (F4, A4) in one column; the flat belongs to the lower note. Its box
+    # centre lies nearer the upper note, its bowl (70 % down) on the lower one.
+    low, high = head(60, 1), head(60, 3)
+    h = 25.8
+    flat = Symbol("accidental_flat", (low.box[0] - 2 - 8, cy(low) - 0.7 * h, low.box[0] - 2, cy(low) + 0.3 * h))
+    assert abs(cy(flat) - cy(high)) < abs(cy(flat) - cy(low))   # the trap is real
+    g = graph([flat, low, high, stem_up(low, high)])
+    assert edges(g, "accidental") == {(0, 1)}
+    assert g.nodes[0].position == 1
+
+
+def test_accidental_too_far_left_is_not_linked():
+    h = head(100, 3)
+    sharp = Symbol("accidental_sharp", (40, cy(h) - 13.85, 47.8, cy(h) + 13.85))
+    g = graph([sharp, h])
+    assert edges(g, "accidental") == set()
+
+
+def test_two_accidentals_one_note_keeps_the_nearer():
+    h = head(80, 3)
+    near = Symbol("accidental_natural", (h.box[0] - 8.3, cy(h) - 14, h.box[0] - 2, cy(h) + 14))
+    far = Symbol("accidental_sharp", (h.box[0] - 30, cy(h) - 13.85, h.box[0] - 22.2, cy(h) + 13.85))
+    g = graph([far, near, h])
+    assert edges(g, "accidental") == {(1, 2)}
+
+
+# ------------------------------------------------------------------------ dots
+
+def _dot(x: float, y: float) -> Symbol:
+    return Symbol("augmentation_dot", (x, y - 2, x + 4, y + 2))
+
+
+def test_dot_to_notehead_and_to_rest():
+    h = head(40, 3)                                   # in a space: dot level with it
+    rest = Symbol("rest_quarter", (100, TOP + 5.6, 112.2, TOP + 36))
+    g = graph([h, stem_up(h), _dot(h.box[2] + 3, cy(h)), rest, _dot(115, y_of(5))])
+    assert edges(g, "dot") == {(2, 0), (4, 3)}
+    ev = read_events(g, 0, 0, 400)
+    assert [(e.base, e.dots, e.duration) for e in ev] == [(1, 1, 1.5), (1, 1, 1.5)]
+
+
+def test_dot_of_a_note_on_a_line_sits_in_the_space_above():
+    h = head(40, 4)
+    g = graph([h, stem_up(h), _dot(h.box[2] + 3, y_of(5))])
+    assert edges(g, "dot") == {(2, 0)}
+
+
+def test_double_dots():
+    h = head(40, 3, cls="notehead_half")
+    g = graph([h, stem_up(h), _dot(h.box[2] + 3, cy(h)), _dot(h.box[2] + 9, cy(h))])
+    assert edges(g, "dot") == {(2, 0), (3, 0)}
+    (ev,) = read_events(g, 0, 0, 400)
+    assert ev.dots == 2 and ev.duration == 3.5
+
+
+def test_dot_belongs_to_the_note_it_follows_not_the_next():
+    a, b = head(40, 3), head(70, 3)
+    g = graph([a, stem_up(a), b, stem_up(b), _dot(a.box[2] + 3, cy(a))])
+    assert edges(g, "dot") == {(4, 0)}
+
+
+# ------------------------------------------------------------------- ties, slurs
+
+def test_tie_joins_equal_pitches():
+    a = head(40, 3)
+    b, c = head(90, 3), head(90, 1)                  # a chord on the right
+    tie = Symbol("tie", (a.box[2] - 2, cy(a) + 5, b.box[0] + 2, cy(a) + 11))
+    g = graph([a, stem_up(a), b, c, stem_up(b, c), tie])
+    assert edges(g, "tie_from") == {(5, 0)}
+    assert edges(g, "tie_to") == {(5, 2)}
+
+
+def test_slur_joins_first_and_last_note():
+    notes = [head(40 + 30 * i, p) for i, p in enumerate([2, 3, 4, 5])]
+    slur = Symbol("slur", (notes[0].box[0] + 4, y_of(5) - 14, notes[-1].box[2] - 4, y_of(2) - 8))
+    syms = []
+    for h in notes:
+        syms += [h, stem_down(h)]
+    g = graph(syms + [slur])
+    assert edges(g, "slur_from") == {(8, 0)}
+    assert edges(g, "slur_to") == {(8, 6)}
+
+
+# --------------------------------------------------------------- lyrics, braces
+
+def test_lyric_goes_to_the_note_above_it():
+    notes = [head(40 + 40 * i, 4) for i in range(3)]
+    syl = Symbol("lyric_syllable", (notes[1].box[0] - 2, TOP + 53, notes[1].box[0] + 20, TOP + 70), text="sun")
+    g = graph(notes + [syl])
+    assert edges(g, "lyric") == {(3, 1)}
+    assert g.nodes[3].staff == 0
+
+
+def test_lyric_below_the_upper_staff_belongs_to_it():
+    upper = head(80, 4)
+    lower = head(80, 4, top=TOP + 120)
+    syl = Symbol("lyric_syllable", (78, TOP + 55, 100, TOP + 70), text="la")
+    g = graph([upper, lower, syl], n_staves=2, gap=120)
+    assert g.nodes[2].staff == 0
+    assert edges(g, "lyric") == {(2, 0)}
+
+
+def test_brace_joins_the_staves_it_spans():
+    brace = Symbol("brace", (-14, TOP - 2, -3, TOP + 100 + 42))
+    g = graph([brace, head(60, 4), head(60, 4, top=TOP + 100), head(60, 4, top=TOP + 200)],
+              n_staves=3)
+    assert edges(g, "brace") == {(0, 0), (0, 1)}
+
+
+# ---------------------------------------------------------------------- tuplets
+
+def test_tuplet_number_covers_its_beam_group_only():
+    heads, stems, beams = _beamed([4, 4, 4], [40, 70, 100], [5] * 3)
+    more_h, more_s, more_b = _beamed([4, 4, 4], [140, 170, 200], [5] * 3)
+    number = Symbol("tuplet_number", (66, -12, 79, 2), text="3")
+    g = graph(heads + stems + beams + more_h + more_s + more_b + [number])
+    assert {d for _, d in edges(g, "tuplet")} == {0, 1, 2}
+
+
+# ----------------------------------------------------------------- serialisation
+
+def _rich_graph():
+    heads, stems, beams = _beamed([2, 4], [40, 70], [5, 5])
+    h = head(110, 3)
+    sharp = Symbol("accidental_sharp", (h.box[0] - 10, cy(h) - 13.85, h.box[0] - 2, cy(h) + 13.85))
+    syl = Symbol("lyric_syllable", (108, TOP + 53, 130, TOP + 70), text="dá")
+    return graph(heads + stems + beams + [sharp, h, stem_up(h), _dot(h.box[2] + 3, cy(h)), syl])
+
+
+def test_json_round_trip():
+    g = _rich_graph()
+    assert len(g.edges) >= 6
+    d = json.loads(g.to_json())
+    g2 = StaffGraph.from_dict(d)
+    assert [(n.id, n.cls, n.staff, n.position, n.text) for n in g2.nodes] == \
+        [(n.id, n.cls, n.staff, n.position, n.text) for n in g.nodes]
+    for a, b in zip(g.nodes, g2.nodes):
+        assert np.allclose(a.box, b.box, atol=0.01)
+        assert b.score == pytest.approx(a.score)
+    assert g2.edges == g.edges
+    assert g2.systems == g.systems
+    assert len(g2.staves) == len(g.staves)
+    for s, s2 in zip(g.staves, g2.staves):
+        assert np.allclose(s.lines, s2.lines) and s2.staff_space == s.staff_space
+    # look-ups work on the loaded graph
+    for e in g.edges:
+        assert e.dst in g2.targets(e.src, e.kind)
+        assert e.src in g2.sources(e.dst, e.kind)
+    # and it is stable: a second round trip gives the same JSON
+    assert StaffGraph.from_dict(json.loads(g2.to_json())).to_json() == g2.to_json()
+
+
+def test_add_edge_rejects_unknown_kinds():
+    g = _rich_graph()
+    with pytest.raises(ValueError, match="unknown edge kind"):
+        g.add_edge(0, 1, "friendship")
+
+
+# ------------------------------------------------------------------------ drawing
+
+def test_draw_graph_returns_an_rgb_image_of_the_right_shape():
+    g = _rich_graph()
+    grey = np.full((150, 300), 255, np.uint8)
+    out = draw_graph(grey, g)
+    assert out.shape == (150, 300, 3) and out.dtype == np.uint8
+    assert (out != 255).any()                     # something was drawn
+    assert (grey == 255).all()                    # the input is untouched
+    rgb = np.full((150, 300, 3), 255, np.uint8)
+    out2 = draw_graph(rgb, g)
+    assert out2.shape == rgb.shape and (rgb == 255).all()
+    # a mapping to a twice larger image puts the drawing there
+    big = np.full((300, 600, 3), 255, np.uint8)
+    out3 = draw_graph(big, g, to_image=lambda p: p * 2.0)
+    assert out3.shape == big.shape
+    ys, xs = np.nonzero((out3 != 255).any(axis=2))
+    assert xs.max() > 200 and ys.max() > 100

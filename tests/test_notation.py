@@ -1,0 +1,941 @@
+"""Notation rules, one small hand-engraved score each: Symbol lists → build_graph →
+score_from_graphs → a music21 Score and a Report.
+
+The symbols are made by the helpers below in the normalized frame (10 px per staff
+space), with the sizes verovio gives them on synth pages (measured on
+/work/data/test records and rescaled from ~16 px per staff space): a treble clef
+spans 1.3 staff spaces above the staff to 1.7 below, key sharps are 0.8 x 2.8
+staff spaces centred on their line or space and 1 staff space apart, time digits
+fill half the staff each, a barline spans the staff, and so on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import music21
+import pytest
+from music21 import bar, spanner
+
+from omr import export
+from omr.graph import Symbol, build_graph, straight_staff
+from omr.notation.repeats import unfold_measures
+from omr.score import INFERRED_COLOUR, score_from_graphs
+
+SS = 10.0
+TOP = 100.0
+X0 = 20.0
+HEAD_H = 10.6
+HEAD_W = {"notehead_black": 12.6, "notehead_half": 12.5, "notehead_whole": 16.2}
+STEM_W, STEM_LEN, STEM_GAP = 0.8, 35.0, 1.5
+BEAM_T, BEAM_GAP = 5.0, 7.5
+
+#: Staff positions of key signature accidentals on a treble staff (bass: 2 lower,
+#: alto: 1 lower).
+SHARP_POSITIONS = [8, 5, 9, 6, 3, 7, 4]
+FLAT_POSITIONS = [4, 7, 3, 6, 2, 5, 1]
+CLEF_SHIFT = {"clef_g": 0, "clef_f": -2, "clef_c": -1}
+#: Accidental glyphs: width, height, where the note is (fraction of the height from the top).
+ACCIDENTALS = {"sharp": ("accidental_sharp", 7.8, 27.7, 0.5), "flat": ("accidental_flat", 8.0, 25.8, 0.7),
+               "natural": ("accidental_natural", 6.3, 28.0, 0.5),
+               "double_sharp": ("accidental_double_sharp", 10.3, 9.6, 0.5)}
+KINDS = {  # note kind → notehead, stemmed, flag, quarter notes (for spacing)
+    "w": ("notehead_whole", False, None, 4), "h": ("notehead_half", True, None, 2),
+    "q": ("notehead_black", True, None, 1), "8": ("notehead_black", True, "flag_8th", 0.5),
+    "16": ("notehead_black", True, "flag_16th", 0.25),
+}
+RESTS = {  # rest class → box relative to (x, top), quarter notes
+    "rest_whole": ((0, 10.5, 13.2, 15.5), 4), "rest_half": ((0, 15.1, 13.0, 20.5), 2),
+    "rest_quarter": ((0, 5.6, 12.2, 36.0), 1), "rest_8th": ((0, 11.0, 10.3, 28.0), 0.5),
+}
+BARLINES = {"barline_single": 1.3, "barline_double": 6.5, "barline_final": 10.6,
+            "barline_repeat_start": 16.0, "barline_repeat_end": 16.0}
+
+
+#: Stems point up unless a note asks otherwise: a one-voice melody whose stems go
+#: both ways is misread in a short system (see test_one_voice_with_stems_both_ways).
+DEFAULT_STEM = "up"
+
+
+def spacing(quarters: float) -> float:
+    """Horizontal room a note of this length takes (px), about like verovio."""
+    return 14.0 + 20.0 * float(quarters) ** 0.6
+
+
+@dataclass
+class Note:
+    heads: list[Symbol]
+    stem: Symbol | None
+    up: bool
+
+    @property
+    def head(self) -> Symbol:
+        return self.heads[0]
+
+
+class Staff:
+    """The symbols of one staff of a system, written left to right with a cursor."""
+
+    def __init__(self, top: float = TOP, clef: str | None = "clef_g", fifths: int = 0,
+                 time: tuple[int, int] | None = (4, 4)):
+        self.top = top
+        self.symbols: list[Symbol] = []
+        self.x = X0 + 4
+        self.clef_cls = clef or "clef_g"
+        if clef:
+            self.clef(clef)
+        if fifths:
+            self.key(fifths)
+        if time:
+            self.time(*time)
+        self.x += 10
+
+    # -- geometry
+    def y(self, p: float) -> float:
+        return self.top + 4 * SS - p * SS / 2
+
+    def add(self, cls: str, box, text: str = "") -> Symbol:
+        s = Symbol(cls, tuple(float(v) for v in box), 1.0, text)
+        self.symbols.append(s)
+        return s
+
+    # -- signatures
+    def clef(self, cls: str) -> Symbol:
+        t = self.top
+        box = {"clef_g": (0, -12.8, 25.9, 56.7), "clef_f": (0, 1.8, 31.1, 30.3),
+               "clef_c": (0, -0.1, 24.2, 40.1)}[cls]
+        s = self.add(cls, (self.x + box[0], t + box[1], self.x + box[2], t + box[3]))
+        self.clef_cls = cls
+        self.x = s.box[2] + 8
+        return s
+
+    def key(self, fifths: int) -> None:
+        positions = SHARP_POSITIONS if fifths > 0 else FLAT_POSITIONS
+        shift = CLEF_SHIFT[self.clef_cls]
+        for i in range(abs(fifths)):
+            y = self.y(positions[i] + shift)
+            if fifths > 0:
+                self.add("key_sharp", (self.x, y - 13.85, self.x + 7.9, y + 13.85))
+            else:
+                self.add("key_flat", (self.x, y - 0.7 * 27.2, self.x + 8.3, y + 0.3 * 27.2))
+            self.x += 9.9
+        self.x += 6
+
+    def time(self, num: int, den: int) -> None:
+        t = self.top
+        self.add(f"time_{num}", (self.x, t + 0.5, self.x + 15, t + 20.5))
+        self.add(f"time_{den}", (self.x, t + 20.4, self.x + 15.5, t + 40.5))
+        self.x += 24
+
+    # -- barlines
+    def barline(self, cls: str = "barline_single") -> Symbol:
+        self.x += 4
+        s = self.add(cls, (self.x, self.top + 0.5, self.x + BARLINES[cls], self.top + 40.5))
+        self.x = s.box[2] + 12
+        return s
+
+    # -- notes and rests
+    def note(self, p: float, kind: str = "q", *, stem: str | None = None, acc: str | None = None,
+             dots: int = 0, chord: tuple = (), flag: bool = True, x: float | None = None,
+             advance: bool = True) -> Note:
+        cls, stemmed, flag_cls, quarters = KINDS[kind]
+        if x is not None:
+            self.x = x
+        if acc:
+            acc_cls, w, h, anchor = ACCIDENTALS[acc]
+            y = self.y(p)
+            self.add(acc_cls, (self.x, y - anchor * h, self.x + w, y + (1 - anchor) * h))
+            self.x += w + 2.5
+        ps = [p, *chord]
+        heads = []
+        for q in ps:
+            y = self.y(q)
+            heads.append(self.add(cls, (self.x, y - HEAD_H / 2, self.x + HEAD_W[cls], y + HEAD_H / 2)))
+        up = (stem or DEFAULT_STEM) == "up"
+        st = None
+        if stemmed:
+            hi, lo = self.y(max(ps)), self.y(min(ps))
+            if up:
+                x1 = heads[0].box[2]
+                st = self.add("stem", (x1 - STEM_W, hi - STEM_LEN, x1, lo - STEM_GAP))
+            else:
+                x0 = heads[0].box[0]
+                st = self.add("stem", (x0, hi + STEM_GAP, x0 + STEM_W, lo + STEM_LEN))
+            if flag and flag_cls:
+                if up:
+                    self.add(flag_cls, (st.box[0], st.box[1], st.box[0] + 10.5, st.box[1] + 32.7))
+                else:
+                    self.add(flag_cls, (st.box[0], st.box[3] - 32.7, st.box[0] + 10.5, st.box[3]))
+        for i in range(dots):
+            y = self.y(p + 1 if p % 2 == 0 else p)       # a dot sits in a space
+            dx = heads[0].box[2] + 3 + 6 * i
+            self.add("augmentation_dot", (dx, y - 2, dx + 4, y + 2))
+        n = Note(heads, st, up)
+        if advance:
+            self.x = heads[0].box[0] + spacing(quarters * (1.5 if dots else 1))
+        return n
+
+    def rest(self, cls: str, *, dots: int = 0, x: float | None = None) -> Symbol:
+        if x is not None:
+            self.x = x
+        (a, b, c, d), quarters = RESTS[cls]
+        s = self.add(cls, (self.x + a, self.top + b, self.x + c, self.top + d))
+        for i in range(dots):
+            dx = s.box[2] + 3 + 6 * i
+            self.add("augmentation_dot", (dx, self.y(5) - 2, dx + 4, self.y(5) + 2))
+        self.x = s.box[0] + spacing(quarters)
+        return s
+
+    def beamed(self, ps, kind: str = "8", *, up: bool = True, step: float = 26.0,
+               tuplet: str | None = None, accs: dict | None = None) -> list[Note]:
+        """A beamed group of equal notes (eighths or sixteenths), stems ``up`` or down,
+        a level beam; ``tuplet`` prints a tuplet number over it."""
+        notes = []
+        for i, p in enumerate(ps):
+            acc = (accs or {}).get(i)
+            notes.append(self.note(p, kind, stem="up" if up else "down", flag=False, acc=acc, advance=False))
+            self.x = notes[-1].head.box[0] + step
+        self._beam(notes, levels=1 if kind == "8" else 2, up=up)
+        if tuplet is not None:                    # "" : a number printed but not read
+            self._tuplet(notes, tuplet, up)
+        self.x += 6
+        return notes
+
+    def _beam(self, notes: list[Note], levels: int, up: bool) -> None:
+        stems = [n.stem for n in notes]
+        if up:
+            tip = min(self.y(max(n_p)) for n_p in ([self._pos(h) for h in n.heads] for n in notes)) - STEM_LEN
+            for n in notes:
+                b = n.stem.box
+                n.stem.box = (b[0], tip, b[2], b[3])
+        else:
+            tip = max(self.y(min(self._pos(h) for h in n.heads)) for n in notes) + STEM_LEN
+            for n in notes:
+                b = n.stem.box
+                n.stem.box = (b[0], b[1], b[2], tip)
+        for level in range(levels):
+            if up:
+                y0 = tip + level * BEAM_GAP
+            else:
+                y0 = tip - BEAM_T - level * BEAM_GAP
+            self.add("beam", (stems[0].box[0], y0, stems[-1].box[2], y0 + BEAM_T))
+
+    def _pos(self, head: Symbol) -> float:
+        return (self.top + 4 * SS - 0.5 * (head.box[1] + head.box[3])) / (SS / 2)
+
+    def _tuplet(self, notes: list[Note], text: str, up: bool) -> Symbol:
+        mid = 0.5 * (notes[0].head.box[0] + notes[-1].head.box[2])
+        if up:
+            y1 = min(n.stem.box[1] for n in notes) - 3
+            return self.add("tuplet_number", (mid - 6.5, y1 - 19.5, mid + 6.5, y1), text=text)
+        y0 = max(n.stem.box[3] for n in notes) + 3
+        return self.add("tuplet_number", (mid - 6.5, y0, mid + 6.5, y0 + 19.5), text=text)
+
+    def dotted_eighth_sixteenth(self, p1: float, p2: float) -> list[Note]:
+        """A dotted eighth beamed to a sixteenth (a secondary beam hook on the 16th)."""
+        a = self.note(p1, "8", stem="up", flag=False, dots=1, advance=False)
+        self.x = a.head.box[0] + 34
+        b = self.note(p2, "16", stem="up", flag=False, advance=False)
+        self._beam([a, b], levels=1, up=True)
+        tip = a.stem.box[1]
+        self.add("beam", (b.stem.box[0] - 10, tip + BEAM_GAP, b.stem.box[2], tip + BEAM_GAP + BEAM_T))
+        self.x = b.head.box[0] + 26
+        return [a, b]
+
+    def tie(self, a: Note, b: Note) -> Symbol:
+        ha, hb = a.head, b.head
+        yc = 0.5 * (ha.box[1] + ha.box[3])
+        y0, y1 = (yc + 5, yc + 11) if a.up else (yc - 11, yc - 5)
+        return self.add("tie", (ha.box[2] - 2, y0, hb.box[0] + 2, y1))
+
+    # -- over the staff
+    def volta(self, x0: float, x1: float, text: str) -> None:
+        t = self.top
+        self.add("volta_bracket", (x0 + 2, t - 38.4, x1 - 2, t - 19.1))
+        self.add("volta_number", (x0 + 8, t - 34.6, x0 + 16.5, t - 19.5), text=text)
+
+    def word(self, cls: str, x_end: float, text: str, width: float = 80.0) -> Symbol:
+        """Words that end at ``x_end`` (a measure's end) above the staff."""
+        return self.add(cls, (x_end - width, self.top - 18.2, x_end - 2, self.top - 5.5), text=text)
+
+    def sign(self, cls: str, x: float) -> Symbol:
+        """A segno or coda sign at the start of the measure that begins at ``x``."""
+        return self.add(cls, (x + 3, self.top - 24.5, x + 21.5, self.top - 3.0))
+
+
+def transcribe(*staves: Staff, braced: bool = False):
+    """The Score, Report and graph of one system made of ``staves``."""
+    x1 = max(max(s.box[2] for s in st.symbols) for st in staves) + 2
+    lines = [straight_staff(i, x0=X0, x1=x1, top=st.top, staff_space=SS, system=0)
+             for i, st in enumerate(staves)]
+    symbols = [s for st in staves for s in st.symbols]
+    if braced:
+        symbols.append(Symbol("brace", (X0 - 14, staves[0].top - 1, X0 - 3, staves[-1].top + 41)))
+    g = build_graph(symbols, lines, [list(range(len(staves)))])
+    score, report = score_from_graphs([g])
+    return score, report, g
+
+
+def measures(score, part: int = 0):
+    return list(score.parts[part].getElementsByClass("Measure"))
+
+
+def names(score, part: int = 0) -> list[list[str]]:
+    """Pitches per measure (chords as tuples), in time order."""
+    out = []
+    for m in measures(score, part):
+        row = []
+        for n in sorted(m.recurse().notes, key=lambda n: n.getOffsetInHierarchy(m)):
+            row.append(tuple(p.nameWithOctave for p in n.pitches) if n.isChord else n.nameWithOctave)
+        out.append(row)
+    return out
+
+
+def rhythm(score, part: int = 0) -> list[list[tuple[float, float]]]:
+    """(onset, duration) of notes and rests per measure."""
+    out = []
+    for m in measures(score, part):
+        out.append([(float(n.getOffsetInHierarchy(m)), float(n.quarterLength))
+                    for n in sorted(m.recurse().notesAndRests, key=lambda n: n.getOffsetInHierarchy(m))])
+    return out
+
+
+def kinds(report) -> list[str]:
+    return [i.kind for i in report.inferred]
+
+
+def assert_valid(score) -> bytes:
+    """The score exports as schema-valid MusicXML (raises ExportError otherwise)."""
+    xml = export.to_musicxml(score)
+    assert b"<score-partwise" in xml
+    return xml
+
+
+def time_signatures(score, part: int = 0) -> list:
+    """The time signature in force in each measure."""
+    out, ts = [], None
+    for m in measures(score, part):
+        ts = m.timeSignature or ts
+        out.append(ts)
+    return out
+
+
+def full_bars(score, part: int = 0) -> None:
+    """Every measure's every voice adds up to its time signature."""
+    for m, ts in zip(measures(score, part), time_signatures(score, part)):
+        bar_len = ts.barDuration.quarterLength
+        voices = list(m.voices) or [m]
+        for v in voices:
+            assert sum(n.quarterLength for n in v.notesAndRests) == pytest.approx(bar_len), \
+                f"measure {m.number} voice {getattr(v, 'id', 1)}"
+
+
+# ------------------------------------------------------------------------- pitch
+
+def test_treble_clef_pitches_and_ledger_lines():
+    s = Staff()
+    for p in (-2, 0, 4, 8):
+        s.note(p)
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert names(score) == [["C4", "E4", "B4", "F5"]]
+    assert score.parts[0].recurse().getElementsByClass("Clef")[0].sign == "G"
+    assert not report.warnings
+    assert_valid(score)
+
+
+def test_bass_clef_pitches():
+    s = Staff(clef="clef_f")
+    for p in (0, 4, 8, 10):
+        s.note(p)
+    s.barline("barline_final")
+    score, _, _ = transcribe(s)
+    assert names(score) == [["G2", "D3", "A3", "C4"]]
+    c = score.parts[0].recurse().getElementsByClass("Clef")[0]
+    assert (c.sign, c.line) == ("F", 4)
+
+
+def test_alto_c_clef_pitches():
+    s = Staff(clef="clef_c")
+    for p in (4, 5, 0, 8):
+        s.note(p)
+    s.barline("barline_final")
+    score, _, _ = transcribe(s)
+    assert names(score) == [["C4", "D4", "F3", "G4"]]
+    c = score.parts[0].recurse().getElementsByClass("Clef")[0]
+    assert (c.sign, c.line) == ("C", 3)
+    assert_valid(score)
+
+
+def test_key_signature_and_accidentals_through_the_measure_only():
+    # A major (3 sharps): F, C, G sharp in every octave
+    s = Staff(fifths=3)
+    s.note(8)                      # F5 -> F#5 (key)
+    s.note(2)                      # G4 -> G#4 (key, another octave than the printed one)
+    s.note(5, acc="natural")       # C5 natural
+    s.note(5)                      # C5 again: the natural holds
+    s.barline()
+    s.note(5)                      # next measure: C#5 from the key again
+    s.note(6, acc="sharp")         # D#5
+    s.note(6)                      # D#5 (carried)
+    s.note(-1)                     # D4: another octave, not altered
+    s.barline("barline_final")
+    score, _report, _ = transcribe(s)
+    assert names(score) == [["F#5", "G#4", "C5", "C5"], ["C#5", "D#5", "D#5", "D4"]]
+    ks = score.parts[0].recurse().getElementsByClass("KeySignature")[0]
+    assert ks.sharps == 3
+    # printed accidentals are shown, carried ones are not
+    m1 = measures(score)[0]
+    shown = [n.pitch.accidental.displayStatus if n.pitch.accidental else None for n in m1.notes]
+    assert shown[2] is True and shown[3] is not True
+    assert_valid(score)
+
+
+def test_flat_key_and_a_double_sharp():
+    s = Staff(fifths=-2)           # B flat major: B and E flat
+    s.note(4)                      # B4 -> Bb4
+    s.note(1)                      # F4
+    s.note(3, acc="double_sharp")  # A4 double sharp
+    s.note(7)                      # E5 -> Eb5
+    s.barline("barline_final")
+    score, _, _ = transcribe(s)
+    assert names(score) == [["B-4", "F4", "A##4", "E-5"]]
+
+
+def test_flat_accidental_box_taller_above_alters_its_note():
+    s = Staff()
+    s.note(3, acc="flat")          # Ab4 (the flat's box reaches up to the top line)
+    s.note(3)                      # Ab4 carried
+    s.note(4)                      # B4
+    s.note(3, acc="natural")       # A4
+    s.barline("barline_final")
+    score, _, _ = transcribe(s)
+    assert names(score) == [["A-4", "A-4", "B4", "A4"]]
+
+
+def test_accidental_carried_across_a_tie_into_the_next_measure():
+    s = Staff()
+    s.note(0)
+    s.note(2)
+    a = s.note(1, kind="h", acc="sharp")          # F#4 on beats 3-4
+    s.barline()
+    b = s.note(1, kind="h")                       # tied over the barline: sounds F#4
+    s.note(3)
+    s.note(1)                                     # a new F4 later in the bar
+    s.barline("barline_final")
+    s.tie(a, b)
+    score, _, _g = transcribe(s)
+    got = names(score)
+    assert got[0] == ["E4", "G4", "F#4"]
+    assert got[1][:2] == ["F#4", "A4"]
+    m1, m2 = measures(score)
+    assert m1.notes[-1].tie is not None and m1.notes[-1].tie.type == "start"
+    assert m2.notes[0].tie is not None and m2.notes[0].tie.type == "stop"
+    assert_valid(score)
+
+
+def test_tied_over_accidental_does_not_hold_for_later_notes():
+    s = Staff()
+    s.note(0)
+    s.note(2)
+    a = s.note(1, kind="h", acc="sharp")          # F#4
+    s.barline()
+    b = s.note(1, kind="h")                       # tied: F#4
+    s.note(3)
+    s.note(1)                                     # no accidental, not tied: F4
+    s.barline("barline_final")
+    s.tie(a, b)
+    score, _, _ = transcribe(s)
+    assert names(score)[1] == ["F#4", "A4", "F4"]
+
+
+def _stems_both_ways(s: Staff, n_measures: int) -> None:
+    """One-voice measures of quarters with the usual stem rule: up below the
+    middle line, down on and above it."""
+    for k in range(n_measures):
+        for p in ((0, 2, 4, 6) if k % 2 == 0 else (6, 4, 2, 0)):
+            s.note(p, stem="up" if p < 4 else "down")
+        s.barline("barline_final" if k == n_measures - 1 else "barline_single")
+
+
+def test_one_voice_with_stems_both_ways():
+    s = Staff()
+    _stems_both_ways(s, 2)
+    score, report, _ = transcribe(s)
+    assert [ts.ratioString for ts in time_signatures(score)] == ["4/4", "4/4"]
+    assert not report.warnings
+    assert [len(m.voices) for m in measures(score)] == [0, 0]
+    assert names(score) == [["E4", "G4", "B4", "D5"], ["D5", "B4", "G4", "E4"]]
+
+
+def test_time_from_content_on_a_page_without_a_time_signature():
+    s = Staff(time=None)
+    for _ in range(4):
+        for p in (0, 2, 4, 6):
+            s.note(p)
+        s.barline()
+    score, report, _ = transcribe(s)
+    assert [ts.ratioString for ts in time_signatures(score)] == ["4/4"] * 4
+    assert "time_from_content" in kinds(report)
+
+
+@pytest.mark.parametrize("printed", [(4, 4), None])
+def test_four_measures_with_stems_both_ways(printed):
+    s = Staff(time=printed)
+    _stems_both_ways(s, 4)
+    score, report, _ = transcribe(s)
+    assert [ts.ratioString for ts in time_signatures(score)] == ["4/4"] * 4
+    assert [len(m.voices) for m in measures(score)] == [0] * 4
+    assert "time_misread" not in [w.kind for w in report.warnings]
+
+
+def test_chord_pitches():
+    s = Staff()
+    s.note(0, kind="h", chord=(2, 4))             # E4 G4 B4
+    s.note(1, kind="h", chord=(3, 5), acc="sharp")  # F#4 A4 C5 (sharp on the lowest note)
+    s.barline("barline_final")
+    score, _, _ = transcribe(s)
+    assert names(score) == [[("E4", "G4", "B4"), ("F#4", "A4", "C5")]]
+
+
+def test_key_signatures_follow_the_clef():
+    s = Staff(clef="clef_f", fifths=-2)            # Bb major in the bass: B2, E3 flat
+    for p in (2, 5, 1, 4):
+        s.note(p)
+    s.barline("barline_final")
+    score, _, g = transcribe(s)
+    assert names(score) == [["B-2", "E-3", "A2", "D3"]]
+    assert [n.position for n in g.nodes if n.cls == "key_flat"] == [2, 5]
+    s = Staff(clef="clef_c", fifths=1)             # G major in the alto clef: F#3 and F#4
+    for p in (0, 7, 1, 4):
+        s.note(p)
+    s.barline("barline_final")
+    score, _, _ = transcribe(s)
+    assert names(score) == [["F#3", "F#4", "G3", "C4"]]
+
+
+def test_key_change_after_a_barline():
+    s = Staff(fifths=1)
+    for _ in range(4):
+        s.note(1)                                  # F#4
+    s.barline()
+    s.key(-1)
+    for _ in range(4):
+        s.note(4)                                  # Bb4
+    s.barline("barline_final")
+    score, _, _ = transcribe(s)
+    assert names(score) == [["F#4"] * 4, ["B-4"] * 4]
+    assert [k.sharps for k in score.recurse().getElementsByClass("KeySignature")] == [1, -1]
+    assert_valid(score)
+
+
+def test_clef_change_inside_a_measure():
+    s = Staff()
+    s.note(0)
+    s.note(2)
+    s.clef("clef_f")
+    s.note(4)
+    s.note(6)
+    s.barline("barline_final")
+    score, _, _ = transcribe(s)
+    assert names(score) == [["E4", "G4", "D3", "F3"]]
+    clefs = [(c.sign, float(c.offset)) for c in measures(score)[0].getElementsByClass("Clef")]
+    assert clefs == [("G", 0.0), ("F", 2.0)]
+    assert_valid(score)
+
+
+# ------------------------------------------------------------------------ rhythm
+
+def test_beams_and_dots_dotted_eighth_sixteenth():
+    s = Staff()
+    s.dotted_eighth_sixteenth(2, 4)
+    s.dotted_eighth_sixteenth(3, 5)
+    s.beamed([4, 3, 2, 1], kind="16")
+    s.beamed([0, 2], kind="8")
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert rhythm(score) == [[(0.0, 0.75), (0.75, 0.25), (1.0, 0.75), (1.75, 0.25),
+                              (2.0, 0.25), (2.25, 0.25), (2.5, 0.25), (2.75, 0.25),
+                              (3.0, 0.5), (3.5, 0.5)]]
+    assert names(score) == [["G4", "B4", "A4", "C5", "B4", "A4", "G4", "F4", "E4", "G4"]]
+    assert not report.inferred and not report.warnings
+    assert_valid(score)
+
+
+def test_flags_dots_and_rests():
+    s = Staff()
+    s.note(4, "8", stem="down")       # eighth with a flag
+    s.note(2, "16")                   # sixteenth with a flag
+    s.note(3, "16")
+    s.note(2, "q", dots=1)            # dotted quarter
+    s.rest("rest_8th")
+    s.rest("rest_quarter")
+    s.barline()
+    s.note(3, "h", dots=1)            # dotted half
+    s.rest("rest_quarter")
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert rhythm(score) == [[(0.0, 0.5), (0.5, 0.25), (0.75, 0.25), (1.0, 1.5), (2.5, 0.5), (3.0, 1.0)],
+                             [(0.0, 3.0), (3.0, 1.0)]]
+    assert not [k for k in kinds(report) if k in ("restored_rest", "overfull")]
+    full_bars(score)
+    assert_valid(score)
+
+
+def test_whole_rest_fills_a_three_four_measure():
+    s = Staff(time=(3, 4))
+    s.note(2, "h")
+    s.note(4)
+    s.barline()
+    s.rest("rest_whole", x=s.x + 20)
+    s.x += 30
+    s.barline()
+    s.note(2, "h", dots=1)
+    s.barline("barline_final")
+    score, _, _ = transcribe(s)
+    assert [[d for _, d in m] for m in rhythm(score)] == [[2.0, 1.0], [3.0], [3.0]]
+    assert [ts.ratioString for ts in time_signatures(score)] == ["3/4"] * 3
+    assert_valid(score)
+
+
+def test_implied_triplets_first_group_printed():
+    s = Staff()
+    s.beamed([2, 3, 4], tuplet="3")               # printed 3
+    s.beamed([5, 4, 3])                           # not printed
+    s.beamed([2, 3, 4])
+    s.beamed([5, 6, 7])
+    s.barline()
+    s.beamed([4, 3, 2])                           # a later measure: not printed either
+    s.beamed([1, 2, 3])
+    s.note(4, "h")
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    m1, m2 = measures(score)
+    notes1 = list(m1.notes)
+    assert len(notes1) == 12
+    assert all(n.duration.tuplets and n.duration.tuplets[0].numberNotesActual == 3 for n in notes1)
+    assert [float(n.getOffsetInHierarchy(m1)) for n in notes1][-1] == pytest.approx(11 / 3)
+    assert [float(n.quarterLength) for n in m2.notes] == pytest.approx([1 / 3] * 6 + [2])
+    assert "implied_tuplet" in kinds(report)
+    implied = [i for i in report.inferred if i.kind == "implied_tuplet"]
+    assert implied[0].measure == 1 and implied[0].staff == 1
+    # inferred notes are marked so the user can see them
+    assert notes1[3].style.color == INFERRED_COLOUR and notes1[0].style.color != INFERRED_COLOUR
+    full_bars(score)
+    assert_valid(score)
+
+
+def test_implied_triplets_with_stems_both_ways_stay_one_voice():
+    s = Staff()
+    for p in (0, 2, 4, 2):
+        s.note(p)
+    s.barline()
+    s.beamed([2, 3, 4], tuplet="3")               # printed, stems up
+    s.beamed([7, 8, 7], up=False)                 # same shape, stems down, no number
+    s.note(6, stem="down")
+    s.beamed([3, 2, 1])                           # no number, stems up
+    s.barline()
+    for p in (0, 2, 4, 2):
+        s.note(p)
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    m2 = measures(score)[1]
+    assert len(m2.voices) == 0
+    assert names(score)[1] == ["G4", "A4", "B4", "E5", "F5", "E5", "D5", "A4", "G4", "F4"]
+    assert [float(n.quarterLength) for n in m2.notes] == pytest.approx([1 / 3] * 6 + [1] + [1 / 3] * 3)
+    assert "restored_rest" not in kinds(report)
+
+
+def test_unread_tuplet_numbers_on_full_groups_are_triplets():
+    # OCR does not read tuplet digits: a number with no text over three beamed eighths
+    s = Staff(time=(2, 4))
+    s.beamed([2, 3, 4], tuplet="")
+    s.beamed([4, 3, 2], tuplet="")
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert [float(n.quarterLength) for n in measures(score)[0].notes] == pytest.approx([1 / 3] * 6)
+    assert not report.inferred and not report.warnings
+
+
+def test_triplet_that_starts_with_a_rest():
+    s = Staff(time=(2, 4))
+    s.rest("rest_8th")
+    s.x -= 12
+    notes = s.beamed([7, 8], up=False)
+    s._tuplet(notes, "", up=False)                 # verovio centres it over the beamed notes
+    s.beamed([8, 7, 6], up=False, tuplet="")
+    s.barline()
+    for p in (6, 4):
+        s.note(p, stem="down")
+    s.barline("barline_final")
+    score, _report, _ = transcribe(s)
+    m1 = measures(score)[0]
+    assert [(n.isRest, float(n.quarterLength)) for n in m1.notesAndRests] == \
+        [(True, pytest.approx(1 / 3))] + [(False, pytest.approx(1 / 3))] * 5
+    assert [ts.ratioString for ts in time_signatures(score)] == ["2/4", "2/4"]
+
+
+def test_triplets_printed_on_every_group_infer_nothing():
+    s = Staff(time=(2, 4))
+    s.beamed([2, 3, 4], tuplet="3")
+    s.beamed([5, 4, 3], tuplet="3")
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert [float(n.quarterLength) for n in measures(score)[0].notes] == pytest.approx([1 / 3] * 6)
+    assert "implied_tuplet" not in kinds(report)
+
+
+def test_omitted_rest_restored_before_a_half_note_at_the_end():
+    s = Staff()
+    for p in (0, 2, 4, 2):
+        s.note(p)
+    s.barline()
+    start = s.x
+    s.note(4, "h", x=start + 95)                 # where beats 3-4 stand; nothing before it
+    s.barline()
+    for p in (4, 2, 0, 2):
+        s.note(p)
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    m2 = measures(score)[1]
+    items = sorted(m2.notesAndRests, key=lambda n: n.offset)
+    assert [(n.isRest, float(n.offset), float(n.quarterLength)) for n in items] == \
+        [(True, 0.0, 2.0), (False, 2.0, 2.0)]
+    assert items[0].style.color == INFERRED_COLOUR
+    restored = [i for i in report.inferred if i.kind == "restored_rest"]
+    assert restored and restored[0].measure == 2
+    full_bars(score)
+    assert_valid(score)
+
+
+def test_triplets_with_stems_down_and_the_number_below():
+    s = Staff(time=(2, 4))
+    s.beamed([6, 7, 8], up=False, tuplet="3")
+    s.beamed([8, 7, 6], up=False)
+    s.barline()
+    s.beamed([6, 5], up=False)
+    s.beamed([4, 5], up=False)
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    m1, m2 = rhythm(score)
+    assert [d for _, d in m1] == pytest.approx([1 / 3] * 6)
+    assert [d for _, d in m2] == [0.5] * 4
+    assert names(score) == [["D5", "E5", "F5", "F5", "E5", "D5"], ["D5", "C5", "B4", "C5"]]
+    assert kinds(report).count("implied_tuplet") == 1
+
+
+def test_omitted_rest_placed_by_the_other_staff():
+    up, low = Staff(top=TOP), Staff(top=TOP + 100, clef="clef_f")
+    xs = [up.note(p).head.box[0] for p in (0, 2, 4, 2)]
+    low.note(4, "h", x=xs[2], advance=False)      # the left hand comes in on beat 3
+    low.x = up.x
+    for st in (up, low):
+        st.barline()
+    for p in (4, 2, 0, 2):
+        up.note(p)
+    low.note(2, "w", x=low.x + 10)
+    low.x = up.x
+    for st in (up, low):
+        st.barline("barline_final")
+    score, report, _ = transcribe(up, low, braced=True)
+    assert rhythm(score, 1) == [[(0.0, 2.0), (2.0, 2.0)], [(0.0, 4.0)]]
+    assert names(score, 1) == [["D3"], ["B2"]]
+    first = min(measures(score, 1)[0].notesAndRests, key=lambda n: n.offset)
+    assert first.isRest and first.style.color == INFERRED_COLOUR
+    restored = [i for i in report.inferred if i.kind == "restored_rest"]
+    assert [(i.measure, i.staff) for i in restored] == [(1, 2)]
+    full_bars(score, 0)
+    full_bars(score, 1)
+    assert_valid(score)
+
+
+def test_two_voices_on_one_staff():
+    s = Staff()
+    x = s.x
+    for i, p in enumerate((7, 6, 5, 6)):          # voice 1: quarters, stems up
+        s.note(p, "q", stem="up", x=x + 30 * i, advance=False)
+    for i, p in enumerate((0, 1)):                # voice 2: halves, stems down, same columns
+        s.note(p, "h", stem="down", x=x + 60 * i, advance=False)
+    s.x = x + 125
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    (m,) = measures(score)
+    voices = list(m.voices)
+    assert len(voices) == 2
+    got = sorted(([n.nameWithOctave for n in v.notes], [float(n.offset) for n in v.notes]) for v in voices)
+    assert got == [(["E4", "F4"], [0.0, 2.0]), (["E5", "D5", "C5", "D5"], [0.0, 1.0, 2.0, 3.0])]
+    stems = {v.notes[0].stemDirection for v in voices}
+    assert stems == {"up", "down"}
+    assert not report.warnings
+    assert_valid(score)
+
+
+def test_pickup_measure():
+    s = Staff(time=(3, 4))
+    s.note(0)                                     # a one-beat upbeat
+    s.barline()
+    s.note(2, "h")
+    s.note(4)
+    s.barline()
+    s.note(3, "h", dots=1)
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    ms = measures(score)
+    assert [m.number for m in ms] == [0, 1, 2]
+    assert ms[0].duration.quarterLength == 1.0
+    assert ms[0].paddingLeft == pytest.approx(2.0)
+    assert "pickup" in kinds(report)
+    assert "restored_rest" not in kinds(report)
+    assert_valid(score)
+
+
+def test_grand_staff_is_one_part_with_two_staves():
+    up, low = Staff(top=TOP, fifths=1), Staff(top=TOP + 100, clef="clef_f", fifths=1)
+    for p in (0, 2, 4, 6):
+        up.note(p)
+    low.x = up.x = max(up.x, low.x)
+    x = X0 + 90
+    for i, p in enumerate((0, 4)):
+        low.note(p, "h", x=x + 60 * i, advance=False)
+    low.x = up.x
+    for st in (up, low):
+        st.barline("barline_final")
+    score, _, _g = transcribe(up, low, braced=True)
+    assert len(score.parts) == 2
+    assert all(isinstance(p, music21.stream.PartStaff) for p in score.parts)
+    groups = list(score.getElementsByClass("StaffGroup"))
+    assert len(groups) == 1 and groups[0].symbol == "brace"
+    assert names(score, 0) == [["E4", "G4", "B4", "D5"]]
+    assert names(score, 1) == [["G2", "D3"]]
+    assert_valid(score)
+
+
+# ----------------------------------------------------------------------- repeats
+
+def _four_quarters(s: Staff, p: int) -> None:
+    for _ in range(4):
+        s.note(p)
+
+
+def test_repeat_barlines_and_voltas():
+    s = Staff()
+    _four_quarters(s, 0)                          # m1
+    s.barline("barline_repeat_start")
+    _four_quarters(s, 2)                          # m2  |:
+    s.barline()
+    x_v1 = s.x - 12
+    _four_quarters(s, 4)                          # m3  1.
+    end1 = s.barline("barline_repeat_end")
+    s.volta(x_v1, end1.box[2], "1.")
+    x_v2 = s.x - 12
+    _four_quarters(s, 6)                          # m4  2.
+    end2 = s.barline()
+    s.volta(x_v2, end2.box[0], "2.")
+    _four_quarters(s, 8)                          # m5
+    s.barline("barline_final")
+    score, _report, _ = transcribe(s)
+    ms = measures(score)
+    assert len(ms) == 5
+    assert isinstance(ms[1].leftBarline, bar.Repeat) and ms[1].leftBarline.direction == "start"
+    assert isinstance(ms[2].rightBarline, bar.Repeat) and ms[2].rightBarline.direction == "end"
+    brackets = list(score.recurse().getElementsByClass(spanner.RepeatBracket))
+    spans = sorted((str(b.number), [m.number for m in b.getSpannedElements()]) for b in brackets)
+    assert spans == [("1", [3]), ("2", [4])]
+    assert unfold_measures(score) == [0, 1, 2, 1, 3, 4]
+    xml = assert_valid(score)
+    # it survives a MusicXML round trip with the same playing order
+    again = music21.converter.parse(xml, format="musicxml")
+    assert unfold_measures(again) == [0, 1, 2, 1, 3, 4]
+
+
+def test_volta_bracket_without_a_readable_number_counts_on():
+    s = Staff()
+    s.barline("barline_repeat_start")
+    _four_quarters(s, 2)
+    s.barline()
+    x_v1 = s.x - 12
+    _four_quarters(s, 4)
+    end1 = s.barline("barline_repeat_end")
+    s.volta(x_v1, end1.box[2], "1.")
+    x_v2 = s.x - 12
+    _four_quarters(s, 6)
+    end2 = s.barline("barline_final")
+    s.volta(x_v2, end2.box[0], "")              # OCR read nothing: the next ending
+    score, _, _ = transcribe(s)
+    assert unfold_measures(score) == [0, 1, 0, 2]
+
+
+def test_ds_al_coda():
+    s = Staff()
+    _four_quarters(s, 0)                          # m1
+    s.barline()
+    s.sign("segno", s.x - 12)
+    _four_quarters(s, 2)                          # m2: segno
+    s.barline()
+    _four_quarters(s, 4)                          # m3: To Coda at its end
+    b3 = s.barline()
+    s.word("text_tocoda", b3.box[0], "To Coda", width=58)
+    _four_quarters(s, 5)                          # m4: D.S. al Coda at its end
+    b4 = s.barline("barline_double")
+    s.word("text_dalsegno", b4.box[0], "D.S. al Coda", width=87)
+    s.sign("coda", s.x - 12)
+    _four_quarters(s, 6)                          # m5: the coda
+    s.barline("barline_final")
+    score, _report, _ = transcribe(s)
+    ms = measures(score)
+    assert len(ms) == 5
+    from music21 import repeat
+    assert ms[1].getElementsByClass(repeat.Segno)
+    assert ms[3].getElementsByClass(repeat.DalSegnoAlCoda)
+    assert ms[4].getElementsByClass(repeat.Coda)
+    assert unfold_measures(score) == [0, 1, 2, 3, 1, 2, 4]
+    xml = assert_valid(score)
+    assert unfold_measures(music21.converter.parse(xml, format="musicxml")) == [0, 1, 2, 3, 1, 2, 4]
+
+
+def test_dc_al_fine():
+    s = Staff()
+    _four_quarters(s, 0)
+    s.barline()
+    _four_quarters(s, 2)                          # m2: Fine
+    b2 = s.barline("barline_double")
+    s.word("text_fine", b2.box[0], "Fine", width=33)
+    _four_quarters(s, 4)                          # m3: D.C. al Fine
+    b3 = s.barline("barline_final")
+    s.word("text_dacapo", b3.box[0], "D.C. al Fine", width=94)
+    score, _, _ = transcribe(s)
+    assert unfold_measures(score) == [0, 1, 2, 0, 1]
+    assert_valid(score)
+
+
+def test_midi_plays_the_unfolded_order(tmp_path):
+    import mido
+
+    s = Staff()
+    s.barline("barline_repeat_start")
+    for p in (0, 2, 4, 6):
+        s.note(p)
+    s.barline("barline_repeat_end")
+    s.note(8, "w")
+    s.x += 20
+    s.barline("barline_final")
+    score, _, _ = transcribe(s)
+    out = tmp_path / "r.mid"
+    played = export.write_midi(score, out)
+    assert [n.pitch for n in played] == [64, 67, 71, 74] * 2 + [77]
+    mid = mido.MidiFile(str(out))
+    ons = [m.note for t in mid.tracks for m in t if m.type == "note_on" and m.velocity > 0]
+    assert ons == [64, 67, 71, 74] * 2 + [77]
+
+
+def test_time_signature_digits_and_fraction_helpers():
+    s = Staff(time=(6, 8))
+    s.beamed([2, 3, 4])
+    s.beamed([5, 4, 3])
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert time_signatures(score)[0].ratioString == "6/8"
+    assert [float(n.quarterLength) for n in measures(score)[0].notes] == [0.5] * 6
+    assert "implied_tuplet" not in kinds(report)
+    assert Fraction(3, 1) == sum(Fraction(n.quarterLength) for n in measures(score)[0].notes)
