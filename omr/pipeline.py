@@ -31,7 +31,7 @@ PARSE_THRESHOLD = 0.35
 OCR_KINDS = {
     "lyric_syllable": "lyric", "tempo_text": "tempo", "text_other": "words",
     "volta_number": "volta", "text_dacapo": "navigation", "text_dalsegno": "navigation",
-    "text_fine": "navigation", "text_tocoda": "navigation",
+    "text_fine": "navigation", "text_tocoda": "navigation", "rest_multi_number": "number",
 }
 
 

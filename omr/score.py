@@ -169,6 +169,15 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                                 staves=[per_staff[i][k] for i in range(len(staves))], time=time)
                 m.length = m.bar
                 measures.append(m)
+                count = _multi_rest_count(g, staves, span)
+                if count > 1:
+                    report.infer("multi_rest", f"a rest of {count} measures, written out", page=page_no,
+                                 measure=len(measures))
+                    right = m.span.right
+                    m.span = MeasureSpan(m.span.x0, m.span.x1, left=m.span.left, right=None)
+                    for _ in range(count - 1):
+                        measures.append(_rest_copy(m))
+                    measures[-1].span.right = right
             _read_over_measures(g, staves, measures[-len(spans):])
     return measures
 
@@ -211,6 +220,29 @@ def _fit(time: tuple[int, int], per_staff, spans) -> float:
     bar = Fraction(4 * time[0], time[1])
     lengths = [x for x in _measure_lengths(per_staff, spans) if x > 0]
     return sum(x == bar for x in lengths) / len(lengths) if lengths else 1.0
+
+
+def _multi_rest_count(g: StaffGraph, staves: list[int], span: MeasureSpan) -> int:
+    """How many measures a multi-measure rest in this measure stands for (its
+    printed number, read by OCR or given by synth/), 1 when there is none."""
+    rests = [n for n in g.nodes if n.cls == "rest_multi" and n.staff in staves and span.x0 <= n.cx < span.x1]
+    if not rests:
+        return 1
+    numbers = [n for n in g.nodes if n.cls == "rest_multi_number" and n.staff in staves
+               and span.x0 <= n.cx < span.x1 and n.text.strip().isdigit()]
+    return max([int(n.text.strip()) for n in numbers] or [1])
+
+
+def _rest_copy(m: ReadMeasure) -> ReadMeasure:
+    """One more measure of a multi-measure rest: the same measure, its rests only,
+    no signatures or marks of its own."""
+    staves = []
+    for sm in m.staves:
+        events = [copy.copy(e) for e in sm.events if e.is_rest]
+        staves.append(StaffMeasure(events=events, clef=sm.clef, staff_space=sm.staff_space))
+    return ReadMeasure(page=m.page, system=m.system, span=MeasureSpan(m.span.x0, m.span.x1), graph=m.graph,
+                       staff_ids=m.staff_ids,
+                       staves=staves, time=m.time, length=m.bar)
 
 
 def _clef_family(cls: str) -> str:

@@ -793,7 +793,8 @@ class _Classifier:
         rest = [p for p in n.all_prims() if p not in digits and p.kind != _TEXT]
         s, sy = self.staff_for(n)
         if digits:
-            self.emit("rest_multi_number", union(p.box for p in digits), n.id, s, sy)
+            count = "".join(str(int(p.glyph, 16) - 0xE080) for p in sorted(digits, key=lambda p: p.box[0]))
+            self.emit("rest_multi_number", union(p.box for p in digits), n.id, s, sy, text=count)
         if rest:
             self.emit("rest_multi", union(p.box for p in rest), n.id, s, sy)
 

@@ -40,6 +40,7 @@ PAGES = {
     "volta-courtesy_accidentals": (126, ["volta", "courtesy_accidentals"]),
 }
 #: Pages the parser gets wrong today (see the reasons); they pass when fixed.
+#: Pages that once failed (each names the bug it found); they pass now.
 KNOWN_BAD = {
     "volta-tuplets_first_only": (12, ["volta", "tuplets_first_only"],
                                  ("unprinted triplets with stems the other way are split into a second "
@@ -162,9 +163,8 @@ def test_oracle_graph_json_round_trip_gives_the_same_score(pages):
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(reason=reason, strict=False) if "multi_rest" in name else ())
-    for name, (_, _, reason) in KNOWN_BAD.items()])
-def test_oracle_known_bad_pages(pages, name):
+    pytest.param(name) for name in KNOWN_BAD])
+def test_oracle_pages_that_once_failed(pages, name):
     seed, features, _ = KNOWN_BAD[name]
     record, _, score, report = pages(seed, features)
     m = _accuracy(record, score)

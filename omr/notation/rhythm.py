@@ -236,6 +236,10 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
             column.append(h)
     for r in rests:
         events.append(Event(x=r.cx, rest=r.id, base=REST_QUARTERS[r.cls], dots=_dots_of(g, r.id), y=r.cy))
+    for r in (n for n in g.nodes if n.cls == "rest_multi" and n.staff == staff and x0 <= n.cx < x1):
+        # a multi-measure rest is a whole-measure rest here; the measure is repeated
+        # (omr.score) as often as its number says
+        events.append(Event(x=r.cx, rest=r.id, base=REST_QUARTERS["rest_whole"], y=r.cy))
     events.sort(key=lambda e: e.x)
     _apply_printed_tuplets(g, events)
     return events
