@@ -42,7 +42,7 @@ fi
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first, pinned, so nothing later resolves a CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "$TORCH_PIN"
-"${PIP[@]}" -e ".[test]"
+"${PIP[@]}" -e ".[test,bench]"
 
 case "${1:-}" in
   example)

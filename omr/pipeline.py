@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from omr import vocab
-from omr.errors import ParameterError
+from omr.errors import NoMusicError, ParameterError
 from omr.graph import StaffGraph, Symbol, build_graph, measure_beam_levels
 from omr.score import Report, score_from_graphs
 
@@ -86,6 +86,9 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
 
     page = result.page
     staves, systems = staff_mod.analyze(page)
+    if not staves:
+        raise NoMusicError(f"page {page_no}: no five-line staves were found, so no music can be read "
+                           "(is the whole staff in the photo, and in focus?)")
     symbols = suppress_duplicates([Symbol(d.cls, d.box, d.score) for d in result.normalized
                                    if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES])
     from omr.page import binarize

@@ -1,0 +1,113 @@
+"""The whole program on real phone photos: staff crops of ../shared/realdata with
+hand-made ground truth, compared as sequences (measure boundaries do not matter).
+
+    python bench/realdata_parser.py [--dir ../shared/realdata/ptromr_cc_photos] [--limit N] [--json OUT]
+
+Per crop, the ground truth's ``.musicxml`` and the transcription are both read
+left to right as sequences of
+
+- pitches (MIDI) of the notes, chord members from low to high;
+- rhythm: durations (quarter notes) of notes and rests (a chord counts once);
+- notes: (pitch, duration) pairs;
+
+and compared by edit distance: ``accuracy = max(0, 1 - distance / len(reference))``.
+The ground truth has no tuplets, slurs or dynamics, and chords flattened into one
+voice (see ../shared/realdata/README.md), so the transcription is flattened the same
+way. A crop the program refuses counts as accuracy 0 and is listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from omr.detect.infer import load_model  # noqa: E402
+from omr.errors import OmrError  # noqa: E402
+from omr.pipeline import transcribe  # noqa: E402
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "ptromr_cc_photos"
+
+
+def sequences(score) -> dict[str, list]:
+    """Pitch, rhythm and note sequences of a score, left to right, all parts in turn."""
+    pitches, rhythm, notes = [], [], []
+    for part in score.parts:
+        for el in part.flatten().notesAndRests:
+            if el.duration.isGrace:
+                continue
+            d = round(float(el.quarterLength), 4)
+            rhythm.append(d)
+            if el.isRest:
+                continue
+            for p in sorted(el.pitches, key=lambda p: p.midi):
+                pitches.append(p.midi)
+                notes.append((p.midi, d))
+    return {"pitch": pitches, "rhythm": rhythm, "note": notes}
+
+
+def edit_distance(a: list, b: list) -> int:
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
+        prev = cur
+    return prev[-1]
+
+
+def accuracy(ref: list, est: list) -> float:
+    return max(0.0, 1.0 - edit_distance(ref, est) / max(len(ref), 1))
+
+
+def main(argv=None) -> int:
+    import music21
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dir", default=str(DEFAULT_DIR))
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--json", default="")
+    args = ap.parse_args(argv)
+    crops = sorted(Path(args.dir, "staves").glob("*.jpg"))
+    if args.limit:
+        crops = crops[: args.limit]
+    if not crops:
+        print(f"no staff crops under {args.dir}/staves (../shared/realdata is not in a fresh clone)")
+        return 0
+    model = load_model()
+    rows = []
+    for crop in crops:
+        ref = sequences(music21.converter.parse(str(crop.with_suffix(".musicxml"))))
+        t = time.perf_counter()
+        try:
+            result = transcribe([str(crop)], model=model, ocr=False)
+            est = sequences(result.score)
+            error = ""
+        except OmrError as err:
+            est, error = {"pitch": [], "rhythm": [], "note": []}, str(err)
+        row = {"crop": crop.stem, "seconds": time.perf_counter() - t, "error": error,
+               "n_notes": len(ref["note"]), "n_notes_est": len(est["note"])}
+        for k in ("pitch", "rhythm", "note"):
+            row[f"{k}_accuracy"] = accuracy(ref[k], est[k])
+        rows.append(row)
+        print(f"{crop.stem:45s} pitch {row['pitch_accuracy']:.3f} rhythm {row['rhythm_accuracy']:.3f} "
+              f"note {row['note_accuracy']:.3f} ({row['n_notes']} notes, {row['n_notes_est']} found) {error}",
+              flush=True)
+    n = sum(r["n_notes"] for r in rows)
+    summary = {"crops": len(rows), "notes": n, "refused": sum(bool(r["error"]) for r in rows)}
+    for k in ("pitch", "rhythm", "note"):
+        summary[f"{k}_accuracy_weighted"] = sum(r[f"{k}_accuracy"] * r["n_notes"] for r in rows) / max(n, 1)
+        summary[f"{k}_accuracy_median"] = statistics.median(r[f"{k}_accuracy"] for r in rows)
+    print(json.dumps(summary, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"summary": summary, "crops": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
