@@ -39,7 +39,24 @@ def run_page(path: str) -> dict:
     m["n_measures_ref"] = len({n[1] for n in ref})
     m["n_measures_est"] = len(score.parts[0].getElementsByClass("Measure")) if score.parts else 0
     m["report"] = report.lines()
+    m["measures_not_adding_up"] = measures_not_adding_up(score)
     return m
+
+
+def measures_not_adding_up(score) -> int:
+    """Measures in which a voice does not fill the time signature (a pickup's
+    padding counted as filled)."""
+    bad = 0
+    for part in score.parts:
+        for m in part.getElementsByClass("Measure"):
+            bar = float(m.barDuration.quarterLength) - float(m.paddingLeft or 0) - float(m.paddingRight or 0)
+            voices = list(m.voices) or [m]
+            for v in voices:
+                length = sum(float(n.quarterLength) for n in v.notesAndRests if not n.duration.isGrace)
+                if abs(length - bar) > 1e-6:
+                    bad += 1
+                    break
+    return bad
 
 
 def main(argv=None) -> int:
@@ -77,6 +94,7 @@ def main(argv=None) -> int:
     summary = {"pages": len(rows), "n_ref": n_ref, "n_est": n_est, "correct": correct,
                "note_accuracy": correct / max(n_ref, n_est, 1),
                "errors": sum("error" in r for r in rows),
+               "measures_not_adding_up": sum(r.get("measures_not_adding_up", 0) for r in rows),
                "median_seconds": sorted(r.get("seconds", 0) for r in rows)[len(rows) // 2] if rows else 0}
     print(json.dumps(summary, indent=1))
     if args.json:

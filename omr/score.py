@@ -108,6 +108,7 @@ class ReadMeasure:
     length: Fraction = Fraction(4)
     pickup: bool = False
     irregular: bool = False               # longer than its time signature, on every staff
+    completes_pickup: bool = False        # the last measure, as short as the pickup leaves it
     volta: tuple[int, ...] = ()
     volta_first: bool = False
     volta_last: bool = False
@@ -509,6 +510,7 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
             agree = sum(any(total(v) == longest for v in sm.voices.values()) for sm in m.staves)
             if is_last and measures[0].pickup:
                 m.length = longest
+                m.completes_pickup = True
                 report.infer("pickup", "the last measure completes the pickup", **where)
             elif agree >= 2 and agree * 2 >= len(m.staves) or is_last and agree == len(m.staves):
                 # several staves agree on a shorter measure: the score's own short
@@ -708,9 +710,10 @@ def _measure(m: ReadMeasure, sm: StaffMeasure | None, number: int, state: dict, 
     from music21 import bar, expressions, key, meter, repeat, spanner, stream, tempo  # noqa: F401
 
     mm = stream.Measure(number=number)
-    if m.pickup and index in (0, count - 1):
-        mm.paddingLeft = float(m.bar - m.length) if index == 0 else 0.0
-        mm.paddingRight = float(m.bar - m.length) if index == count - 1 and index else 0.0
+    if m.pickup:
+        mm.paddingLeft = float(m.bar - m.length)
+    if m.completes_pickup:
+        mm.paddingRight = float(m.bar - m.length)
     if sm is None:
         r = _rest_m21(m.length)
         mm.append(r)
