@@ -469,7 +469,14 @@ def _read_over_measures(g: StaffGraph, staves: list[int], measures: list[ReadMea
 def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
     """Voices, onsets and implied notation for every measure (see module doc)."""
     shapes: dict[int, list[tuple]] = {}
-    for index, m in enumerate(measures):
+    # cutting a long measure at its bars is right when measures normally fill their
+    # bar (a barline was missed), wrong in music whose measures are all longer
+    fills = [_content_length(m) == m.bar for m in measures]
+    may_cut = sum(fills) >= CUT_MIN_FILLING * max(len(fills), 1)
+    index = -1
+    while index + 1 < len(measures):
+        index += 1
+        m = measures[index]
         bar = m.bar
         where = {"page": m.page, "measure": index + 1}
         for slot, sm in enumerate(m.staves):
@@ -496,6 +503,16 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
             m.pickup = True
             m.length = longest
             report.infer("pickup", f"the first measure is a pickup of {longest} quarter note(s)", **where)
+        if may_cut and longest > bar and (longest / bar).denominator == 1:
+            parts = _split_at_bars(m, bar, int(longest / bar))
+            if parts:
+                # a barline the detector missed: the measure is cut where every
+                # voice has a note starting on the bar
+                measures[index:index + 1] = parts
+                report.warn("missed_barline", f"a measure held {int(longest / bar)} bars; cut into "
+                            f"{len(parts)} at the bar lines (a barline was not seen)", **where)
+                index -= 1
+                continue
         if longest > bar:
             # every staff agrees on a longer measure: the score's own irregular
             # measure (a cadenza, unmetered music), kept whole, not cut
@@ -543,6 +560,62 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                     for line in lines:
                         if not (m.pickup and not placed and voice > 1 and not v):
                             report.infer("restored_rest", line, staff=slot + 1, **where)
+
+
+#: A measure holding several bars is cut only when at least this fraction of the
+#: piece's measures fill exactly one bar.
+CUT_MIN_FILLING = 0.5
+
+
+def _content_length(m: ReadMeasure) -> Fraction:
+    """The length a measure's fullest staff suggests (see :func:`_measure_lengths`)."""
+    return _measure_lengths([[sm] for sm in m.staves], [m.span])[0]
+
+
+def _split_at_bars(m: ReadMeasure, bar: Fraction, k: int) -> list[ReadMeasure] | None:
+    """``m`` cut into ``k`` measures of ``bar`` when every voice that fills the
+    whole length has an event starting at each multiple of ``bar``; None otherwise."""
+    length = k * bar
+    for sm in m.staves:
+        for v in sm.voices.values():
+            if total(v) == length:
+                onsets = {e.onset for e in v if not e.grace}
+                if any(j * bar not in onsets for j in range(1, k)):
+                    return None
+            elif total(v) > length:
+                return None
+    # where each cut is on the page: the x of the events that start on it
+    cuts = []
+    for j in range(1, k):
+        xs = [e.x for sm in m.staves for v in sm.voices.values() for e in v if e.onset == j * bar]
+        cuts.append(min(xs) - 1.0 if xs else None)
+    if any(c is None for c in cuts):
+        return None
+    edges = [m.span.x0] + cuts + [m.span.x1]
+    out = []
+    for j in range(k):
+        staves = []
+        for sm in m.staves:
+            events = [e for v in sm.voices.values() for e in v
+                      if j * bar <= e.onset < (j + 1) * bar or (j == k - 1 and e.onset >= length)]
+            events = [e for e in events if edges[j] <= e.x < edges[j + 1]] if total(
+                [e for v in sm.voices.values() for e in v]) < length else events
+            staves.append(StaffMeasure(
+                events=sorted(events, key=lambda e: e.x), clef=sm.clef if j == 0 else None,
+                clef_changes=[c for c in sm.clef_changes if edges[j] <= c[0] < edges[j + 1]],
+                key=sm.key if j == 0 else None, time=sm.time if j == 0 else None,
+                pitches=sm.pitches, ties=sm.ties, staff_space=sm.staff_space))
+        span = MeasureSpan(edges[j], edges[j + 1], left=m.span.left if j == 0 else None,
+                           right=m.span.right if j == k - 1 else "barline_single")
+        part = ReadMeasure(page=m.page, system=m.system, span=span, graph=m.graph, staff_ids=m.staff_ids,
+                           staves=staves, time=m.time, length=bar)
+        if j == 0:
+            part.volta, part.volta_first, part.marks, part.tempo = m.volta, m.volta_first, set(m.marks), m.tempo
+        if j == k - 1:
+            part.volta_last = m.volta_last
+            part.marks |= {x for x in m.marks if x not in ("segno", "coda")}
+        out.append(part)
+    return out
 
 
 def _music_start(m: ReadMeasure, slot: int) -> float:
