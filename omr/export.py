@@ -909,6 +909,20 @@ def write_midi(score, path, *, default_qpm: float = DEFAULT_QPM) -> list[PlayedN
 # ------------------------------------------------------------------------ SVG
 
 
+def verovio_toolkit():
+    """A quiet verovio toolkit that finds its fonts on any thread: verovio 6.4's
+    default resource path is only right on the main thread (Streamlit runs a page's
+    script on another), so it is set to the package's data folder."""
+    import verovio
+
+    verovio.enableLog(verovio.LOG_OFF)
+    tk = verovio.toolkit(False)
+    data = Path(verovio.__file__).resolve().parent / "data"
+    if not (data.is_dir() and tk.setResourcePath(str(data))):
+        tk = verovio.toolkit()
+    return tk
+
+
 def render_svg(score, *, page_width: int = 2100, scale: int = 40) -> list[str]:
     """Engrave the score with verovio, one SVG document per page.
 
@@ -950,10 +964,7 @@ def render_svg(score, *, page_width: int = 2100, scale: int = 40) -> list[str]:
     if not lo <= scale <= hi:
         raise ParameterError(f"scale must be between {lo} and {hi}, not {scale}")
     xml = to_musicxml(score, validate=False).decode("utf-8")
-    import verovio
-
-    verovio.enableLog(verovio.LOG_OFF)
-    tk = verovio.toolkit()
+    tk = verovio_toolkit()
     options = {"pageWidth": int(page_width),
                "pageHeight": round(page_width * PAGE_ASPECT),
                "scale": int(scale), "svgViewBox": True, "adjustPageHeight": False,
