@@ -130,8 +130,10 @@ def separated_stem(audio_path: Path, stem: str):
     from omr.audio.align import SAMPLE_RATE
     from omr.audio.io import load_audio, resample
 
+    import importlib
+
     try:
-        from omr.audio import separate as separation
+        separation = importlib.import_module("omr.audio.separate")
     except ImportError as err:
         raise CommandError(f"--stem {stem} needs source separation (omr.audio.separate), "
                            f"which cannot be loaded here ({err}); use --stem mix") from None
