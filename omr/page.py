@@ -262,15 +262,27 @@ class RunStats:
 MAX_LINE_RUN_PX = 12
 #: Consecutive line-to-line distances within this fraction of the staff space are equal.
 COMB_TOLERANCE = 0.12
+#: Modes of the line-to-line distances tried as the staff space once the lines'
+#: direction is known (the highest, and those at least ``RUN_MODE_MIN_SHARE`` as high).
+RUN_MODES = 3
+RUN_MODE_MIN_SHARE = 0.2
+#: ... and replaces the highest only with ``RUN_MODE_SWITCH`` times its combs, and at
+#: least ``RUN_MODE_MIN_COMBS`` of them.
+RUN_MODE_SWITCH = 3.0
+RUN_MODE_MIN_COMBS = 40
 #: Smallest staff space, px, that the run statistics accept as real.
 MIN_STAFF_SPACE_RUNS_PX = 3.5
 
 
-def run_stats(binary: np.ndarray, *, max_columns: int = 400) -> RunStats | None:
+def run_stats(binary: np.ndarray, *, max_columns: int = 400, modes: int = 1) -> RunStats | None:
     """Staff space and line thickness (px) from vertical black/white runs of ``binary``.
 
-    Looks at up to ``max_columns`` evenly spaced columns. Returns None when no
-    line periodicity is found (no pair of thin runs, or no five-line comb).
+    Looks at up to ``max_columns`` evenly spaced columns. The staff space is the most
+    common line-to-line distance; with ``modes`` > 1, the next most common ones are
+    tried too and one with many times its five-line combs wins (see ``RUN_MODE_SWITCH``:
+    the most common distance can be the spacing of noise; only once the lines are
+    known to run across, as stems and beams also space evenly along a staff). Returns
+    None when no line periodicity is found (no pair of thin runs, or no five-line comb).
     """
     h, w = binary.shape
     step = max(1, w // max_columns)
@@ -300,23 +312,38 @@ def run_stats(binary: np.ndarray, *, max_columns: int = 400) -> RunStats | None:
     hist[: int(2 * MIN_STAFF_SPACE_RUNS_PX)] = 0
     if hist.sum() == 0:
         return None
-    # smooth over +-1 half-pixel bins, take the mode, then a trimmed mean around it
+    # smooth over +-1 half-pixel bins; the highest modes are refined by a trimmed mean
+    # around them, and a lower one wins over the highest only with many times its
+    # five-line combs (the highest can be the spacing of noise: a dark, grainy shadow)
     sm = np.convolve(hist, [1, 2, 1], mode="same")
-    ss = sm.argmax() / 2.0
-    for _ in range(4):
-        near = dist[np.abs(dist - ss) <= max(0.75, 0.1 * ss)]
-        if len(near) == 0:
-            return None
-        ss = float(near.mean())
-    near_mask = np.abs(dist - ss) <= COMB_TOLERANCE * ss + 0.5
-    # five-line combs: four consecutive equal distances in one column
+    up = np.concatenate([[-1], sm[:-1]])
+    down = np.concatenate([sm[1:], [-1]])
+    top = int(sm.argmax())
+    others = np.flatnonzero((sm > 0) & (sm >= up) & (sm > down) & (np.abs(np.arange(len(sm)) - top) > 1))
+    others = others[np.argsort(-sm[others], kind="stable")][: max(0, modes - 1)]
+    peaks = [top] + [int(i) for i in others if sm[i] >= RUN_MODE_MIN_SHARE * sm[top]]
     full_same = np.zeros(len(centre) - 1, bool)
     full_same[same] = True
-    full_near = np.zeros(len(centre) - 1, bool)
     dd = centre[1:] - centre[:-1]
-    full_near = full_same & (np.abs(dd - ss) <= COMB_TOLERANCE * ss + 0.5)
-    k = np.convolve(full_near.astype(np.int32), np.ones(4, np.int32), mode="valid")
-    combs = int((k == 4).sum())
+    best = None
+    for mode in peaks:
+        ss = mode / 2.0
+        for _ in range(4):
+            near = dist[np.abs(dist - ss) <= max(0.75, 0.1 * ss)]
+            if len(near) == 0:
+                break
+            ss = float(near.mean())
+        else:
+            # five-line combs: four consecutive equal distances in one column
+            full_near = full_same & (np.abs(dd - ss) <= COMB_TOLERANCE * ss + 0.5)
+            k = np.convolve(full_near.astype(np.int32), np.ones(4, np.int32), mode="valid")
+            combs = int((k == 4).sum())
+            if best is None or (combs >= RUN_MODE_SWITCH * max(best[1], 1) and combs >= RUN_MODE_MIN_COMBS):
+                best = (ss, combs, full_near)
+    if best is None:
+        return None
+    ss, combs, full_near = best
+    near_mask = np.abs(dist - ss) <= COMB_TOLERANCE * ss + 0.5
     thick = length[np.concatenate([full_near, [False]]) | np.concatenate([[False], full_near])]
     t = float(np.median(thick)) if len(thick) else float(thickness_mode)
     return RunStats(staff_space=ss, line_thickness=t, combs=combs, pairs=int(near_mask.sum()))
@@ -472,6 +499,14 @@ PAGE_MAX_AREA_FRACTION = 0.97
 PAGE_MIN_CONTRAST = 20.0
 #: The bright region must fill its quadrilateral to at least this fraction.
 PAGE_MIN_FILL = 0.9
+#: A page quadrilateral may leave at most this fraction of the photo's five-line
+#: combs outside it (more: it is the lit part of a page in a hard shadow).
+PAGE_MAX_OUTSIDE_COMBS = 0.2
+#: The region above the lower threshold of a three-class split is taken for the page
+#: before the one above Otsu's threshold when it holds that one (to this fraction of
+#: its area) and is this many times as large: the page is partly in a hard shadow.
+PAGE_NESTED_FRACTION = 0.95
+PAGE_SHADOW_GROWTH = 1.5
 #: Corners of a page are within this many degrees of a right angle.
 PAGE_MAX_CORNER_DEVIATION_DEG = 35.0
 #: Largest fine skew searched, degrees, and the steps of the coarse and fine search.
@@ -515,12 +550,59 @@ def _order_corners(q: np.ndarray) -> np.ndarray:
 def find_page(gray: np.ndarray) -> np.ndarray | None:
     """The paper's quadrilateral (4, 2) in ``gray``'s pixels, or None if there is no
     convincing one (the paper fills the frame, or no bright four-sided region)."""
+    quads = page_candidates(gray)
+    return quads[0] if quads else None
+
+
+def _otsu3(small: np.ndarray) -> tuple[float, float]:
+    """The two thresholds splitting the grey levels of ``small`` into three classes with
+    the largest between-class variance (paper in light, paper in shadow, background)."""
+    hist = np.bincount(small.ravel(), minlength=256).astype(np.float64)
+    p = hist / max(hist.sum(), 1.0)
+    levels = np.arange(256, dtype=np.float64)
+    w = np.cumsum(p)
+    m = np.cumsum(p * levels)
+    total = m[-1]
+    t1, t2 = np.triu_indices(256, 1)  # class 0: <= t1, class 1: (t1, t2], class 2: > t2
+    w0, w1, w2 = w[t1], w[t2] - w[t1], 1.0 - w[t2]
+    m0, m1, m2 = m[t1], m[t2] - m[t1], total - m[t2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(w0 > 0, m0 ** 2 / w0, 0) + np.where(w1 > 0, m1 ** 2 / w1, 0) + np.where(w2 > 0, m2 ** 2 / w2, 0)
+    i = int(np.argmax(var))
+    return float(t1[i]), float(t2[i])
+
+
+def page_candidates(gray: np.ndarray) -> list[np.ndarray]:
+    """Quadrilaterals (4, 2) in ``gray``'s pixels that may be the paper, most likely
+    first: the bright region above Otsu's threshold, then (if that one exists), for
+    paper partly in a hard shadow whose lit part alone would pass for the page, the
+    region above the lower threshold of a three-class split. Empty when none is
+    convincing."""
     h, w = gray.shape
     s = min(1.0, PAGE_FIND_MAX_SIDE_PX / max(h, w))
     small = cv2.resize(gray, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
-    sh, sw = small.shape
     small = cv2.GaussianBlur(small, (5, 5), 0)
-    t, mask = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    t, _ = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    sh, sw = small.shape
+    out: list[np.ndarray] = []
+    for thr in (float(t), _otsu3(small)[0]):
+        quad = _page_quad(small, thr)
+        if quad is None:
+            if not out:
+                break  # no bright page at all: the darker split is no page either
+            continue
+        # pixel-centre coordinates of the small image -> gray's
+        quad = (quad + 0.5) / np.array([sw / w, sh / h]) - 0.5
+        if not any(np.abs(quad - q).max() < 0.02 * max(h, w) for q in out):
+            out.append(quad)
+    return out
+
+
+def _page_quad(small: np.ndarray, thr: float) -> np.ndarray | None:
+    """The paper's quadrilateral where ``small`` (blurred, at most
+    ``PAGE_FIND_MAX_SIDE_PX``) is brighter than ``thr``, scaled to the caller's image."""
+    sh, sw = small.shape
+    mask = np.where(small > thr, 255, 0).astype(np.uint8)
     k = max(3, int(0.03 * max(sh, sw)) | 1)
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
@@ -557,8 +639,9 @@ def find_page(gray: np.ndarray) -> np.ndarray | None:
         cosang = float(u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-9))
         if abs(90.0 - np.degrees(np.arccos(np.clip(cosang, -1, 1)))) > PAGE_MAX_CORNER_DEVIATION_DEG:
             return None
-    # pixel-centre coordinates of the small image -> gray's
-    return (quad + 0.5) / np.array([sw / w, sh / h]) - 0.5
+    return quad
+
+
 
 
 def _rectify(quad: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
@@ -656,6 +739,103 @@ def _enough(stats: RunStats | None) -> bool:
     return stats is not None and stats.combs >= MIN_COMBS
 
 
+def _combs_at(binary: np.ndarray, ss: float, max_columns: int = 400) -> int:
+    """Columns' five-line combs in ``binary`` (lines across) with spacing ``ss`` (px):
+    five thin runs one above the other, evenly spaced by ``ss`` to ``COMB_TOLERANCE``."""
+    h, w = binary.shape
+    step = max(1, w // max_columns)
+    cols = np.ascontiguousarray(binary[:, ::step].T)
+    padded = np.zeros((cols.shape[0], h + 2), np.int8)
+    padded[:, 1:-1] = cols
+    d = np.diff(padded, axis=1)
+    ci, si = np.nonzero(d == 1)
+    _, ei = np.nonzero(d == -1)
+    thin = (ei - si) <= max(2.0, 0.4 * ss)
+    ci, centre = ci[thin], 0.5 * (si + ei)[thin]
+    if len(centre) < 5:
+        return 0
+    near = (ci[1:] == ci[:-1]) & (np.abs(np.diff(centre) - ss) <= COMB_TOLERANCE * ss + 0.5)
+    k = np.convolve(near.astype(np.int32), np.ones(4, np.int32), mode="valid")
+    return int((k == 4).sum())
+
+
+def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None:
+    """The candidate page (see :func:`page_candidates`) that holds the music: one that
+    leaves more than ``PAGE_MAX_OUTSIDE_COMBS`` of the five-line combs (with the staff
+    spacing of the music inside the first, brightest candidate) outside it is the lit
+    part of a page in a hard shadow. None when no candidate holds the music (the page
+    fills the frame, its lit part is only a patch)."""
+    if not quads:
+        return None
+    h, w = small.shape
+    masks = []
+    for q in quads:
+        m = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(m, np.round(q).astype(np.int32), 1)
+        masks.append(m)
+    order = [0]  # a darker candidate only as the whole of a page in a hard shadow
+    if len(quads) > 1:
+        # a hard shadow over much of the page: the lit part is a quadrilateral inside
+        # the whole page's, and much smaller (the photo's noise in the shadow can hide
+        # the music there from the test below)
+        inside = float((masks[0] & masks[1]).sum()) / max(1.0, float(masks[0].sum()))
+        if inside >= PAGE_NESTED_FRACTION and masks[1].sum() >= PAGE_SHADOW_GROWTH * masks[0].sum():
+            order = [1, 0]
+    flat = flatten_illumination(np.ascontiguousarray(small), max(h, w) / 150.0)
+    binary = _threshold_flat(flat)
+    view = None  # (transposed, staff space of the music): lines across or down
+    for t in (False, True):
+        b, m = (binary.T, masks[0].T) if t else (binary, masks[0])
+        st = run_stats(np.ascontiguousarray(b & (m > 0)))
+        if st is not None and st.combs >= MIN_COMBS and (view is None or st.combs > view[2]):
+            view = (t, st.staff_space, st.combs)
+    if view is None:
+        return quads[order[0]]  # no music to go by
+    for i in order:
+        n_in = n_out = 0
+        for t, ss, _ in [view]:
+            b, m = (binary.T, masks[i].T) if t else (binary, masks[i])
+            b, m = np.ascontiguousarray(b), np.ascontiguousarray(m)
+            # the page edge may cut a staff's end: leave a band of two staff spaces
+            r = max(3, int(round(4 * ss)) | 1)
+            near = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (r, r)))
+            n_in += _combs_at(b & (m > 0), ss)
+            n_out += _combs_at(b & (near == 0), ss)
+        if n_in + n_out == 0 or n_out <= PAGE_MAX_OUTSIDE_COMBS * (n_in + n_out):
+            return quads[i]
+    return None
+    h, w = small.shape
+    if len(quads) > 1:
+        # a hard shadow over much of the page: the lit part is a quadrilateral inside
+        # the whole page's, and much smaller (the photo's noise in the shadow can hide
+        # the music there from the test below)
+        a0, a1 = (abs(cv2.contourArea(q.astype(np.float32))) for q in quads[:2])
+        m0, m1 = (np.zeros((h, w), np.uint8) for _ in range(2))
+        cv2.fillConvexPoly(m0, np.round(quads[0]).astype(np.int32), 1)
+        cv2.fillConvexPoly(m1, np.round(quads[1]).astype(np.int32), 1)
+        inside = float((m0 & m1).sum()) / max(1.0, float(m0.sum()))
+        if inside >= PAGE_NESTED_FRACTION and a1 >= PAGE_SHADOW_GROWTH * a0:
+            quads = [quads[1], quads[0]] + list(quads[2:])
+    flat = flatten_illumination(np.ascontiguousarray(small), max(h, w) / 150.0)
+    binary = _threshold_flat(flat)
+    for quad in quads:
+        inside = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(inside, np.round(quad).astype(np.int32), 1)
+        n_in = n_out = 0
+        for b, m in ((binary, inside), (np.ascontiguousarray(binary.T), np.ascontiguousarray(inside.T))):
+            st = run_stats(b & (m > 0))
+            if st is None or st.combs < MIN_COMBS:
+                continue
+            # the page edge may cut a staff's end: leave a band of two staff spaces
+            k = max(3, int(round(4 * st.staff_space)) | 1)
+            near = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+            n_in += _combs_at(b & (m > 0), st.staff_space)
+            n_out += _combs_at(b & (near == 0), st.staff_space)
+        if n_in + n_out == 0 or n_out <= PAGE_MAX_OUTSIDE_COMBS * (n_in + n_out):
+            return quad
+    return None
+
+
 def _analyse(gray_full: np.ndarray, scale: float, find: bool):
     """One pass of the analysis at ``scale`` (analysis px per original px).
 
@@ -669,7 +849,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
         small = gray_full
         sw, sh = w0, h0
     to_small = _scale(sw / w0, sh / h0)
-    quad_small = find_page(small) if find else None
+    quad_small = _music_page(small, page_candidates(small)) if find else None
     if quad_small is not None:
         rect, (rw, rh) = _rectify(quad_small)
         work = cv2.warpPerspective(small, rect, (rw, rh), flags=cv2.INTER_LINEAR,
@@ -711,11 +891,17 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
             binary = np.ascontiguousarray(np.rot90(binary, 1))
     if stats is None:
         return None
+    if not grey:
+        again = run_stats(binary, modes=RUN_MODES)
+        if _enough(again):
+            stats = again
     rot = _rot90(quarter, rw, rh)
     ww, wh = (rh, rw) if quarter % 2 else (rw, rh)
     thin = _thin_horizontal(binary, max(2, int(round(2 * stats.line_thickness + 1))))
     skew = _skew(thin)
-    level = _rotation_about(skew, (ww - 1) / 2, (wh - 1) / 2)  # rotates lines to level
+    # lines turned counter-clockwise by ``skew`` are levelled by turning them back
+    # clockwise (cv2's positive angles turn counter-clockwise as seen)
+    level = _rotation_about(-skew, (ww - 1) / 2, (wh - 1) / 2)
     # the level image keeps the whole work image in view
     corners = np.array([[0, 0], [ww - 1, 0], [ww - 1, wh - 1], [0, wh - 1]], np.float64)
     mc = _apply(level, corners)
@@ -727,7 +913,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
         work = cv2.warpPerspective(small, m_small, (lw, lh), flags=cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_CONSTANT, borderValue=255)
         binary = binarize(work, stats.staff_space)
-        stats2 = run_stats(binary)
+        stats2 = run_stats(binary, modes=RUN_MODES)
         # the level image gives cleaner runs, but only a result with enough combs
         # replaces the first one (glare or blur can break the lines after the warp)
         if _enough(stats2) and (not grey or abs(stats2.staff_space / stats.staff_space - 1) < 0.1):

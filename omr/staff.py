@@ -9,17 +9,27 @@ space to get pixels.
 How staves are found
 --------------------
 1. Ink that is thin vertically and long horizontally is kept (staff lines; noteheads,
-   stems, beams and text drop out): :func:`staff_line_mask`.
+   stems, beams and text drop out): :func:`staff_line_mask`, on the thresholded page
+   and on :func:`faint_line_binary` (the grey page averaged along the rows, for lines
+   that the threshold loses to blur, glare or low contrast).
 2. The page is cut into vertical strips ``STRIP_WIDTH_SS`` wide. In each strip the
    row profile of that mask is matched against a five-line comb of spacing near the
    staff space; each good match is a piece of a staff, its five line positions refined
    to sub-pixel precision.
 3. Pieces are linked left to right into tracks (a piece continues the track whose
-   predicted centre is nearest), so lines that bend are followed; short tracks and
-   tracks that overlap a longer one by a line or more are dropped (a ledger line
-   makes a comb one staff space off).
-4. Each track becomes a :class:`Staff`: its five lines sampled at the strips' centres,
-   outliers removed, extended to where the lines end.
+   predicted centre is nearest), so lines that bend are followed; a track's samples
+   whose centre or spacing is off its neighbours' are dropped.
+4. Each track becomes a candidate staff, extended to where its lines end and moved by
+   one line if the lines' ink along its whole length says so (a comb that took a
+   beam, a text line or a neighbour's line for its fifth line). Its evidence is
+   measured over every column between its ends: how often its lines show, how often
+   there is thin ink half way between them.
+5. Candidates are merged, strongest first: one that continues a kept staff at the same
+   height (overlapping, or across a gap where the lines fade) joins it, one that
+   clashes with it (shares lines, or no room between them) is dropped.
+6. A staff must be long enough, show its lines, have clean spaces and straight lines
+   (text, wood grain and paper texture make combs that fail), and, when its spacing is
+   odd for the page, be strong: :func:`_plausible`.
 """
 
 from __future__ import annotations
@@ -56,20 +66,21 @@ TRACK_TOLERANCE_SS = 0.45
 MAX_TRACK_GAP_SS = 10.0
 #: Steepest line slope followed (dy/dx).
 MAX_TRACK_SLOPE = 0.3
-#: Shortest staff kept, staff spaces, and fewest strips with a match.
-MIN_STAFF_LENGTH_SS = 5.0
+#: Shortest staff kept, staff spaces (the beams of a run of 32nd notes or stacked
+#: ledger lines make a short comb); a piece of one (a track) may be shorter, down
+#: to ``MIN_TRACK_LENGTH_SS``, and needs ``MIN_STAFF_STRIPS`` strips with a match.
+MIN_STAFF_LENGTH_SS = 8.0
+MIN_TRACK_LENGTH_SS = 5.0
 MIN_STAFF_STRIPS = 3
-#: Two tracks overlapping in x whose centres are closer than this, staff spaces, share
-#: lines: the shorter is dropped.
-TRACK_OVERLAP_SS = 3.0
 #: Samples whose centre is off the median of their neighbours by more than this,
 #: staff spaces, are dropped (a comb caught on a beam or a ledger line).
 OUTLIER_SS = 0.3
 #: Neighbours in the median filter over samples.
 MEDIAN_WINDOW = 5
-#: Two tracks at one height with a gap of at most ``MAX_MERGE_GAP_SS`` between them,
-#: centres within ``MERGE_TOLERANCE_SS``, are one staff if ``MERGE_MIN_LINES`` of its
-#: lines show ink in ``MERGE_MIN_CONTINUITY`` of the gap's columns.
+#: Two candidates at one height with a gap of at most ``MAX_MERGE_GAP_SS`` between
+#: them, centres within ``MERGE_TOLERANCE_SS`` (plus 5 % of the gap), are one staff if
+#: ``MERGE_MIN_LINES`` of its lines show ink in ``MERGE_MIN_CONTINUITY`` of the gap's
+#: columns (or if they meet to within ``ALIGNED_SS``, below).
 MAX_MERGE_GAP_SS = 40.0
 MERGE_TOLERANCE_SS = 0.6
 MERGE_MIN_LINES = 3
@@ -254,8 +265,13 @@ def _comb_pieces(profile: np.ndarray, ss: float):
         ok = weights >= MIN_LINE_COVERAGE
         if ok.sum() < MIN_COMB_LINES:
             continue
-        kk = np.arange(5)[ok]
-        slope, icpt = np.polyfit(kk, lines[ok], 1, w=weights[ok])
+        kk = np.arange(5.0)[ok]
+        # weighted least squares line through the comb's lines (np.polyfit, faster)
+        wt = weights[ok] ** 2
+        sw = wt.sum()
+        km, lm = (wt * kk).sum() / sw, (wt * lines[ok]).sum() / sw
+        slope = float((wt * (kk - km) * (lines[ok] - lm)).sum() / (wt * (kk - km) ** 2).sum())
+        icpt = lm - slope * km
         if not COMB_SPACING_RANGE[0] * ss <= slope <= COMB_SPACING_RANGE[1] * ss:
             continue
         fitted = icpt + slope * np.arange(5)
@@ -287,7 +303,7 @@ def _track(pieces, width: int, ss: float):
                 if len(tr) >= 2:
                     j0, l0 = tr[max(0, len(tr) - 4)]
                     if jl > j0:
-                        slope = float(np.clip((ll[2] - l0[2]) / ((jl - j0) * width), -MAX_TRACK_SLOPE, MAX_TRACK_SLOPE))
+                        slope = min(MAX_TRACK_SLOPE, max(-MAX_TRACK_SLOPE, float(ll[2] - l0[2]) / ((jl - j0) * width)))
                 pred = ll[2] + slope * (j - jl) * width
                 d = abs(centre - pred)
                 tol = TRACK_TOLERANCE_SS * ss * (1.0 + 0.15 * (j - jl - 1))
@@ -307,40 +323,32 @@ def _median_filter(v: np.ndarray, k: int) -> np.ndarray:
     if len(v) < 3:
         return v.copy()
     r = min(k // 2, (len(v) - 1) // 2)
-    padded = np.pad(v, r, mode="edge")
+    padded = np.pad(v, r, mode="reflect")  # an end sample is judged by its neighbours
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * r + 1)
     return np.median(windows, axis=1)
 
 
-def _line_ink(binary: np.ndarray, x: int, ys: np.ndarray) -> int:
-    """How many of the lines at rows ``ys`` have ink in column ``x`` (within tolerance)."""
-    h = binary.shape[0]
-    t = END_SEARCH_TOLERANCE_PX
-    n = 0
-    for y in ys:
-        yi = int(round(y))
-        a, b = max(0, yi - t), min(h, yi + t + 1)
-        if a < b and binary[a:b, x].any():
-            n += 1
-    return n
-
-
 def _extend_end(binary: np.ndarray, xs: np.ndarray, lines: np.ndarray, x_start: int, step: int) -> int:
-    """Walk from ``x_start`` in direction ``step`` while the staff's lines have ink."""
+    """Walk from ``x_start`` in direction ``step`` while the staff's lines have ink: at
+    least ``END_MIN_LINES`` of them in a column, gaps of up to ``END_GAP_PX`` bridged."""
     w = binary.shape[1]
     x = x_start
+    chunk = 256
     while True:
-        ok = False
-        for g in range(1, END_GAP_PX + 2):
-            xn = x + step * g
-            if not 0 <= xn < w:
-                break
-            ys = np.array([np.interp(xn, xs, lines[i]) for i in range(5)])
-            if _line_ink(binary, xn, ys) >= END_MIN_LINES:
-                x, ok = xn, True
-                break
-        if not ok:
+        end = x + step * chunk
+        cols = np.arange(x + step, min(w, end + 1) if step > 0 else max(-1, end - 1), step)
+        if len(cols) == 0:
             return x
+        ys = np.stack([np.interp(cols, xs, lines[i]) for i in range(5)])
+        ok = np.flatnonzero(_line_hits(binary, cols, ys).sum(axis=0) >= END_MIN_LINES) + 1  # offsets
+        jumps = np.diff(np.concatenate([[0], ok]))
+        stop = np.flatnonzero(jumps > END_GAP_PX + 1)
+        if stop.size:
+            return x + step * (int(ok[stop[0] - 1]) if stop[0] > 0 else 0)
+        if len(ok) == 0 or len(cols) - ok[-1] > END_GAP_PX:
+            # no ink near the end of this chunk: the walk stops at the last inked column
+            return x + step * (int(ok[-1]) if len(ok) else 0)
+        x = x + step * int(ok[-1])
 
 
 def _thickness(binary: np.ndarray, xs: np.ndarray, lines: np.ndarray, ss: float) -> float:
@@ -385,42 +393,9 @@ def _gap_continues(binary: np.ndarray, xa: float, la: np.ndarray, xb: float, lb:
     if len(cols) == 0:
         return True
     t = (cols - xa) / max(xb - xa, 1e-6)
-    good = 0
-    for x, f in zip(cols.tolist(), t.tolist()):
-        if _line_ink(binary, x, la + f * (lb - la)) >= MERGE_MIN_LINES:
-            good += 1
+    ys = la[:, None] + t[None, :] * (lb - la)[:, None]
+    good = int((_line_hits(binary, cols, ys).sum(axis=0) >= MERGE_MIN_LINES).sum())
     return good >= MERGE_MIN_CONTINUITY * len(cols)
-
-
-def _merge_collinear(tracks: list[list], binary: np.ndarray, width: int, ss: float) -> list[list]:
-    """Join tracks that are pieces of one staff: one ends, the other starts later at the
-    same height with the same spacing, and the lines run on between them (a stretch
-    where combs failed: dense chords, pencil marks, a shadow)."""
-    tracks = sorted(tracks, key=lambda t: t[0][0])
-    changed = True
-    while changed:
-        changed = False
-        for a in range(len(tracks)):
-            ta = tracks[a]
-            ja, la = ta[-1]
-            for b in range(len(tracks)):
-                tb = tracks[b]
-                jb, lb = tb[0]
-                if b == a or jb <= ja or (jb - ja) * width > MAX_MERGE_GAP_SS * ss:
-                    continue
-                if abs(lb[2] - la[2]) > MERGE_TOLERANCE_SS * ss + 0.05 * (jb - ja) * width:
-                    continue
-                if abs((lb[4] - lb[0]) - (la[4] - la[0])) > 0.1 * (la[4] - la[0]):
-                    continue
-                xa, xb = ja * width + (width - 1) / 2.0, jb * width + (width - 1) / 2.0
-                if _gap_continues(binary, xa, la, xb, lb):
-                    tracks[a] = ta + tb
-                    del tracks[b]
-                    changed = True
-                    break
-            if changed:
-                break
-    return tracks
 
 
 def find_staves(page_image_gray: np.ndarray, staff_space_px: float, *, binary: np.ndarray | None = None) -> list[Staff]:
@@ -429,8 +404,8 @@ def find_staves(page_image_gray: np.ndarray, staff_space_px: float, *, binary: n
     ``page_image_gray`` is a ``uint8`` grey page with white paper and staff space
     about ``staff_space_px`` px (a :class:`~omr.page.NormalizedPage` image).
     ``binary`` (True = ink) may be passed if already computed. Staves that bend are
-    followed; stray lines (a text underline, a beam, a lone ledger line) are not
-    staves. An empty list when there is none.
+    followed, faint or faded lines too; stray lines (a text underline, a beam, a lone
+    ledger line, lyrics, wood grain) are not staves. An empty list when there is none.
     """
     gray = np.asarray(page_image_gray)
     if gray.ndim != 2:
@@ -440,21 +415,22 @@ def find_staves(page_image_gray: np.ndarray, staff_space_px: float, *, binary: n
         raise ValueError(f"staff_space_px must be positive, got {staff_space_px!r}")
     if binary is None:
         binary = binarize(gray.astype(np.uint8), ss)
-    staves = _find_staves_in(binary, ss)
-    if not staves:
-        # faint or blurred lines that the plain threshold lost: average along the lines
-        # (they are level) and threshold against the paper's own noise
-        faint = faint_line_binary(gray, ss)
-        if faint is not None:
-            staves = _find_staves_in(faint, ss)
-    return staves
+    # faint or blurred lines that the plain threshold loses (in places or everywhere):
+    # the grey page averaged along the lines, thresholded against the paper's noise
+    faint = faint_line_binary(gray, ss)
+    return _find_staves_in(binary, ss, faint=faint)
 
 
-#: Faint-line fallback: horizontal averaging window, staff spaces, and the threshold
-#: below the paper's grey level, in robust standard deviations of the averaged paper.
+#: Faint lines: horizontal averaging window, staff spaces, and the threshold below the
+#: paper's grey level, in robust standard deviations of the averaged paper.
 FAINT_WINDOW_SS = 1.0
-FAINT_NOISE_SIGMAS = 4.0
+FAINT_NOISE_SIGMAS = 3.0
 FAINT_MIN_DEPTH = 4.0
+#: ... and at least ``FAINT_REL_DEPTH`` of the depth of the page's strong lines (the
+#: ``FAINT_STRONG_PERCENTILE`` percentile of the averaged top-hat): paper texture and
+#: grain stay below it, faded lines of a page with dark ones above.
+FAINT_REL_DEPTH = 0.15
+FAINT_STRONG_PERCENTILE = 99.0
 
 
 def faint_line_binary(gray: np.ndarray, staff_space_px: float) -> np.ndarray | None:
@@ -475,80 +451,397 @@ def faint_line_binary(gray: np.ndarray, staff_space_px: float) -> np.ndarray | N
     sample = sm[::step, ::step]
     base = float(np.median(sample))
     sigma = 1.4826 * float(np.median(np.abs(sample - base)))
-    t = base + max(FAINT_MIN_DEPTH, FAINT_NOISE_SIGMAS * sigma)
-    # keep the ridge (the darkest row) of each blurred line: thick blurred lines
-    # would otherwise fail the thickness test of staff_line_mask
+    # the paper is flat white after flatten_illumination, so its noise says little about
+    # its texture: a line must also be a fair part as dark as the page's darkest lines
+    strong = float(np.percentile(sample, FAINT_STRONG_PERCENTILE))
+    t = base + max(FAINT_MIN_DEPTH, FAINT_NOISE_SIGMAS * sigma, FAINT_REL_DEPTH * (strong - base))
+    # keep the ridge (the darkest row, or both rows of a two-row plateau) of each
+    # blurred line, widened by a row each way, centred on the line: thick blurred
+    # lines would otherwise fail the thickness test of staff_line_mask
     up = np.vstack([sm[:1], sm[:-1]])
     down = np.vstack([sm[1:], sm[-1:]])
-    out = (sm > t) & (sm >= up) & (sm > down)
-    out = cv2.dilate(out.astype(np.uint8), np.ones((2, 1), np.uint8)).astype(bool)
+    out = (sm > t) & (sm >= up) & (sm >= down)
+    out = cv2.dilate(out.astype(np.uint8), np.ones((3, 1), np.uint8)).astype(bool)
     if not out.any():
         return None
     return out
 
 
-def _find_staves_in(binary: np.ndarray, ss: float) -> list[Staff]:
+def _find_staves_in(binary: np.ndarray, ss: float, faint: np.ndarray | None = None) -> list[Staff]:
     h, w = binary.shape
     width = max(4, int(round(STRIP_WIDTH_SS * ss)))
     if w < width or h < 5 * ss:
         return []
     mask = staff_line_mask(binary, ss)
+    if faint is not None:
+        cv2.bitwise_or(mask, staff_line_mask(faint, ss), dst=mask)
+    # where lines may run: printed ink, and faint lines (blurred along the rows by
+    # FAINT_WINDOW_SS: their ends overrun by half that)
+    union = None if faint is None else binary | faint
+    overrun = int(np.ceil(0.5 * FAINT_WINDOW_SS * ss))
+    ink = (binary, union, overrun)
     profile = _strip_profiles(mask, width)
     pieces = _comb_pieces(profile, ss)
     tracks = _track(pieces, width, ss)
-    tracks = [t for t in tracks if len(t) >= MIN_STAFF_STRIPS and (t[-1][0] - t[0][0] + 1) * width >= MIN_STAFF_LENGTH_SS * ss]
-    # drop tracks that share lines with a longer one
-    tracks.sort(key=len, reverse=True)
-    kept: list[list] = []
+    tracks = [t for t in tracks if len(t) >= MIN_STAFF_STRIPS and (t[-1][0] - t[0][0] + 1) * width >= MIN_TRACK_LENGTH_SS * ss]
+    cands = []
     for t in tracks:
-        j0, j1 = t[0][0], t[-1][0]
-        clash = False
-        for k in kept:
-            k0, k1 = k[0][0], k[-1][0]
-            if j1 < k0 or k1 < j0:
-                continue
-            a, b = max(j0, k0), min(j1, k1)
-            ct = np.median([l[2] for j, l in t if a <= j <= b] or [t[len(t) // 2][1][2]])
-            ck = np.median([l[2] for j, l in k if a <= j <= b] or [k[len(k) // 2][1][2]])
-            if abs(ct - ck) < TRACK_OVERLAP_SS * ss:
-                clash = True
-                break
-        if not clash:
-            kept.append(t)
+        c = _candidate(t, width, ss)
+        if c is None:
+            continue
+        c = _realign(c, mask, ink, ss)
+        if c is not None:
+            cands.append(c)
+    kept = _consolidate(cands, mask, ink, ss)
 
-    kept = _merge_collinear(kept, binary, width, ss)
+    kept = [c for c in kept if _plausible(c, ss)]
+    if kept:
+        # staves on a page share a size: an odd one out must be strong
+        sp = np.array([_spacing(c) for c in kept])
+        common = float(np.median(np.repeat(sp, [max(1, int(c.strength)) for c in kept])))
+        kept = [c for c, v in zip(kept, sp) if abs(v / common - 1.0) <= ODD_SPACING
+                or (c.coverage >= ODD_MIN_COVERAGE and c.x1 - c.x0 >= ODD_MIN_LENGTH_SS * ss)]
 
     staves = []
-    for t in kept:
-        js = np.array([j for j, _ in t])
-        lines = np.array([l for _, l in t]).T  # (5, N)
-        xs = js * width + (width - 1) / 2.0
-        centre = lines[2]
-        med = _median_filter(centre, MEDIAN_WINDOW)
-        spacing = (lines[4] - lines[0]) / 4.0
-        med_sp = _median_filter(spacing, MEDIAN_WINDOW)
-        good = (np.abs(centre - med) <= OUTLIER_SS * ss) & (np.abs(spacing - med_sp) <= 0.15 * ss)
-        if good.sum() < MIN_STAFF_STRIPS:
-            continue
-        xs, lines = xs[good], lines[:, good]
-        x_left = _extend_end(binary, xs, lines, int(round(xs[0])), -1)
-        x_right = _extend_end(binary, xs, lines, int(round(xs[-1])), +1)
-        if x_right - x_left < MIN_STAFF_LENGTH_SS * ss:
-            continue
-        if x_left < xs[0]:
-            xs = np.concatenate([[float(x_left)], xs])
+    for c in kept:
+        xs, lines = c.xs, c.lines
+        if c.x0 < xs[0]:
+            xs = np.concatenate([[float(c.x0)], xs])
             lines = np.concatenate([lines[:, :1], lines], axis=1)
-        if x_right > xs[-1]:
-            xs = np.concatenate([xs, [float(x_right)]])
+        if c.x1 > xs[-1]:
+            xs = np.concatenate([xs, [float(c.x1)]])
             lines = np.concatenate([lines, lines[:, -1:]], axis=1)
         staff_sp = float(np.median((lines[4] - lines[0]) / 4.0))
         staves.append(Staff(index=0, xs=xs.astype(np.float64), lines=lines.astype(np.float64),
-                            x0=float(x_left), x1=float(x_right), staff_space=staff_sp,
+                            x0=float(c.x0), x1=float(c.x1), staff_space=staff_sp,
                             line_thickness=_thickness(binary, xs, lines, ss)))
     staves.sort(key=lambda s: (s.center_y, s.x0))  # top to bottom
     for i, s in enumerate(staves):
         s.index = i
     return staves
+
+
+# ---------------------------------------------------------------------------
+# Staff candidates: checked, realigned, merged
+# ---------------------------------------------------------------------------
+
+#: Realigning a candidate: its lines' ink is averaged along it over
+#: ``±REALIGN_RANGE_SS`` staff spaces about its middle line; it moves by one line
+#: when the line gained has at least ``REALIGN_MARGIN`` more coverage than the line lost
+#: (a comb that took a beam, a text line or a neighbour's line for its fifth line).
+REALIGN_RANGE_SS = 3.5
+REALIGN_MARGIN = 0.1
+#: A staff's evidence, over every column between its ends: the fraction of columns in
+#: which at least ``EVIDENCE_MIN_LINES`` of its lines have thin-line ink within
+#: ``END_SEARCH_TOLERANCE_PX`` must reach ``MIN_STAFF_COVERAGE``; the rows half way
+#: between its lines (where only noteheads and stems cross) may have thin-line ink in at
+#: most ``MAX_SPACE_INK`` of their columns (text, wood grain and paper texture make
+#: combs with ink between the "lines").
+EVIDENCE_MIN_LINES = 4
+MIN_STAFF_COVERAGE = 0.3
+MAX_SPACE_INK = 0.25
+#: Lines against spaces: coverage less ``SPACE_INK_WEIGHT`` times the space ink must
+#: reach ``MIN_CLEAN_COVERAGE`` (two lines of lyrics: broken "lines", inked "spaces").
+SPACE_INK_WEIGHT = 2.0
+MIN_CLEAN_COVERAGE = 0.2
+#: A staff whose spacing is off the page's common one (strength-weighted median) by
+#: more than ``ODD_SPACING`` is kept only with coverage ``ODD_MIN_COVERAGE`` over
+#: ``ODD_MIN_LENGTH_SS`` staff spaces or more (a cue staff is printed whole).
+ODD_SPACING = 0.15
+ODD_MIN_COVERAGE = 0.8
+ODD_MIN_LENGTH_SS = 10.0
+#: Largest median bend of a staff's middle line from one sample to the next two
+#: (second difference), staff spaces: printed lines are smooth, combs on texture zigzag.
+MAX_WOBBLE_SS = 0.1
+#: A staff shorter than ``SHORT_STAFF_SS`` whose lines show in fewer than
+#: ``SHORT_MIN_COVERAGE`` of its columns must also be clean: thin-line ink in at most
+#: ``SHORT_MAX_SPACE_INK`` of its spaces' columns and a wobble of at most
+#: ``SHORT_MAX_WOBBLE_SS`` (a few words of two lyric lines, a knot in wood grain).
+SHORT_STAFF_SS = 30.0
+SHORT_MIN_COVERAGE = 0.8
+SHORT_MAX_SPACE_INK = 0.1
+SHORT_MAX_WOBBLE_SS = 0.05
+#: Two candidates apart in x whose lines meet across the gap to within
+#: ``ALIGNED_SS`` staff spaces (plus 2 % of the gap for bending) are one staff even
+#: where its lines do not show in the gap (faded, in a shadow or glare).
+ALIGNED_SS = 0.3
+#: Length of a piece's end over which its line is fitted to carry it on, staff spaces.
+FIT_RANGE_SS = 20.0
+#: Two candidates overlapping in x are one staff when their middle lines are within
+#: ``SAME_STAFF_SS`` staff spaces and their spacings within ``SAME_SPACING`` of each
+#: other; otherwise they clash (share lines, or no gap between them) when their
+#: middle lines are closer than ``STAFF_CLEARANCE_SS``, and the weaker one goes.
+SAME_STAFF_SS = 0.5
+SAME_SPACING = 0.15
+STAFF_CLEARANCE_SS = 4.5
+
+
+@dataclass
+class _Cand:
+    """A staff candidate: samples ``xs`` (N,), ``lines`` (5, N), ends ``x0``, ``x1`` (px)
+    and its evidence (see :func:`_evidence`)."""
+
+    xs: np.ndarray
+    lines: np.ndarray
+    x0: float = 0.0
+    x1: float = 0.0
+    coverage: float = 0.0
+    space_ink: float = 1.0
+    strength: float = 0.0
+
+
+def _clean_samples(xs: np.ndarray, lines: np.ndarray, ss: float):
+    """Samples whose middle line and spacing agree with their neighbours' medians (a
+    comb caught on a beam or a ledger line does not); None if too few are left."""
+    centre = lines[2]
+    med = _median_filter(centre, MEDIAN_WINDOW)
+    spacing = (lines[4] - lines[0]) / 4.0
+    med_sp = _median_filter(spacing, MEDIAN_WINDOW)
+    good = (np.abs(centre - med) <= OUTLIER_SS * ss) & (np.abs(spacing - med_sp) <= 0.15 * ss)
+    if good.sum() < MIN_STAFF_STRIPS:
+        return None
+    return xs[good].astype(np.float64), lines[:, good].astype(np.float64)
+
+
+def _candidate(t: list, width: int, ss: float) -> _Cand | None:
+    """A track's samples, outliers dropped."""
+    js = np.array([j for j, _ in t])
+    lines = np.array([l for _, l in t]).T  # (5, N)
+    xs = js * width + (width - 1) / 2.0
+    kept = _clean_samples(xs, lines, ss)
+    return None if kept is None else _Cand(xs=kept[0], lines=kept[1])
+
+
+def _columns(c: _Cand, w: int, x0: float | None = None, x1: float | None = None) -> np.ndarray:
+    a = c.x0 if x0 is None else x0
+    b = c.x1 if x1 is None else x1
+    cols = np.arange(int(np.ceil(a)), int(np.floor(b)) + 1)
+    return cols[(cols >= 0) & (cols < w)]
+
+
+def _line_hits(mask: np.ndarray, cols: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """(K, C) bool: ink in ``mask`` within ``END_SEARCH_TOLERANCE_PX`` rows of ``ys``
+    (K, C) in columns ``cols`` (C,), rows outside the image ignored."""
+    h = mask.shape[0]
+    yi = np.round(ys).astype(np.int64)
+    c = np.broadcast_to(cols, ys.shape)
+    out = np.zeros(ys.shape, bool)
+    for d in range(-END_SEARCH_TOLERANCE_PX, END_SEARCH_TOLERANCE_PX + 1):
+        r = yi + d
+        out |= (r >= 0) & (r < h) & (mask[np.clip(r, 0, h - 1), c] > 0)
+    return out
+
+
+def _interp_lines(c: _Cand, cols: np.ndarray) -> np.ndarray:
+    return np.stack([np.interp(cols, c.xs, c.lines[i]) for i in range(5)])
+
+
+def _evidence(c: _Cand, mask: np.ndarray) -> None:
+    """Set ``coverage``, ``space_ink`` and ``strength`` (columns with the lines) of ``c``."""
+    cols = _columns(c, mask.shape[1])
+    if len(cols) == 0:
+        c.coverage, c.space_ink, c.strength = 0.0, 1.0, 0.0
+        return
+    ys = _interp_lines(c, cols)
+    good = _line_hits(mask, cols, ys).sum(axis=0) >= EVIDENCE_MIN_LINES
+    mids = _line_hits(mask, cols, 0.5 * (ys[:-1] + ys[1:]))
+    c.coverage = float(good.mean())
+    c.space_ink = float(mids.mean())
+    c.strength = float(good.sum())
+
+
+def _walk_in(binary: np.ndarray, c: _Cand, start: int, step: int, stop: int) -> int | None:
+    """First column from ``start`` towards ``stop`` (direction ``step``) where at least
+    ``END_MIN_LINES`` of the lines of ``c`` have ink; None if there is none."""
+    w = binary.shape[1]
+    cols = np.arange(start, stop + step, step)
+    cols = cols[(cols >= 0) & (cols < w)]
+    if len(cols) == 0:
+        return None
+    ok = np.flatnonzero(_line_hits(binary, cols, _interp_lines(c, cols)).sum(axis=0) >= END_MIN_LINES)
+    return int(cols[ok[0]]) if len(ok) else None
+
+
+def _extend(c: _Cand, ink: tuple) -> None:
+    """Find the ends of ``c``: from its outermost samples (moved inwards onto inked
+    lines: a weak comb can sit just past the lines' end) outwards while the lines
+    have ink. ``ink`` is (printed ink, ink with faint lines or None, px by which faint
+    lines overrun their ends): the faint mask is blurred along the rows, so an end
+    found only in it is pulled back by that much."""
+    binary, union, overrun = ink
+    first, last = int(round(c.xs[0])), int(round(c.xs[-1]))
+    ends = []
+    for start, step, stop in ((first, -1, last), (last, +1, first)):
+        x = None
+        sb = _walk_in(binary, c, start, -step, stop)
+        if sb is not None:
+            x = _extend_end(binary, c.xs, c.lines, sb, step)
+        if union is not None:
+            su = _walk_in(union, c, start, -step, stop)
+            if su is not None:
+                xu = _extend_end(union, c.xs, c.lines, su, step) - step * overrun
+                if x is None or (xu - x) * step > END_GAP_PX + 1:
+                    x = xu if (xu - su) * step >= 0 else su
+        ends.append(start if x is None else x)
+    c.x0, c.x1 = float(ends[0]), float(ends[1])
+    if c.x1 < c.x0:
+        c.x0 = c.x1 = 0.5 * (c.x0 + c.x1)
+
+
+def _realign(c: _Cand, mask: np.ndarray, ink: tuple, ss: float) -> _Cand | None:
+    """Move ``c`` up or down by one line where that fits the lines' ink better along
+    its whole length, then find its ends and evidence."""
+    _extend(c, ink)
+    cols = _columns(c, mask.shape[1])
+    if len(cols) == 0:
+        return None
+    centre = np.interp(cols, c.xs, c.lines[2])
+    sp = np.interp(cols, c.xs, (c.lines[4] - c.lines[0]) / 4.0)
+    step = 0.1
+    us = np.arange(-REALIGN_RANGE_SS, REALIGN_RANGE_SS + 1e-9, step)
+    ys = centre[None, :] + us[:, None] * sp[None, :]
+    prof = _line_hits(mask, cols, ys).mean(axis=1)
+    r = int(round(0.25 / step))
+
+    def peak(u: float) -> float:
+        i = int(round((u + REALIGN_RANGE_SS) / step))
+        return float(prof[max(0, i - r) : i + r + 1].max())
+
+    base = sum(peak(k) for k in range(-2, 3))
+    best, shift = base, 0
+    for k in (-1, 1):
+        score = sum(peak(k + i) for i in range(-2, 3))
+        if score > best + REALIGN_MARGIN:
+            best, shift = score, k
+    if shift:
+        spacing = (c.lines[4] - c.lines[0]) / 4.0
+        c.lines = c.lines + shift * spacing[None, :]
+        _extend(c, ink)
+    _evidence(c, mask)
+    return c
+
+
+def _spacing(c: _Cand) -> float:
+    return float(np.median(c.lines[4] - c.lines[0])) / 4.0
+
+
+def _plausible(c: _Cand, ss: float) -> bool:
+    """Is candidate ``c`` a printed staff by its own evidence (see the constants)?"""
+    length = c.x1 - c.x0
+    if length < MIN_STAFF_LENGTH_SS * ss:
+        return False
+    if c.coverage < MIN_STAFF_COVERAGE or c.space_ink > MAX_SPACE_INK:
+        return False
+    if c.coverage - SPACE_INK_WEIGHT * c.space_ink < MIN_CLEAN_COVERAGE:
+        return False
+    wobble = _wobble(c)
+    if wobble > MAX_WOBBLE_SS * ss:
+        return False
+    if (length < SHORT_STAFF_SS * ss and c.coverage < SHORT_MIN_COVERAGE
+            and (c.space_ink > SHORT_MAX_SPACE_INK or wobble > SHORT_MAX_WOBBLE_SS * ss)):
+        return False  # a short, broken comb with ink between its lines, or a zigzag
+    return True
+
+
+def _wobble(c: _Cand) -> float:
+    """Median absolute second difference of the middle line over the samples (px)."""
+    m = c.lines[2]
+    if len(m) < 4:
+        return 0.0
+    return float(np.median(np.abs(np.diff(m, 2))))
+
+
+def _relation(a: _Cand, c: _Cand, ink: tuple, ss: float) -> str:
+    """'same' (one staff), 'clash' (they cannot both be staves) or 'apart'."""
+    sa = float(np.median(a.lines[4] - a.lines[0])) / 4.0
+    sc = float(np.median(c.lines[4] - c.lines[0])) / 4.0
+    similar = abs(sa - sc) <= SAME_SPACING * max(sa, sc)
+    lo, hi = max(a.x0, c.x0), min(a.x1, c.x1)
+    if hi >= lo:
+        x = np.linspace(lo, hi, 9)
+        d = float(np.median(np.interp(x, c.xs, c.lines[2]) - np.interp(x, a.xs, a.lines[2])))
+        if abs(d) <= SAME_STAFF_SS * ss and similar:
+            return "same"
+        if abs(d) < STAFF_CLEARANCE_SS * ss:
+            return "clash"
+        return "apart"
+    # apart in x: one staff if the lines run on at one height across the gap
+    gap = lo - hi
+    if gap > MAX_MERGE_GAP_SS * ss or not similar:
+        return "apart"
+    left, right = (a, c) if a.x1 <= c.x0 else (c, a)
+    la = np.array([np.interp(left.x1, left.xs, left.lines[i]) for i in range(5)])
+    lb = np.array([np.interp(right.x0, right.xs, right.lines[i]) for i in range(5)])
+    xm = 0.5 * (left.x1 + right.x0)
+    d = abs(_predict_centre(left, xm, ss) - _predict_centre(right, xm, ss))  # each carried on
+    if d <= ALIGNED_SS * ss + 0.02 * gap:
+        return "same"  # pieces of one staff whose lines fade between them
+    if min(d, abs(lb[2] - la[2])) > MERGE_TOLERANCE_SS * ss + 0.05 * gap:
+        return "apart"
+    lines_ink = ink[1] if ink[1] is not None else ink[0]
+    return "same" if _gap_continues(lines_ink, left.x1, la, right.x0, lb) else "apart"
+
+
+def _predict_centre(c: _Cand, x: float, ss: float) -> float:
+    """The middle line of ``c`` carried on to ``x`` along a straight line fitted to its
+    samples within ``FIT_RANGE_SS`` of its end nearest ``x``."""
+    near = np.abs(c.xs - (c.xs[0] if x < c.xs[0] else c.xs[-1])) <= FIT_RANGE_SS * ss
+    xs, ys = c.xs[near], c.lines[2][near]
+    if len(xs) < 2 or np.ptp(xs) <= 0:
+        return float(np.median(ys))
+    k = float(np.clip(np.polyfit(xs, ys, 1)[0], -MAX_TRACK_SLOPE, MAX_TRACK_SLOPE))
+    return float(np.median(ys - k * xs) + k * x)
+
+
+def _merge(a: _Cand, c: _Cand, mask: np.ndarray, ink: tuple, ss: float) -> None:
+    """Add ``c``'s samples outside ``a``'s to ``a``, then redo its ends and evidence."""
+    outside = (c.xs < a.xs[0]) | (c.xs > a.xs[-1])
+    if outside.any():
+        xs = np.concatenate([a.xs, c.xs[outside]])
+        lines = np.concatenate([a.lines, c.lines[:, outside]], axis=1)
+        order = np.argsort(xs, kind="stable")
+        kept = _clean_samples(xs[order], lines[:, order], ss)
+        if kept is not None:
+            a.xs, a.lines = kept
+    _extend(a, ink)
+    a.x0, a.x1 = min(a.x0, c.x0), max(a.x1, c.x1)
+    _evidence(a, mask)
+
+
+def _consolidate(cands: list[_Cand], mask: np.ndarray, ink: tuple, ss: float) -> list[_Cand]:
+    """Strongest first, each candidate joins a kept one that it continues, is dropped
+    when it clashes with a kept one, or is kept."""
+    cands = sorted(cands, key=lambda c: -c.strength)
+    kept: list[_Cand] = []
+    for c in cands:
+        fate = "new"
+        for a in kept:
+            rel = _relation(a, c, ink, ss)
+            if rel == "same":
+                _merge(a, c, mask, ink, ss)
+                fate = "merged"
+                break
+            if rel == "clash":
+                fate = "dropped"
+                break
+        if fate == "new":
+            kept.append(c)
+    # merging grows a staff: it may now reach a piece kept before, or clash with one
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(kept)):
+            for j in range(i + 1, len(kept)):
+                rel = _relation(kept[i], kept[j], ink, ss)
+                if rel == "same":
+                    _merge(kept[i], kept[j], mask, ink, ss)
+                if rel != "apart":
+                    del kept[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return kept
 
 
 # ---------------------------------------------------------------------------

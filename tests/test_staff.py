@@ -179,3 +179,125 @@ def test_staff_position_and_box():
     assert np.allclose(s.position(np.array([0, 100]), np.array([30, 40])), [4, 4])
     assert s.line_y(2, 50) == pytest.approx(35) and s.y_top(100) == 20 and s.y_bottom(0) == 50
     assert s.box() == (0, 10, 100, 60)
+
+
+# ---------------------------------------------------------------- harder pages
+
+
+def staff_lengths_ok(staves, page, truth, min_fraction=0.8):
+    """Every true staff is covered, in the photo's pixels, by one found staff along
+    at least ``min_fraction`` of its length."""
+    for lines, (x0, _, x1, _), _ in truth:
+        ym = lines[2]
+        best = 0.0
+        for s in staves:
+            a, b = page.points_to_original([[s.x0, s.center_y], [s.x1, s.center_y]])
+            mid = page.points_to_original([[0.5 * (s.x0 + s.x1), s.center_y]])[0]
+            if abs(mid[1] - ym) < 2 * STAFF_SPACE_PX:
+                best = max(best, (min(b[0], x1) - max(a[0], x0)) / (x1 - x0))
+        if best < min_fraction:
+            return False
+    return True
+
+
+def test_skewed_page_is_levelled(grand):
+    """A photo turned by a few degrees: the normalized page has level staff lines (the
+    skew is undone, not doubled) and every staff is found whole."""
+    image, symbols = grand
+    h, w = image.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 4.0, 1.0)  # counter-clockwise as seen
+    turned = cv2.warpAffine(image, m, (w, h), borderValue=255)
+    page = normalize(rgb(turned), find_page=False)
+    assert abs(page.skew_deg - 4.0) < 0.5
+    staves = find_staves(page.image, page.staff_space_norm)
+    assert len(staves) == len(true_staves(symbols))
+    for s in staves:
+        drop = abs(s.line_y(2, s.x1) - s.line_y(2, s.x0)) / page.staff_space_norm
+        assert drop < 0.5, f"staff {s.index} drops {drop:.2f} staff spaces across the page"
+
+
+def test_faded_lines_stay_one_staff(solo):
+    """Lines that fade out and blur over the middle of the page (glare, defocus): each
+    staff is still one staff, end to end, not two pieces or none."""
+    image, symbols = solo
+    w = image.shape[1]
+    faded = image.copy()
+    a, b = w // 3, 2 * w // 3
+    middle = cv2.GaussianBlur(image[:, a:b], (0, 0), 1.2)
+    faded[:, a:b] = (255 - (255 - middle.astype(np.float32)) * 0.3).astype(np.uint8)
+    page = normalize(rgb(faded), find_page=False)
+    staves, _ = analyze(page)
+    truth = true_staves(symbols)
+    assert len(staves) == len(truth)
+    assert staff_lengths_ok(staves, page, truth, 0.9)
+
+
+def test_hard_shadow_over_the_page(grand):
+    """A phone's hard shadow over the lower part of the page: the lit part alone is not
+    taken for the page, and the staves in the shadow are found too."""
+    from dataclasses import replace
+
+    from synth.camera import Background, Shadow, sample_params
+
+    image, symbols = grand
+    boxes = np.array([s.box for s in symbols], np.float32)
+    params = sample_params(np.random.default_rng(4), image_shape=image.shape, staff_space_px=STAFF_SPACE_PX,
+                           difficulty=0.2)
+    params = replace(params, bend=None, wave=None, glare=None, creases=(), marks=(), show_through=None,
+                     background=Background("dark", (0.07, 0.07, 0.06), (0.05, 0.05, 0.05), 26.0, 90.0, 1, 0.0),
+                     shadow=Shadow(((-0.2, 1.2), (-0.2, 0.35), (1.2, 0.55), (1.2, 1.2)), (0.45, 0.47, 0.5), 0.01))
+    result = photograph(image, boxes, None, params=params)
+    page = normalize(result.image)
+    staves, _ = analyze(page)
+    assert len(staves) == len(true_staves(symbols))
+
+
+def lyrics_and_grain_page():
+    """Two staves with two lines of lyrics between them, on a page whose lower part is
+    wood grain (fine dark streaks, roughly level, unevenly spaced)."""
+    ss = 10
+    img = np.full((700, 800), 255, np.uint8)
+    for top in (60, 240):
+        for k in range(5):
+            img[top + k * ss : top + k * ss + 2, 40:760] = 0
+    words = "Sun go hal le lu jah night all sing song go moon snow"
+    cv2.putText(img, words, (60, 150), cv2.FONT_HERSHEY_SIMPLEX, 0.55, 0, 1, cv2.LINE_AA)
+    cv2.putText(img, words.upper(), (60, 172), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1, cv2.LINE_AA)
+    rng = np.random.default_rng(3)
+    ys, xs = np.mgrid[400:700, 0:800].astype(np.float32)
+    phase = ys / 7.0 + 3.0 * np.sin(xs / 90.0) + 1.5 * np.sin(xs / 23.0 + ys / 40.0)
+    grain = 150 + 60 * np.sin(2 * np.pi * phase) ** 8 * -1 + rng.normal(0, 12, ys.shape)
+    img[400:700] = np.clip(grain, 0, 255).astype(np.uint8)
+    return img
+
+
+def test_lyrics_and_wood_grain_are_not_staves():
+    img = lyrics_and_grain_page()
+    staves = find_staves(img, 10.0)
+    assert [round(s.y_top(400)) for s in staves] == [60, 240]
+
+
+def test_staff_with_a_gap_is_one_staff():
+    """A staff whose lines vanish for 15 staff spaces (a shadow, a fold) and slope a
+    little: one staff from end to end."""
+    ss = 10
+    img = np.full((300, 900), 255, np.uint8)
+    xs = np.arange(40, 860)
+    for k in range(5):
+        ys = np.round(100 + k * ss + 0.03 * (xs - 40)).astype(int)
+        keep = (xs < 380) | (xs >= 530)
+        img[ys[keep], xs[keep]] = 0
+        img[ys[keep] + 1, xs[keep]] = 0
+    staves = find_staves(img, 10.0)
+    assert len(staves) == 1
+    assert staves[0].x0 <= 45 and staves[0].x1 >= 850
+
+
+def test_short_combs_are_not_staves():
+    """The beams of a run of 32nd notes and stacked ledger lines: five thin lines a
+    staff space apart, but only a few staff spaces long."""
+    img = synthetic_page()
+    for k in range(5):
+        img[350 + k * 10 : 352 + k * 10, 200:260] = 0  # 6 staff spaces
+    staves = find_staves(img, 10.0)
+    assert len(staves) == 2
