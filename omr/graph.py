@@ -19,7 +19,7 @@ Examples
 >>> head = Symbol("notehead_black", (50, 70, 62, 80))        # in the bottom space
 >>> stem = Symbol("stem", (61, 40, 62, 75))                  # rising from its right
 >>> g = build_graph([head, stem], [staff])
->>> [e.kind for e in g.edges if e.kind != "staff"]
+>>> [e.kind for e in g.edges if e.kind not in ("staff", "system")]
 ['stem']
 >>> g.nodes[0].position                                     # half staff spaces
 1
@@ -75,8 +75,8 @@ EXPRESSION_MAX_DIST_SS = 3.0
 
 #: Edge kinds and what they mean (source → target).
 EDGE_KINDS = {
-    "staff": "symbol → the staff it belongs to",
-    "system": "staff → its system (target is the system index, not a node)",
+    "staff": "symbol → the staff it belongs to (target is the staff index, not a node id)",
+    "system": "staff → its system (source is the staff index, target the system index)",
     "stem": "notehead → its stem",
     "beam": "stem → a beam joining it",
     "flag": "stem → its flag",
@@ -261,6 +261,12 @@ def build_graph(symbols: list[Symbol], staves: list[Staff],
     if not staves:
         return g
     _assign_staves(g)
+    for n in g.nodes:
+        if n.staff >= 0:
+            g.add_edge(n.id, n.staff, "staff")
+    for k, members in enumerate(g.systems):
+        for i in members:
+            g.add_edge(i, k, "system")
     _link_stems(g)
     _link_beams(g)
     _link_flags(g)
