@@ -255,6 +255,8 @@ def build_graph(symbols: list[Symbol], staves: list[Staff],
         s.index = i
     if systems is None:
         systems = _systems_from_staves(staves)
+    ss = float(np.median([s.staff_space for s in staves])) if staves else 10.0
+    symbols = merge_stem_pieces(symbols, ss)
     nodes = [Node(id=i, cls=s.cls, box=tuple(float(v) for v in s.box), score=float(s.score), text=s.text)
              for i, s in enumerate(symbols)]
     g = StaffGraph(nodes=nodes, edges=[], staves=staves, systems=systems)
@@ -278,6 +280,35 @@ def build_graph(symbols: list[Symbol], staves: list[Staff],
     _link_expressions(g)
     _link_braces(g)
     return g
+
+
+#: Stem boxes this close in x (staff spaces) whose vertical extents overlap or
+#: leave at most ``STEM_PIECE_GAP_SS`` between them are pieces of one stem: the
+#: detector finds a long chord stem as several.
+STEM_PIECE_X_SS = 0.3
+STEM_PIECE_GAP_SS = 1.0
+
+
+def merge_stem_pieces(symbols: list[Symbol], staff_space: float) -> list[Symbol]:
+    """``symbols`` with collinear stem pieces joined into one stem (the union of
+    their boxes, the best score)."""
+    stems = sorted((s for s in symbols if s.cls == "stem"), key=lambda s: (0.5 * (s.box[0] + s.box[2]), s.box[1]))
+    others = [s for s in symbols if s.cls != "stem"]
+    merged: list[Symbol] = []
+    for s in stems:
+        cx = 0.5 * (s.box[0] + s.box[2])
+        for m in reversed(merged[-8:]):
+            mx = 0.5 * (m.box[0] + m.box[2])
+            if abs(cx - mx) <= STEM_PIECE_X_SS * staff_space and \
+                    s.box[1] - m.box[3] <= STEM_PIECE_GAP_SS * staff_space and \
+                    m.box[1] - s.box[3] <= STEM_PIECE_GAP_SS * staff_space:
+                m.box = (min(m.box[0], s.box[0]), min(m.box[1], s.box[1]),
+                         max(m.box[2], s.box[2]), max(m.box[3], s.box[3]))
+                m.score = max(m.score, s.score)
+                break
+        else:
+            merged.append(Symbol(s.cls, tuple(s.box), s.score, s.text))
+    return others + merged
 
 
 def _systems_from_staves(staves: list[Staff]) -> list[list[int]]:
@@ -364,17 +395,31 @@ def _link_stems(g: StaffGraph) -> None:
     if not heads or not stems:
         return
     index = _XIndex(stems)
-    # each notehead takes the nearest stem that touches it
+    # each notehead takes the nearest stem that touches it; then, in photos where
+    # boxes are less exact, a black notehead still without one (it must have one)
+    # looks a little further for a stem no other notehead took
+    _attach_heads(g, heads, index, STEM_X_TOLERANCE_SS, STEM_Y_TOLERANCE_SS)
+    lonely = [h for h in heads if not g.targets(h.id, "stem") and h.cls in ("notehead_black", "notehead_black_cue")]
+    free = _XIndex([s for s in stems if not g.sources(s.id, "stem")])
+    _attach_heads(g, lonely, free, STEM_X_LOOSE_SS, STEM_Y_LOOSE_SS)
+
+
+#: The second, looser pass (black noteheads left without a stem, free stems only).
+STEM_X_LOOSE_SS = 0.9
+STEM_Y_LOOSE_SS = 1.2
+
+
+def _attach_heads(g: StaffGraph, heads: list[Node], index: _XIndex, x_tol: float, y_tol: float) -> None:
     for h in heads:
         ss = _ss(g, h)
         best, best_d = None, np.inf
-        reach = STEM_X_TOLERANCE_SS * ss
+        reach = x_tol * ss
         for s in index.between(h.box[0] - reach, h.box[2] + reach):
             sx = s.cx
-            if not (s.box[1] - STEM_Y_TOLERANCE_SS * ss <= h.cy <= s.box[3] + STEM_Y_TOLERANCE_SS * ss):
+            if not (s.box[1] - y_tol * ss <= h.cy <= s.box[3] + y_tol * ss):
                 continue
             dx = min(abs(sx - h.box[0]), abs(sx - h.box[2]))
-            if dx > STEM_X_TOLERANCE_SS * ss:
+            if dx > x_tol * ss:
                 continue
             # a stem ends at its notes: distance of the head from the nearer stem end
             # counts, so a stem passing a neighbour's edge in mid-air loses
