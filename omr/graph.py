@@ -402,11 +402,28 @@ def _link_stems(g: StaffGraph) -> None:
     lonely = [h for h in heads if not g.targets(h.id, "stem") and h.cls in ("notehead_black", "notehead_black_cue")]
     free = _XIndex([s for s in stems if not g.sources(s.id, "stem")])
     _attach_heads(g, lonely, free, STEM_X_LOOSE_SS, STEM_Y_LOOSE_SS)
+    # ... or joins the chord of a stem whose notehead sits right next to it (the
+    # detector's stem stopped at the first notehead of the chord)
+    for h in (h for h in lonely if not g.targets(h.id, "stem")):
+        ss = _ss(g, h)
+        best, best_d = None, np.inf
+        for s in index.between(h.box[0] - STEM_X_LOOSE_SS * ss, h.box[2] + STEM_X_LOOSE_SS * ss):
+            mates = [g.nodes[m] for m in g.sources(s.id, "stem")]
+            near = [m for m in mates if abs(m.cy - h.cy) <= CHORD_NEIGHBOUR_SS * ss and abs(m.cx - h.cx) <= 1.5 * ss]
+            if not near:
+                continue
+            d = min(abs(m.cy - h.cy) + abs(m.cx - h.cx) for m in near)
+            if d < best_d:
+                best, best_d = s, d
+        if best is not None:
+            g.add_edge(h.id, best.id, "stem")
 
 
 #: The second, looser pass (black noteheads left without a stem, free stems only).
 STEM_X_LOOSE_SS = 0.9
-STEM_Y_LOOSE_SS = 1.2
+STEM_Y_LOOSE_SS = 1.6
+#: A lonely notehead joins a chord whose notehead is at most this far above/below.
+CHORD_NEIGHBOUR_SS = 1.6
 
 
 def _attach_heads(g: StaffGraph, heads: list[Node], index: _XIndex, x_tol: float, y_tol: float) -> None:
