@@ -45,7 +45,7 @@ fi
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first, pinned, so nothing later resolves a CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "$TORCH_PIN"
-"${PIP[@]}" -e ".[test,bench]"
+"${PIP[@]}" -e ".[test,bench,ray]"
 # synctoolbox and libfmp pin music21<10, numba<0.66, pandas<3 but work with the
 # current ones: installed without their dependencies (the real ones are in pyproject)
 .venv/bin/python -c "import synctoolbox, libfmp" 2>/dev/null \

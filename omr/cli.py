@@ -6,7 +6,8 @@ a traceback for a user's mistake.
 
 Commands: ``transcribe`` (photos → MusicXML, MIDI, JSON), ``detect`` (page
 analysis + the shipped symbol detector), ``separate`` (vocals / accompaniment),
-``align`` (score notes → onsets in a recording) and ``train detector``.
+``align`` (score notes → onsets in a recording), ``batch`` (whole folders, locally or
+on Ray) and ``train detector``.
 """
 
 from __future__ import annotations
@@ -194,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     from omr.audio.cli import add_commands
 
     add_commands(sub)  # align
+
+    from omr.batch import add_commands as add_batch
+
+    add_batch(sub)  # batch
 
     p = sub.add_parser("train", help="train a model: `omr train detector --help`")
     p.add_argument("what", choices=["detector"])
