@@ -262,6 +262,7 @@ def _clef_votes(graphs: list[StaffGraph]) -> dict[int, dict[str, str]]:
     from collections import Counter
 
     counts: dict[int, Counter] = {}
+    positions: dict[tuple[int, str], Counter] = {}
     for g in graphs:
         for staves in g.systems:
             first_x = _first_music_x(g, staves)
@@ -269,10 +270,15 @@ def _clef_votes(graphs: list[StaffGraph]) -> dict[int, dict[str, str]]:
                 n = _start_clef(g, s, first_x)
                 if n is not None:
                     counts.setdefault(slot, Counter())[n.cls] += 1
+                    if n.position is not None and n.position % 2 == 0:  # clearly on a line
+                        positions.setdefault((slot, n.cls), Counter())[n.position] += 1
     votes: dict[int, dict[str, str]] = {}
     for slot, c in counts.items():
         for cls, _ in c.most_common():
             votes.setdefault(slot, {}).setdefault(_clef_family(cls), cls)
+        for cls in c:
+            if (slot, cls) in positions:
+                votes[slot][f"{cls}@"] = positions[(slot, cls)].most_common(1)[0][0]
     return votes
 
 
@@ -286,6 +292,9 @@ def _vote_start_clef(g: StaffGraph, s: int, first_x: float, vote: dict[str, str]
         report.warn("clef_vote", f"a clef read as {n.cls} where the part's other systems have {best}; "
                     f"{best} used", page=page, staff=s + 1)
         n.cls = best
+    line = vote.get(f"{n.cls}@")
+    if n.cls == "clef_c" and n.position is not None and n.position % 2 and line is not None:
+        n.position = line  # a C clef read between two lines sits where the part's others do
 
 
 def _time_from_content(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> tuple[int, int]:
