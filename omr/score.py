@@ -270,7 +270,9 @@ def _clef_votes(graphs: list[StaffGraph]) -> dict[int, dict[str, str]]:
                 n = _start_clef(g, s, first_x)
                 if n is not None:
                     counts.setdefault(slot, Counter())[n.cls] += 1
-                    if n.position is not None and n.position % 2 == 0:  # clearly on a line
+                    # a C clef's centre is on its line (clear when even); G and F clefs
+                    # have their own centres
+                    if n.position is not None and (n.cls != "clef_c" or n.position % 2 == 0):
                         positions.setdefault((slot, n.cls), Counter())[n.position] += 1
     votes: dict[int, dict[str, str]] = {}
     for slot, c in counts.items():
@@ -292,9 +294,16 @@ def _vote_start_clef(g: StaffGraph, s: int, first_x: float, vote: dict[str, str]
         report.warn("clef_vote", f"a clef read as {n.cls} where the part's other systems have {best}; "
                     f"{best} used", page=page, staff=s + 1)
         n.cls = best
-    line = vote.get(f"{n.cls}@")
-    if n.cls == "clef_c" and n.position is not None and n.position % 2 and line is not None:
-        n.position = line  # a C clef read between two lines sits where the part's others do
+    usual = vote.get(f"{n.cls}@")
+    if usual is not None and n.position is not None and n.position != usual \
+            and abs(n.position - usual) <= CLEF_VOTE_MAX_SHIFT \
+            and (n.cls != "clef_c" or n.position % 2):  # alto <-> tenor is a real change
+        n.position = usual  # a clef read a little off sits where the part's other systems have it
+
+
+#: A system-start clef read at most this many half staff spaces from where the
+#: part's other systems have it is taken to sit there.
+CLEF_VOTE_MAX_SHIFT = 2
 
 
 def _time_from_content(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> tuple[int, int]:
