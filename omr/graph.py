@@ -291,24 +291,35 @@ STEM_PIECE_GAP_SS = 1.0
 
 def merge_stem_pieces(symbols: list[Symbol], staff_space: float) -> list[Symbol]:
     """``symbols`` with collinear stem pieces joined into one stem (the union of
-    their boxes, the best score)."""
-    stems = sorted((s for s in symbols if s.cls == "stem"), key=lambda s: (0.5 * (s.box[0] + s.box[2]), s.box[1]))
-    others = [s for s in symbols if s.cls != "stem"]
-    merged: list[Symbol] = []
-    for s in stems:
+    their boxes, the best score), in the input order: the first piece of a stem
+    takes its place, the others are dropped (no stem split: the same list)."""
+    order = sorted((i for i, s in enumerate(symbols) if s.cls == "stem"),
+                   key=lambda i: (0.5 * (symbols[i].box[0] + symbols[i].box[2]), symbols[i].box[1]))
+    groups: list[list[int]] = []
+    boxes: list[list[float]] = []
+    for i in order:
+        s = symbols[i]
         cx = 0.5 * (s.box[0] + s.box[2])
-        for m in reversed(merged[-8:]):
-            mx = 0.5 * (m.box[0] + m.box[2])
-            if abs(cx - mx) <= STEM_PIECE_X_SS * staff_space and \
-                    s.box[1] - m.box[3] <= STEM_PIECE_GAP_SS * staff_space and \
-                    m.box[1] - s.box[3] <= STEM_PIECE_GAP_SS * staff_space:
-                m.box = (min(m.box[0], s.box[0]), min(m.box[1], s.box[1]),
-                         max(m.box[2], s.box[2]), max(m.box[3], s.box[3]))
-                m.score = max(m.score, s.score)
+        for g, b in zip(reversed(groups[-8:]), reversed(boxes[-8:])):
+            if abs(cx - 0.5 * (b[0] + b[2])) <= STEM_PIECE_X_SS * staff_space and \
+                    s.box[1] - b[3] <= STEM_PIECE_GAP_SS * staff_space and \
+                    b[1] - s.box[3] <= STEM_PIECE_GAP_SS * staff_space:
+                g.append(i)
+                b[:] = [min(b[0], s.box[0]), min(b[1], s.box[1]), max(b[2], s.box[2]), max(b[3], s.box[3])]
                 break
         else:
-            merged.append(Symbol(s.cls, tuple(s.box), s.score, s.text))
-    return others + merged
+            groups.append([i])
+            boxes.append(list(s.box))
+    if len(groups) == len(order):
+        return list(symbols)
+    keep = {}
+    for g, b in zip(groups, boxes):
+        first = min(g)
+        keep[first] = Symbol("stem", tuple(b), max(symbols[i].score for i in g), symbols[first].text)
+        for i in g:
+            if i != first:
+                keep[i] = None
+    return [keep.get(i, s) for i, s in enumerate(symbols) if keep.get(i, s) is not None]
 
 
 def _systems_from_staves(staves: list[Staff]) -> list[list[int]]:
