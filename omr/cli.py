@@ -7,7 +7,7 @@ a traceback for a user's mistake.
 Commands: ``transcribe`` (photos → MusicXML, MIDI, JSON), ``detect`` (page
 analysis + the shipped symbol detector), ``separate`` (vocals / accompaniment),
 ``align`` (score notes → onsets in a recording), ``batch`` (whole folders, locally or
-on Ray) and ``train detector``.
+on Ray), ``bench`` (the benchmark suite, in a source checkout) and ``train detector``.
 """
 
 from __future__ import annotations
@@ -154,6 +154,19 @@ def cmd_separate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``omr bench ...`` = ``python -m bench ...`` in the source checkout."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "__main__.py").is_file():
+        raise CliError("the benchmark suite lives in the source checkout (bench/), which this "
+                       "installation does not have; clone the repository and run `python -m bench` there")
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.call([sys.executable, "-m", "bench", *args.rest], cwd=root, env=env)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from omr.detect import train
 
@@ -200,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_batch(sub)  # batch
 
+    p = sub.add_parser("bench", help="every accuracy and speed benchmark: `omr bench --help`",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_bench)
+
     p = sub.add_parser("train", help="train a model: `omr train detector --help`")
     p.add_argument("what", choices=["detector"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
@@ -208,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # everything after it goes to the suite's own options
+        try:
+            return cmd_bench(argparse.Namespace(rest=argv[1:]))
+        except CliError as err:
+            print(f"omr bench: {err}", file=sys.stderr)
+            return err.code
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
