@@ -360,21 +360,8 @@ class Engraving:
 def _toolkit(xml: str):
     from omr import export
 
-    tk = export.verovio_toolkit()
-    options = {"pageWidth": SCREEN_PAGE_WIDTH, "pageHeight": round(SCREEN_PAGE_WIDTH * export.PAGE_ASPECT),
-               "scale": SCREEN_SCALE, "svgViewBox": True, "adjustPageHeight": True,
-               "footer": "none", "xmlIdSeed": 1}
-    if "fontTextLiberation" in tk.getOptions():
-        options["fontTextLiberation"] = True
-    tk.setOptions(options)
-    tk.setInputFrom("musicxml")
-    try:
-        ok = tk.loadData(xml)
-    except Exception as err:  # noqa: BLE001 - verovio raises plain RuntimeErrors
-        raise export.ExportError(f"the score cannot be engraved: {err}") from None
-    if not ok:
-        raise export.ExportError("the score cannot be engraved (verovio cannot read its MusicXML)")
-    return tk
+    return export.engraving_toolkit(xml, page_width=SCREEN_PAGE_WIDTH, scale=SCREEN_SCALE,
+                                    adjust_page_height=True)
 
 
 def read_mei(mei: str) -> tuple[list, dict]:

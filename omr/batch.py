@@ -53,8 +53,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from omr.errors import OmrError
+from omr.page import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".heic")
 PDF_SUFFIXES = (".pdf",)
 #: Output kind → file suffix.
 OUTPUTS = {"musicxml": ".musicxml", "midi": ".mid", "json": ".json"}

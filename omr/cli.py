@@ -17,13 +17,13 @@ import sys
 from pathlib import Path
 
 from omr.errors import OmrError
+from omr.page import IMAGE_SUFFIXES
 
 #: Exit codes. 2 is argparse's own code for bad arguments.
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_NOT_BUILT = 3
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".heic")
 
 
 class CliError(Exception):

@@ -964,10 +964,19 @@ def render_svg(score, *, page_width: int = 2100, scale: int = 40) -> list[str]:
     if not lo <= scale <= hi:
         raise ParameterError(f"scale must be between {lo} and {hi}, not {scale}")
     xml = to_musicxml(score, validate=False).decode("utf-8")
+    tk = engraving_toolkit(xml, page_width=int(page_width), scale=int(scale), adjust_page_height=False)
+    return [tk.renderToSVG(page) for page in range(1, int(tk.getPageCount()) + 1)]
+
+
+def engraving_toolkit(xml: str, *, page_width: int, scale: int, adjust_page_height: bool):
+    """A :func:`verovio_toolkit` with ``xml`` (MusicXML text) loaded for engraving:
+    SVG with a view box, no footer, stable ids, text in Liberation Serif.
+
+    Raises :class:`ExportError` when verovio cannot read the score.
+    """
     tk = verovio_toolkit()
-    options = {"pageWidth": int(page_width),
-               "pageHeight": round(page_width * PAGE_ASPECT),
-               "scale": int(scale), "svgViewBox": True, "adjustPageHeight": False,
+    options = {"pageWidth": page_width, "pageHeight": round(page_width * PAGE_ASPECT),
+               "scale": scale, "svgViewBox": True, "adjustPageHeight": adjust_page_height,
                "footer": "none", "xmlIdSeed": 1}
     if "fontTextLiberation" in tk.getOptions():
         options["fontTextLiberation"] = True
@@ -979,4 +988,4 @@ def render_svg(score, *, page_width: int = 2100, scale: int = 40) -> list[str]:
         raise ExportError(f"verovio cannot read the score: {err}") from None
     if not ok:
         raise ExportError("verovio cannot read the score's MusicXML")
-    return [tk.renderToSVG(page) for page in range(1, int(tk.getPageCount()) + 1)]
+    return tk

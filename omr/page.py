@@ -75,6 +75,8 @@ MIN_IMAGE_SIDE_PX = 64
 MAX_IMAGE_PIXELS = 100_000_000
 #: File name suffixes read through pillow_heif.
 HEIF_SUFFIXES = (".heic", ".heif", ".avif")
+#: File name suffixes the commands take as photos (``omr transcribe``, ``align``, ``batch``).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".heic")
 
 
 def _name_of(source) -> str:

@@ -363,13 +363,9 @@ def notes_from_midi(path) -> list[ScoreNote]:
 
 
 def notes_from_music21(score) -> list[ScoreNote]:
-    """The unfolded note list of a music21 score.
-
-    The one place where a score is unfolded for alignment: the project's own
-    unfolding, ``omr.export.unfolded_notes`` (the notes ``omr transcribe --midi``
-    writes, so ``score_sec`` is that MIDI file's timeline), and when that module
-    is missing or fails, :func:`notes_from_music21_expand` (music21's
-    ``expandRepeats()``).
+    """The unfolded note list of a music21 score: the project's one unfolding,
+    :func:`omr.export.unfolded_notes` (the notes ``omr transcribe --midi`` writes,
+    so ``score_sec`` is that MIDI file's timeline).
 
     Parameters
     ----------
@@ -379,120 +375,19 @@ def notes_from_music21(score) -> list[ScoreNote]:
     -------
     notes : list of ScoreNote
     """
-    try:
-        from omr.export import unfolded_notes
-    except ImportError:
-        unfolded_notes = None
-    if unfolded_notes is not None:
-        try:
-            played = unfolded_notes(score, default_qpm=DEFAULT_QPM)
-        except Exception as err:  # noqa: BLE001 - fall back to music21's unfolding
-            log.warning("omr.export.unfolded_notes failed (%s); unfolding with music21", err)
-        else:
-            notes = [ScoreNote(part=int(n.part), measure=str(n.measure),
-                               score_qn=round(float(n.onset_qn), 6),
-                               score_sec=round(float(n.onset_sec), 6), pitch=int(n.pitch),
-                               duration_sec=round(float(n.duration_sec), 6),
-                               duration_qn=round(float(n.duration_qn), 6),
-                               velocity=int(getattr(n, "velocity", 80) or 80),
-                               measure_index=getattr(n, "measure_index", None))
-                     for n in played]
-            notes.sort(key=lambda n: (n.score_sec, n.part, n.pitch))
-            return notes
-    return notes_from_music21_expand(score)
+    from omr.export import unfolded_notes
 
-
-def notes_from_music21_expand(score) -> list[ScoreNote]:
-    """The unfolded note list of a music21 score, by music21's ``expandRepeats()``.
-
-    The fallback of :func:`notes_from_music21`: repeat barlines and endings are
-    followed, D.C./D.S. are not, and the score is played as printed when music21
-    cannot expand it. Tied notes sound once; grace notes have duration 0; seconds
-    follow the metronome marks, :data:`DEFAULT_QPM` before the first.
-
-    Parameters
-    ----------
-    score : music21.stream.Score or music21.stream.Part
-
-    Returns
-    -------
-    notes : list of ScoreNote
-    """
-    import music21
-
-    try:
-        sounding = score.toSoundingPitch(inPlace=False)
-    except Exception:  # noqa: BLE001 - music21 fails on odd transpositions
-        sounding = score
-    # music21 marks the measures of a repeat's later passes with suffixes ("3a");
-    # the printed number is kept unless the score itself has that suffix
-    printed = {(m.number, m.numberSuffix or "")
-               for m in sounding.recurse().getElementsByClass(music21.stream.Measure)}
-    try:
-        expanded = sounding.expandRepeats()
-    except Exception as err:  # ExpanderException and friends
-        log.warning("music21 could not expand the repeats (%s); aligning the score as printed",
-                    err)
-        expanded = sounding
-    parts = list(expanded.parts) if hasattr(expanded, "parts") and len(expanded.parts) else [
-        expanded]
-
-    # tempo map (quarter notes -> seconds) from the metronome marks of the whole score
-    marks = []
-    for mm in expanded.flatten().getElementsByClass(music21.tempo.MetronomeMark):
-        try:
-            qpm = mm.getQuarterBPM()
-        except Exception:  # noqa: BLE001
-            qpm = None
-        if qpm and qpm > 0:
-            marks.append((float(mm.getOffsetInHierarchy(expanded)), float(qpm)))
-    if not marks or marks[0][0] > 1e-9:
-        marks.insert(0, (0.0, DEFAULT_QPM))
-    marks.sort()
-    clock = _TempoClock([m[0] for m in marks], [m[1] for m in marks])
-
-    notes = []
-    for pi, part in enumerate(parts):
-        try:
-            part = part.stripTies(inPlace=False)
-        except Exception:  # noqa: BLE001
-            pass
-        for el in part.recurse().notes:
-            if isinstance(el, (music21.note.Unpitched, music21.percussion.PercussionChord)):
-                continue
-            try:
-                onset = float(el.getOffsetInHierarchy(part))
-            except Exception:  # noqa: BLE001 - not in the hierarchy
-                continue
-            grace = el.duration.isGrace
-            dur = 0.0 if grace else float(el.duration.quarterLength)
-            m = el.getContextByClass(music21.stream.Measure)
-            measure = ""
-            if m is not None:
-                suffix = m.numberSuffix or ""
-                measure = str(m.number) + (suffix if (m.number, suffix) in printed else "")
-            s0, s1 = clock(onset), clock(onset + dur)
-            vel = el.volume.velocity if el.volume is not None and el.volume.velocity else 80
-            for p in el.pitches:
-                notes.append(ScoreNote(part=pi, measure=measure, score_qn=round(onset, 6),
-                                       score_sec=round(s0, 6), pitch=int(round(p.ps)),
-                                       duration_sec=round(s1 - s0, 6), duration_qn=round(dur, 6),
-                                       velocity=int(vel)))
+    played = unfolded_notes(score, default_qpm=DEFAULT_QPM)
+    notes = [ScoreNote(part=int(n.part), measure=str(n.measure),
+                       score_qn=round(float(n.onset_qn), 6),
+                       score_sec=round(float(n.onset_sec), 6), pitch=int(n.pitch),
+                       duration_sec=round(float(n.duration_sec), 6),
+                       duration_qn=round(float(n.duration_qn), 6),
+                       velocity=int(getattr(n, "velocity", 80) or 80),
+                       measure_index=getattr(n, "measure_index", None))
+             for n in played]
     notes.sort(key=lambda n: (n.score_sec, n.part, n.pitch))
     return notes
-
-
-class _TempoClock:
-    """Quarter notes -> seconds for a piecewise-constant tempo."""
-
-    def __init__(self, starts_qn, qpms):
-        self.qn = np.asarray(starts_qn, dtype=np.float64)
-        self.qpm = np.asarray(qpms, dtype=np.float64)
-        self.sec = np.concatenate([[0.0], np.cumsum(np.diff(self.qn) * 60.0 / self.qpm[:-1])])
-
-    def __call__(self, qn: float) -> float:
-        k = max(int(np.searchsorted(self.qn, qn, side="right")) - 1, 0)
-        return float(self.sec[k] + (qn - self.qn[k]) * 60.0 / self.qpm[k])
 
 
 # ------------------------------------------------------------------- features

@@ -21,11 +21,11 @@ import argparse
 from pathlib import Path
 
 from omr.errors import OmrError
+from omr.page import IMAGE_SUFFIXES
 
 EXIT_OK = 0
 
 SCORE_SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".mxl")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".heic")
 STEMS = ("mix", "vocals", "accompaniment")
 
 
@@ -103,26 +103,11 @@ def read_score(path_text: str):
     if suffix in SCORE_SUFFIXES:
         return score_notes(p)
     if suffix in IMAGE_SUFFIXES:
-        transcribe = _transcriber()
-        if transcribe is None:
-            raise CommandError(f"{p} is a photo, but transcription is not available in this "
-                               "build; align a MusicXML or MIDI file instead")
+        from omr.pipeline import transcribe
+
         return notes_from_music21(transcribe([str(p)]).score)
     raise CommandError(f"{p}: a score must be MusicXML ({', '.join(SCORE_SUFFIXES[2:])}), "
                        f"MIDI (.mid) or a photo ({', '.join(IMAGE_SUFFIXES)})")
-
-
-def _transcriber():
-    try:
-        import omr
-
-        if hasattr(omr, "transcribe"):
-            return omr.transcribe
-        from omr.pipeline import transcribe
-
-        return transcribe
-    except ImportError:
-        return None
 
 
 def separated_stem(audio_path: Path, stem: str):

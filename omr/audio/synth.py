@@ -101,10 +101,8 @@ def find_soundfont(soundfont=None) -> Path:
 
 
 def score_to_midi(score, path) -> Path:
-    """Write a music21 stream to a MIDI file.
-
-    Uses ``omr.export.write_midi`` (the project's MIDI, with its nominal tempo) when
-    that module provides it, otherwise music21's own MIDI writer.
+    """Write a music21 stream to a MIDI file with :func:`omr.export.write_midi` (the
+    project's MIDI: unfolded, at the score's tempo, 100 qpm where none is marked).
 
     Parameters
     ----------
@@ -116,15 +114,10 @@ def score_to_midi(score, path) -> Path:
     -------
     path : Path
     """
+    from omr.export import write_midi
+
     path = Path(path)
-    try:
-        from omr.export import write_midi  # written by the export stage (issue #4)
-    except ImportError:
-        write_midi = None
-    if write_midi is not None:
-        write_midi(score, path)
-    else:
-        score.write("midi", fp=str(path))
+    write_midi(score, path)
     return path
 
 
