@@ -15,3 +15,32 @@ def json_safe(x):
     if isinstance(x, list):
         return [json_safe(v) for v in x]
     return x
+
+
+def report(summary: dict, rows: list, json_path: str = "", *, key: str = "pages") -> int:
+    """Print a bench's summary and, when ``json_path`` is given, write it there with
+    the per-item rows (under ``key``); returns the exit code 0."""
+    import json
+    from pathlib import Path
+
+    print(json.dumps(summary, indent=1))
+    if json_path:
+        Path(json_path).write_text(json.dumps({"summary": summary, key: rows}, indent=1, default=str))
+    return 0
+
+
+def pooled_notes(rows: list[dict]) -> dict:
+    """Note counts and accuracy pooled over the pages of a note-accuracy bench (each
+    row: ``omr.eval.notes.evaluate`` of a page, plus ``seconds``; a failed page has
+    ``error`` and zero counts)."""
+    n_ref = sum(r["n_ref"] for r in rows)
+    n_est = sum(r["n_est"] for r in rows)
+    denom = max(n_ref, n_est, 1)
+    secs = sorted(r.get("seconds", 0) for r in rows)
+    return {"pages": len(rows), "n_ref": n_ref, "n_est": n_est, "correct": sum(r["correct"] for r in rows),
+            "note_accuracy": sum(r["correct"] for r in rows) / denom,
+            "note_accuracy_measures_aligned": sum(
+                r.get("note_accuracy_aligned", 0) * max(r["n_ref"], r["n_est"]) for r in rows) / denom,
+            "mean_page_accuracy": sum(r.get("note_accuracy", 0) for r in rows) / max(len(rows), 1),
+            "errors": sum("error" in r for r in rows),
+            "median_seconds": secs[len(secs) // 2] if secs else 0}

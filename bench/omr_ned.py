@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_util import report  # noqa: E402
 
 from omr import export  # noqa: E402
 from synth.oracle import load_record, page_measures, page_symbols, reference_score  # noqa: E402
@@ -79,10 +80,7 @@ def main(argv=None) -> int:
     summary = {"mode": args.mode, "pages": len(rows), "musicdiff": "5.2",
                "omr_ned_mean": statistics.mean(values) if values else None,
                "omr_ned_median": statistics.median(values) if values else None}
-    print(json.dumps(summary, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "pages": rows}, indent=1))
-    return 0
+    return report(summary, rows, args.json)
 
 
 if __name__ == "__main__":

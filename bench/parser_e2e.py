@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_util import pooled_notes, report  # noqa: E402
 
 from omr.detect.infer import load_model  # noqa: E402
 from omr.eval.notes import evaluate, notes_from_score  # noqa: E402
@@ -62,20 +63,7 @@ def main(argv=None) -> int:
         print(f"{m['page']:12s} acc {m.get('note_accuracy', 0):.3f} aligned {m.get('note_accuracy_aligned', 0):.3f} pitch+onset {m.get('pitch_onset_accuracy', 0):.3f} "
               f"ref {int(m['n_ref'])} est {int(m['n_est'])} meas {m.get('n_measures_ref')}/{m.get('n_measures_est')} "
               f"staves {m.get('n_staves_ref')}/{m.get('n_staves_est')} {m.get('error', '')}", flush=True)
-    n_ref = sum(r["n_ref"] for r in rows)
-    n_est = sum(r["n_est"] for r in rows)
-    correct = sum(r["correct"] for r in rows)
-    secs = sorted(r.get("seconds", 0) for r in rows)
-    aligned = sum(r.get("note_accuracy_aligned", 0) * max(r["n_ref"], r["n_est"]) for r in rows)
-    summary = {"variant": args.variant, "pages": len(rows), "n_ref": n_ref, "n_est": n_est, "correct": correct,
-               "note_accuracy": correct / max(n_ref, n_est, 1),
-               "note_accuracy_measures_aligned": aligned / max(n_ref, n_est, 1),
-               "mean_page_accuracy": sum(r.get("note_accuracy", 0) for r in rows) / max(len(rows), 1),
-               "errors": sum("error" in r for r in rows), "median_seconds": secs[len(secs) // 2] if secs else 0}
-    print(json.dumps(summary, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "pages": rows}, indent=1, default=str))
-    return 0
+    return report({"variant": args.variant, **pooled_notes(rows)}, rows, args.json)
 
 
 if __name__ == "__main__":

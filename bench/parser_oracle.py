@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_util import pooled_notes, report  # noqa: E402
 
 from omr.eval.notes import evaluate, notes_from_score  # noqa: E402
 from omr.graph import build_graph  # noqa: E402
@@ -88,18 +89,9 @@ def main(argv=None) -> int:
         if args.v:
             for line in m.get("report", []):
                 print("   ", line)
-    n_ref = sum(r["n_ref"] for r in rows)
-    n_est = sum(r["n_est"] for r in rows)
-    correct = sum(r["correct"] for r in rows)
-    summary = {"pages": len(rows), "n_ref": n_ref, "n_est": n_est, "correct": correct,
-               "note_accuracy": correct / max(n_ref, n_est, 1),
-               "errors": sum("error" in r for r in rows),
-               "measures_not_adding_up": sum(r.get("measures_not_adding_up", 0) for r in rows),
-               "median_seconds": sorted(r.get("seconds", 0) for r in rows)[len(rows) // 2] if rows else 0}
-    print(json.dumps(summary, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "pages": rows}, indent=1, default=str))
-    return 0
+    summary = pooled_notes(rows)
+    summary["measures_not_adding_up"] = sum(r.get("measures_not_adding_up", 0) for r in rows)
+    return report(summary, rows, args.json)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,14 @@ way. A crop the program refuses counts as accuracy 0 and is listed.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_util import report  # noqa: E402
 
 from omr.detect.infer import load_model  # noqa: E402
 from omr.errors import OmrError  # noqa: E402
@@ -121,10 +122,7 @@ def main(argv=None) -> int:
     summary["note_accuracy_best_of_piece_weighted"] = sum(
         r["note_accuracy_best_of_piece"] * r["n_notes_best_of_piece"] for r in rows) / max(nb, 1)
     summary["crops_whose_best_match_is_another_staff"] = sum(r["best_of_piece"] != r["crop"] for r in rows)
-    print(json.dumps(summary, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "crops": rows}, indent=1))
-    return 0
+    return report(summary, rows, args.json, key="crops")
 
 
 if __name__ == "__main__":

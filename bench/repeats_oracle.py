@@ -17,6 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_util import report  # noqa: E402
+
 from omr.graph import build_graph  # noqa: E402
 from omr.notation.repeats import unfold_measures  # noqa: E402
 from omr.score import score_from_graphs  # noqa: E402
@@ -58,10 +60,7 @@ def main(argv=None) -> int:
     with_rep = [r for r in rows if r["has_repeats"]]
     summary = {"pieces": len(rows), "exact": sum(r["ok"] for r in rows),
                "pieces_with_repeats": len(with_rep), "exact_with_repeats": sum(r["ok"] for r in with_rep)}
-    print(json.dumps(summary, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "pages": rows}, indent=1))
-    return 0
+    return report(summary, rows, args.json)
 
 
 if __name__ == "__main__":
