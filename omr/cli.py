@@ -22,7 +22,6 @@ from omr.page import IMAGE_SUFFIXES
 #: Exit codes. 2 is argparse's own code for bad arguments.
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
-EXIT_NOT_BUILT = 3
 
 
 

@@ -334,11 +334,6 @@ def _systems_from_staves(staves: list[Staff]) -> list[list[int]]:
     return systems
 
 
-#: Roles placed on the staff their box's centre is nearest to; lyrics and other
-#: text below a staff belong to the staff above them.
-_TEXT_BELOW_ROLES = {"text"}
-
-
 def _assign_staves(g: StaffGraph) -> None:
     # staves' vertical extents, to try only the two or three a symbol can belong to
     extents = np.array([[s.lines[0].min(), s.lines[4].max()] for s in g.staves])

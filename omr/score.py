@@ -29,7 +29,7 @@ from omr.graph import StaffGraph
 from omr.notation import implied
 from omr.notation.layout import REPEAT_END, REPEAT_START, MeasureSpan, read_time, signature_groups, system_measures
 from omr.notation.pitch import CLEFS, ClefInfo, MeasureAccidentals, clef_for, fifths_from_key_symbols, pitch_at
-from omr.notation.rhythm import Event, read_events
+from omr.notation.rhythm import Event, dotted, read_events
 from omr.notation.voices import columns_conflict, set_onsets, split_voices, total
 
 #: Colour of inferred notes and rests in the output (MusicXML ``color``).
@@ -144,7 +144,7 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
             time_changes: dict[int, tuple[int, int]] = {}
             for slot, s in enumerate(staves):
                 sm, tc = _read_staff(g, s, spans, clefs.get(slot), keys.get(slot, 0), first_x, report,
-                                     page_no, len(measures))
+                                     page_no)
                 per_staff.append(sm)
                 for k, t in tc.items():
                     time_changes.setdefault(k, t)
@@ -183,11 +183,6 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
     return measures
 
 
-def g_ss(sm: StaffMeasure) -> float:
-    """Staff space (px) of a staff measure (the normalized frame's, 10 px)."""
-    return sm.staff_space
-
-
 def _measure_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> list[Fraction]:
     """Per measure, the length its fullest staff suggests (stems split two voices)."""
     out = []
@@ -197,7 +192,7 @@ def _measure_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpa
             events = [e for e in sm[k].events if not e.grace]
             if len(events) == 1 and events[0].is_rest and events[0].base == 4:
                 continue  # a whole-measure rest fills any meter
-            if columns_conflict(events, g_ss(sm[k])):
+            if columns_conflict(events, sm[k].staff_space):
                 ups = [e for e in events if e.direction != "down"]
                 downs = [e for e in events if e.direction != "up"]
                 longest = max(longest, max(total(ups), total(downs)))
@@ -339,9 +334,8 @@ def _span_index(spans: list[MeasureSpan], x: float) -> int:
 
 
 def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo | None, key: int,
-                first_x: float, report: Report, page: int, measure_base: int):
+                first_x: float, report: Report, page: int):
     staff = g.staves[s]
-    ss = staff.staff_space
     clef_nodes = sorted((n for n in g.nodes if n.role == "clef" and n.staff == s and n.cls in CLEFS),
                         key=lambda n: n.cx)
     # key signatures: the group at the system's start, and groups after barlines
@@ -396,7 +390,6 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
             key = sm.key
         _read_pitches(g, sm, key, tie_pitch)
         out.append(sm)
-    del ss
     return out, time_at
 
 
@@ -563,7 +556,6 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                     for line in implied.trim_overfull(v, bar=length):
                         report.warn("overfull", line, staff=slot + 1, **where)
                 if total(v) < length:
-                    start = Fraction(0)
                     placed = implied.place_by_columns(v, columns, staff.staff_space) if len(v) else False
                     if not placed:
                         if m.pickup:
@@ -648,13 +640,9 @@ def _music_start(m: ReadMeasure, slot: int) -> float:
 
 
 def _full_measure_rests(v: list[Event], bar: Fraction) -> None:
-    if len(v) == 1 and v[0].is_rest and m21_whole(v[0]):
+    if len(v) == 1 and v[0].is_rest and v[0].base == 4 and v[0].dots == 0:
         v[0].base = bar
         v[0].full_measure_rest = True
-
-
-def m21_whole(e: Event) -> bool:
-    return e.base == 4 and e.dots == 0
 
 
 def _printed_shapes(v: list[Event]) -> list[tuple]:
@@ -759,14 +747,15 @@ def to_music21(measures: list[ReadMeasure], parts: list[list[int]], names: list[
             ps.id = f"X{slot + 1}"
             slot_streams[slot] = ps
             score.insert(0, ps)
-    made: dict[int, object] = {}  # notehead node id (per page graph) -> music21 note
-    state: dict[int, dict] = {slot: {"made": made} for slot in range(n_slots)}
+    made: dict[tuple, object] = {}  # (id(graph), notehead node id) -> music21 note or chord
+    lyrics = {id(m.graph): lyric_info(m.graph) for m in {id(m.graph): m for m in measures}.values()}
+    state: dict[int, dict] = {slot: {"made": made, "lyrics": lyrics} for slot in range(n_slots)}
     number = 0
     for index, m in enumerate(measures):
         number = 0 if m.pickup and index == 0 else number + 1
         for slot in range(n_slots):
             sm = m.staves[slot] if slot < len(m.staves) else None
-            mm = _measure(m, sm, number, state[slot], slot == 0, index, len(measures))
+            mm = _measure(m, sm, number, state[slot], slot == 0)
             slot_streams[slot].append(mm)
     _attach_spanners(score, measures, slot_streams)
     _attach_slurs(measures, slot_streams, made)
@@ -796,9 +785,8 @@ def _m21_clef(info: ClefInfo):
     return clef.clefFromString(f"{info.sign}{info.line}", octaveShift=info.octave_change)
 
 
-def _measure(m: ReadMeasure, sm: StaffMeasure | None, number: int, state: dict, top: bool,
-             index: int, count: int):
-    from music21 import bar, expressions, key, meter, repeat, spanner, stream, tempo  # noqa: F401
+def _measure(m: ReadMeasure, sm: StaffMeasure | None, number: int, state: dict, top: bool):
+    from music21 import bar, key, note, stream, tempo
 
     mm = stream.Measure(number=number)
     if m.pickup:
@@ -806,8 +794,7 @@ def _measure(m: ReadMeasure, sm: StaffMeasure | None, number: int, state: dict, 
     if m.completes_pickup:
         mm.paddingRight = float(m.bar - m.length)
     if sm is None:
-        r = _rest_m21(m.length)
-        mm.append(r)
+        mm.append(note.Rest(quarterLength=float(m.length)))
         return mm
     if sm.clef is not None and state.get("clef") != sm.clef:
         mm.insert(0, _m21_clef(sm.clef))
@@ -848,12 +835,12 @@ def _measure(m: ReadMeasure, sm: StaffMeasure | None, number: int, state: dict, 
     g = m.graph
     if len(voices) == 1:
         for e in next(iter(voices.values())):
-            mm.insert(float(e.onset), _element(g, sm, e, state["made"]))
+            mm.insert(float(e.onset), _element(g, sm, e, state["made"], state["lyrics"]))
     else:
         for v, events in voices.items():
             voice = stream.Voice(id=str(v))
             for e in events:
-                voice.insert(float(e.onset), _element(g, sm, e, state["made"]))
+                voice.insert(float(e.onset), _element(g, sm, e, state["made"], state["lyrics"]))
             mm.insert(0, voice)
     for off, info in clef_offsets:
         mm.insert(float(off), _m21_clef(info))
@@ -884,16 +871,10 @@ def _dynamics(mm, m: ReadMeasure, sm: StaffMeasure) -> None:
         mm.insert(float(e.onset), dynamics.Dynamic(DYNAMIC_MARKS[n.cls]))
 
 
-_LYRIC_INFO: dict = {}
-
-
 def lyric_info(g: StaffGraph) -> dict[int, tuple[int, str]]:
     """Syllable node → (verse number, syllabic): verses are the rows of syllables
     under a staff (top row = verse 1); a hyphen between two syllables of a row makes
     them begin/middle/end of one word."""
-    key = id(g)
-    if key in _LYRIC_INFO and _LYRIC_INFO[key][0] is g:
-        return _LYRIC_INFO[key][1]
     info: dict[int, tuple[int, str]] = {}
     syllables = [n for n in g.nodes if n.cls == "lyric_syllable"]
     hyphens = [n for n in g.nodes if n.cls == "lyric_hyphen"]
@@ -919,8 +900,6 @@ def lyric_info(g: StaffGraph) -> dict[int, tuple[int, str]]:
                 syllabic = {(False, False): "single", (False, True): "begin", (True, True): "middle",
                             (True, False): "end"}[(before, after)]
                 info[n.id] = (verse, syllabic)
-    _LYRIC_INFO.clear()
-    _LYRIC_INFO[key] = (g, info)
     return info
 
 
@@ -977,7 +956,7 @@ def _duration(e: Event):
         typ = duration.convertQuarterLengthToType(base)
         d = duration.Duration(type=typ, dots=e.dots)
     except Exception:  # not a single note value: let music21 split it
-        d = duration.Duration(float(implied.dotted(e.base, e.dots)))
+        d = duration.Duration(float(dotted(e.base, e.dots)))
     if e.tuplet and not e.grace:
         try:
             t = duration.Tuplet(e.tuplet[0], e.tuplet[1], durationNormal=duration.convertQuarterLengthToType(base))
@@ -987,14 +966,7 @@ def _duration(e: Event):
     return d
 
 
-def _rest_m21(length: Fraction):
-    from music21 import note
-
-    r = note.Rest(quarterLength=float(length))
-    return r
-
-
-def _element(g: StaffGraph, sm: StaffMeasure, e: Event, made: dict):
+def _element(g: StaffGraph, sm: StaffMeasure, e: Event, made: dict, lyrics: dict):
     from music21 import chord, note, pitch, tie
 
     if e.is_rest:
@@ -1021,7 +993,7 @@ def _element(g: StaffGraph, sm: StaffMeasure, e: Event, made: dict):
         for syl in sorted((g.nodes[s] for s in g.sources(h, "lyric")), key=lambda s: s.cy):
             text = syl.text.strip("-_ ")
             if text:
-                verse, syllabic = lyric_info(g).get(syl.id, (1, "single"))
+                verse, syllabic = lyrics[id(g)].get(syl.id, (1, "single"))
                 lyric = note.Lyric(text=text, number=verse, syllabic=syllabic)
                 n.lyrics.append(lyric)
         notes.append(n)

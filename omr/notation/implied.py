@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from omr.notation.rhythm import Event, dotted
+from omr.notation.rhythm import Event
 from omr.notation.voices import set_onsets, total
 
 #: Onsets of events within this many staff spaces of a column of another voice take
@@ -161,11 +161,6 @@ def fill_with_rests(events: list[Event], *, bar: Fraction, start: Fraction = Fra
     return out, [f"restored {restored} quarter note(s) of rest left out"]
 
 
-#: Rest values (quarter notes) used to fill a gap, longest first.
-_REST_VALUES = [Fraction(4), Fraction(3), Fraction(2), Fraction(3, 2), Fraction(1), Fraction(3, 4),
-                Fraction(1, 2), Fraction(3, 8), Fraction(1, 4), Fraction(1, 8), Fraction(1, 16)]
-
-
 def _rest(onset: Fraction, length: Fraction, x: float, voice: int) -> Event:
     e = Event(x=x, rest=-1, base=length, voice=voice, onset=onset, inferred="restored rest")
     return e
@@ -187,21 +182,3 @@ def trim_overfull(events: list[Event], *, bar: Fraction) -> list[str]:
             e.inferred = "shortened"
     events[:] = [e for e in events if e.inferred != "dropped"]
     return [f"overfull by {over} quarter note(s); cut to fit"]
-
-
-def split_length(length: Fraction) -> list[Fraction]:
-    """``length`` as a sum of writable note values, longest first."""
-    out = []
-    rest = length
-    while rest > 0:
-        v = next((v for v in _REST_VALUES if v <= rest), None)
-        if v is None:
-            out.append(rest)
-            break
-        out.append(v)
-        rest -= v
-    return out
-
-
-__all__ = ["implied_tuplets", "place_by_columns", "fill_with_rests", "trim_overfull", "tuplet_shape",
-           "split_length", "dotted"]

@@ -35,13 +35,9 @@ def columns_conflict(events: list[Event], staff_space: float) -> bool:
         for b in stemmed[i + 1:]:
             if b.x - a.x > 2.0 * staff_space:
                 break
-            if a.direction != b.direction and abs(_head_x(a) - _head_x(b)) < COLUMN_SS * staff_space:
+            if a.direction != b.direction and abs(a.x - b.x) < COLUMN_SS * staff_space:
                 return True
     return False
-
-
-def _head_x(e: Event) -> float:
-    return e.x
 
 
 def total(events: list[Event]) -> Fraction:
