@@ -83,23 +83,21 @@ def read_text(page_image, symbols: list[Symbol], report: Report, page_no: int) -
 def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_no: int = 1) -> StaffGraph:
     """The staff graph of one detected page (a ``DetectionResult`` with its page)."""
     from omr import staff as staff_mod
+    from omr.page import binarize
 
     page = result.page
-    staves, systems = staff_mod.analyze(page)
+    binary = binarize(page.image, page.staff_space_norm)  # once: staves, barlines, beams
+    staves, systems = staff_mod.analyze(page, binary=binary)
     if not staves:
         raise NoMusicError(f"page {page_no}: no five-line staves were found, so no music can be read "
                            "(is the whole staff in the photo, and in focus?)")
     symbols = suppress_duplicates([Symbol(d.cls, d.box, d.score) for d in result.normalized
                                    if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES])
-    from omr.page import binarize
-    from omr.staff import staff_line_mask
-
-    binary = binarize(page.image, page.staff_space_norm)
     symbols += image_barlines(binary, staves, symbols)
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
     g = build_graph(symbols, staves, [s.staves for s in systems])
-    measure_beam_levels(g, binary & (staff_line_mask(binary, page.staff_space_norm) == 0))
+    measure_beam_levels(g, binary & (staff_mod.staff_line_mask(binary, page.staff_space_norm) == 0))
     return g
 
 

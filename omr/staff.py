@@ -909,9 +909,11 @@ def group_systems(staves: list[Staff], binary: np.ndarray) -> list[System]:
     return systems
 
 
-def analyze(page: NormalizedPage) -> tuple[list[Staff], list[System]]:
-    """Staves and systems of a normalized page (see :func:`find_staves`, :func:`group_systems`)."""
-    binary = binarize(page.image, page.staff_space_norm)
+def analyze(page: NormalizedPage, *, binary: np.ndarray | None = None) -> tuple[list[Staff], list[System]]:
+    """Staves and systems of a normalized page (see :func:`find_staves`, :func:`group_systems`).
+    ``binary``: the page's ink mask (:func:`omr.page.binarize`), when the caller has it."""
+    if binary is None:
+        binary = binarize(page.image, page.staff_space_norm)
     staves = find_staves(page.image, page.staff_space_norm, binary=binary)
     return staves, group_systems(staves, binary)
 
