@@ -1846,3 +1846,24 @@ def photograph(
     image = _camera(rgb, params, noise_rng)
     moved, visible = warp_boxes(boxes, params)
     return CameraResult(image=np.ascontiguousarray(image), boxes=moved, visible=visible, params=params)
+
+
+#: Camera seeds tried by :func:`mild_page_photo` for a photo that keeps every symbol.
+MILD_PHOTO_TRIES = 10
+
+
+def mild_page_photo(musicxml: str, *, page: int = 1, tries: int = MILD_PHOTO_TRIES) -> np.ndarray:
+    """RGB phone photo (difficulty 0) of one engraved page of ``musicxml`` with every
+    symbol in the frame: the first of ``tries`` camera seeds that keeps them all
+    (the last one tried otherwise). For tests and examples that need a readable photo.
+    """
+    from synth import engrave
+
+    rendered = engrave.Engraver(musicxml, engrave.EngraveOptions()).render_page(page)
+    boxes = np.array([s.box for s in rendered.symbols], np.float32)
+    for seed in range(tries):
+        shot = photograph(rendered.image, boxes, np.random.default_rng(seed), difficulty=0.0,
+                          staff_space_px=rendered.staff_space_px)
+        if shot.visible.all():
+            break
+    return shot.image

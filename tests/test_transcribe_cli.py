@@ -37,20 +37,13 @@ def _no_traceback(err: str) -> None:
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
     """A phone photo of page 1 of a short generated piece (mild camera)."""
-    from synth import camera, engrave
+    from synth.camera import mild_page_photo
     from synth.generate import generate_score
 
     folder = tmp_path_factory.mktemp("photo")
-    score = generate_score(5, features=["dots"], n_measures=4)
-    page = engrave.Engraver(score.musicxml, engrave.EngraveOptions()).render_page(1)
-    boxes = np.array([s.box for s in page.symbols], np.float32)
-    for seed in range(10):
-        shot = camera.photograph(page.image, boxes, np.random.default_rng(seed), difficulty=0.0,
-                                 staff_space_px=page.staff_space_px)
-        if shot.visible.all():
-            break
+    rgb = mild_page_photo(generate_score(5, features=["dots"], n_measures=4).musicxml)
     path = folder / "page.jpg"
-    assert cv2.imwrite(str(path), cv2.cvtColor(shot.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
     return path
 
 
