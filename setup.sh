@@ -61,7 +61,7 @@ case "${1:-}" in
     .venv/bin/omr detect examples/example_photo.jpg --json out/example_detections.json \
       --overlay out/example_detections.png --force
     exec .venv/bin/omr transcribe examples/example_photo.jpg -o out/example.musicxml \
-      --midi out/example.mid --json out/example.json ;;
+      --midi out/example.mid --json out/example.json --force ;;
   test)
     exec .venv/bin/python -m pytest -q ;;
   "") echo "setup: done" ;;
