@@ -528,7 +528,10 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
             # every staff agrees on a longer measure: the score's own irregular
             # measure (a cadenza, unmetered music), kept whole, not cut
             agree = sum(any(total(v) == longest for v in sm.voices.values()) for sm in m.staves)
-            if agree * 2 >= len(m.staves) and agree >= 1 and len(m.staves) > 0:
+            # (or every staff overfills it, whatever each one's length: cutting would
+            # drop notes that are printed)
+            overfull = all(any(total(v) > bar for v in sm.voices.values()) for sm in m.staves)
+            if (agree * 2 >= len(m.staves) or overfull) and agree >= 1 and len(m.staves) > 0:
                 m.length = longest
                 m.irregular = True
                 report.infer("irregular_measure", f"the measure holds {longest} quarter notes, not {bar}: "

@@ -790,6 +790,29 @@ def test_pickup_measure():
     assert_valid(score)
 
 
+def test_measure_every_staff_overfills_is_kept_whole_not_cut():
+    # a score whose printed 4/4 is wrong for its first measure (music21's
+    # demos/incorrect_time_signature): one staff holds 6 quarters, the others 5.
+    # Cutting to the bar would drop printed notes; the measure is kept long.
+    staves = [Staff(top=TOP + 100 * i) for i in range(3)]
+    for i, st in enumerate(staves):
+        for _ in range(6 if i == 0 else 5):
+            st.note(2)
+    for _ in range(2):
+        x = max(st.x for st in staves)
+        for st in staves:
+            st.x = x
+            st.barline()
+            _four_quarters(st, 4)
+    score, report, _ = transcribe(*staves)
+    assert [len(row) for row in names(score, 0)] == [6, 4, 4]
+    assert [len(row) for row in names(score, 1)] == [5, 4, 4]
+    assert measures(score)[0].duration.quarterLength == 6.0
+    assert "irregular_measure" in kinds(report)
+    assert not [w for w in report.warnings if w.kind == "overfull"]
+    assert_valid(score)
+
+
 def test_grand_staff_is_one_part_with_two_staves():
     up, low = Staff(top=TOP, fifths=1), Staff(top=TOP + 100, clef="clef_f", fifths=1)
     for p in (0, 2, 4, 6):
