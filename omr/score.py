@@ -643,7 +643,11 @@ def _music_start(m: ReadMeasure, slot: int) -> float:
 
 
 def _full_measure_rests(v: list[Event], bar: Fraction) -> None:
-    if len(v) == 1 and v[0].is_rest and v[0].base == 4 and v[0].dots == 0:
+    """A whole rest alone in its voice fills the measure, whatever the meter; so does
+    a breve rest in a measure shorter than a breve (engravers and verovio print it
+    for a whole-measure rest in long measures)."""
+    if len(v) == 1 and v[0].is_rest and v[0].dots == 0 and (
+            v[0].base == 4 or v[0].base == 8 and bar <= 8):
         v[0].base = bar
         v[0].full_measure_rest = True
 

@@ -53,10 +53,17 @@ def page_symbols(record: dict, variant: str = "clean") -> tuple[list[Symbol], li
     systems: dict[int, list[int]] = {}
     for st in staves:
         systems.setdefault(st.system, []).append(st.index)
+    printed = set()
     for s in record[variant]["symbols"]:
         if s["cls"] in _STRUCTURE_ONLY:
             continue
         box = tuple(float(v) * scale for v in s["box"])
+        # a glyph drawn twice in one place (the rests of two voices that verovio
+        # stacks) is one printed symbol, as the detector sees it
+        key = (s["cls"], tuple(round(v, 1) for v in box))
+        if key in printed:
+            continue
+        printed.add(key)
         symbols.append(Symbol(s["cls"], box, 1.0, s.get("text") or ""))
     return symbols, staves, [systems[k] for k in sorted(systems)]
 

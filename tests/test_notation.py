@@ -46,7 +46,7 @@ KINDS = {  # note kind → notehead, stemmed, flag, quarter notes (for spacing)
     "16": ("notehead_black", True, "flag_16th", 0.25),
 }
 RESTS = {  # rest class → box relative to (x, top), quarter notes
-    "rest_whole": ((0, 10.5, 13.2, 15.5), 4), "rest_half": ((0, 15.1, 13.0, 20.5), 2),
+    "rest_breve": ((0, 9.8, 5.1, 20.6), 8), "rest_whole": ((0, 10.5, 13.2, 15.5), 4), "rest_half": ((0, 15.1, 13.0, 20.5), 2),
     "rest_quarter": ((0, 5.6, 12.2, 36.0), 1), "rest_8th": ((0, 11.0, 10.3, 28.0), 0.5),
 }
 BARLINES = {"barline_single": 1.3, "barline_double": 6.5, "barline_final": 10.6,
@@ -596,6 +596,23 @@ def test_whole_rest_fills_a_three_four_measure():
     score, _, _ = transcribe(s)
     assert [[d for _, d in m] for m in rhythm(score)] == [[2.0, 1.0], [3.0], [3.0]]
     assert [ts.ratioString for ts in time_signatures(score)] == ["3/4"] * 3
+    assert_valid(score)
+
+
+def test_breve_rest_alone_is_a_whole_measure_rest_in_four_four():
+    # verovio (and engravers of early music) print a breve rest for a voice that
+    # rests a whole 4/4 measure in a piece of long measures
+    s = Staff()
+    _four_quarters(s, 2)
+    s.barline()
+    s.rest("rest_breve", x=s.x + 30)
+    s.x += 40
+    s.barline()
+    _four_quarters(s, 4)
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert [[d for _, d in m] for m in rhythm(score)] == [[1.0] * 4, [4.0], [1.0] * 4]
+    assert not report.warnings
     assert_valid(score)
 
 

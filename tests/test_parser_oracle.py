@@ -169,3 +169,15 @@ def test_oracle_pages_that_once_failed(pages, name):
     record, _, score, report = pages(seed, features)
     m = _accuracy(record, score)
     assert m["note_accuracy"] >= MIN_NOTE_ACCURACY, (m, report.lines())
+
+
+def test_page_symbols_keep_a_glyph_drawn_twice_once():
+    # two voices resting in one place: verovio draws the rest twice, the page shows one
+    staff = {"cls": "staff", "box": [10.0, 100.0, 500.0, 180.0], "system": 0}
+    rest = {"cls": "rest_whole", "box": [200.0, 120.0, 226.0, 130.0]}
+    head = {"cls": "notehead_black", "box": [100.0, 135.0, 125.0, 155.0]}
+    record = {"staff_space_px": 20.0,
+              "clean": {"symbols": [staff, rest, dict(rest), head, dict(head, box=[140.0, 135.0, 165.0, 155.0])]}}
+    symbols, staves, systems = page_symbols(record)
+    assert sorted(s.cls for s in symbols) == ["notehead_black", "notehead_black", "rest_whole"]
+    assert len(staves) == 1 and systems == [[0]]
