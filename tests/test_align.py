@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from omr.audio.align import (CSV_COLUMNS, AlignmentError, ScoreNote, align, find_repeat_jumps,
-                             notes_from_midi, score_notes, write_csv)
+                             notes_from_midi, score_notes, transposed_register, write_csv)
 from omr.audio.synth import render, write_notes_midi
 
 pytestmark = pytest.mark.skipif(
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(
 SR = 22050
 QPM = 100.0
 #: General MIDI program of the "recordings": not the piano of the score's playback.
-GUITAR, HARPSICHORD = 24, 6
+GUITAR, HARPSICHORD, CELLO = 24, 6, 42
 SCALE = (0, 2, 4, 5, 7, 9, 11)
 
 
@@ -138,6 +138,33 @@ def test_other_piece_gets_low_confidence(piece, recording, result):
     r_other = align(other, recording[0], SR)
     assert r_other.confidence < result.confidence
     assert r_other.confidence < 0.5
+
+
+def test_transposed_register():
+    assert transposed_register(55, 91, 0) == (55, 91)
+    assert transposed_register(55, 91, 2) == (57, 93)      # up a tone
+    assert transposed_register(55, 91, 10) == (53, 89)     # down a tone
+    assert transposed_register(55, 91, 7) == (50, 86)      # a fifth: taken as down
+
+
+def test_score_of_one_part_against_a_recording_of_two(tmp_path):
+    # the score is the melody; the recording adds a line in half notes just below
+    # it (within a fifth of the melody's lowest note) on a cello. Taken for the
+    # part, that line made the melody look transposed down a minor third.
+    melody = [n for n in make_piece(5) if n.part == 0]
+    lowest = min(n.pitch for n in melody)
+    rng = np.random.default_rng(11)
+    spq = 60.0 / QPM
+    end = max(n.score_sec + n.duration_sec for n in melody)
+    inner = [ScoreNote(part=1, measure="", score_qn=q, score_sec=q * spq,
+                       pitch=lowest - int(rng.integers(1, 7)), duration_sec=2 * spq,
+                       duration_qn=2.0)
+             for q in np.arange(0.0, end / spq, 2.0)]
+    y, truth = record(melody + inner, tmp_path, program={0: GUITAR, 1: CELLO})
+    r = align(melody, y, SR)
+    assert r.transposition == 0
+    err = errors(r, truth[:len(melody)])
+    assert np.median(err) <= 0.025 and np.mean(err <= 0.1) >= 0.95
 
 
 def test_recording_of_part_of_the_score(piece, tmp_path):
