@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +67,12 @@ CURVE_END_X_SS = 2.0
 CURVE_END_Y_SS = 2.5
 #: Symbols whose box is farther than this from every staff belong to no staff.
 STAFF_MAX_DISTANCE_SS = 12.0
+#: A notehead at least this far (staff spaces) outside its nearest staff, between
+#: two staves, may belong to the other staff (:func:`_ledger_sides`); a ledger line
+#: is where one is needed when it is within this many staff spaces of the line
+#: position.
+LEDGER_OUTSIDE_SS = 0.9
+LEDGER_SIDE_SS = 0.3
 #: A lyric syllable belongs to the note whose centre is nearest, at most this far.
 LYRIC_MAX_DX_SS = 4.0
 #: A tuplet number covers notes within this horizontal distance of its group.
@@ -263,6 +270,7 @@ def build_graph(symbols: list[Symbol], staves: list[Staff],
     if not staves:
         return g
     _assign_staves(g)
+    _ledger_sides(g)
     for n in g.nodes:
         if n.staff >= 0:
             g.add_edge(n.id, n.staff, "staff")
@@ -359,6 +367,48 @@ def _assign_staves(g: StaffGraph) -> None:
             s = g.staves[best]
             if n.role in ("notehead", "rest", "clef", "key", "accidental", "dot", "ledger"):
                 n.position = int(round(s.position(cx, _anchor_y(n))))
+
+
+def _ledger_sides(g: StaffGraph) -> None:
+    """Move a notehead between two staves to the staff its ledger lines lead to.
+
+    A note high above the lower staff (F#4 over a bass staff) can sit nearer the
+    upper staff's bottom line. A note needs a ledger line on every line position
+    between it and its staff; when that run of ledger lines is there from the other
+    staff and not from the nearer one, the note is the other staff's.
+    """
+    ledgers = [n for n in g.nodes if n.role == "ledger"]
+    if not ledgers:
+        return
+    index = _XIndex(ledgers)
+
+    def complete(n: Node, staff: Staff, near: list[Node]) -> bool:
+        """Every ledger line the head needs on ``staff`` is there."""
+        p = staff.position(n.cx, n.cy)
+        if p <= -LEDGER_OUTSIDE_SS * 2:
+            needed = range(-2, int(math.floor(p + 0.5)) - 1, -2)
+        elif p >= 8 + LEDGER_OUTSIDE_SS * 2:
+            needed = range(10, int(math.ceil(p - 0.5)) + 1, 2)
+        else:
+            return False
+        have = [staff.position(n.cx, ln.cy) for ln in near]
+        return all(any(abs(h - q) <= 2 * LEDGER_SIDE_SS for h in have) for q in needed)
+
+    for n in _by_role(g, "notehead"):
+        if n.staff < 0:
+            continue
+        own = g.staves[n.staff]
+        ss = own.staff_space
+        if own.y_top(n.cx) - LEDGER_OUTSIDE_SS * ss <= n.cy <= own.y_bottom(n.cx) + LEDGER_OUTSIDE_SS * ss:
+            continue
+        k = n.staff - 1 if n.cy < own.y_top(n.cx) else n.staff + 1
+        if not 0 <= k < len(g.staves) or g.staves[k].system != own.system:
+            continue
+        near = [ln for ln in index.between(n.cx - _REACH_SS * ss, n.cx + _REACH_SS * ss)
+                if ln.box[0] - LEDGER_SIDE_SS * ss <= n.cx <= ln.box[2] + LEDGER_SIDE_SS * ss]
+        if near and complete(n, g.staves[k], near) and not complete(n, own, near):
+            n.staff = k
+            n.position = int(round(g.staves[k].position(n.cx, _anchor_y(n))))
 
 
 def _anchor_y(n: Node) -> float:

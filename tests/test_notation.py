@@ -830,6 +830,38 @@ def test_measure_every_staff_overfills_is_kept_whole_not_cut():
     assert_valid(score)
 
 
+def ledger_lines(st: Staff, note: Note, positions) -> None:
+    """Ledger lines through ``positions`` of staff ``st``, across ``note``'s head."""
+    x0, x1 = note.head.box[0] - 3.5, note.head.box[2] + 3.5
+    for q in positions:
+        y = st.y(q)
+        st.add("ledger_line", (x0, y - 0.8, x1, y + 0.8))
+
+
+def test_note_between_staves_goes_where_its_ledger_lines_lead():
+    # staves 4.5 staff spaces apart: an F4 over the bass staff (two ledger lines
+    # below it) sits nearer the treble staff, where it would read A3 (with ledger
+    # lines above it). Over a treble C4 on its ledger line, an E4 of the bass.
+    up, low = Staff(top=TOP), Staff(top=TOP + 85, clef="clef_f")
+    xs = [max(up.x, low.x) + 40 * i for i in range(4)]
+    for x, p in zip(xs, (4, 4, 4, -2)):
+        n = up.note(p, x=x, advance=False)
+        if p == -2:
+            ledger_lines(up, n, (-2,))
+    for x, p in zip(xs, (1, 13, 1, 12)):
+        n = low.note(p, stem="down", x=x, advance=False)
+        if p > 8:
+            ledger_lines(low, n, (10, 12))
+    up.x = low.x = xs[-1] + 40
+    low.x = up.x = max(up.x, low.x)
+    for st in (up, low):
+        st.barline("barline_final")
+    score, _, _ = transcribe(up, low, braced=True)
+    assert names(score, 0) == [["B4", "B4", "B4", "C4"]]
+    assert names(score, 1) == [["A2", "F4", "A2", "E4"]]
+    assert_valid(score)
+
+
 def test_grand_staff_is_one_part_with_two_staves():
     up, low = Staff(top=TOP, fifths=1), Staff(top=TOP + 100, clef="clef_f", fifths=1)
     for p in (0, 2, 4, 6):
