@@ -14,10 +14,12 @@ one, at an x both cover, nearest first).
 
 Reported per page: true and found counts, extra (found, matched to nothing: a false
 comb, or the second half of a split staff) and missing (true, matched to nothing),
-and the staff-space error: the true staff space in the normalized frame (median over
-staves) divided by ``STAFF_SPACE_NORM``, minus one. Summary: pages with the right
-count, pages / staves extra and missing, the staff-space error (median, worst, pages
-off by more than 5 %).
+the staff-space error: the true staff space in the normalized frame (median over
+staves) divided by ``STAFF_SPACE_NORM``, minus one, and whether the systems are
+grouped right (every staff matched, and the found systems hold the same staves as
+the true ones). Summary: pages with the right count, with the systems right, pages /
+staves extra and missing, the staff-space error (median, worst, pages off by more
+than 5 %).
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def true_lines(r: dict, variant: str, pg) -> list[dict]:
         flipped = bool(np.median(lines[4] - lines[0]) < 0)  # the page came out upside down
         if flipped:
             lines = lines[::-1]
-        out.append({"xs": n[2, order, 0], "lines": lines, "flipped": flipped})
+        out.append({"xs": n[2, order, 0], "lines": lines, "flipped": flipped,
+                    "system": s.get("system", -1)})
     return out
 
 
@@ -121,11 +124,19 @@ def one_page(path: str, variant: str) -> dict:
                 "ss_error": None, "error": f"{type(err).__name__}: {err}", "seconds": time.perf_counter() - t0}
     secs = time.perf_counter() - t0
     truth = true_lines(r, variant, pg)
-    _, extra, missing = match(staves, truth, pg.staff_space_norm)
+    pairs, extra, missing = match(staves, truth, pg.staff_space_norm)
+    # the matched staves are grouped into systems as the page groups them
+    by_found, by_true = {}, {}
+    for i, j in pairs:
+        by_found.setdefault(staves[i].system, set()).add(j)
+        by_true.setdefault(truth[j]["system"], set()).add(j)
+    systems_right = (not extra and not missing
+                     and sorted(map(sorted, by_found.values())) == sorted(map(sorted, by_true.values())))
     upside_down = bool(truth) and bool(np.mean([t["flipped"] for t in truth]) > 0.5)
     tss = [float(np.median((t["lines"][4] - t["lines"][0]) / 4.0)) for t in truth]
     ss_err = float(np.median(tss)) / pg.staff_space_norm - 1.0 if tss else None
     return {"page": name, "true": n_true, "found": len(staves), "systems": len(systems),
+            "systems_right": systems_right,
             "extra": len(extra), "missing": len(missing), "ss_error": ss_err,
             "upside_down": upside_down, "extra_y": [round(staves[i].center_y, 1) for i in extra],
             "missing_y": [round(float(np.median(truth[j]["lines"][2])), 1) for j in missing],
@@ -138,6 +149,7 @@ def summarize(rows: list[dict]) -> dict:
         "pages": len(rows),
         "right_count": sum(r["found"] == r["true"] for r in rows),
         "all_matched": sum(r["extra"] == 0 and r["missing"] == 0 and r.get("error") is None for r in rows),
+        "right_systems": sum(bool(r.get("systems_right")) for r in rows),
         "pages_with_extra": sum(r["extra"] > 0 for r in rows),
         "pages_with_missing": sum(r["missing"] > 0 for r in rows),
         "extra_staves": sum(r["extra"] for r in rows),
@@ -178,10 +190,12 @@ def main(argv=None) -> int:
         miss = f" missing@{r['missing_y']}" if r.get("missing_y") else ""
         err = f" {r['error']}" if r.get("error") else ""
         err += " (upside down)" if r.get("upside_down") else ""
+        err += "" if r.get("systems_right") or r.get("error") else " (systems grouped wrong)"
         print(f"{r['page']}: true {r['true']:2d} found {r['found']:2d} ss {sse}{extra}{miss}{err}{flag}")
     s = summarize(rows)
     print(f"\n{a.variant}: {s['right_count']}/{s['pages']} pages with the right count "
-          f"({s['all_matched']} with every staff matched); "
+          f"({s['all_matched']} with every staff matched, {s['right_systems']} with the systems "
+          f"grouped right); "
           f"extra staves {s['extra_staves']} on {s['pages_with_extra']} pages, "
           f"missing {s['missing_staves']}/{s['true_staves']} on {s['pages_with_missing']} pages, "
           f"errors {s['errors']}, upside down {s['upside_down']}; staff space error median {100 * (s['ss_error_median'] or 0):.1f}%, "

@@ -511,6 +511,19 @@ PAGE_NESTED_FRACTION = 0.95
 PAGE_SHADOW_GROWTH = 1.5
 #: Corners of a page are within this many degrees of a right angle.
 PAGE_MAX_CORNER_DEVIATION_DEG = 35.0
+#: The page's outline is first approximated finely (this fraction of its perimeter)
+#: and its four longest edges, extended, give the corners: a corner that uneven light
+#: cut off (a chamfer) is restored. The four must make up this fraction of the
+#: outline's perimeter.
+PAGE_SIDES_EPS = 0.006
+PAGE_SIDES_MIN_FRACTION = 0.8
+#: ... and the corners found so must lie within the photo, give or take this
+#: fraction of its longest side; and what they add to the bright region must be
+#: paper in the dark, at least this far (as a fraction) from the background's grey
+#: towards the page's (a bent page's curved side, extended, overshoots onto the
+#: background instead).
+PAGE_SIDES_OUTSIDE = 0.02
+PAGE_SIDES_MIN_PAPER = 0.25
 #: Largest fine skew searched, degrees, and the steps of the coarse and fine search.
 MAX_SKEW_DEG = 15.0
 SKEW_COARSE_STEP_DEG = 0.5
@@ -619,12 +632,26 @@ def _page_quad(small: np.ndarray, thr: float) -> np.ndarray | None:
     contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.convexHull(max(contours, key=cv2.contourArea))
     peri = cv2.arcLength(hull, True)
-    quad = None
+    quad = _long_sides_quad(cv2.approxPolyDP(hull, PAGE_SIDES_EPS * peri, True).reshape(-1, 2))
+    if quad is not None and (np.any(quad < -PAGE_SIDES_OUTSIDE * max(sh, sw))
+                             or np.any(quad > np.array([sw, sh]) * (1 + PAGE_SIDES_OUTSIDE))):
+        quad = None  # a corner restored outside the photo: the outline leaked, not cut
+    if quad is not None:
+        inside = np.zeros((sh, sw), np.uint8)
+        cv2.fillConvexPoly(inside, np.round(quad).astype(np.int32), 1)
+        in_hull = np.zeros((sh, sw), np.uint8)
+        cv2.fillConvexPoly(in_hull, hull.reshape(-1, 2).astype(np.int32), 1)
+        added = (inside > 0) & (in_hull == 0)
+        if added.any() and (inside == 0).any():
+            page, background = float(small[region > 0].mean()), float(small[inside == 0].mean())
+            if small[added].mean() - background < PAGE_SIDES_MIN_PAPER * (page - background):
+                quad = None
     for eps in (0.01, 0.015, 0.02, 0.03, 0.04, 0.05):
+        if quad is not None:
+            break
         approx = cv2.approxPolyDP(hull, eps * peri, True)
         if len(approx) == 4:
             quad = approx.reshape(4, 2).astype(np.float64)
-            break
     if quad is None:
         return None
     quad_area = abs(cv2.contourArea(quad.astype(np.float32)))
@@ -644,6 +671,38 @@ def _page_quad(small: np.ndarray, thr: float) -> np.ndarray | None:
     return quad
 
 
+
+
+def _long_sides_quad(poly: np.ndarray) -> np.ndarray | None:
+    """The quadrilateral whose sides lie on the four longest edges of the convex
+    polygon ``poly`` (N, 2), taken in order around it; None when those edges make up
+    less than :data:`PAGE_SIDES_MIN_FRACTION` of the perimeter or two of them are
+    (nearly) parallel neighbours.
+
+    >>> chamfered = np.array([[10, 0], [100, 0], [100, 80], [0, 80], [0, 10]], float)
+    >>> _long_sides_quad(chamfered).round().tolist()
+    [[0.0, 0.0], [100.0, 0.0], [100.0, 80.0], [0.0, 80.0]]
+    """
+    poly = np.asarray(poly, np.float64)
+    n = len(poly)
+    if n < 4:
+        return None
+    edges = [(poly[i], poly[(i + 1) % n]) for i in range(n)]
+    length = np.array([np.linalg.norm(b - a) for a, b in edges])
+    sides = sorted(np.argsort(length)[-4:])
+    if length[sides].sum() < PAGE_SIDES_MIN_FRACTION * length.sum():
+        return None
+
+    corners = []
+    for k in range(4):
+        (a0, a1), (b0, b1) = edges[sides[k - 1]], edges[sides[k]]
+        da, db = a1 - a0, b1 - b0
+        den = da[0] * db[1] - da[1] * db[0]
+        if abs(den) < 0.2 * np.linalg.norm(da) * np.linalg.norm(db):   # under ~12 degrees apart
+            return None
+        t = ((b0[0] - a0[0]) * db[1] - (b0[1] - a0[1]) * db[0]) / den
+        corners.append(a0 + t * da)
+    return np.array(corners)
 
 
 def _rectify(quad: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:

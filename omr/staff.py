@@ -90,6 +90,10 @@ MERGE_MIN_CONTINUITY = 0.6
 END_MIN_LINES = 4
 END_SEARCH_TOLERANCE_PX = 1
 END_GAP_PX = 2
+#: ... but not through solid ink: columns where the four spaces are inked as well
+#: as the lines, for at least this many staff spaces in a row (a dark border or
+#: shadow beside the page; a barline or a clef is narrower), end the staff.
+END_SOLID_RUN_SS = 1.0
 #: System grouping: the rows between two staves are joined at the left end when at
 #: least this fraction of them has ink in a window ``BRACE_WINDOW_SS`` (outside,
 #: inside) of the later staff start (a brace, a bracket or the system's start line),
@@ -340,7 +344,11 @@ def _extend_end(binary: np.ndarray, xs: np.ndarray, lines: np.ndarray, x_start: 
         if len(cols) == 0:
             return x
         ys = np.stack([np.interp(cols, xs, lines[i]) for i in range(5)])
-        ok = np.flatnonzero(_line_hits(binary, cols, ys).sum(axis=0) >= END_MIN_LINES) + 1  # offsets
+        lined = _line_hits(binary, cols, ys).sum(axis=0) >= END_MIN_LINES
+        spaces = _line_hits(binary, cols, 0.5 * (ys[:-1] + ys[1:])).all(axis=0)
+        ss = float(np.mean(lines[4] - lines[0])) / 4.0
+        lined &= ~_long_runs(lined & spaces, END_SOLID_RUN_SS * ss)
+        ok = np.flatnonzero(lined) + 1  # offsets
         jumps = np.diff(np.concatenate([[0], ok]))
         stop = np.flatnonzero(jumps > END_GAP_PX + 1)
         if stop.size:
@@ -349,6 +357,20 @@ def _extend_end(binary: np.ndarray, xs: np.ndarray, lines: np.ndarray, x_start: 
             # no ink near the end of this chunk: the walk stops at the last inked column
             return x + step * (int(ok[-1]) if len(ok) else 0)
         x = x + step * int(ok[-1])
+
+
+def _long_runs(flags: np.ndarray, min_length: float) -> np.ndarray:
+    """``flags`` (C,) bool, keeping only the runs of True at least ``min_length`` long.
+
+    >>> _long_runs(np.array([1, 1, 0, 1, 1, 1, 0], bool), 3).astype(int).tolist()
+    [0, 0, 0, 1, 1, 1, 0]
+    """
+    out = np.zeros_like(flags)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
+    for start, stop in zip(edges[::2], edges[1::2]):
+        if stop - start >= min_length:
+            out[start:stop] = True
+    return out
 
 
 def _thickness(binary: np.ndarray, xs: np.ndarray, lines: np.ndarray, ss: float) -> float:
@@ -849,14 +871,15 @@ def _consolidate(cands: list[_Cand], mask: np.ndarray, ink: tuple, ss: float) ->
 # ---------------------------------------------------------------------------
 
 
-def _joined(a: Staff, b: Staff, ink: np.ndarray) -> bool:
-    """Are staff ``a`` and staff ``b`` (below it) joined by a brace, a bracket, a
-    system start line or a barline drawn through the gap between them?"""
+def _joined(a: Staff, b: Staff, ink: np.ndarray) -> str:
+    """How staff ``a`` and staff ``b`` (below it) are joined: ``"start"`` by a brace,
+    a bracket or a system start line at the left (or touching), ``"barline"`` by a
+    barline drawn through the gap between them, ``""`` not at all."""
     h, w = ink.shape
     ss = 0.5 * (a.staff_space + b.staff_space)
     xa, xb = max(a.x0, b.x0), min(a.x1, b.x1)
     if xb <= xa:
-        return False
+        return ""
     # 1. at the left end: every row of the gap has ink near the later start
     xl = max(a.x0, b.x0)
     top, bottom = a.y_bottom(xl) + 0.5 * ss, b.y_top(xl) - 0.5 * ss
@@ -866,20 +889,42 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray) -> bool:
     if r1 - r0 >= 2 and c1 > c0:
         rows = ink[r0:r1, c0:c1].any(axis=1)
         if rows.mean() >= BRACE_COVERAGE:
-            return True
+            return "start"
     elif r1 - r0 < 2:
-        return True  # staves touching: one system
+        return "start"  # staves touching: one system
     # 2. a barline through the gap anywhere along the staves
     xs = np.arange(int(np.ceil(xa)), int(np.floor(xb)) + 1)
     xs = xs[(xs >= 0) & (xs < w)]
     if len(xs) == 0:
-        return False
+        return ""
     yb, yt = a.y_bottom(xs), b.y_top(xs)
     t = np.linspace(0.05, 0.95, BARLINE_SAMPLES)[:, None]
     ys = np.clip(np.round(yb + t * (yt - yb)).astype(int), 0, h - 1)
     wide = cv2.dilate(ink.astype(np.uint8), np.ones((1, 3), np.uint8)) if ink.dtype != np.uint8 else ink
     cover = wide[ys, xs[None, :]].astype(bool).mean(axis=0)
-    return bool((cover >= BARLINE_COVERAGE).any())
+    return "barline" if (cover >= BARLINE_COVERAGE).any() else ""
+
+
+def _even_systems(groups: list[list[int]], joins: list[str]) -> list[list[int]]:
+    """Split a system of several times as many staves as the page's smallest where
+    only something at the left joins it there (no barline runs through): a page's
+    systems hold the same staves, and a mark or a shadow along the margin passes for
+    a system start line.
+
+    >>> _even_systems([[0, 1], [2, 3, 4, 5]], ["", "start", "", "start", "start", "start"])
+    [[0, 1], [2, 3], [4, 5]]
+    >>> _even_systems([[0, 1], [2, 3, 4, 5]], ["", "start", "", "start", "barline", "start"])
+    [[0, 1], [2, 3, 4, 5]]
+    """
+    k = min(len(g) for g in groups)
+    out = []
+    for g in groups:
+        cuts = g[k::k]
+        if len(g) > k and len(g) % k == 0 and all(joins[i] == "start" for i in cuts):
+            out.extend(g[j:j + k] for j in range(0, len(g), k))
+        else:
+            out.append(g)
+    return out
 
 
 def group_systems(staves: list[Staff], binary: np.ndarray) -> list[System]:
@@ -894,11 +939,13 @@ def group_systems(staves: list[Staff], binary: np.ndarray) -> list[System]:
         return []
     ink = cv2.dilate(np.asarray(binary).astype(np.uint8), np.ones((1, 3), np.uint8))
     groups: list[list[int]] = [[0]]
+    joins = [""] + [_joined(staves[i - 1], staves[i], ink) for i in range(1, len(staves))]
     for i in range(1, len(staves)):
-        if _joined(staves[i - 1], staves[i], ink):
+        if joins[i]:
             groups[-1].append(i)
         else:
             groups.append([i])
+    groups = _even_systems(groups, joins)
     systems = []
     for g_index, g in enumerate(groups):
         boxes = np.array([staves[i].box() for i in g])

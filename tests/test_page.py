@@ -335,3 +335,29 @@ def test_heic_photo_is_read(tmp_path):
     out = load_image(path)
     assert out.shape == (120, 160, 3) and out.dtype == np.uint8
     assert out[42, 80].max() < 80 and out[10, 80].min() > 200
+
+
+def test_page_corner_darkened_by_uneven_light_is_restored():
+    # a page on a dark table whose top-left corner falls in a darker patch (uneven
+    # light): thresholding cuts that corner off; the page's sides, extended, find it
+    from omr.page import page_candidates
+
+    h, w = 900, 700
+    img = np.full((h, w), 60, np.uint8)
+    corners = np.array([[90, 70], [620, 50], [650, 850], [60, 820]], np.float64)
+    cv2.fillConvexPoly(img, corners.astype(np.int32), 200)
+    cv2.fillConvexPoly(img, np.array([[0, 0], [260, 0], [0, 300]], np.int32), 120)  # the dark patch
+    quads = page_candidates(img)
+    assert quads
+    assert np.abs(quads[0] - corners).max() <= 0.02 * np.hypot(h, w)
+
+
+def test_long_sides_quad():
+    from omr.page import _long_sides_quad
+
+    chamfered = np.array([[10, 0], [100, 0], [100, 80], [0, 80], [0, 10]], float)
+    assert np.allclose(_long_sides_quad(chamfered), [[0, 0], [100, 0], [100, 80], [0, 80]])
+    assert _long_sides_quad(chamfered[:3]) is None
+    # an octagon: its four longest edges are not enough of its outline
+    octagon = np.array([[30, 0], [70, 0], [100, 30], [100, 70], [70, 100], [30, 100], [0, 70], [0, 30]], float)
+    assert _long_sides_quad(octagon) is None

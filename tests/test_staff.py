@@ -301,3 +301,24 @@ def test_short_combs_are_not_staves():
         img[350 + k * 10 : 352 + k * 10, 200:260] = 0  # 6 staff spaces
     staves = find_staves(img, 10.0)
     assert len(staves) == 2
+
+
+def test_systems_of_a_page_are_split_to_the_same_size():
+    from omr.staff import _even_systems
+
+    # a mark in the margin joins the second and third two-staff systems at the left
+    joins = ["", "start", "", "start", "start", "start"]
+    assert _even_systems([[0, 1], [2, 3, 4, 5]], joins) == [[0, 1], [2, 3], [4, 5]]
+    # a barline drawn through the gap is the score's own: kept
+    assert _even_systems([[0, 1], [2, 3, 4, 5]], ["", "start", "", "start", "barline", "start"]) == [
+        [0, 1], [2, 3, 4, 5]]
+    # a voice and piano (3 staves) after a piano-only first system: not a multiple
+    assert _even_systems([[0, 1], [2, 3, 4]], ["", "start", "", "start", "start"]) == [[0, 1], [2, 3, 4]]
+
+
+def test_staff_does_not_run_into_a_dark_border():
+    img = synthetic_page()
+    img[:, :40] = 0  # the table beside the page, touching the staves' start at x = 40
+    staves = find_staves(img, 10.0)
+    assert len(staves) == 2
+    assert all(abs(s.x0 - 40) <= 10 for s in staves)
