@@ -45,3 +45,22 @@ def test_training_runs_logs_and_saves(tiny_build, tmp_path):
     rows = [json.loads(line) for line in out.with_suffix(".log.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 2 and "val_notehead_recall" in rows[-1]
     assert out.with_suffix(".resume").exists()
+
+
+def test_focus_makes_a_class_a_crop_centre_more_often(tiny_build, tmp_path):
+    from omr import vocab
+    from omr.detect.train import parse_focus
+
+    assert parse_focus("accidental_flat=3, rest_whole") == {"accidental_flat": 3.0, "rest_whole": 2.0}
+    with pytest.raises(SystemExit, match="not a detected class"):
+        parse_focus("no_such_class=2")
+    ids = data.prepare(tiny_build, tmp_path / "prep", workers=1, progress=False)
+    pages = data.load_pages(tmp_path / "prep", ids)
+    classes = np.concatenate([p.classes for p in pages])
+    head = vocab.index("notehead_black")
+    plain = data.CropDataset(pages, samples=1)
+    focused = data.CropDataset(pages, samples=1, focus={"notehead_black": 4.0})
+    share = [float(d.symbol_weight[classes == head].sum()) for d in (plain, focused)]
+    assert share[1] > share[0]
+    # four times the weight of each notehead, against the same weight for the rest
+    assert share[1] / (1 - share[1]) == pytest.approx(4 * share[0] / (1 - share[0]))

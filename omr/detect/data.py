@@ -190,12 +190,17 @@ class CropDataset(torch.utils.data.Dataset):
     """Random class-balanced crops; ``len`` is nominal (samples per epoch)."""
 
     def __init__(self, pages: list[Page], *, samples: int, seed: int = 0,
-                 crop: int = CROP_PX, augment: bool = True):
+                 crop: int = CROP_PX, augment: bool = True,
+                 focus: dict[str, float] | None = None):
+        """``focus`` maps class names to extra factors on their crop-centre weight
+        (a fine-tuning stage aimed at the classes that lag)."""
         self.pages, self.samples, self.seed, self.crop, self.augment = (
             pages, samples, seed, crop, augment)
         counts = np.bincount(np.concatenate([p.classes for p in pages]),
                              minlength=len(vocab.DETECTED_NAMES)).astype(np.float64)
         weight_of_class = np.where(counts > 0, np.maximum(counts, 1) ** -BALANCE, 0)
+        for name, factor in (focus or {}).items():
+            weight_of_class[vocab.index(name)] *= factor
         self.symbol_page = np.concatenate([np.full(len(p.classes), i) for i, p in enumerate(pages)])
         self.symbol_index = np.concatenate([np.arange(len(p.classes)) for p in pages])
         w = weight_of_class[np.concatenate([p.classes for p in pages])]

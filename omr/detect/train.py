@@ -116,6 +116,21 @@ def validate(model: Detector, loader) -> dict[str, float]:
     return res
 
 
+def parse_focus(text: str) -> dict[str, float]:
+    """``'accidental_flat=3,rest_whole=2'`` → ``{'accidental_flat': 3.0, ...}``.
+
+    >>> parse_focus("accidental_flat=3")
+    {'accidental_flat': 3.0}
+    """
+    focus: dict[str, float] = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, factor = item.partition("=")
+        if name not in vocab.DETECTED_NAMES:
+            raise SystemExit(f"--focus: {name!r} is not a detected class")
+        focus[name] = float(factor or 2.0)
+    return focus
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m omr.detect.train", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -137,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--init", help="start from the weights of this checkpoint (a second "
                                    "stage: fresh optimizer and learning-rate schedule)")
     ap.add_argument("--warmup", type=int, default=200, help="warm-up steps")
+    ap.add_argument("--focus", default="",
+                    help="classes chosen more often as crop centres, e.g. "
+                         "'accidental_flat=3,rest_whole=3' (a fine-tuning stage)")
     args = ap.parse_args(argv)
+    focus = parse_focus(args.focus)
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -170,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         elapsed_before = st["meta"].get("train_seconds", 0.0)
         print(f"resumed at step {step}", flush=True)
 
-    train_set = data.CropDataset(train_pages, samples=args.batch * args.steps, seed=args.seed)
+    train_set = data.CropDataset(train_pages, samples=args.batch * args.steps, seed=args.seed,
+                                 focus=focus)
     val_set = data.CropDataset(val_pages, samples=192, seed=12345, augment=False)
     sampler = range(step * args.batch, args.steps * args.batch)
     loader = torch.utils.data.DataLoader(
@@ -181,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"command": "python -m omr.detect.train " + " ".join(argv or __import__("sys").argv[1:]),
             "train_pages": len(train_pages), "val_pages": len(val_pages),
             "parameters": count_parameters(model), "batch": args.batch, "seed": args.seed,
-            "torch": torch.__version__, "init": args.init}
+            "torch": torch.__version__, "init": args.init, "focus": focus}
     start = time.time()
     running: dict[str, float] = {}
     model.train()
