@@ -915,8 +915,18 @@ def _even_systems(groups: list[list[int]], joins: list[str]) -> list[list[int]]:
     [[0, 1], [2, 3], [4, 5]]
     >>> _even_systems([[0, 1], [2, 3, 4, 5]], ["", "start", "", "start", "barline", "start"])
     [[0, 1], [2, 3, 4, 5]]
+
+    Only when at least half of the systems have the smallest size: a voice staff
+    that lost its join to the piano below is no reason to split the other systems,
+
+    >>> _even_systems([[0], [1, 2], [3, 4, 5]], ["", "", "start", "", "start", "start"])
+    [[0, 1, 2], [3, 4, 5]]
+
+    (rejoined instead: :func:`_rejoined`).
     """
     k = min(len(g) for g in groups)
+    if 2 * sum(len(g) == k for g in groups) < len(groups):
+        return _rejoined(groups)  # the small ones are more likely a system that lost a join
     out = []
     for g in groups:
         cuts = g[k::k]
@@ -925,6 +935,28 @@ def _even_systems(groups: list[list[int]], joins: list[str]) -> list[list[int]]:
         else:
             out.append(g)
     return out
+
+
+def _rejoined(groups: list[list[int]]) -> list[list[int]]:
+    """Join runs of consecutive systems into systems of the page's largest size, when
+    every system then has that size (a staff whose brace or start line was not seen
+    became a system of its own); otherwise ``groups`` as they are.
+
+    >>> _rejoined([[0], [1, 2], [3, 4, 5]])
+    [[0, 1, 2], [3, 4, 5]]
+    >>> _rejoined([[0, 1], [2, 3, 4], [5, 6, 7]])   # a piano intro, then voice and piano
+    [[0, 1], [2, 3, 4], [5, 6, 7]]
+    """
+    m = max(len(g) for g in groups)
+    out, run = [], []
+    for g in groups:
+        run = run + g
+        if len(run) == m:
+            out.append(run)
+            run = []
+        elif len(run) > m:
+            return groups
+    return out if not run else groups
 
 
 def group_systems(staves: list[Staff], binary: np.ndarray) -> list[System]:

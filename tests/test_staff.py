@@ -322,3 +322,14 @@ def test_staff_does_not_run_into_a_dark_border():
     staves = find_staves(img, 10.0)
     assert len(staves) == 2
     assert all(abs(s.x0 - 40) <= 10 for s in staves)
+
+
+def test_a_system_that_lost_a_join_is_rejoined_not_the_others_split():
+    from omr.staff import _even_systems
+
+    # voice + piano systems; the first voice staff's join to its piano was not seen
+    joins = ["", "", "start", "", "start", "start"]
+    assert _even_systems([[0], [1, 2], [3, 4, 5]], joins) == [[0, 1, 2], [3, 4, 5]]
+    # a piano-only first system before voice + piano ones stays as it is
+    joins = ["", "start", "", "start", "start", "", "start", "start"]
+    assert _even_systems([[0, 1], [2, 3, 4], [5, 6, 7]], joins) == [[0, 1], [2, 3, 4], [5, 6, 7]]
