@@ -25,6 +25,8 @@ import copy
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
+import numpy as np
+
 from omr.graph import StaffGraph
 from omr.notation import implied
 from omr.notation.layout import REPEAT_END, REPEAT_START, MeasureSpan, read_time, signature_groups, system_measures
@@ -484,6 +486,9 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
     # bar (a barline was missed), wrong in music whose measures are all longer
     fills = [_content_length(m) == m.bar for m in measures]
     may_cut = sum(fills) >= CUT_MIN_FILLING * max(len(fills), 1)
+    # ... and only a measure as wide as the bars it would hold: misread durations
+    # (beams not seen) can make a measure add up to two bars just as well
+    typical_width = float(np.median([m.span.x1 - m.span.x0 for m in measures])) if measures else 0.0
     index = -1
     while index + 1 < len(measures):
         index += 1
@@ -514,7 +519,8 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
             m.pickup = True
             m.length = longest
             report.infer("pickup", f"the first measure is a pickup of {longest} quarter note(s)", **where)
-        if may_cut and longest > bar and (longest / bar).denominator == 1:
+        wide = m.span.x1 - m.span.x0 >= CUT_MIN_WIDTH * typical_width * int(longest / bar) / 2
+        if may_cut and wide and longest > bar and (longest / bar).denominator == 1:
             parts = _split_at_bars(m, bar, int(longest / bar))
             if parts:
                 # a barline the detector missed: the measure is cut where every
@@ -578,6 +584,9 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
 #: A measure holding several bars is cut only when at least this fraction of the
 #: piece's measures fill exactly one bar.
 CUT_MIN_FILLING = 0.5
+#: ... and when it is at least this many times as wide as the piece's typical
+#: measure (median), for two bars (more bars: in proportion).
+CUT_MIN_WIDTH = 1.4
 
 
 def _content_length(m: ReadMeasure) -> Fraction:

@@ -862,6 +862,30 @@ def test_note_between_staves_goes_where_its_ledger_lines_lead():
     assert_valid(score)
 
 
+def test_missed_barline_cut_only_where_the_measure_is_wide_enough():
+    def page(narrow: bool):
+        s = Staff()
+        for m in range(4):
+            if m == 1:
+                # two bars of quarters with no barline between them; or, narrow, one
+                # bar of eighths whose flags were not seen (eight quarters' worth)
+                step = spacing(0.5) if narrow else spacing(1)
+                for i in range(8):
+                    s.note(2 + i % 3, x=s.x + (step if i else 0), advance=False)
+                s.x += step + 4
+            else:
+                _four_quarters(s, 4)
+            s.barline("barline_final" if m == 3 else "barline_single")
+        return transcribe(s)
+
+    score, report, _ = page(narrow=False)
+    assert [len(r) for r in names(score)] == [4, 4, 4, 4, 4]
+    assert any(w.kind == "missed_barline" for w in report.warnings)
+    score, report, _ = page(narrow=True)
+    assert len(measures(score)) == 4
+    assert not any(w.kind == "missed_barline" for w in report.warnings)
+
+
 def test_grand_staff_is_one_part_with_two_staves():
     up, low = Staff(top=TOP, fifths=1), Staff(top=TOP + 100, clef="clef_f", fifths=1)
     for p in (0, 2, 4, 6):
