@@ -886,6 +886,22 @@ def test_missed_barline_cut_only_where_the_measure_is_wide_enough():
     assert not any(w.kind == "missed_barline" for w in report.warnings)
 
 
+def test_stem_taken_for_a_barline_before_the_final_one_makes_no_measure():
+    s = Staff()
+    _four_quarters(s, 4)
+    s.barline()
+    for _ in range(3):
+        s.note(4)
+    last = s.note(4, stem="down")
+    st = last.stem.box   # the detector calls the last stem (at the head's left) a barline
+    s.add("barline_single", (st[0] - 0.5, s.top + 0.5, st[0] + 0.8, s.top + 40.5))
+    s.x = last.head.box[2] - 2
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert [len(r) for r in names(score)] == [4, 4]
+    assert "restored_rest" not in kinds(report)
+
+
 def test_grand_staff_is_one_part_with_two_staves():
     up, low = Staff(top=TOP, fifths=1), Staff(top=TOP + 100, clef="clef_f", fifths=1)
     for p in (0, 2, 4, 6):

@@ -22,6 +22,9 @@ from omr.graph import Node, StaffGraph
 
 #: Barlines within this many staff spaces on different staves are one barline.
 BARLINE_CLUSTER_SS = 1.5
+#: A measure is at least this wide (staff spaces): a narrower one is a stem or a
+#: bracket taken for a barline, and joins the measure before it.
+MIN_MEASURE_SS = 2.5
 #: Key signature accidentals (and time signature digits) further apart than this
 #: (staff spaces) belong to different signatures.
 SIGNATURE_GAP_SS = 1.6
@@ -87,7 +90,9 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
         kind = min(kinds, key=lambda k: _KIND_PRIORITY.index(k) if k in _KIND_PRIORITY else 99)
         if kind == "barline_single" and kinds.count("barline_single") < len(kinds) / 2:
             kind = max(set(kinds), key=kinds.count)
-        barlines.append((sum(it[0] for it in c) / len(c), kind))
+        # the median: a stem read as a barline beside the real one does not move it
+        xs = sorted(it[0] for it in c)
+        barlines.append((0.5 * (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]), kind))
     x_start = min(g.staves[s].x0 for s in staves)
     x_end = max(g.staves[s].x1 for s in staves) + ss
     musical = sorted(n.cx for n in g.nodes if n.staff in staves and n.role in ("notehead", "rest"))
@@ -108,6 +113,15 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
         elif kind is not None and spans and kind != "barline_single" and spans[-1].right == "barline_single":
             spans[-1].right = kind  # a double/final bar drawn as two boxes
         prev_x, prev_kind = x, kind
+    # a measure narrower than any real one (a stem taken for a barline just before
+    # the system's end) belongs to the measure before it
+    merged: list[MeasureSpan] = []
+    for sp in spans:
+        if merged and sp.x1 - sp.x0 < MIN_MEASURE_SS * ss and sp.left is None:
+            merged[-1].x1, merged[-1].right = sp.x1, sp.right
+        else:
+            merged.append(sp)
+    spans = merged
     for s in spans:  # a repeat-both opens the next measure only as a start
         if s.left == "barline_repeat_both":
             s.left = "barline_repeat_start"
