@@ -94,6 +94,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = suppress_duplicates([Symbol(d.cls, d.box, d.score) for d in result.normalized
                                    if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES])
     symbols += image_barlines(binary, staves, symbols)
+    symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
     g = build_graph(symbols, staves, [s.staves for s in systems])
@@ -169,6 +170,58 @@ def image_barlines(binary, staves, symbols: list[Symbol]) -> list[Symbol]:
             continue
         found.append(Symbol("barline_single", (x0, top, x1, bottom), IMAGE_BARLINE_SCORE))
     return found
+
+
+#: A barline is a crease (a fold in the paper, a line through the whole page) when
+#: the gap beyond its system (above or below, at least ``CREASE_MIN_GAP_SS`` staff
+#: spaces of it, up to ``CREASE_REACH_SS``, leaving ``CREASE_MARGIN_SS`` by each
+#: staff) is inked at its x over this fraction of the rows.
+CREASE_MIN_INK = 0.8
+CREASE_MIN_GAP_SS = 3.0
+CREASE_REACH_SS = 8.0
+CREASE_MARGIN_SS = 0.75
+#: Half the width of the column searched for the crease's ink, staff spaces.
+CREASE_HALF_WIDTH_SS = 0.4
+
+
+def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]) -> list[Symbol]:
+    """``symbols`` without the barlines that continue beyond their system: a barline
+    ends at its system's outer staves, a crease in the paper runs on."""
+    import numpy as np
+
+    if not staves or not systems:
+        return symbols
+    h, w = binary.shape
+    ss = float(np.median([s.staff_space for s in staves]))
+    centres = np.array([s.center_y for s in staves])
+    system_of = {i: k for k, members in enumerate(systems) for i in members}
+
+    def inked(x: float, y0: float, y1: float) -> bool:
+        r0, r1 = int(max(0, np.ceil(y0))), int(min(h, np.floor(y1)))
+        if r1 - r0 < CREASE_MIN_GAP_SS * ss:
+            return False
+        half = CREASE_HALF_WIDTH_SS * ss  # a crease runs a little askew
+        c0, c1 = int(max(0, round(x - half))), int(min(w, round(x + half) + 1))
+        return bool(binary[r0:r1, c0:c1].any(axis=1).mean() >= CREASE_MIN_INK)
+
+    out = []
+    for sym in symbols:
+        if vocab.CLASSES[sym.cls].role != "barline":
+            out.append(sym)
+            continue
+        x, y = 0.5 * (sym.box[0] + sym.box[2]), 0.5 * (sym.box[1] + sym.box[3])
+        k = system_of.get(int(np.argmin(np.abs(centres - y))))
+        if k is None:
+            out.append(sym)
+            continue
+        first, last = staves[systems[k][0]], staves[systems[k][-1]]
+        top, bottom = first.y_top(x) - CREASE_MARGIN_SS * ss, last.y_bottom(x) + CREASE_MARGIN_SS * ss
+        above = staves[systems[k - 1][-1]].y_bottom(x) + CREASE_MARGIN_SS * ss if k > 0 else top - CREASE_REACH_SS * ss
+        below = staves[systems[k + 1][0]].y_top(x) - CREASE_MARGIN_SS * ss if k + 1 < len(systems) else bottom + CREASE_REACH_SS * ss
+        if inked(x, max(above, top - CREASE_REACH_SS * ss), top) or inked(x, bottom, min(below, bottom + CREASE_REACH_SS * ss)):
+            continue
+        out.append(sym)
+    return out
 
 
 def transcribe(images: Sequence, *, model=None, ocr: bool = True, title: str | None = None,

@@ -1,0 +1,47 @@
+"""Rules of omr/pipeline.py that clean the detections before the graph is built,
+on small hand-made pages (normalized frame, 10 px per staff space)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from omr.graph import Symbol, straight_staff
+from omr.pipeline import drop_creases
+
+SS = 10.0
+
+
+def page(crease: bool):
+    """Two systems of two staves; a barline through each system at x = 300, and,
+    with ``crease``, a fold line down the whole page at x = 200."""
+    tops = [60, 160, 320, 420]
+    staves = [straight_staff(i, x0=40, x1=560, top=t, staff_space=SS, system=i // 2)
+              for i, t in enumerate(tops)]
+    binary = np.zeros((560, 600), bool)
+    for t in tops:
+        for k in range(5):
+            binary[t + int(k * SS), 40:560] = True
+    for first, last in ((60, 200), (320, 460)):
+        binary[first:last + 1, 300:302] = True
+    if crease:
+        binary[:, 199:202] = True
+    bars = []
+    for t in tops:
+        bars.append(Symbol("barline_single", (299, t, 302, t + 40), 0.9))
+        if crease:
+            bars.append(Symbol("barline_single", (199, t, 202, t + 40), 0.6))
+    return binary, staves, [[0, 1], [2, 3]], bars
+
+
+def test_a_crease_through_the_page_is_no_barline():
+    binary, staves, systems, bars = page(crease=True)
+    head = Symbol("notehead_black", (100, 75, 113, 85), 0.9)
+    kept = drop_creases(bars + [head], binary, staves, systems)
+    assert head in kept
+    assert sorted({round(s.box[0]) for s in kept if s.cls == "barline_single"}) == [299]
+    assert len([s for s in kept if s.cls == "barline_single"]) == 4
+
+
+def test_barlines_inside_their_systems_are_kept():
+    binary, staves, systems, bars = page(crease=False)
+    assert drop_creases(bars, binary, staves, systems) == bars
