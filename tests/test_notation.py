@@ -902,6 +902,20 @@ def test_stem_taken_for_a_barline_before_the_final_one_makes_no_measure():
     assert "restored_rest" not in kinds(report)
 
 
+def test_courtesy_time_signature_after_the_last_barline_is_no_measure():
+    # a 6/8 at the end of the system, whose digits the detector took for whole notes
+    s = Staff()
+    _four_quarters(s, 4)
+    s.barline()
+    _four_quarters(s, 2)
+    s.barline("barline_double")
+    for p in (6, 2):
+        s.note(p, "w", x=s.x - 6, advance=False)
+    score, report, _ = transcribe(s)
+    assert [len(r) for r in names(score)] == [4, 4]
+    assert "restored_rest" not in kinds(report)
+
+
 def test_grand_staff_is_one_part_with_two_staves():
     up, low = Staff(top=TOP, fifths=1), Staff(top=TOP + 100, clef="clef_f", fifths=1)
     for p in (0, 2, 4, 6):

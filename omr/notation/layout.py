@@ -25,6 +25,10 @@ BARLINE_CLUSTER_SS = 1.5
 #: A measure is at least this wide (staff spaces): a narrower one is a stem or a
 #: bracket taken for a barline, and joins the measure before it.
 MIN_MEASURE_SS = 2.5
+#: What follows a system's last barline is a measure whose closing barline was not
+#: seen only when the staff runs on at least this far (staff spaces); less is a
+#: courtesy clef, key or time signature (whose digits can pass for whole notes).
+COURTESY_MAX_SS = 3.8
 #: Key signature accidentals (and time signature digits) further apart than this
 #: (staff spaces) belong to different signatures.
 SIGNATURE_GAP_SS = 1.6
@@ -104,6 +108,8 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
     carry_left: str | None = None
     prev_x, prev_kind = x_start, None
     for x, kind in barlines + [(x_end, None)]:
+        if kind is None and prev_kind is not None and x - ss - prev_x < COURTESY_MAX_SS * ss:
+            break  # after the system's last barline: courtesy signatures, no measure
         if has_music(prev_x, x):
             left = carry_left or (prev_kind if prev_kind in REPEAT_START else None)
             spans.append(MeasureSpan(prev_x, x, left=left, right=kind))
