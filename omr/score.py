@@ -303,24 +303,55 @@ def _vote_start_clef(g: StaffGraph, s: int, first_x: float, vote: dict[str, str]
 CLEF_VOTE_MAX_SHIFT = 2
 
 
+#: Meters a page without a printed time signature is given, as quarter notes per
+#: measure: the ones in common use (3 quarters is 3/4; 3/8, 9/8 from their eighths).
+PLAUSIBLE_MEASURE_QUARTERS = (Fraction(2), Fraction(3), Fraction(4), Fraction(3, 2), Fraction(9, 2),
+                              Fraction(6), Fraction(5), Fraction(1), Fraction(8))
+
+
 def _time_from_content(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> tuple[int, int]:
     """The time signature most measures of a system fill (a continuation page, or a
-    staff that prints none): the commonest longest-voice length, in quarters or
-    eighths."""
+    staff that prints none): of the meters in common use
+    (:data:`PLAUSIBLE_MEASURE_QUARTERS`), the one that most measures have a staff
+    filling exactly; ties go to the longer (rests left out make measures short, never
+    long). Nothing fits: the commonest longest-voice length, in quarters or eighths,
+    when it is a plausible meter."""
     from collections import Counter
 
-    lengths = Counter(x for x in _measure_lengths(per_staff, spans) if x > 0)
-    if not lengths:
-        return DEFAULT_TIME
-    # rests left out make measures short, never long: the longest length that
-    # several measures reach is the meter
-    repeated = [n for n, c in lengths.items() if c >= 2]
-    length = max(repeated) if repeated else lengths.most_common(1)[0][0]
-    if (length * 2).denominator != 1:
-        return DEFAULT_TIME
+    per_measure = _staff_lengths(per_staff, spans)
+    fits = Counter(q for lengths in per_measure for q in PLAUSIBLE_MEASURE_QUARTERS if q in lengths)
+    if fits:
+        length = max(fits, key=lambda q: (fits[q], q))
+    else:
+        lengths = Counter(x for x in _measure_lengths(per_staff, spans) if x > 0)
+        if not lengths:
+            return DEFAULT_TIME
+        repeated = [n for n, c in lengths.items() if c >= 2]
+        length = max(repeated) if repeated else lengths.most_common(1)[0][0]
+        if length not in PLAUSIBLE_MEASURE_QUARTERS:
+            return DEFAULT_TIME
     if length.denominator == 1 and length <= 12:
         return int(length), 4
     return int(length * 2), 8
+
+
+def _staff_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> list[set]:
+    """Per measure, the lengths its staves' contents suggest (as for
+    :func:`_measure_lengths`, one per staff; whole-measure rests left out)."""
+    out = []
+    for k in range(len(spans)):
+        found = set()
+        for sm in per_staff:
+            events = [e for e in sm[k].events if not e.grace]
+            if not events or len(events) == 1 and events[0].is_rest and events[0].base == 4:
+                continue
+            if columns_conflict(events, sm[k].staff_space):
+                found.add(total([e for e in events if e.direction != "down"]))
+                found.add(total([e for e in events if e.direction != "up"]))
+            else:
+                found.add(total(events))
+        out.append(found)
+    return out
 
 
 def _first_music_x(g: StaffGraph, staves: list[int]) -> float:

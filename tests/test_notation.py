@@ -480,6 +480,24 @@ def test_time_from_content_on_a_page_without_a_time_signature():
     assert "time_from_content" in kinds(report)
 
 
+def test_time_from_content_is_a_meter_in_common_use():
+    # a continuation page in 3/4 where two measures hold a stray whole note (a
+    # smudge read as one): 7/4 fits as many measures, but 3/4 is the meter
+    s = Staff(time=None)
+    for m in range(4):
+        first = s.note(0)
+        for p in (2, 4):
+            s.note(p)
+        if m % 2:
+            end = s.x
+            s.note(14, "w", x=first.head.box[2] + 4, advance=False)
+            s.x = end
+        s.barline()
+    score, report, _ = transcribe(s)
+    assert [time_signatures(score)[i].ratioString for i in (0, 2)] == ["3/4", "3/4"]
+    assert "time_from_content" in kinds(report)
+
+
 @pytest.mark.parametrize("printed", [(4, 4), None])
 def test_four_measures_with_stems_both_ways(printed):
     s = Staff(time=printed)
