@@ -93,7 +93,9 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
                            "(is the whole staff in the photo, and in focus?)")
     symbols = suppress_duplicates([Symbol(d.cls, d.box, d.score) for d in result.normalized
                                    if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES])
-    symbols += image_barlines(binary, staves, symbols)
+    lines = staff_mod.find_barlines(binary, staves)
+    symbols = confirm_weak_barlines(symbols, staves, lines)
+    symbols += image_barlines(binary, staves, symbols, lines=lines)
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
@@ -146,16 +148,16 @@ BARLINE_STEM_SS = 0.5
 IMAGE_BARLINE_SCORE = 0.5
 
 
-def image_barlines(binary, staves, symbols: list[Symbol]) -> list[Symbol]:
+def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None) -> list[Symbol]:
     """Barlines the detector missed, found as thin lines through a whole staff
-    (:func:`omr.staff.find_barlines`), that are neither a detected barline nor a
-    stem next to a notehead."""
+    (:func:`omr.staff.find_barlines`, or ``lines`` it gave), that are neither a
+    detected barline nor a stem next to a notehead."""
     from omr.staff import find_barlines
 
     if not staves:
         return []
     found = []
-    for index, x0, x1 in find_barlines(binary, staves):
+    for index, x0, x1 in (lines if lines is not None else find_barlines(binary, staves)):
         s = staves[index]
         ss = s.staff_space
         cx = 0.5 * (x0 + x1)
@@ -170,6 +172,35 @@ def image_barlines(binary, staves, symbols: list[Symbol]) -> list[Symbol]:
             continue
         found.append(Symbol("barline_single", (x0, top, x1, bottom), IMAGE_BARLINE_SCORE))
     return found
+
+
+#: A detected barline less confident than this is kept only where the image shows
+#: a thin line through its staff (:func:`omr.staff.find_barlines`) within
+#: ``BARLINE_DUPLICATE_SS``: alone on a one-staff system, nothing else confirms it.
+WEAK_BARLINE_SCORE = 0.5
+
+
+def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
+    """``symbols`` without the weak barlines (:data:`WEAK_BARLINE_SCORE`) that no line
+    in the image (``lines``: ``(staff, x0, x1)``) confirms."""
+    import numpy as np
+
+    if not staves:
+        return symbols
+    centres = np.array([s.center_y for s in staves])
+    by_staff: dict[int, list[float]] = {}
+    for index, x0, x1 in lines:
+        by_staff.setdefault(index, []).append(0.5 * (x0 + x1))
+    out = []
+    for sym in symbols:
+        if vocab.CLASSES[sym.cls].role == "barline" and sym.score < WEAK_BARLINE_SCORE:
+            x, y = 0.5 * (sym.box[0] + sym.box[2]), 0.5 * (sym.box[1] + sym.box[3])
+            k = int(np.argmin(np.abs(centres - y)))
+            reach = BARLINE_DUPLICATE_SS * staves[k].staff_space + 0.5 * (sym.box[2] - sym.box[0])
+            if not any(abs(x - lx) <= reach for lx in by_staff.get(k, [])):
+                continue
+        out.append(sym)
+    return out
 
 
 #: A barline is a crease (a fold in the paper, a line through the whole page) when

@@ -45,3 +45,18 @@ def test_a_crease_through_the_page_is_no_barline():
 def test_barlines_inside_their_systems_are_kept():
     binary, staves, systems, bars = page(crease=False)
     assert drop_creases(bars, binary, staves, systems) == bars
+
+
+def test_weak_barlines_need_a_line_in_the_image():
+    from omr.pipeline import confirm_weak_barlines
+    from omr.staff import find_barlines
+
+    binary, staves, systems, _ = page(crease=False)
+    lines = find_barlines(binary, staves)
+    assert {round(x0) for i, x0, _ in lines if i == 0} == {300}
+    confirmed = Symbol("barline_single", (299, 60, 302, 100), 0.4)   # a line is there
+    unconfirmed = Symbol("barline_double", (150, 60, 156, 100), 0.4)  # nothing is
+    strong = Symbol("barline_single", (250, 60, 252, 100), 0.8)       # sure enough alone
+    head = Symbol("notehead_black", (100, 75, 113, 85), 0.4)
+    kept = confirm_weak_barlines([confirmed, unconfirmed, strong, head], staves, lines)
+    assert kept == [confirmed, strong, head]
