@@ -1,7 +1,8 @@
 """End-to-end time of ``omr.detect.infer.detect`` on a 12-megapixel phone photo.
 
     python bench/detect_speed.py [--repeats 5] [--threads 2] [--size 3000x4000]
-        [--seed 0] [--image PHOTO] [--keep PHOTO.jpg] [--checkpoint PATH] [--json OUT]
+        [--seed 0] [--image PHOTO] [--keep PHOTO.jpg] [--checkpoint PATH]
+        [--device cpu|cuda] [--json OUT]
 
 The photo: page 1 of a generated score (``synth.generate.generate_score``), engraved
 with ``synth.engrave`` (random layout from ``sample_options``), photographed by
@@ -14,7 +15,8 @@ and the staff space (printed, as the detector measures it) is in the range of re
 ones (about 15-40 px). The photo is saved
 as a JPEG (quality 92) in a temporary folder and ``detect(path)`` is timed from the
 path, as the ``omr detect`` command would run it. ``--image`` times a photo of
-your own instead.
+your own instead. ``--device cuda`` runs the network on a GPU (page analysis and
+decoding stay on the CPU).
 
 One warm-up run is excluded; the median of ``--repeats`` runs is reported, in total
 and per stage (``result.timings``), with the machine (CPU model, cores, threads)
@@ -78,13 +80,14 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine(threads: int) -> dict:
+def machine(threads: int, device: str = "cpu") -> dict:
     import torch
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else None
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "cores_usable": usable,
-            "torch_threads": threads, "torch": torch.__version__,
-            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+            "torch_threads": threads, "torch": torch.__version__, "device": device,
+            "gpu": gpu, "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
 
 
 def main(argv=None) -> int:
@@ -96,6 +99,7 @@ def main(argv=None) -> int:
     parser.add_argument("--image", type=Path, default=None, help="time this photo instead")
     parser.add_argument("--keep", type=Path, default=None, help="also save the synthetic photo here")
     parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -122,7 +126,7 @@ def main(argv=None) -> int:
                             [cv2.IMWRITE_JPEG_QUALITY, 92])
 
         t = time.perf_counter()
-        model = load_model(args.checkpoint) if args.checkpoint else load_model()
+        model = load_model(args.checkpoint, device=args.device)
         load_seconds = time.perf_counter() - t
 
         totals, stages, n_detections = [], [], 0
@@ -143,12 +147,13 @@ def main(argv=None) -> int:
 
     names = list(dict.fromkeys(name for s in stages for name in s))
     per_stage = {name: statistics.median(s.get(name, 0.0) for s in stages) for name in names}
-    info = machine(args.threads)
+    info = machine(args.threads, args.device)
     median = statistics.median(totals)
 
     print(f"# detect() end to end: {how}\n")
     print(f"machine: {info['cpu']}, {info['cores_usable']} of {info['cores']} cores usable, "
-          f"{args.threads} torch threads, torch {info['torch']}, python {info['python']}")
+          f"{args.threads} torch threads, torch {info['torch']}, python {info['python']}, "
+          f"network on {info['gpu'] or 'the CPU'}")
     print(f"image {width}x{height} px, staff space {staff_space:.1f} px, {n_detections} detections; "
           f"load_model() {load_seconds:.2f} s (once, not in the table)\n")
     print(f"| stage | median s ({args.repeats} runs, warm-up excluded) |")

@@ -95,6 +95,17 @@ def test_bad_checkpoint_is_a_model_error(tmp_path):
         load_model(bad)
 
 
+def test_device_choice():
+    assert load_model(device="cpu").device.type == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert load_model(device="auto").device.type == expected
+    with pytest.raises(ModelError, match="unknown device"):
+        load_model(device="abacus")
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="no GPU"):
+            load_model(device="cuda")
+
+
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
     """A mild synthetic phone photo of a generated test-split score, with its truth."""

@@ -56,15 +56,30 @@ _CLEFS = frozenset(vocab.names_with_role("clef"))
 class LoadedDetector:
     """A network plus what it was trained with (classes, metadata)."""
 
-    def __init__(self, net: Detector, classes: list[str], meta: dict):
-        self.net, self.classes, self.meta = net, classes, meta
+    def __init__(self, net: Detector, classes: list[str], meta: dict,
+                 device: torch.device = torch.device("cpu")):
+        self.net, self.classes, self.meta, self.device = net, classes, meta, device
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(x)
 
 
-def load_model(path: str | Path | None = None, *, threads: int | None = None) -> LoadedDetector:
-    """Load a detector checkpoint (default: the one shipped in ``omr/models``)."""
+def load_model(path: str | Path | None = None, *, threads: int | None = None,
+               device: str | torch.device = "cpu") -> LoadedDetector:
+    """Load a detector checkpoint (default: the one shipped in ``omr/models``).
+
+    ``device`` is where the network runs: ``"cpu"`` (the target machine), ``"cuda"``,
+    or ``"auto"`` (CUDA when torch sees a GPU). Decoding and everything after it
+    run on the CPU either way.
+    """
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(device)
+    except RuntimeError as err:
+        raise ModelError(f"unknown device {device!r}: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError("device 'cuda' was asked for, but torch sees no GPU")
     if threads:
         torch.set_num_threads(threads)
     if path is None:
@@ -84,8 +99,8 @@ def load_model(path: str | Path | None = None, *, threads: int | None = None) ->
     net.load_state_dict({k: v.float() if v.is_floating_point() else v
                          for k, v in ckpt["state_dict"].items()})
     net.eval()
-    net = net.to(memory_format=torch.channels_last)
-    return LoadedDetector(net, list(ckpt["classes"]), ckpt.get("meta", {}))
+    net = net.to(device=device, memory_format=torch.channels_last)
+    return LoadedDetector(net, list(ckpt["classes"]), ckpt.get("meta", {}), device)
 
 
 def decode(out: dict[str, torch.Tensor], *, threshold: float = DEFAULT_THRESHOLD,
@@ -132,7 +147,7 @@ def detect_normalized(model: LoadedDetector, gray: np.ndarray, *,
             tile = gray[y0:y0 + TILE_PX, x0:x0 + TILE_PX]
             th, tw = tile.shape
             ph, pw = -th % PAD_MULTIPLE, -tw % PAD_MULTIPLE
-            x = torch.from_numpy(image_to_input(tile))[None]
+            x = torch.from_numpy(image_to_input(tile))[None].to(model.device)
             if ph or pw:
                 x = F.pad(x, (0, pw, 0, ph))
             out = model(x.contiguous(memory_format=torch.channels_last))
