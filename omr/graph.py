@@ -67,6 +67,11 @@ CURVE_END_X_SS = 2.0
 CURVE_END_Y_SS = 2.5
 #: Symbols whose box is farther than this from every staff belong to no staff.
 STAFF_MAX_DISTANCE_SS = 12.0
+#: A notehead or rest whose centre lies further than this (staff spaces) beyond
+#: either end of its system's staff lines is no note: a staff label in the margin
+#: ("T.", "B.") or a page number read as one. (The system's ends, not the staff's:
+#: a staff's own line tracking can stop short where the photo is bad.)
+STAFF_END_MARGIN_SS = 1.0
 #: A notehead at least this far (staff spaces) outside its nearest staff, between
 #: two staves, may belong to the other staff (:func:`_ledger_sides`); a ledger line
 #: is where one is needed when it is within this many staff spaces of the line
@@ -345,6 +350,12 @@ def _systems_from_staves(staves: list[Staff]) -> list[list[int]]:
 def _assign_staves(g: StaffGraph) -> None:
     # staves' vertical extents, to try only the two or three a symbol can belong to
     extents = np.array([[s.lines[0].min(), s.lines[4].max()] for s in g.staves])
+    # where each staff's system starts and ends (x)
+    ends = {s.index: (s.x0, s.x1) for s in g.staves}
+    for members in g.systems:
+        lo = min(g.staves[i].x0 for i in members)
+        hi = max(g.staves[i].x1 for i in members)
+        ends.update({i: (lo, hi) for i in members})
     for n in g.nodes:
         if n.role == "structure" and n.cls in ("brace", "bracket"):
             continue
@@ -363,8 +374,12 @@ def _assign_staves(g: StaffGraph) -> None:
             if d < best_d:
                 best, best_d = s.index, d
         if best >= 0 and best_d <= STAFF_MAX_DISTANCE_SS * g.staves[best].staff_space:
-            n.staff = best
             s = g.staves[best]
+            margin = STAFF_END_MARGIN_SS * s.staff_space
+            lo, hi = ends[best]
+            if n.role in ("notehead", "rest") and not lo - margin <= cx <= hi + margin:
+                continue
+            n.staff = best
             if n.role in ("notehead", "rest", "clef", "key", "accidental", "dot", "ledger"):
                 n.position = int(round(s.position(cx, _anchor_y(n))))
 

@@ -98,6 +98,22 @@ def test_symbol_far_from_every_staff_has_no_staff():
     assert g.nodes[1].staff == -1
 
 
+def test_notehead_in_the_margin_beside_a_staff_is_no_note():
+    # a staff label ("T.") left of where the lines start, read as a whole note
+    staff = straight_staff(0, x0=100, x1=400, top=TOP, staff_space=SS)
+    label = Symbol("notehead_whole", (60, TOP + 1.5 * SS, 72, TOP + 2.5 * SS))
+    first = Symbol("notehead_whole", (108, TOP + 1.5 * SS, 120, TOP + 2.5 * SS))
+    past_end = Symbol("rest_whole", (440, TOP + SS, 452, TOP + 1.5 * SS))
+    g = build_graph([label, first, past_end], [staff])
+    assert [n.staff for n in g.nodes] == [-1, 0, -1]
+    # a staff whose line tracking stopped short keeps its notes: its system's other
+    # staff shows where the system starts
+    short = straight_staff(0, x0=300, x1=400, top=TOP, staff_space=SS)
+    below = straight_staff(1, x0=100, x1=400, top=TOP + 100, staff_space=SS)
+    g = build_graph([label, first], [short, below], [[0, 1]])
+    assert [n.staff for n in g.nodes] == [-1, 0]
+
+
 def test_no_staves_gives_nodes_without_edges():
     g = build_graph([head(40, 4), stem_up(head(40, 4))], [])
     assert len(g.nodes) == 2 and g.edges == []
