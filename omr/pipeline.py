@@ -110,11 +110,14 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
 DUPLICATE_IOU = 0.5
 #: Roles in which one symbol cannot sit on another of the same role.
 EXCLUSIVE_ROLES = ("notehead", "rest", "accidental", "clef", "key", "time", "flag", "dot")
+#: Roles that cannot sit on one another either: a time signature's digit is no
+#: note or rest (an "8" or "0" read as a whole note too).
+SHARED_PLACE_ROLES = ("notehead", "rest", "time")
 
 
 def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
-    """Drop the weaker of two overlapping symbols of one role (see
-    ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``)."""
+    """Drop the weaker of two overlapping symbols of one role, or of two roles of
+    ``SHARED_PLACE_ROLES`` (see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``)."""
     import numpy as np
 
     from omr.eval.detection import iou_matrix
@@ -124,7 +127,8 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     for i, s in enumerate(symbols):
         role = vocab.CLASSES[s.cls].role
         if role in EXCLUSIVE_ROLES:
-            by_role.setdefault(role, []).append(i)
+            group = "+".join(SHARED_PLACE_ROLES) if role in SHARED_PLACE_ROLES else role
+            by_role.setdefault(group, []).append(i)
     for idx in by_role.values():
         if len(idx) < 2:
             continue

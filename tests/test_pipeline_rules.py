@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import drop_creases
+from omr.pipeline import drop_creases, suppress_duplicates
 
 SS = 10.0
 
@@ -60,3 +60,15 @@ def test_weak_barlines_need_a_line_in_the_image():
     head = Symbol("notehead_black", (100, 75, 113, 85), 0.4)
     kept = confirm_weak_barlines([confirmed, unconfirmed, strong, head], staves, lines)
     assert kept == [confirmed, strong, head]
+
+
+def test_a_time_digit_read_as_a_whole_note_too_is_no_note():
+    eight = Symbol("time_8", (202, 316, 219, 335), 0.84)
+    whole = Symbol("notehead_whole", (201, 321, 219, 338), 0.37)
+    three = Symbol("time_3", (203, 295, 219, 318), 0.76)
+    other = Symbol("notehead_whole", (260, 321, 278, 338), 0.37)  # elsewhere: kept
+    kept = suppress_duplicates([eight, whole, three, other])
+    assert kept == [eight, three, other]
+    # a confident note is not dropped for a weak digit on it
+    assert suppress_duplicates([Symbol("time_8", eight.box, 0.3), Symbol("notehead_whole", whole.box, 0.9)]) \
+        == [Symbol("notehead_whole", whole.box, 0.9)]
