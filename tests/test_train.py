@@ -39,7 +39,7 @@ def test_training_runs_logs_and_saves(tiny_build, tmp_path):
     assert train_main(["--train", str(tiny_build), "--val", str(tiny_build),
                        "--cache", str(tmp_path / "cache"), "--steps", "2", "--batch", "2",
                        "--val-every", "2", "--save-every", "1", "--loader-workers", "0",
-                       "--threads", "1", "--out", str(out)]) == 0
+                       "--threads", "1", "--device", "auto", "--out", str(out)]) == 0
     model = load_model(out)
     assert model.meta["steps"] == 2
     rows = [json.loads(line) for line in out.with_suffix(".log.jsonl").read_text().splitlines()]
@@ -64,3 +64,15 @@ def test_focus_makes_a_class_a_crop_centre_more_often(tiny_build, tmp_path):
     assert share[1] > share[0]
     # four times the weight of each notehead, against the same weight for the rest
     assert share[1] / (1 - share[1]) == pytest.approx(4 * share[0] / (1 - share[0]))
+
+
+def test_time_bounded_runs_end_on_a_low_learning_rate():
+    from omr.detect.train import lr_at
+
+    assert lr_at(0, 100, 1.0, warmup=10) == 0.1
+    # halfway through the steps but at the end of the time budget: the bottom
+    assert lr_at(50, 100, 1.0, warmup=10, time_fraction=1.0) == 0.02
+    # the steps lead when they are further along than the clock
+    assert lr_at(100, 100, 1.0, warmup=10, time_fraction=0.1) == 0.02
+    mid = lr_at(55, 100, 1.0, warmup=10, time_fraction=0.0)
+    assert 0.4 < mid < 0.6 and lr_at(55, 100, 1.0, warmup=10, time_fraction=0.8) < mid

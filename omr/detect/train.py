@@ -54,7 +54,8 @@ def save_checkpoint(path: Path, model: Detector, *, step: int, meta: dict,
                     optimizer=None) -> None:
     """The shipped form: config + half-precision weights + metadata (no optimizer).
     With ``optimizer`` a ``.resume`` file with full state is written beside it."""
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    state = {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu())
+             for k, v in model.state_dict().items()}
     payload = {"format": "omr-detector-1", "config": model.config.to_dict(),
                "classes": list(vocab.DETECTED_NAMES), "state_dict": state,
                "step": step, "meta": meta}
@@ -67,15 +68,27 @@ def save_checkpoint(path: Path, model: Detector, *, step: int, meta: dict,
         path.with_suffix(".resume.tmp").replace(path.with_suffix(".resume"))
 
 
-def lr_at(step: int, total: int, peak: float, warmup: int = 200) -> float:
+def lr_at(step: int, total: int, peak: float, warmup: int = 200, *,
+          time_fraction: float = 0.0) -> float:
+    """Linear warm-up over ``warmup`` steps, then a cosine down to 2% of ``peak``.
+
+    The cosine runs over ``total`` steps, or over the time budget when
+    ``time_fraction`` (elapsed / allowed, see ``--max-minutes``) is further along:
+    a run bounded by time still ends with a low learning rate.
+
+    >>> lr_at(0, 100, 1.0, warmup=10), lr_at(100, 100, 1.0, warmup=10)
+    (0.1, 0.02)
+    >>> round(lr_at(20, 1000, 1.0, warmup=10, time_fraction=1.0), 2)
+    0.02
+    """
     if step < warmup:
         return peak * (step + 1) / warmup
-    t = (step - warmup) / max(1, total - warmup)
+    t = max((step - warmup) / max(1, total - warmup), time_fraction)
     return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
 @torch.no_grad()
-def validate(model: Detector, loader) -> dict[str, float]:
+def validate(model: Detector, loader, device: torch.device = torch.device("cpu")) -> dict[str, float]:
     model.eval()
     sums: dict[str, float] = {}
     n = 0
@@ -85,8 +98,8 @@ def validate(model: Detector, loader) -> dict[str, float]:
     notehead = {vocab.index(c) for c in vocab.names_with_role("notehead")
                 if c in vocab.DETECTED_NAMES}
     for x, t in loader:
-        out = model(x)
-        for k, v in losses(out, t).items():
+        out = model(x.to(device))
+        for k, v in losses(out, {k: v.to(device) for k, v in t.items()}).items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(x)
         n += len(x)
         # a quick notehead centre check: a detection counts if a true centre is
@@ -144,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--loader-workers", type=int, default=1)
+    ap.add_argument("--prepare-workers", type=int, default=2,
+                    help="processes that prepare the pages (once, cached)")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (CUDA when there is a GPU)")
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--max-minutes", type=float, default=None,
@@ -160,17 +176,17 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                          else "cpu" if args.device == "auto" else args.device)
     cache = Path(args.cache)
     print("preparing pages ...", flush=True)
-    train_ids = data.prepare(args.train, cache / "train")
-    val_ids = data.prepare(args.val, cache / "val")
+    train_ids = data.prepare(args.train, cache / "train", workers=args.prepare_workers)
+    val_ids = data.prepare(args.val, cache / "val", workers=args.prepare_workers)
     train_pages = data.load_pages(cache / "train", train_ids)
     val_pages = data.load_pages(cache / "val", val_ids)
     print(f"{len(train_pages)} training pages, {len(val_pages)} validation pages", flush=True)
 
     model = Detector(ModelConfig())
-    model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     log_path = out.with_suffix(".log.jsonl")
@@ -181,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v
                                for k, v in init["state_dict"].items()})
         print(f"initialised from {args.init} (step {init.get('step')})", flush=True)
+    model = model.to(device=device, memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     if args.resume and out.with_suffix(".resume").exists():
-        st = torch.load(out.with_suffix(".resume"), weights_only=False)
+        st = torch.load(out.with_suffix(".resume"), map_location=device, weights_only=False)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         step = st["step"]
@@ -196,19 +214,23 @@ def main(argv: list[str] | None = None) -> int:
     loader = torch.utils.data.DataLoader(
         train_set, batch_size=args.batch, sampler=list(sampler),
         num_workers=args.loader_workers, persistent_workers=args.loader_workers > 0,
+        pin_memory=device.type == "cuda",
         prefetch_factor=4 if args.loader_workers else None)
     val_loader = torch.utils.data.DataLoader(val_set, batch_size=16)
     meta = {"command": "python -m omr.detect.train " + " ".join(argv or __import__("sys").argv[1:]),
             "train_pages": len(train_pages), "val_pages": len(val_pages),
             "parameters": count_parameters(model), "batch": args.batch, "seed": args.seed,
-            "torch": torch.__version__, "init": args.init, "focus": focus}
+            "torch": torch.__version__, "init": args.init, "focus": focus, "device": str(device)}
     start = time.time()
     running: dict[str, float] = {}
     model.train()
+    budget = args.max_minutes * 60 if args.max_minutes else None
     for x, t in loader:
+        fraction = (elapsed_before + time.time() - start) / budget if budget else 0.0
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr, warmup=args.warmup)
-        x = x.contiguous(memory_format=torch.channels_last)
+            g["lr"] = lr_at(step, args.steps, args.lr, warmup=args.warmup, time_fraction=fraction)
+        x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        t = {k: v.to(device, non_blocking=True) for k, v in t.items()}
         out_t = model(x)
         parts = losses(out_t, t)
         loss = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
@@ -226,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         row = None
         if step % args.val_every == 0 or step == args.steps:
             row = {"step": step, "minutes": round(train_seconds / 60, 2),
-                   **{k: round(v, 4) for k, v in running.items()}, **validate(model, val_loader)}
+                   **{k: round(v, 4) for k, v in running.items()}, **validate(model, val_loader, device)}
             print(json.dumps(row), flush=True)
             with open(log_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
