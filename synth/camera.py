@@ -56,10 +56,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import albumentations as A
+# albumentations asks PyPI for a newer version on import (a network call in every
+# worker, and a warning on a machine without network): nothing here goes online
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+import albumentations as A  # noqa: E402
 import cv2
 import numpy as np
 
