@@ -29,7 +29,8 @@ import numpy as np
 
 from omr.graph import StaffGraph
 from omr.notation import implied
-from omr.notation.layout import REPEAT_END, REPEAT_START, MeasureSpan, read_time, signature_groups, system_measures
+from omr.notation.layout import (REPEAT_END, REPEAT_START, MeasureSpan, level_barlines, read_time,
+                                 signature_groups, system_measures)
 from omr.notation.pitch import CLEFS, ClefInfo, MeasureAccidentals, clef_for, fifths_from_key_symbols, pitch_at
 from omr.notation.rhythm import Event, dotted, read_events
 from omr.notation.voices import columns_conflict, set_onsets, split_voices, total
@@ -135,6 +136,7 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
     time = None
     votes = _clef_votes(graphs)
     for page_no, g in enumerate(graphs, start=1):
+        g = level_barlines(g)  # a photo whose perspective was left: slanted barlines
         for sys_no, staves in enumerate(g.systems):
             spans = system_measures(g, staves)
             if not spans:

@@ -1083,3 +1083,22 @@ def test_time_signature_digits_and_fraction_helpers():
     assert [float(n.quarterLength) for n in measures(score)[0].notes] == [0.5] * 6
     assert "implied_tuplet" not in kinds(report)
     assert Fraction(3, 1) == sum(Fraction(n.quarterLength) for n in measures(score)[0].notes)
+
+
+def test_slanted_barlines_of_a_photo_left_in_perspective_line_up():
+    # the page outline was not in the photo, so its perspective stayed: each barline
+    # sits 30 px further left on the lower staff than on the upper one
+    up, low = Staff(top=TOP), Staff(top=TOP + 100)
+    for s in (up, low):
+        for k in range(3):
+            _four_quarters(s, 4 + k)
+            s.barline("barline_final" if k == 2 else "barline_single")
+    low.symbols = [Symbol(s.cls, (s.box[0] - 30, s.box[1], s.box[2] - 30, s.box[3]), s.score, s.text)
+                   if s.cls != "clef_g" else s for s in low.symbols]
+    score, report, g = transcribe(up, low)
+    for part in (0, 1):
+        assert [[d for _, d in m] for m in rhythm(score, part)] == [[1.0] * 4] * 3
+    assert not report.warnings
+    # the graph itself keeps the page's coordinates
+    assert min(n.box[0] for n in g.nodes if n.staff == 1 and n.role == "barline") < \
+        min(n.box[0] for n in g.nodes if n.staff == 0 and n.role == "barline") - 20

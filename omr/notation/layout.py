@@ -6,6 +6,11 @@ found from the others; a cluster is kept when at least half the staves show it. 
 stretch of staff with no note or rest (the clef, key and time at the start of a
 system, say) is not a measure; a repeat sign at its end opens the next measure.
 
+In a photo whose perspective was not undone (the page outline was not in the
+picture) a system's barlines slant, so one barline sits at a different x on each
+staff; :func:`level_barlines` first shifts each such staff (with its symbols) so
+that its barlines line up with those of the staff above.
+
 Examples
 --------
 >>> fraction_of_time(["time_3"], ["time_4"])
@@ -16,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from omr.graph import Node, StaffGraph
@@ -32,6 +38,15 @@ COURTESY_MAX_SS = 3.8
 #: Key signature accidentals (and time signature digits) further apart than this
 #: (staff spaces) belong to different signatures.
 SIGNATURE_GAP_SS = 1.6
+
+#: Slanted barlines (see :func:`level_barlines`): the offset from one staff to the
+#: next is searched up to this slant (x per y, about 19 degrees) ...
+MAX_BARLINE_SLANT = 0.35
+#: ... as the shift that puts most of the lower staff's barlines within
+#: ``SLANT_MATCH_SS`` staff spaces of the upper one's, when at least
+#: ``MIN_SLANT_MATCHES`` barlines match.
+SLANT_MATCH_SS = 0.75
+MIN_SLANT_MATCHES = 2
 
 #: Which barline classes open and close measures for repeats.
 REPEAT_START = {"barline_repeat_start", "barline_repeat_both"}
@@ -63,6 +78,51 @@ def _staves_spanned(g: StaffGraph, b: Node, staves: list[int]) -> list[int]:
     if not out and b.staff in staves:
         out = [b.staff]
     return out
+
+
+def staff_offsets(g: StaffGraph, staves: list[int]) -> dict[int, float]:
+    """x offset (px) of each staff of a system against its first staff, from the
+    barlines each staff shows (0 for a staff whose barlines do not match)."""
+    ss = min(g.staves[s].staff_space for s in staves)
+    bars = {s: sorted(n.cx for n in g.nodes if n.role == "barline" and n.staff == s) for s in staves}
+    offsets = {staves[0]: 0.0}
+    for a, b in zip(staves, staves[1:]):
+        reach = MAX_BARLINE_SLANT * abs(g.staves[b].center_y - g.staves[a].center_y)
+        best, shift = (0, 0.0), 0.0
+        for d in {xb - xa for xa in bars[a] for xb in bars[b] if abs(xb - xa) <= reach}:
+            diffs = [min(bars[b], key=lambda xb: abs(xa + d - xb)) - xa for xa in bars[a]]
+            matched = [x for x in diffs if abs(x - d) <= SLANT_MATCH_SS * ss]
+            key = (len(matched), -abs(d))
+            if key > best:
+                best, shift = key, sorted(matched)[len(matched) // 2]
+        offsets[b] = offsets[a] + (shift if best[0] >= MIN_SLANT_MATCHES else 0.0)
+    return offsets
+
+
+def level_barlines(g: StaffGraph) -> StaffGraph:
+    """``g`` with the staves of each system whose barlines slant shifted in x (with
+    their symbols) so the barlines line up (see the module doc); ``g`` itself when
+    none slants by more than ``BARLINE_CLUSTER_SS``. The copy is for reading the
+    measures; ``g`` keeps the page's coordinates."""
+    shift: dict[int, float] = {}
+    for staves in g.systems:
+        if len(staves) < 2:
+            continue
+        offsets = staff_offsets(g, staves)
+        ss = min(g.staves[s].staff_space for s in staves)
+        if max(abs(v) for v in offsets.values()) > BARLINE_CLUSTER_SS * ss:
+            shift.update(offsets)
+    if not shift:
+        return g
+
+    def moved(box, d):
+        return (box[0] - d, box[1], box[2] - d, box[3])
+
+    nodes = [dataclasses.replace(n, box=moved(n.box, shift.get(n.staff, 0.0))) for n in g.nodes]
+    staves = [dataclasses.replace(st, xs=st.xs - shift.get(i, 0.0), x0=st.x0 - shift.get(i, 0.0),
+                                  x1=st.x1 - shift.get(i, 0.0)) for i, st in enumerate(g.staves)]
+    return StaffGraph(nodes=nodes, edges=list(g.edges), staves=staves,
+                      systems=[list(s) for s in g.systems])
 
 
 def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
