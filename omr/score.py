@@ -570,7 +570,11 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
             # (or every staff overfills it, whatever each one's length: cutting would
             # drop notes that are printed)
             overfull = all(any(total(v) > bar for v in sm.voices.values()) for sm in m.staves)
-            if (agree * 2 >= len(m.staves) or overfull) and agree >= 1 and len(m.staves) > 0:
+            # (but a staff whose notes fill exactly one bar says the measure is a
+            # normal one, and the longer staff was misread: a tuplet not seen, say)
+            filled = any(total(v) == bar and not any(e.full_measure_rest for e in v)
+                         for sm in m.staves for v in sm.voices.values())
+            if (agree * 2 >= len(m.staves) and not filled or overfull) and agree >= 1 and len(m.staves) > 0:
                 m.length = longest
                 m.irregular = True
                 report.infer("irregular_measure", f"the measure holds {longest} quarter notes, not {bar}: "

@@ -1102,3 +1102,29 @@ def test_slanted_barlines_of_a_photo_left_in_perspective_line_up():
     # the graph itself keeps the page's coordinates
     assert min(n.box[0] for n in g.nodes if n.staff == 1 and n.role == "barline") < \
         min(n.box[0] for n in g.nodes if n.staff == 0 and n.role == "barline") - 20
+
+
+def test_measure_one_staff_overfills_while_the_other_fills_the_bar_is_no_irregular_measure():
+    # a triplet not seen makes the upper staff read 5 quarters in a 4/4 measure; the
+    # lower staff fills the bar exactly, so the measure is a normal one and the
+    # lower staff's notes keep their beats
+    up, low = Staff(top=TOP), Staff(top=TOP + 100)
+    for st in (up, low):
+        st.time(4, 4)
+        st.x += 20
+    for _ in range(5):
+        up.note(4)
+    low.note(4, "h")
+    low.note(4, "h")
+    for bar_cls in ("barline_single", "barline_final"):
+        x = max(up.x, low.x)
+        for st in (up, low):
+            st.x = x
+            st.barline(bar_cls)
+            if bar_cls == "barline_single":
+                _four_quarters(st, 4)
+    score, report, _ = transcribe(up, low)
+    assert "irregular_measure" not in kinds(report)
+    assert [m.duration.quarterLength for m in measures(score, 1)] == [4.0, 4.0]
+    assert rhythm(score, 1)[0] == [(0.0, 2.0), (2.0, 2.0)]
+    assert_valid(score)
