@@ -95,7 +95,9 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
                                    if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES])
     lines = staff_mod.find_barlines(binary, staves)
     symbols = confirm_weak_barlines(symbols, staves, lines)
-    symbols += image_barlines(binary, staves, symbols, lines=lines)
+    doubtful = [Symbol(d.cls, d.box, d.score) for d in result.normalized
+                if VETO_SCORE <= d.score < PARSE_THRESHOLD and d.cls in vocab.CLASSES]
+    symbols += image_barlines(binary, staves, symbols, lines=lines, doubtful=doubtful)
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
@@ -150,12 +152,20 @@ BARLINE_DUPLICATE_SS = 1.0
 BARLINE_STEM_SS = 0.5
 #: Score given to barlines found in the image (the detector's are its own).
 IMAGE_BARLINE_SCORE = 0.5
+#: A line found in the image is no barline inside the box of a detection of these
+#: roles scoring at least ``VETO_SCORE`` (below ``PARSE_THRESHOLD``: too doubtful
+#: to read as music, enough to doubt a line there).
+VETO_ROLES = ("rest", "accidental", "notehead", "clef", "time", "flag")
+VETO_SCORE = 0.2
 
 
-def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None) -> list[Symbol]:
+def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None,
+                   doubtful: Sequence[Symbol] = ()) -> list[Symbol]:
     """Barlines the detector missed, found as thin lines through a whole staff
     (:func:`omr.staff.find_barlines`, or ``lines`` it gave), that are neither a
-    detected barline nor a stem next to a notehead."""
+    detected barline nor a stem next to a notehead, nor inside the box of a symbol
+    the detector saw there, even one too doubtful to read (``doubtful``: a 32nd
+    rest is a stroke through the staff)."""
     from omr.staff import find_barlines
 
     if not staves:
@@ -173,6 +183,9 @@ def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None) -> list
         if any(vocab.CLASSES[d.cls].role in ("notehead", "clef", "time", "key", "beam")
                and (min(abs(d.box[0] - cx), abs(d.box[2] - cx)) < BARLINE_STEM_SS * ss
                     or d.box[0] < cx < d.box[2]) for d in near):
+            continue
+        if any(vocab.CLASSES[d.cls].role in VETO_ROLES and d.box[0] < cx < d.box[2]
+               and d.box[1] < bottom and d.box[3] > top for d in doubtful):
             continue
         found.append(Symbol("barline_single", (x0, top, x1, bottom), IMAGE_BARLINE_SCORE))
     return found

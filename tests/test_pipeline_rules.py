@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import drop_creases, suppress_duplicates
+from omr.pipeline import drop_creases, image_barlines, suppress_duplicates
 
 SS = 10.0
 
@@ -72,3 +72,14 @@ def test_a_time_digit_read_as_a_whole_note_too_is_no_note():
     # a confident note is not dropped for a weak digit on it
     assert suppress_duplicates([Symbol("time_8", eight.box, 0.3), Symbol("notehead_whole", whole.box, 0.9)]) \
         == [Symbol("notehead_whole", whole.box, 0.9)]
+
+
+def test_a_line_through_a_doubtful_rest_is_no_missed_barline():
+    # a 32nd rest is a stroke through the staff: find_barlines reports a line there,
+    # and the detector saw the rest, if with too low a score to read it
+    binary, staves, systems, _ = page(crease=False)
+    lines = [(0, 299, 302), (0, 449, 451)]
+    rest = Symbol("rest_32nd", (444, 62, 458, 95), 0.3)
+    found = image_barlines(binary, staves, [], lines=lines, doubtful=[rest])
+    assert [round(0.5 * (b.box[0] + b.box[2])) for b in found] == [300]
+    assert len(image_barlines(binary, staves, [], lines=lines)) == 2
