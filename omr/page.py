@@ -433,6 +433,8 @@ class NormalizedPage:
     page_found: bool = False
     page_corners: np.ndarray | None = None
     line_thickness: float = 0.0
+    #: the perspective was read off the staves' spacing (:func:`keystone`)
+    keystone: bool = False
 
     def points_to_original(self, pts) -> np.ndarray:
         """Map (N, 2) normalized-image points x, y to original-photo pixels (N, 2)."""
@@ -897,6 +899,90 @@ def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None
     return None
 
 
+#: Perspective from the staves, when no page outline was found (the page fills or
+#: overruns the photo): the local staff space (line-to-line distance in five-line
+#: combs down sampled columns) is fitted as a plane over the image; when it varies
+#: across the music by more than ``KEYSTONE_MIN_RATIO`` (largest / smallest), a
+#: projective map is applied that makes it even (the far part of a tilted page
+#: prints smaller). Up to ``KEYSTONE_COLUMNS`` columns are sampled; at least
+#: ``KEYSTONE_MIN_SAMPLES`` combs spread over ``KEYSTONE_MIN_SPREAD`` of the image's
+#: height or width are needed.
+KEYSTONE_MIN_RATIO = 1.5
+KEYSTONE_COLUMNS = 160
+KEYSTONE_MIN_SAMPLES = 40
+KEYSTONE_MIN_SPREAD = 0.3
+#: A comb's four line-to-line distances may differ from their mean by this fraction.
+KEYSTONE_COMB_TOLERANCE = 0.2
+
+
+def local_staff_spaces(binary: np.ndarray, staff_space: float, line_thickness: float,
+                       *, columns: int = KEYSTONE_COLUMNS) -> np.ndarray:
+    """``(N, 3)`` samples ``(x, y, staff space)`` (px) of ``binary``: one per five-line
+    comb (five thin runs, evenly spaced) found down evenly spaced columns, with
+    distances within a factor 0.6 to 1.6 of ``staff_space``."""
+    h, w = binary.shape
+    step = max(1, w // columns)
+    max_run = max(2, int(round(2 * line_thickness + 1)))
+    out = []
+    for x in range(step // 2, w, step):
+        col = np.zeros(h + 2, np.int8)
+        col[1:-1] = binary[:, x]
+        d = np.diff(col)
+        starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+        keep = (ends - starts) <= max_run
+        centres = 0.5 * (starts[keep] + ends[keep])
+        if len(centres) < 5:
+            continue
+        gaps = np.diff(centres)
+        i = 0
+        while i + 4 <= len(gaps):
+            g = gaps[i:i + 4]
+            mean = float(g.mean())
+            if 0.6 * staff_space <= mean <= 1.6 * staff_space and \
+                    np.abs(g - mean).max() <= KEYSTONE_COMB_TOLERANCE * mean:
+                out.append((float(x), float(centres[i:i + 5].mean()), mean))
+                i += 4
+            else:
+                i += 1
+    return np.array(out, np.float64).reshape(-1, 3)
+
+
+def keystone(binary: np.ndarray, staff_space: float, line_thickness: float) -> np.ndarray | None:
+    """A projective map (3x3, in ``binary``'s pixels) that evens out the staff space
+    over the image (see ``KEYSTONE_MIN_RATIO``), or None when it is even enough or
+    the samples are too few. The map keeps the centre of the music and its scale."""
+    samples = local_staff_spaces(binary, staff_space, line_thickness)
+    h, w = binary.shape
+    if len(samples) < KEYSTONE_MIN_SAMPLES:
+        return None
+    xs, ys, ds = samples.T
+    if max(np.ptp(xs) / w, np.ptp(ys) / h) < KEYSTONE_MIN_SPREAD:
+        return None
+    cx, cy = 0.5 * (xs.min() + xs.max()), 0.5 * (ys.min() + ys.max())
+    a = np.column_stack([np.ones_like(xs), xs - cx, ys - cy])
+    keep = np.ones(len(ds), bool)
+    for _ in range(3):  # a plane, refitted without the outliers
+        coef, *_ = np.linalg.lstsq(a[keep], ds[keep], rcond=None)
+        resid = ds - a @ coef
+        mad = float(np.median(np.abs(resid[keep]))) + 1e-6
+        keep = np.abs(resid) <= 3.0 * 1.4826 * mad
+    if keep.sum() < KEYSTONE_MIN_SAMPLES or coef[0] <= 0:
+        return None
+    corners = np.array([[xs.min(), ys.min()], [xs.max(), ys.min()], [xs.min(), ys.max()], [xs.max(), ys.max()]])
+    at = coef[0] + coef[1] * (corners[:, 0] - cx) + coef[2] * (corners[:, 1] - cy)
+    if at.min() <= 0 or at.max() / at.min() < KEYSTONE_MIN_RATIO:
+        return None
+    # with x' = x / w, y' = y / w, w = 1 + g x + h y (centred), a vertical distance
+    # (the staff space) is scaled by (1 + g x) / w^2, to first order 1 - g x - 2 h y:
+    # the fitted d = d0 (1 + a x + b y) becomes even with g = a, h = b / 2
+    gh = np.array([coef[1] / coef[0], 0.5 * coef[2] / coef[0]])
+    img_corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float64)
+    if (1.0 + (img_corners - [cx, cy]) @ gh).min() <= 0.3:
+        return None  # too strong to trust: part of the image would fold over
+    proj = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [gh[0], gh[1], 1.0]])
+    return _translate(cx, cy) @ proj @ _translate(-cx, -cy)
+
+
 def _analyse(gray_full: np.ndarray, scale: float, find: bool):
     """One pass of the analysis at ``scale`` (analysis px per original px).
 
@@ -918,6 +1004,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
     else:
         rect, (rw, rh) = np.eye(3), (sw, sh)
         work = small
+    keystoned = False
     guess_ss = max(rw, rh) / 150.0
     flat = flatten_illumination(np.ascontiguousarray(work), guess_ss)
     binary = _threshold_flat(flat)
@@ -980,11 +1067,30 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
         if _enough(stats2) and (not grey or abs(stats2.staff_space / stats.staff_space - 1) < 0.1):
             stats = stats2
         thin = _thin_horizontal(binary, max(2, int(round(2 * stats.line_thickness + 1))))
+    if find:
+        # perspective the page outline did not undo (none found, or a wrong one): read
+        # off the staves' spacing
+        kmap = keystone(binary, stats.staff_space, stats.line_thickness)
+        if kmap is not None:
+            m_k = kmap @ _translate(0.0, 0.0) @ m_small
+            corners = _apply(m_k, np.array([[0, 0], [sw - 1, 0], [sw - 1, sh - 1], [0, sh - 1]], np.float64))
+            lo, hi = corners.min(axis=0), corners.max(axis=0)
+            size = (int(np.ceil(hi[0] - lo[0])) + 1, int(np.ceil(hi[1] - lo[1])) + 1)
+            if max(size) <= 3 * max(sw, sh):
+                m_k = _translate(-lo[0], -lo[1]) @ m_k
+                work_k = cv2.warpPerspective(small, m_k, size, flags=cv2.INTER_LINEAR,
+                                             borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+                binary_k = binarize(work_k, stats.staff_space)
+                stats_k = run_stats(binary_k, modes=RUN_MODES)
+                if _enough(stats_k) and stats_k.combs >= stats.combs * 0.8:
+                    m_small, work, binary, stats = m_k, work_k, binary_k, stats_k
+                    thin = _thin_horizontal(binary, max(2, int(round(2 * stats.line_thickness + 1))))
+                    keystoned = True
     quad = None
     if quad_small is not None:
         quad = _apply(np.linalg.inv(to_small), quad_small)
     return dict(m=m_small @ to_small, stats=stats, quad=quad, quarter=quarter, skew=skew,
-                size=(work.shape[1], work.shape[0]), binary=binary, thin=thin)
+                size=(work.shape[1], work.shape[0]), binary=binary, thin=thin, keystone=keystoned)
 
 
 def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NORM,
@@ -1083,6 +1189,7 @@ def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NO
     return NormalizedPage(image=image, staff_space_norm=float(staff_space_norm), staff_space=ss_orig,
                           to_original=to_original, original_size=(w0, h0), rotation=int(((4 - quarter) % 4) * 90),
                           skew_deg=float(res["skew"]), page_found=quad is not None, page_corners=corners,
+                          keystone=bool(res.get("keystone")),
                           line_thickness=float(stats.line_thickness * k))
 
 

@@ -101,6 +101,11 @@ END_SOLID_RUN_SS = 1.0
 #: drawn through).
 BRACE_COVERAGE = 0.9
 BRACE_WINDOW_SS = (3.5, 0.6)
+#: ... the left-end test, on a page whose perspective was undone, only when the two
+#: staves start within this many staff spaces of each other (staves of one system
+#: start together; staves that start far apart were cut by the edge of the photo,
+#: whose border is no start line).
+START_ALIGN_SS = 1.5
 BARLINE_COVERAGE = 0.97
 #: Rows of the gap between two staves sampled for the barline test.
 BARLINE_SAMPLES = 24
@@ -871,7 +876,7 @@ def _consolidate(cands: list[_Cand], mask: np.ndarray, ink: tuple, ss: float) ->
 # ---------------------------------------------------------------------------
 
 
-def _joined(a: Staff, b: Staff, ink: np.ndarray) -> str:
+def _joined(a: Staff, b: Staff, ink: np.ndarray, *, aligned_starts: bool = False) -> str:
     """How staff ``a`` and staff ``b`` (below it) are joined: ``"start"`` by a brace,
     a bracket or a system start line at the left (or touching), ``"barline"`` by a
     barline drawn through the gap between them, ``""`` not at all."""
@@ -880,18 +885,22 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray) -> str:
     xa, xb = max(a.x0, b.x0), min(a.x1, b.x1)
     if xb <= xa:
         return ""
-    # 1. at the left end: every row of the gap has ink near the later start
+    # 1. at the left end: every row of the gap has ink near the later start (not
+    # when the staves start at different places: the edge of the photo cut them)
     xl = max(a.x0, b.x0)
-    top, bottom = a.y_bottom(xl) + 0.5 * ss, b.y_top(xl) - 0.5 * ss
-    c0 = int(max(0, np.floor(xl - BRACE_WINDOW_SS[0] * ss)))
-    c1 = int(min(w, np.ceil(xl + BRACE_WINDOW_SS[1] * ss) + 1))
-    r0, r1 = int(max(0, np.ceil(top))), int(min(h, np.floor(bottom) + 1))
-    if r1 - r0 >= 2 and c1 > c0:
-        rows = ink[r0:r1, c0:c1].any(axis=1)
-        if rows.mean() >= BRACE_COVERAGE:
-            return "start"
-    elif r1 - r0 < 2:
-        return "start"  # staves touching: one system
+    if aligned_starts and abs(a.x0 - b.x0) > START_ALIGN_SS * ss:
+        xl = None
+    if xl is not None:
+        top, bottom = a.y_bottom(xl) + 0.5 * ss, b.y_top(xl) - 0.5 * ss
+        c0 = int(max(0, np.floor(xl - BRACE_WINDOW_SS[0] * ss)))
+        c1 = int(min(w, np.ceil(xl + BRACE_WINDOW_SS[1] * ss) + 1))
+        r0, r1 = int(max(0, np.ceil(top))), int(min(h, np.floor(bottom) + 1))
+        if r1 - r0 >= 2 and c1 > c0:
+            rows = ink[r0:r1, c0:c1].any(axis=1)
+            if rows.mean() >= BRACE_COVERAGE:
+                return "start"
+        elif r1 - r0 < 2:
+            return "start"  # staves touching: one system
     # 2. a barline through the gap anywhere along the staves
     xs = np.arange(int(np.ceil(xa)), int(np.floor(xb)) + 1)
     xs = xs[(xs >= 0) & (xs < w)]
@@ -959,19 +968,22 @@ def _rejoined(groups: list[list[int]]) -> list[list[int]]:
     return out if not run else groups
 
 
-def group_systems(staves: list[Staff], binary: np.ndarray) -> list[System]:
+def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bool = False) -> list[System]:
     """Group staves into systems; sets each ``Staff.system``.
 
     Consecutive staves (top to bottom) belong to one system when a brace, a bracket
     or the system's start line joins them at the left, or a barline runs through
     from one to the next. A staff joined to nothing is a system of its own.
     ``binary`` is the page's ink mask (True = ink), e.g. from :func:`omr.page.binarize`.
+    ``aligned_starts``: the page's perspective was undone, so a system's staves
+    start together (see ``START_ALIGN_SS``).
     """
     if not staves:
         return []
     ink = cv2.dilate(np.asarray(binary).astype(np.uint8), np.ones((1, 3), np.uint8))
     groups: list[list[int]] = [[0]]
-    joins = [""] + [_joined(staves[i - 1], staves[i], ink) for i in range(1, len(staves))]
+    joins = [""] + [_joined(staves[i - 1], staves[i], ink, aligned_starts=aligned_starts)
+                    for i in range(1, len(staves))]
     for i in range(1, len(staves)):
         if joins[i]:
             groups[-1].append(i)
@@ -994,7 +1006,7 @@ def analyze(page: NormalizedPage, *, binary: np.ndarray | None = None) -> tuple[
     if binary is None:
         binary = binarize(page.image, page.staff_space_norm)
     staves = find_staves(page.image, page.staff_space_norm, binary=binary)
-    return staves, group_systems(staves, binary)
+    return staves, group_systems(staves, binary, aligned_starts=page.keystone)
 
 
 # ---------------------------------------------------------------------------

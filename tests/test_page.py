@@ -361,3 +361,25 @@ def test_long_sides_quad():
     # an octagon: its four longest edges are not enough of its outline
     octagon = np.array([[30, 0], [70, 0], [100, 30], [100, 70], [70, 100], [30, 100], [0, 70], [0, 30]], float)
     assert _long_sides_quad(octagon) is None
+
+
+def test_strong_perspective_without_a_page_outline_is_read_off_the_staves(clean):
+    # the page fills the photo (no outline to rectify) and the camera was tilted:
+    # the bottom of the music prints 1.8 times as large as the top
+    image, symbols = clean
+    h, w = image.shape
+    inner = image[int(0.04 * h):int(0.96 * h), int(0.03 * w):int(0.97 * w)]
+    h, w = inner.shape
+    src = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
+    dst = np.array([[0.22 * w, 0], [0.78 * w, 0], [w - 1, 1.25 * h], [0, 1.25 * h]], np.float32)
+    hm = cv2.getPerspectiveTransform(src, dst)
+    scene = cv2.warpPerspective(inner, hm, (w, int(1.25 * h)), borderValue=255)
+    page = normalize(rgb(scene))
+    assert page.keystone and not page.page_found
+    from omr.staff import find_staves
+    staves = find_staves(page.image, page.staff_space_norm)
+    assert len(staves) == len(staff_lines_true(symbols))
+    spaces = np.array([s.staff_space for s in staves])
+    assert spaces.max() / spaces.min() < 1.15
+    # a level photo of the same page is left alone
+    assert not normalize(rgb(inner)).keystone
