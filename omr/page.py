@@ -911,6 +911,8 @@ KEYSTONE_MIN_RATIO = 1.5
 KEYSTONE_COLUMNS = 160
 KEYSTONE_MIN_SAMPLES = 40
 KEYSTONE_MIN_SPREAD = 0.3
+#: ... and combs at least this many staff spaces apart in height (several staves).
+KEYSTONE_MIN_HEIGHT_SS = 12.0
 #: A comb's four line-to-line distances may differ from their mean by this fraction.
 KEYSTONE_COMB_TOLERANCE = 0.2
 
@@ -956,8 +958,9 @@ def keystone(binary: np.ndarray, staff_space: float, line_thickness: float) -> n
     if len(samples) < KEYSTONE_MIN_SAMPLES:
         return None
     xs, ys, ds = samples.T
-    if max(np.ptp(xs) / w, np.ptp(ys) / h) < KEYSTONE_MIN_SPREAD:
-        return None
+    if max(np.ptp(xs) / w, np.ptp(ys) / h) < KEYSTONE_MIN_SPREAD or \
+            np.ptp(ys) < KEYSTONE_MIN_HEIGHT_SS * staff_space:
+        return None  # one staff (a crop) says little of how the page is tilted
     cx, cy = 0.5 * (xs.min() + xs.max()), 0.5 * (ys.min() + ys.max())
     a = np.column_stack([np.ones_like(xs), xs - cx, ys - cy])
     keep = np.ones(len(ds), bool)
