@@ -113,8 +113,8 @@ DUPLICATE_IOU = 0.5
 #: Roles in which one symbol cannot sit on another of the same role.
 EXCLUSIVE_ROLES = ("notehead", "rest", "accidental", "clef", "key", "time", "flag", "dot")
 #: Roles that cannot sit on one another either: a time signature's digit is no
-#: note or rest (an "8" or "0" read as a whole note too).
-SHARED_PLACE_ROLES = ("notehead", "rest", "time")
+#: note, rest or clef (an "8" read as a whole note too, a "2" as an F clef).
+SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef")
 
 
 def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:

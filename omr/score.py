@@ -371,7 +371,9 @@ def _span_index(spans: list[MeasureSpan], x: float) -> int:
 def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo | None, key: int,
                 first_x: float, report: Report, page: int):
     staff = g.staves[s]
-    clef_nodes = sorted((n for n in g.nodes if n.role == "clef" and n.staff == s and n.cls in CLEFS),
+    # (a clef sits on its staff: one centred beyond the outer lines is something else)
+    clef_nodes = sorted((n for n in g.nodes if n.role == "clef" and n.staff == s and n.cls in CLEFS
+                         and (n.position is None or 0 <= n.position <= 8)),
                         key=lambda n: n.cx)
     # key signatures: the group at the system's start, and groups after barlines
     key_at: dict[int, int] = {}

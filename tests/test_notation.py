@@ -563,6 +563,23 @@ def test_clef_change_inside_a_measure():
     assert_valid(score)
 
 
+def test_a_clef_centred_below_the_staff_is_no_clef_change():
+    # a mark under the staff read (doubtfully) as a small C clef: a clef sits on its
+    # staff, so the pitches after it keep the treble clef
+    s = Staff()
+    s.note(0)
+    s.note(2)
+    s.add("clef_c", (s.x, s.top + 52, s.x + 14, s.top + 70))
+    s.x += 22
+    s.note(4)
+    s.note(6)
+    s.barline("barline_final")
+    score, _, _ = transcribe(s)
+    assert names(score) == [["E4", "G4", "B4", "D5"]]
+    assert len(measures(score)[0].getElementsByClass("Clef")) == 1
+    assert_valid(score)
+
+
 # ------------------------------------------------------------------------ rhythm
 
 def test_beams_and_dots_dotted_eighth_sixteenth():

@@ -69,6 +69,9 @@ def test_a_time_digit_read_as_a_whole_note_too_is_no_note():
     other = Symbol("notehead_whole", (260, 321, 278, 338), 0.37)  # elsewhere: kept
     kept = suppress_duplicates([eight, whole, three, other])
     assert kept == [eight, three, other]
+    # ... and no F clef: a time signature's "2" read as one too
+    two = Symbol("time_2", (541, 327, 589, 386), 0.9)
+    assert suppress_duplicates([two, Symbol("clef_f", (541, 327, 589, 386), 0.43)]) == [two]
     # a confident note is not dropped for a weak digit on it
     assert suppress_duplicates([Symbol("time_8", eight.box, 0.3), Symbol("notehead_whole", whole.box, 0.9)]) \
         == [Symbol("notehead_whole", whole.box, 0.9)]
