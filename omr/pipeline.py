@@ -195,11 +195,15 @@ def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None,
 #: a thin line through its staff (:func:`omr.staff.find_barlines`) within
 #: ``BARLINE_DUPLICATE_SS``: alone on a one-staff system, nothing else confirms it.
 WEAK_BARLINE_SCORE = 0.5
+#: ... and on a staff that is a system of its own, one less confident than this
+#: (no other staff's barline backs it; a pencil circle's arc passes for one).
+LONE_STAFF_BARLINE_SCORE = 0.8
 
 
 def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
-    """``symbols`` without the weak barlines (:data:`WEAK_BARLINE_SCORE`) that no line
-    in the image (``lines``: ``(staff, x0, x1)``) confirms."""
+    """``symbols`` without the weak barlines (:data:`WEAK_BARLINE_SCORE`, or
+    :data:`LONE_STAFF_BARLINE_SCORE` on a one-staff system) that no line in the image
+    (``lines``: ``(staff, x0, x1)``) confirms."""
     import numpy as np
 
     if not staves:
@@ -208,11 +212,16 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
     by_staff: dict[int, list[float]] = {}
     for index, x0, x1 in lines:
         by_staff.setdefault(index, []).append(0.5 * (x0 + x1))
+    alone = {i for i, s in enumerate(staves)
+             if s.system < 0 or sum(t.system == s.system for t in staves) == 1}
     out = []
     for sym in symbols:
-        if vocab.CLASSES[sym.cls].role == "barline" and sym.score < WEAK_BARLINE_SCORE:
-            x, y = 0.5 * (sym.box[0] + sym.box[2]), 0.5 * (sym.box[1] + sym.box[3])
-            k = int(np.argmin(np.abs(centres - y)))
+        if vocab.CLASSES[sym.cls].role != "barline":
+            out.append(sym)
+            continue
+        x, y = 0.5 * (sym.box[0] + sym.box[2]), 0.5 * (sym.box[1] + sym.box[3])
+        k = int(np.argmin(np.abs(centres - y)))
+        if sym.score < (LONE_STAFF_BARLINE_SCORE if k in alone else WEAK_BARLINE_SCORE):
             reach = BARLINE_DUPLICATE_SS * staves[k].staff_space + 0.5 * (sym.box[2] - sym.box[0])
             if not any(abs(x - lx) <= reach for lx in by_staff.get(k, [])):
                 continue

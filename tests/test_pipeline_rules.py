@@ -86,3 +86,17 @@ def test_a_line_through_a_doubtful_rest_is_no_missed_barline():
     found = image_barlines(binary, staves, [], lines=lines, doubtful=[rest])
     assert [round(0.5 * (b.box[0] + b.box[2])) for b in found] == [300]
     assert len(image_barlines(binary, staves, [], lines=lines)) == 2
+
+
+def test_a_lone_staff_needs_a_surer_barline_or_a_line_in_the_image():
+    from omr.pipeline import confirm_weak_barlines
+
+    lone = [straight_staff(0, x0=40, x1=560, top=60, staff_space=SS, system=0),
+            straight_staff(1, x0=40, x1=560, top=200, staff_space=SS, system=1)]
+    pair = [straight_staff(0, x0=40, x1=560, top=60, staff_space=SS, system=0),
+            straight_staff(1, x0=40, x1=560, top=160, staff_space=SS, system=0)]
+    doubtful = Symbol("barline_single", (299, 60, 302, 100), 0.65)
+    sure = Symbol("barline_single", (449, 60, 452, 100), 0.9)
+    assert confirm_weak_barlines([doubtful, sure], lone, []) == [sure]
+    assert confirm_weak_barlines([doubtful, sure], lone, [(0, 299, 301)]) == [doubtful, sure]
+    assert confirm_weak_barlines([doubtful, sure], pair, []) == [doubtful, sure]
