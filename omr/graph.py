@@ -488,7 +488,30 @@ def _link_stems(g: StaffGraph) -> None:
                 best, best_d = s, d
         if best is not None:
             g.add_edge(h.id, best.id, "stem")
+    # ... or is the outer note of a chord whose stem the detector stopped a little
+    # short of it (a note an octave below the others, say): its box comes within
+    # STEM_END_GAP_SS of the stem's end
+    for h in heads:
+        if g.targets(h.id, "stem") or h.cls not in STEMMED_HEADS:
+            continue
+        ss = _ss(g, h)
+        best, best_d = None, np.inf
+        for s in index.between(h.box[0] - STEM_X_TOLERANCE_SS * ss, h.box[2] + STEM_X_TOLERANCE_SS * ss):
+            dx = min(abs(s.cx - h.box[0]), abs(s.cx - h.box[2]))
+            gap = max(s.box[1] - h.box[3], h.box[1] - s.box[3], 0.0)
+            if dx > STEM_X_TOLERANCE_SS * ss or gap > STEM_END_GAP_SS * ss or not g.sources(s.id, "stem"):
+                continue
+            if dx + gap < best_d:
+                best, best_d = s, dx + gap
+        if best is not None:
+            g.add_edge(h.id, best.id, "stem")
 
+
+#: Noteheads that have a stem (a half or black one without is a detection short of it).
+STEMMED_HEADS = ("notehead_black", "notehead_half", "notehead_black_cue", "notehead_half_cue")
+#: ... and the gap (staff spaces) that may be left between such a head's box and the
+#: end of a chord's stem it belongs to.
+STEM_END_GAP_SS = 0.7
 
 #: The second, looser pass (black noteheads left without a stem, free stems only).
 STEM_X_LOOSE_SS = 0.9

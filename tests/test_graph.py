@@ -121,6 +121,19 @@ def test_no_staves_gives_nodes_without_edges():
 
 # ---------------------------------------------------------------------- stems
 
+def test_chord_note_an_octave_below_joins_a_stem_that_stops_short_of_it():
+    # the detector's stem ends half a staff space above the low note's box
+    mid, upper, low = head(40, 4, "notehead_half"), head(40, 6, "notehead_half"), head(40, -3, "notehead_half")
+    stem = stem_up(mid, upper)
+    stem = Symbol("stem", (stem.box[0], stem.box[1], stem.box[2], low.box[1] - 0.5 * SS))
+    g = graph([mid, upper, low, stem])
+    assert sorted(stem_heads(g, 3)) == [0, 1, 2]
+    # a head well below a stem's end keeps to itself
+    far = head(40, -7, "notehead_half")
+    g = graph([mid, upper, far, stem])
+    assert sorted(stem_heads(g, 3)) == [0, 1]
+
+
 def test_notehead_stem_up_and_down():
     a, b = head(40, 2), head(80, 6)
     sa, sb = stem_up(a), stem_down(b)
