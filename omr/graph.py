@@ -46,6 +46,12 @@ STEM_Y_TOLERANCE_SS = 0.6
 #: A beam belongs to a stem whose x lies in the beam's x range (widened by this) and
 #: whose vertical span reaches the beam's line there (widened by ``BEAM_Y_...``).
 BEAM_X_TOLERANCE_SS = 0.4
+#: ... and where no stem stands at an end of the beam's box, the nearest stem up to
+#: this far beyond it (the detector's box of a long beam often stops short).
+BEAM_END_REACH_SS = 1.0
+#: ... for a beam at least this wide (staff spaces; a shorter one is a hook, with a
+#: stem at one end only).
+BEAM_EXTEND_MIN_SS = 2.0
 BEAM_Y_TOLERANCE_SS = 0.35
 #: Thickness of a beam line, used to place the line inside a sloped beam's box.
 BEAM_THICKNESS_SS = 0.5
@@ -576,8 +582,18 @@ def _link_beams(g: StaffGraph) -> None:
     for b in beams:
         ss = _ss(g, b)
         tol_x = BEAM_X_TOLERANCE_SS * ss
-        cands = [s for s in index.between(b.box[0] - tol_x, b.box[2] + tol_x)
-                 if s.box[1] - ss <= b.box[3] and s.box[3] + ss >= b.box[1]]
+        reach = BEAM_END_REACH_SS * ss
+        near = [s for s in index.between(b.box[0] - reach, b.box[2] + reach)
+                if s.box[1] - ss <= b.box[3] and s.box[3] + ss >= b.box[1]]
+        cands = [s for s in near if b.box[0] - tol_x <= s.cx <= b.box[2] + tol_x]
+        # a detected beam can stop short of its group's end stems: where no stem
+        # stands at an end of the box, the nearest one just beyond it is tried too
+        for end, side in ((b.box[0], -1), (b.box[2], 1)):
+            if b.width < BEAM_EXTEND_MIN_SS * ss or any(abs(s.cx - end) <= tol_x for s in cands):
+                continue  # (a short beam is a hook: one end has no stem)
+            beyond = [s for s in near if 0 < side * (s.cx - end) - tol_x <= reach - tol_x]
+            if beyond:
+                cands.append(min(beyond, key=lambda s: abs(s.cx - end)))
         if not cands:
             continue
         best: list[Node] = []

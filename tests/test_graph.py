@@ -216,6 +216,18 @@ def test_beam_leaves_the_unbeamed_neighbour_alone():
     assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5, 0.5, 1]
 
 
+def test_beam_box_stopping_short_of_its_end_stems_still_joins_them():
+    # the detector's box of a long beam often stops short of the group's first and
+    # last stems (here by 0.8 staff spaces at each end); the next note stays unbeamed
+    heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4)
+    b = beams[0]
+    short = Symbol("beam", (b.box[0] + 8, b.box[1], b.box[2] - 8, b.box[3]))
+    lone = head(160, 4)
+    g = graph(heads + stems + [short, lone, stem_up(lone)])
+    assert {s for s, _ in edges(g, "beam")} == {4, 5, 6, 7}
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5] * 4 + [1]
+
+
 def test_sixteenths_secondary_beam_in_one_box():
     heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=2)
     g = graph(heads + stems + beams)
