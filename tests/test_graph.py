@@ -228,6 +228,16 @@ def test_beam_box_stopping_short_of_its_end_stems_still_joins_them():
     assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5] * 4 + [1]
 
 
+def test_one_beam_line_detected_twice_is_one_level():
+    # two overlapping boxes of the same beam line (the detector found it twice, one
+    # a little longer): eighths, not sixteenths
+    heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4)
+    b = beams[0]
+    again = Symbol("beam", (b.box[0] + 10, b.box[1] - 1, b.box[2] + 3, b.box[3] - 1), 0.4)
+    g = graph(heads + stems + [b, again])
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5] * 4
+
+
 def test_sixteenths_secondary_beam_in_one_box():
     heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=2)
     g = graph(heads + stems + beams)

@@ -140,6 +140,33 @@ def _beam_slope_sign(g: StaffGraph, beam) -> int:
     return 1 if dy > 0 else -1
 
 
+#: Two beam boxes that overlap over at least this fraction of the shorter one and
+#: whose lines there lie within ``BEAM_SAME_LINE_SS`` of each other are one beam
+#: line detected twice (beam lines are 0.75 staff space apart).
+BEAM_SAME_OVERLAP = 0.5
+BEAM_SAME_LINE_SS = 0.3
+
+
+def _line_y(beam, x: float, sign: int, ss: float) -> float:
+    """y of a beam box's centre line at ``x`` (corner to corner, falling when
+    ``sign`` > 0, rising when < 0, level through the middle when 0)."""
+    x0, y0, x1, y1 = beam.box
+    if sign == 0:
+        return 0.5 * (y0 + y1)
+    t = 0.5 * min(BEAM_THICKNESS_SS * ss, y1 - y0)
+    f = 0.0 if x1 <= x0 else min(max((x - x0) / (x1 - x0), 0.0), 1.0)
+    ya, yb = (y0 + t, y1 - t) if sign > 0 else (y1 - t, y0 + t)
+    return ya + f * (yb - ya)
+
+
+def _same_line(a, b, sign: int, ss: float) -> bool:
+    overlap = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+    if overlap < BEAM_SAME_OVERLAP * min(a.width, b.width) or overlap <= 0:
+        return False
+    xm = 0.5 * (min(a.box[2], b.box[2]) + max(a.box[0], b.box[0]))
+    return abs(_line_y(a, xm, sign, ss) - _line_y(b, xm, sign, ss)) < BEAM_SAME_LINE_SS * ss
+
+
 def _beam_count(g: StaffGraph, stem: int) -> int:
     """Beam lines at a stem: attached beam boxes, with segments chained end to
     start at this stem counted once."""
@@ -160,6 +187,9 @@ def _beam_count(g: StaffGraph, stem: int) -> int:
     sign = _beam_slope_sign(g, max(beams, key=lambda b: b.width))
     for i, a in enumerate(beams):
         for j, b in enumerate(beams):
+            if i != j and _same_line(a, b, sign, ss):
+                parent[find(i)] = find(j)  # one beam line detected twice
+                continue
             if i == j or abs(a.box[2] - b.box[0]) >= tol or abs(a.box[2] - sx) >= 3 * tol:
                 continue
             # b continues a's line: its centre lies where the group's slope leads
