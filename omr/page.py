@@ -867,40 +867,10 @@ def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None
         if n_in + n_out == 0 or n_out <= PAGE_MAX_OUTSIDE_COMBS * (n_in + n_out):
             return quads[i]
     return None
-    h, w = small.shape
-    if len(quads) > 1:
-        # a hard shadow over much of the page: the lit part is a quadrilateral inside
-        # the whole page's, and much smaller (the photo's noise in the shadow can hide
-        # the music there from the test below)
-        a0, a1 = (abs(cv2.contourArea(q.astype(np.float32))) for q in quads[:2])
-        m0, m1 = (np.zeros((h, w), np.uint8) for _ in range(2))
-        cv2.fillConvexPoly(m0, np.round(quads[0]).astype(np.int32), 1)
-        cv2.fillConvexPoly(m1, np.round(quads[1]).astype(np.int32), 1)
-        inside = float((m0 & m1).sum()) / max(1.0, float(m0.sum()))
-        if inside >= PAGE_NESTED_FRACTION and a1 >= PAGE_SHADOW_GROWTH * a0:
-            quads = [quads[1], quads[0]] + list(quads[2:])
-    flat = flatten_illumination(np.ascontiguousarray(small), max(h, w) / 150.0)
-    binary = _threshold_flat(flat)
-    for quad in quads:
-        inside = np.zeros((h, w), np.uint8)
-        cv2.fillConvexPoly(inside, np.round(quad).astype(np.int32), 1)
-        n_in = n_out = 0
-        for b, m in ((binary, inside), (np.ascontiguousarray(binary.T), np.ascontiguousarray(inside.T))):
-            st = run_stats(b & (m > 0))
-            if st is None or st.combs < MIN_COMBS:
-                continue
-            # the page edge may cut a staff's end: leave a band of two staff spaces
-            k = max(3, int(round(4 * st.staff_space)) | 1)
-            near = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-            n_in += _combs_at(b & (m > 0), st.staff_space)
-            n_out += _combs_at(b & (near == 0), st.staff_space)
-        if n_in + n_out == 0 or n_out <= PAGE_MAX_OUTSIDE_COMBS * (n_in + n_out):
-            return quad
-    return None
 
 
-#: Perspective from the staves, when no page outline was found (the page fills or
-#: overruns the photo): the local staff space (line-to-line distance in five-line
+#: Perspective from the staves, when the page outline did not undo it (none was
+#: found: the page fills or overruns the photo; or a wrong one): the local staff space (line-to-line distance in five-line
 #: combs down sampled columns) is fitted as a plane over the image; when it varies
 #: across the music by more than ``KEYSTONE_MIN_RATIO`` (largest / smallest), a
 #: projective map is applied that makes it even (the far part of a tilted page
@@ -1075,7 +1045,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
         # off the staves' spacing
         kmap = keystone(binary, stats.staff_space, stats.line_thickness)
         if kmap is not None:
-            m_k = kmap @ _translate(0.0, 0.0) @ m_small
+            m_k = kmap @ m_small
             corners = _apply(m_k, np.array([[0, 0], [sw - 1, 0], [sw - 1, sh - 1], [0, sh - 1]], np.float64))
             lo, hi = corners.min(axis=0), corners.max(axis=0)
             size = (int(np.ceil(hi[0] - lo[0])) + 1, int(np.ceil(hi[1] - lo[1])) + 1)
