@@ -565,7 +565,7 @@ def stem_direction(g: StaffGraph, stem: int) -> str:
     return "up" if (top - s.box[1]) >= (s.box[3] - bottom) else "down"
 
 
-def _beam_line_y(beam: Node, x: float, rising: bool, ss: float) -> float:
+def beam_line_y(beam: Node, x: float, rising: bool, ss: float) -> float:
     """y of a beam's centre line at ``x``: the beam runs corner to corner of its box
     (``rising``: from bottom-left to top-right)."""
     x0, y0, x1, y1 = beam.box
@@ -600,7 +600,7 @@ def _link_beams(g: StaffGraph) -> None:
         for rising in (False, True):
             hit = []
             for s in cands:
-                y = _beam_line_y(b, s.cx, rising, ss)
+                y = beam_line_y(b, s.cx, rising, ss)
                 if s.box[1] - BEAM_Y_TOLERANCE_SS * ss <= y <= s.box[3] + BEAM_Y_TOLERANCE_SS * ss:
                     hit.append(s)
             # a level beam's two orientations agree; prefer the one that touches the

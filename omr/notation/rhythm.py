@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from omr.graph import StaffGraph, stem_direction
+from omr.graph import StaffGraph, beam_line_y, stem_direction
 
 #: Written duration (quarter notes) of notehead kinds without beams or flags.
 NOTEHEAD_QUARTERS = {
@@ -148,15 +148,11 @@ BEAM_SAME_LINE_SS = 0.3
 
 
 def _line_y(beam, x: float, sign: int, ss: float) -> float:
-    """y of a beam box's centre line at ``x`` (corner to corner, falling when
-    ``sign`` > 0, rising when < 0, level through the middle when 0)."""
-    x0, y0, x1, y1 = beam.box
+    """y of a beam box's centre line at ``x`` (:func:`omr.graph.beam_line_y`: falling
+    when ``sign`` > 0, rising when < 0; level through the middle when 0)."""
     if sign == 0:
-        return 0.5 * (y0 + y1)
-    t = 0.5 * min(BEAM_THICKNESS_SS * ss, y1 - y0)
-    f = 0.0 if x1 <= x0 else min(max((x - x0) / (x1 - x0), 0.0), 1.0)
-    ya, yb = (y0 + t, y1 - t) if sign > 0 else (y1 - t, y0 + t)
-    return ya + f * (yb - ya)
+        return 0.5 * (beam.box[1] + beam.box[3])
+    return beam_line_y(beam, x, sign < 0, ss)
 
 
 def _same_line(a, b, sign: int, ss: float) -> bool:
