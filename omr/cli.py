@@ -61,7 +61,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     def progress(step: str, fraction: float) -> None:
         print(f"[{fraction * 100:3.0f}%] {step}", file=sys.stderr, flush=True)
 
-    model = load_model(threads=args.threads)
+    model = load_model(threads=args.threads, device=args.device)
     result = transcribe([str(p) for p in images], model=model, ocr=not args.no_ocr, progress=progress)
     from omr import export
 
@@ -115,7 +115,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from omr import page
     from omr.detect.infer import detect, load_model
 
-    model = load_model(args.checkpoint, threads=args.threads)
+    model = load_model(args.checkpoint, threads=args.threads, device=args.device)
     start = time.perf_counter()
     rgb = page.load_image(image)  # read once: for the detector and for the overlay
     result = detect(rgb, model=model, threshold=args.threshold)
@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--no-ocr", action="store_true", help="do not read lyrics and words")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
+    p.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda or auto")
     p.add_argument("--report-lines", type=int, default=12, help="report lines printed")
     p.set_defaults(func=cmd_transcribe)
 
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.25, help="lowest score kept")
     p.add_argument("--checkpoint", help="another detector checkpoint (default: shipped)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
+    p.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda or auto")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(func=cmd_detect)
 

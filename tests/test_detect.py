@@ -177,6 +177,13 @@ def test_cli_detect_bad_inputs(tmp_path, capsys):
     assert omr_main(["detect", str(blank), "--json", str(tmp_path / "b.json")]) == 2
     assert "no staves" in capsys.readouterr().err
     assert not (tmp_path / "b.json").exists()
+    # a device the machine does not have: a clear message, no traceback
+    photo_path = tmp_path / "page.png"
+    cv2.imwrite(str(photo_path), np.full((600, 800, 3), 255, np.uint8))
+    assert omr_main(["detect", str(photo_path), "--json", str(tmp_path / "c.json"),
+                     "--device", "abacus"]) != 0
+    assert "unknown device" in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists()
 
 
 def test_upside_down_photo_is_read_the_right_way_up(photo, tmp_path):
