@@ -1145,3 +1145,22 @@ def test_measure_one_staff_overfills_while_the_other_fills_the_bar_is_no_irregul
     assert [m.duration.quarterLength for m in measures(score, 1)] == [4.0, 4.0]
     assert rhythm(score, 1)[0] == [(0.0, 2.0), (2.0, 2.0)]
     assert_valid(score)
+
+
+
+def test_measure_whose_noteheads_were_missed_is_still_a_measure():
+    # the detector saw the stems of the middle measure but not its noteheads: the
+    # measure is kept (filled with rest), so the measures after it keep their numbers
+    s = Staff()
+    _four_quarters(s, 4)
+    s.barline()
+    for _ in range(2):
+        s.add("stem", (s.x + 12, s.top + 5, s.x + 13, s.top + 38))
+        s.x += 30
+    s.barline()
+    _four_quarters(s, 6)
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert len(measures(score)) == 3
+    assert names(score)[2] == ["D5"] * 4
+    assert_valid(score)

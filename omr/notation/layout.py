@@ -159,7 +159,8 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
         barlines.append((0.5 * (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]), kind))
     x_start = min(g.staves[s].x0 for s in staves)
     x_end = max(g.staves[s].x1 for s in staves) + ss
-    musical = sorted(n.cx for n in g.nodes if n.staff in staves and n.role in ("notehead", "rest"))
+    # (a stem alone counts: a measure whose noteheads the detector missed is a measure)
+    musical = sorted(n.cx for n in g.nodes if n.staff in staves and n.role in ("notehead", "rest", "stem"))
 
     def has_music(a: float, b: float) -> bool:
         return any(a <= x < b for x in musical)
