@@ -717,6 +717,11 @@ def _rectify(quad: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     return m.astype(np.float64), (max(2, int(round(w))), max(2, int(round(h))))
 
 
+def _line_run_px(line_thickness: float) -> int:
+    """The longest vertical black run (px) that is still a staff line, not a symbol."""
+    return max(2, int(round(2 * line_thickness + 1)))
+
+
 def _thin_horizontal(binary: np.ndarray, max_run: int) -> np.ndarray:
     """Ink pixels whose vertical black run is at most ``max_run`` px (staff lines and
     other thin horizontal strokes; noteheads, stems and beams drop out)."""
@@ -870,13 +875,13 @@ def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None
 
 
 #: Perspective from the staves, when the page outline did not undo it (none was
-#: found: the page fills or overruns the photo; or a wrong one): the local staff space (line-to-line distance in five-line
-#: combs down sampled columns) is fitted as a plane over the image; when it varies
-#: across the music by more than ``KEYSTONE_MIN_RATIO`` (largest / smallest), a
-#: projective map is applied that makes it even (the far part of a tilted page
-#: prints smaller). Up to ``KEYSTONE_COLUMNS`` columns are sampled; at least
-#: ``KEYSTONE_MIN_SAMPLES`` combs spread over ``KEYSTONE_MIN_SPREAD`` of the image's
-#: height or width are needed.
+#: found: the page fills or overruns the photo; or a wrong one): the local staff
+#: space (line-to-line distance in five-line combs down sampled columns) is fitted
+#: as a plane over the image; when it varies across the music by more than
+#: ``KEYSTONE_MIN_RATIO`` (largest / smallest), a projective map is applied that
+#: makes it even (the far part of a tilted page prints smaller). Up to
+#: ``KEYSTONE_COLUMNS`` columns are sampled; at least ``KEYSTONE_MIN_SAMPLES`` combs
+#: spread over ``KEYSTONE_MIN_SPREAD`` of the image's height or width are needed.
 KEYSTONE_MIN_RATIO = 1.5
 KEYSTONE_COLUMNS = 160
 KEYSTONE_MIN_SAMPLES = 40
@@ -894,7 +899,7 @@ def local_staff_spaces(binary: np.ndarray, staff_space: float, line_thickness: f
     distances within a factor 0.6 to 1.6 of ``staff_space``."""
     h, w = binary.shape
     step = max(1, w // columns)
-    max_run = max(2, int(round(2 * line_thickness + 1)))
+    max_run = _line_run_px(line_thickness)
     out = []
     for x in range(step // 2, w, step):
         col = np.zeros(h + 2, np.int8)
@@ -1018,7 +1023,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
             stats = again
     rot = _rot90(quarter, rw, rh)
     ww, wh = (rh, rw) if quarter % 2 else (rw, rh)
-    thin = _thin_horizontal(binary, max(2, int(round(2 * stats.line_thickness + 1))))
+    thin = _thin_horizontal(binary, _line_run_px(stats.line_thickness))
     skew = _skew(thin)
     # lines turned counter-clockwise by ``skew`` are levelled by turning them back
     # clockwise (cv2's positive angles turn counter-clockwise as seen)
@@ -1039,7 +1044,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
         # replaces the first one (glare or blur can break the lines after the warp)
         if _enough(stats2) and (not grey or abs(stats2.staff_space / stats.staff_space - 1) < 0.1):
             stats = stats2
-        thin = _thin_horizontal(binary, max(2, int(round(2 * stats.line_thickness + 1))))
+        thin = _thin_horizontal(binary, _line_run_px(stats.line_thickness))
     if find:
         # perspective the page outline did not undo (none found, or a wrong one): read
         # off the staves' spacing
@@ -1057,7 +1062,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
                 stats_k = run_stats(binary_k, modes=RUN_MODES)
                 if _enough(stats_k) and stats_k.combs >= stats.combs * 0.8:
                     m_small, work, binary, stats = m_k, work_k, binary_k, stats_k
-                    thin = _thin_horizontal(binary, max(2, int(round(2 * stats.line_thickness + 1))))
+                    thin = _thin_horizontal(binary, _line_run_px(stats.line_thickness))
                     keystoned = True
     quad = None
     if quad_small is not None:
@@ -1162,7 +1167,7 @@ def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NO
     return NormalizedPage(image=image, staff_space_norm=float(staff_space_norm), staff_space=ss_orig,
                           to_original=to_original, original_size=(w0, h0), rotation=int(((4 - quarter) % 4) * 90),
                           skew_deg=float(res["skew"]), page_found=quad is not None, page_corners=corners,
-                          keystone=bool(res.get("keystone")),
+                          keystone=res["keystone"],
                           line_thickness=float(stats.line_thickness * k))
 
 
