@@ -64,14 +64,10 @@ class LoadedDetector:
         return self.net(x)
 
 
-def load_model(path: str | Path | None = None, *, threads: int | None = None,
-               device: str | torch.device = "cpu") -> LoadedDetector:
-    """Load a detector checkpoint (default: the one shipped in ``omr/models``).
-
-    ``device`` is where the network runs: ``"cpu"`` (the target machine), ``"cuda"``,
-    or ``"auto"`` (CUDA when torch sees a GPU). Decoding and everything after it
-    run on the CPU either way.
-    """
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """``"cpu"`` (the target machine), ``"cuda"``, or ``"auto"`` (CUDA when torch sees
+    a GPU) as a ``torch.device``; :class:`ModelError` for an unknown one or a GPU
+    that is not there."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
@@ -80,6 +76,17 @@ def load_model(path: str | Path | None = None, *, threads: int | None = None,
         raise ModelError(f"unknown device {device!r}: {err}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ModelError("device 'cuda' was asked for, but torch sees no GPU")
+    return device
+
+
+def load_model(path: str | Path | None = None, *, threads: int | None = None,
+               device: str | torch.device = "cpu") -> LoadedDetector:
+    """Load a detector checkpoint (default: the one shipped in ``omr/models``).
+
+    ``device`` is where the network runs (:func:`resolve_device`). Decoding and
+    everything after it run on the CPU either way.
+    """
+    device = resolve_device(device)
     if threads:
         torch.set_num_threads(threads)
     if path is None:

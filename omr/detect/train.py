@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from omr import vocab
 from omr.detect import data
+from omr.detect.infer import decode, resolve_device
 from omr.detect.model import Detector, ModelConfig, count_parameters
 
 #: Weights of the three losses (heatmap focal loss, log-size L1, offset L1).
@@ -93,8 +94,6 @@ def validate(model: Detector, loader, device: torch.device = torch.device("cpu")
     sums: dict[str, float] = {}
     n = 0
     tp = fp = fn = 0
-    from omr.detect.infer import decode
-
     notehead = {vocab.index(c) for c in vocab.names_with_role("notehead")
                 if c in vocab.DETECTED_NAMES}
     for x, t in loader:
@@ -176,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if args.device == "auto" else args.device)
+    device = resolve_device(args.device)
     cache = Path(args.cache)
     print("preparing pages ...", flush=True)
     train_ids = data.prepare(args.train, cache / "train", workers=args.prepare_workers)
