@@ -591,7 +591,7 @@ def _link_beams(g: StaffGraph) -> None:
         for end, side in ((b.box[0], -1), (b.box[2], 1)):
             if b.width < BEAM_EXTEND_MIN_SS * ss or any(abs(s.cx - end) <= tol_x for s in cands):
                 continue  # (a short beam is a hook: one end has no stem)
-            beyond = [s for s in near if 0 < side * (s.cx - end) - tol_x <= reach - tol_x]
+            beyond = [s for s in near if tol_x < side * (s.cx - end) <= reach]
             if beyond:
                 cands.append(min(beyond, key=lambda s: abs(s.cx - end)))
         if not cands:

@@ -888,9 +888,7 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, *, aligned_starts: bool = False
     # 1. at the left end: every row of the gap has ink near the later start (not
     # when the staves start at different places: the edge of the photo cut them)
     xl = max(a.x0, b.x0)
-    if aligned_starts and abs(a.x0 - b.x0) > START_ALIGN_SS * ss:
-        xl = None
-    if xl is not None:
+    if not aligned_starts or abs(a.x0 - b.x0) <= START_ALIGN_SS * ss:
         top, bottom = a.y_bottom(xl) + 0.5 * ss, b.y_top(xl) - 0.5 * ss
         c0 = int(max(0, np.floor(xl - BRACE_WINDOW_SS[0] * ss)))
         c1 = int(min(w, np.ceil(xl + BRACE_WINDOW_SS[1] * ss) + 1))
