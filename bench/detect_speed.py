@@ -2,7 +2,7 @@
 
     python bench/detect_speed.py [--repeats 5] [--threads 2] [--size 3000x4000]
         [--seed 0] [--image PHOTO] [--keep PHOTO.jpg] [--checkpoint PATH]
-        [--device cpu|cuda] [--json OUT]
+        [--device cpu|cuda|auto] [--json OUT]
 
 The photo: page 1 of a generated score (``synth.generate.generate_score``), engraved
 with ``synth.engrave`` (random layout from ``sample_options``), photographed by
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     parser.add_argument("--image", type=Path, default=None, help="time this photo instead")
     parser.add_argument("--keep", type=Path, default=None, help="also save the synthetic photo here")
     parser.add_argument("--checkpoint", type=Path, default=None)
-    parser.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda")
+    parser.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda, auto")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
 
     names = list(dict.fromkeys(name for s in stages for name in s))
     per_stage = {name: statistics.median(s.get(name, 0.0) for s in stages) for name in names}
-    info = machine(args.threads, args.device)
+    info = machine(args.threads, str(model.device))
     median = statistics.median(totals)
 
     print(f"# detect() end to end: {how}\n")
