@@ -150,6 +150,9 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
 #: (staff spaces), and is not a stem when no notehead edge is this close.
 BARLINE_DUPLICATE_SS = 1.0
 BARLINE_STEM_SS = 0.5
+#: A stem through a whole staff belongs to a notehead (or beam, or flag) beyond it:
+#: those are looked for up to this far above or below the staff (staff spaces).
+STEM_REACH_SS = 6.0
 #: Score given to barlines found in the image (the detector's are its own).
 IMAGE_BARLINE_SCORE = 0.5
 #: A line found in the image is no barline inside the box of a detection of these
@@ -180,15 +183,25 @@ def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None,
                 and d.box[1] < bottom and d.box[3] > top]
         if any(vocab.CLASSES[d.cls].role == "barline" for d in near):
             continue
-        if any(vocab.CLASSES[d.cls].role in ("notehead", "clef", "time", "key", "beam")
-               and (min(abs(d.box[0] - cx), abs(d.box[2] - cx)) < BARLINE_STEM_SS * ss
-                    or d.box[0] < cx < d.box[2]) for d in near):
+        if any(_touches(d, cx, BARLINE_STEM_SS * ss) for d in near
+               if vocab.CLASSES[d.cls].role in ("clef", "time", "key")):
+            continue
+        # a stem: its notehead, beam or flag may lie beyond the staff
+        if any(_touches(d, cx, BARLINE_STEM_SS * ss) for d in symbols
+               if vocab.CLASSES[d.cls].role in ("notehead", "beam", "flag")
+               and d.box[1] < bottom + STEM_REACH_SS * ss and d.box[3] > top - STEM_REACH_SS * ss):
             continue
         if any(vocab.CLASSES[d.cls].role in VETO_ROLES and d.box[0] < cx < d.box[2]
                and d.box[1] < bottom and d.box[3] > top for d in doubtful):
             continue
         found.append(Symbol("barline_single", (x0, top, x1, bottom), IMAGE_BARLINE_SCORE))
     return found
+
+
+def _touches(d: Symbol, x: float, gap: float) -> bool:
+    """Whether the vertical line at ``x`` runs through ``d``'s box or passes an edge of
+    it within ``gap`` px."""
+    return d.box[0] < x < d.box[2] or min(abs(d.box[0] - x), abs(d.box[2] - x)) < gap
 
 
 #: A detected barline less confident than this is kept only where the image shows
@@ -200,10 +213,16 @@ WEAK_BARLINE_SCORE = 0.5
 LONE_STAFF_BARLINE_SCORE = 0.8
 
 
+#: A weak barline through the box of a more confident symbol of these roles is
+#: that symbol's upright stroke (a G clef's, a "1" or "4" of a time signature).
+STROKE_ROLES = ("clef", "time", "key")
+
+
 def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
     """``symbols`` without the weak barlines (:data:`WEAK_BARLINE_SCORE`, or
     :data:`LONE_STAFF_BARLINE_SCORE` on a one-staff system) that no line in the image
-    (``lines``: ``(staff, x0, x1)``) confirms."""
+    (``lines``: ``(staff, x0, x1)``) confirms, or that run through a more confident
+    clef, key or time signature (:data:`STROKE_ROLES`)."""
     import numpy as np
 
     if not staves:
@@ -222,6 +241,10 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
         x, y = 0.5 * (sym.box[0] + sym.box[2]), 0.5 * (sym.box[1] + sym.box[3])
         k = int(np.argmin(np.abs(centres - y)))
         if sym.score < (LONE_STAFF_BARLINE_SCORE if k in alone else WEAK_BARLINE_SCORE):
+            if any(vocab.CLASSES[o.cls].role in STROKE_ROLES and o.score > sym.score
+                   and o.box[0] < x < o.box[2] and o.box[1] < sym.box[3] and o.box[3] > sym.box[1]
+                   for o in symbols):
+                continue  # the upright stroke of a clef or a time signature
             reach = BARLINE_DUPLICATE_SS * staves[k].staff_space + 0.5 * (sym.box[2] - sym.box[0])
             if not any(abs(x - lx) <= reach for lx in by_staff.get(k, [])):
                 continue

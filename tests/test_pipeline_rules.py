@@ -100,3 +100,32 @@ def test_a_lone_staff_needs_a_surer_barline_or_a_line_in_the_image():
     assert confirm_weak_barlines([doubtful, sure], lone, []) == [sure]
     assert confirm_weak_barlines([doubtful, sure], lone, [(0, 299, 301)]) == [doubtful, sure]
     assert confirm_weak_barlines([doubtful, sure], pair, []) == [doubtful, sure]
+
+
+def test_a_stem_through_the_staff_from_a_note_beyond_it_is_no_missed_barline():
+    # staff 0 spans y 60..100; a note on a ledger line below it (y 108..118) has a
+    # stem up through the whole staff at x = 450, and a beamed group above the
+    # staff (beam at y 30..34) has one down through it at x = 500
+    binary, staves, systems, _ = page(crease=False)
+    lines = [(0, 299, 302), (0, 449, 451), (0, 499, 501)]
+    below = Symbol("notehead_black", (451, 108, 463, 118), 0.9)
+    beam = Symbol("beam", (470, 30, 501, 34), 0.9)
+    found = image_barlines(binary, staves, [below, beam], lines=lines)
+    assert [round(0.5 * (b.box[0] + b.box[2])) for b in found] == [300]
+    # a notehead far beyond the staff (another staff's) does not make a line a stem
+    far = Symbol("notehead_black", (451, 190, 463, 200), 0.9)
+    assert len(image_barlines(binary, staves, [far], lines=lines[:2])) == 2
+
+
+def test_a_weak_barline_through_a_clef_is_the_clef_s_stroke():
+    from omr.pipeline import confirm_weak_barlines
+
+    binary, staves, systems, _ = page(crease=False)
+    lines = [(0, 299, 302), (0, 204, 206)]   # the G clef's upright stroke is a line too
+    clef = Symbol("clef_g", (195, 50, 215, 110), 0.76)
+    stroke = Symbol("barline_single", (204, 60, 207, 100), 0.36)
+    bar = Symbol("barline_single", (299, 60, 302, 100), 0.36)
+    assert confirm_weak_barlines([clef, stroke, bar], staves, lines) == [clef, bar]
+    # a sure barline is kept even next to a doubtful clef
+    sure = Symbol("barline_single", (204, 60, 207, 100), 0.9)
+    assert confirm_weak_barlines([Symbol("clef_g", clef.box, 0.3), sure], staves, lines)[1] == sure
