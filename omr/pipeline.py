@@ -216,6 +216,8 @@ LONE_STAFF_BARLINE_SCORE = 0.8
 #: A weak barline through the box of a more confident symbol of these roles is
 #: that symbol's upright stroke (a G clef's, a "1" or "4" of a time signature).
 STROKE_ROLES = ("clef", "time", "key")
+#: A weak barline's box spans at least this fraction of its staff's height.
+WEAK_BARLINE_MIN_HEIGHT = 0.6
 
 
 def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
@@ -245,6 +247,8 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
                    and o.box[0] < x < o.box[2] and o.box[1] < sym.box[3] and o.box[3] > sym.box[1]
                    for o in symbols):
                 continue  # the upright stroke of a clef or a time signature
+            if sym.box[3] - sym.box[1] < WEAK_BARLINE_MIN_HEIGHT * 4 * staves[k].staff_space:
+                continue  # a stem's or a hairpin's stroke: a barline runs through the staff
             reach = BARLINE_DUPLICATE_SS * staves[k].staff_space + 0.5 * (sym.box[2] - sym.box[0])
             if not any(abs(x - lx) <= reach for lx in by_staff.get(k, [])):
                 continue

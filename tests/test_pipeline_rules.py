@@ -129,3 +129,13 @@ def test_a_weak_barline_through_a_clef_is_the_clef_s_stroke():
     # a sure barline is kept even next to a doubtful clef
     sure = Symbol("barline_single", (204, 60, 207, 100), 0.9)
     assert confirm_weak_barlines([Symbol("clef_g", clef.box, 0.3), sure], staves, lines)[1] == sure
+
+
+def test_a_weak_barline_must_run_through_its_staff():
+    from omr.pipeline import confirm_weak_barlines
+
+    binary, staves, systems, _ = page(crease=False)
+    lines = [(0, 299, 302)]
+    stub = Symbol("barline_repeat_both", (290, 80, 310, 100), 0.36)   # half the staff: a stroke
+    whole = Symbol("barline_single", (299, 60, 302, 100), 0.36)
+    assert confirm_weak_barlines([stub, whole], staves, lines) == [whole]
