@@ -68,6 +68,11 @@ ACCIDENTAL_MAX_DY_SS = 0.7
 #: this far above/below its centre.
 DOT_MAX_GAP_SS = 2.2
 DOT_MAX_DY_SS = 1.0
+#: Augmentation dots are printed in spaces: a doubtful one (scoring under
+#: DOT_ON_LINE_MAX_SCORE) centred within this many half staff spaces of a staff or
+#: ledger line's place is a speck or a line's end, not a dot.
+DOT_ON_LINE_HALF_SPACES = 0.4
+DOT_ON_LINE_MAX_SCORE = 0.7
 #: A tie/slur end is within this (horizontally) of the notehead it starts/ends on.
 CURVE_END_X_SS = 2.0
 CURVE_END_Y_SS = 2.5
@@ -679,6 +684,10 @@ def _link_dots(g: StaffGraph) -> None:
     owner: dict[int, int] = {}
     for d in dots:
         ss = _ss(g, d)
+        if d.score < DOT_ON_LINE_MAX_SCORE and d.staff >= 0:
+            pos = float(g.staves[d.staff].position(d.cx, d.cy))
+            if abs(pos - 2 * round(pos / 2)) < DOT_ON_LINE_HALF_SPACES:
+                continue  # dots sit in spaces: this is a speck on a (ledger) line
         best, best_d = None, np.inf
         for t in target_index.between(d.box[0] - (DOT_MAX_GAP_SS + _REACH_SS) * ss, d.box[2] + _REACH_SS * ss):
             gap = d.box[0] - t.box[2]

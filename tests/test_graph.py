@@ -365,6 +365,20 @@ def test_dot_of_a_note_on_a_line_sits_in_the_space_above():
     assert edges(g, "dot") == {(2, 0)}
 
 
+def test_a_doubtful_dot_on_a_line_is_no_augmentation_dot():
+    # a half note on the first ledger line below: a speck where the ledger line
+    # passes its right side was read as a dot (a real dot would be in the space)
+    h = head(40, -2, cls="notehead_half")
+    speck = Symbol("augmentation_dot", (h.box[2] + 1, y_of(-2) - 2, h.box[2] + 5, y_of(-2) + 2), 0.43)
+    g = graph([h, stem_up(h), speck])
+    assert edges(g, "dot") == set()
+    # a sure one is believed, and one in the space is a dot whatever its score
+    sure = Symbol("augmentation_dot", speck.box, 0.9)
+    assert edges(graph([h, stem_up(h), sure]), "dot") == {(2, 0)}
+    spaced = Symbol("augmentation_dot", (h.box[2] + 3, y_of(-1) - 2, h.box[2] + 7, y_of(-1) + 2), 0.43)
+    assert edges(graph([h, stem_up(h), spaced]), "dot") == {(2, 0)}
+
+
 def test_double_dots():
     h = head(40, 3, cls="notehead_half")
     g = graph([h, stem_up(h), _dot(h.box[2] + 3, cy(h)), _dot(h.box[2] + 9, cy(h))])
