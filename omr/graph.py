@@ -89,6 +89,8 @@ STAFF_END_MARGIN_SS = 1.0
 #: position.
 LEDGER_OUTSIDE_SS = 0.9
 LEDGER_SIDE_SS = 0.3
+#: A notehead that needs this many ledger lines and shows none is not its staff's.
+UNSUPPORTED_MIN_LEDGERS = 2
 #: A lyric syllable belongs to the note whose centre is nearest, at most this far.
 LYRIC_MAX_DX_SS = 4.0
 #: A tuplet number covers notes within this horizontal distance of its group.
@@ -287,6 +289,7 @@ def build_graph(symbols: list[Symbol], staves: list[Staff],
         return g
     _assign_staves(g)
     _ledger_sides(g)
+    _drop_unsupported_heads(g)
     for n in g.nodes:
         if n.staff >= 0:
             g.add_edge(n.id, n.staff, "staff")
@@ -435,6 +438,28 @@ def _ledger_sides(g: StaffGraph) -> None:
         if near and complete(n, g.staves[k], near) and not complete(n, own, near):
             n.staff = k
             n.position = int(round(g.staves[k].position(n.cx, _anchor_y(n))))
+
+
+def _drop_unsupported_heads(g: StaffGraph) -> None:
+    """A notehead that would need ``UNSUPPORTED_MIN_LEDGERS`` or more ledger lines
+    on its staff, and has none at all, is no note of that staff: it belongs to a
+    staff the page analysis did not find (one cut by the photo's edge)."""
+    ledgers = _XIndex([n for n in g.nodes if n.role == "ledger"])
+    for n in _by_role(g, "notehead"):
+        if n.staff < 0:
+            continue
+        staff = g.staves[n.staff]
+        ss = staff.staff_space
+        p = staff.position(n.cx, n.cy)
+        beyond = max(p - 8, -p) / 2      # staff spaces beyond the outer line
+        if beyond + 0.5 < UNSUPPORTED_MIN_LEDGERS:
+            continue
+        top, bottom = (n.cy, staff.y_top(n.cx)) if p > 8 else (staff.y_bottom(n.cx), n.cy)
+        if not any(ln.box[0] - LEDGER_SIDE_SS * ss <= n.cx <= ln.box[2] + LEDGER_SIDE_SS * ss
+                   and top - ss <= ln.cy <= bottom + ss
+                   for ln in ledgers.between(n.cx - _REACH_SS * ss, n.cx + _REACH_SS * ss)):
+            n.staff = -1
+            n.position = None
 
 
 def _anchor_y(n: Node) -> float:
