@@ -186,9 +186,10 @@ def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None,
         if any(_touches(d, cx, BARLINE_STEM_SS * ss) for d in near
                if vocab.CLASSES[d.cls].role in ("clef", "time", "key")):
             continue
-        # a stem: its notehead, beam or flag may lie beyond the staff
-        if any(_touches(d, cx, BARLINE_STEM_SS * ss) for d in symbols
-               if vocab.CLASSES[d.cls].role in ("notehead", "beam", "flag")
+        # a stem: its notehead, beam or flag may lie beyond the staff, the line
+        # running on to it
+        if any(_touches(d, cx, BARLINE_STEM_SS * ss) and _inked_between(binary, x0, x1, d, top, bottom)
+               for d in symbols if vocab.CLASSES[d.cls].role in ("notehead", "beam", "flag")
                and d.box[1] < bottom + STEM_REACH_SS * ss and d.box[3] > top - STEM_REACH_SS * ss):
             continue
         if any(vocab.CLASSES[d.cls].role in VETO_ROLES and d.box[0] < cx < d.box[2]
@@ -196,6 +197,22 @@ def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None,
             continue
         found.append(Symbol("barline_single", (x0, top, x1, bottom), IMAGE_BARLINE_SCORE))
     return found
+
+
+#: A line through the staff runs on to a symbol beyond it when this fraction of
+#: the rows between them is inked.
+STEM_INK = 0.8
+
+
+def _inked_between(binary, x0: float, x1: float, d: Symbol, top: float, bottom: float) -> bool:
+    """Whether the line at ``x0..x1`` that crosses the staff (``top``..``bottom``)
+    runs on, inked, to ``d`` beyond the staff (True when ``d`` is on the staff)."""
+    if d.box[1] < bottom and d.box[3] > top:
+        return True
+    y0, y1 = (int(d.box[3]), int(top)) if d.box[3] <= top else (int(bottom) + 1, int(d.box[1]) + 1)
+    a, b = max(0, int(x0) - 1), min(binary.shape[1], int(x1) + 2)
+    rows = binary[max(0, y0):max(0, y1), a:b]
+    return rows.shape[0] == 0 or float(rows.any(axis=1).mean()) >= STEM_INK
 
 
 def _touches(d: Symbol, x: float, gap: float) -> bool:

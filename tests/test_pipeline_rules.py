@@ -107,6 +107,8 @@ def test_a_stem_through_the_staff_from_a_note_beyond_it_is_no_missed_barline():
     # stem up through the whole staff at x = 450, and a beamed group above the
     # staff (beam at y 30..34) has one down through it at x = 500
     binary, staves, systems, _ = page(crease=False)
+    binary[60:113, 449:451] = True      # the stems, on to their note and beam
+    binary[32:101, 499:501] = True
     lines = [(0, 299, 302), (0, 449, 451), (0, 499, 501)]
     below = Symbol("notehead_black", (451, 108, 463, 118), 0.9)
     beam = Symbol("beam", (470, 30, 501, 34), 0.9)
@@ -115,6 +117,9 @@ def test_a_stem_through_the_staff_from_a_note_beyond_it_is_no_missed_barline():
     # a notehead far beyond the staff (another staff's) does not make a line a stem
     far = Symbol("notehead_black", (451, 190, 463, 200), 0.9)
     assert len(image_barlines(binary, staves, [far], lines=lines[:2])) == 2
+    # nor one just below a barline that stops at the staff's bottom line
+    binary[101:113, 449:451] = False
+    assert len(image_barlines(binary, staves, [below], lines=lines[:2])) == 2
 
 
 def test_a_weak_barline_through_a_clef_is_the_clef_s_stroke():
