@@ -511,6 +511,12 @@ PAGE_MAX_OUTSIDE_COMBS = 0.2
 #: its area) and is this many times as large: the page is partly in a hard shadow.
 PAGE_NESTED_FRACTION = 0.95
 PAGE_SHADOW_GROWTH = 1.5
+#: A page outline shows at least this many of the paper's sides; the others may run
+#: along the photo's border (within ``PAGE_BORDER_FRACTION`` of its longest side),
+#: where the paper overruns the frame. With fewer, what cut the bright region is
+#: more likely a shading edge than the paper's.
+PAGE_MIN_REAL_SIDES = 2
+PAGE_BORDER_FRACTION = 0.015
 #: Corners of a page are within this many degrees of a right angle.
 PAGE_MAX_CORNER_DEVIATION_DEG = 35.0
 #: The page's outline is first approximated finely (this fraction of its perimeter)
@@ -664,6 +670,8 @@ def _page_quad(small: np.ndarray, thr: float) -> np.ndarray | None:
     if inside - outside < PAGE_MIN_CONTRAST:
         return None
     quad = _order_corners(quad)
+    if _sides_off_frame(quad, sw, sh) < PAGE_MIN_REAL_SIDES:
+        return None  # the paper overruns the frame; a shading edge cut the bright region
     for j in range(4):
         a, b, c = quad[j - 1], quad[j], quad[(j + 1) % 4]
         u, v = a - b, c - b
@@ -673,6 +681,18 @@ def _page_quad(small: np.ndarray, thr: float) -> np.ndarray | None:
     return quad
 
 
+
+
+def _sides_off_frame(quad: np.ndarray, w: int, h: int) -> int:
+    """How many sides of ``quad`` (4, 2) do not run along the border of a ``w`` x
+    ``h`` image (both ends near the same border).
+
+    >>> _sides_off_frame(np.array([[0, 0], [99, 0], [99, 99], [40, 99]], float), 100, 100)
+    1
+    """
+    tol = PAGE_BORDER_FRACTION * max(w, h)
+    on = [(abs(x) <= tol, abs(x - (w - 1)) <= tol, abs(y) <= tol, abs(y - (h - 1)) <= tol) for x, y in quad]
+    return sum(not any(a and b for a, b in zip(on[j], on[(j + 1) % 4])) for j in range(4))
 
 
 def _long_sides_quad(poly: np.ndarray) -> np.ndarray | None:

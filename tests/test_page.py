@@ -383,3 +383,22 @@ def test_strong_perspective_without_a_page_outline_is_read_off_the_staves(clean)
     assert spaces.max() / spaces.min() < 1.15
     # a level photo of the same page is left alone
     assert not normalize(rgb(inner)).keystone
+
+
+def test_a_shading_edge_across_a_page_that_fills_the_frame_is_no_page_outline():
+    import cv2
+
+    from omr.page import find_page
+
+    # paper overruns the frame on three sides; a darker band (the shade of the
+    # neighbouring page) is cut off by a slanted line on the left
+    shade = np.full((400, 300), 200, np.uint8)
+    cv2.fillConvexPoly(shade, np.array([[0, 0], [10, 0], [80, 399], [0, 399]], np.int32), 90)
+    assert find_page(shade) is None
+    # a page that overruns the frame at its top-left but shows its right and
+    # bottom sides is a page outline
+    photo = np.full((400, 300), 40, np.uint8)
+    cv2.fillConvexPoly(photo, np.array([[0, 0], [250, 0], [280, 370], [0, 350]], np.int32), 210)
+    quad = find_page(photo)
+    assert quad is not None
+    assert np.abs(quad[2] - [280, 370]).max() < 12
