@@ -134,19 +134,33 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
     clefs: dict[int, ClefInfo] = {}
     keys: dict[int, int] = {}
     time = None
-    votes = _clef_votes(graphs)
+    slot_maps = staff_slots(graphs)
+    votes = _clef_votes(graphs, slot_maps)
     for page_no, g in enumerate(graphs, start=1):
         g = level_barlines(g)  # a photo whose perspective was left: slanted barlines
-        for sys_no, staves in enumerate(g.systems):
-            spans = system_measures(g, staves)
+        for sys_no, present in enumerate(g.systems):
+            spans = system_measures(g, present)
             if not spans:
                 continue
-            first_x = _first_music_x(g, staves)
-            for slot, s in enumerate(staves):
+            slots = slot_maps[(page_no - 1, sys_no)]
+            if len(slots) < len(slot_maps["full"]):
+                missing = [i + 1 for i in range(len(slot_maps["full"])) if i not in slots]
+                report.infer("missing_staff", f"a system of {len(present)} staves where the piece has "
+                             f"{len(slot_maps['full'])}: staff {', '.join(map(str, missing))} taken as "
+                             f"left out (rests)", page=page_no, measure=len(measures) + 1)
+            first_x = _first_music_x(g, present)
+            for slot, s in zip(slots, present):
                 _vote_start_clef(g, s, first_x, votes.get(slot, {}), report, page_no)
+            # every slot of the piece: a staff left out of this system reads as empty
+            staves = [present[slots.index(i)] if i in slots else present[_nearest(slots, i)]
+                      for i in range(len(slot_maps["full"]))]
             per_staff: list[list[StaffMeasure]] = []
             time_changes: dict[int, tuple[int, int]] = {}
             for slot, s in enumerate(staves):
+                if slot not in slots:
+                    per_staff.append([StaffMeasure(events=[], clef=clefs.get(slot), staff_space=g.staves[s].staff_space)
+                                      for _ in spans])
+                    continue
                 sm, tc = _read_staff(g, s, spans, clefs.get(slot), keys.get(slot, 0), first_x, report,
                                      page_no)
                 per_staff.append(sm)
@@ -183,8 +197,63 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                     for _ in range(count - 1):
                         measures.append(_rest_copy(m))
                     measures[-1].span.right = right
-            _read_over_measures(g, staves, measures[-len(spans):])
+            _read_over_measures(g, present, measures[-len(spans):])
     return measures
+
+
+def _nearest(slots: list[int], i: int) -> int:
+    """Index in ``slots`` of the slot nearest to ``i``."""
+    return min(range(len(slots)), key=lambda k: abs(slots[k] - i))
+
+
+def staff_slots(graphs: list[StaffGraph]) -> dict:
+    """The piece's staff slots: ``"full"`` the (page, system) of the first system with
+    the most staves, and per ``(page index, system index)`` the slot of each of its
+    staves, top to bottom.
+
+    A system with fewer staves (a staff cut off by the photo's edge, or left out of
+    the engraving when it rests) is matched to the full one by its staves' clefs
+    (G, F or C, in order); among equally good matches the staves left out are taken
+    at the page's top edge for the page's first system, and at the bottom otherwise.
+    """
+    systems = [(p, k, staves) for p, g in enumerate(graphs) for k, staves in enumerate(g.systems)]
+    if not systems:
+        return {"full": []}
+    p0, k0, full = max(systems, key=lambda t: len(t[2]))
+    ref = _clef_families(graphs[p0], full)
+    out: dict = {"full": list(range(len(full)))}
+    for p, k, staves in systems:
+        if len(staves) == len(full):
+            out[(p, k)] = list(range(len(full)))
+            continue
+        fams = _clef_families(graphs[p], staves)
+        out[(p, k)] = _align_slots(fams, ref, missing_at_top=(k == 0))
+    return out
+
+
+def _clef_families(g: StaffGraph, staves: list[int]) -> list[str]:
+    first_x = _first_music_x(g, staves)
+    out = []
+    for s in staves:
+        n = _start_clef(g, s, first_x)
+        out.append(_clef_family(n.cls) if n is not None else "")
+    return out
+
+
+def _align_slots(fams: list[str], ref: list[str], *, missing_at_top: bool) -> list[int]:
+    """Increasing slots of ``ref`` for the staves of clef families ``fams`` (fewer),
+    matching as many clefs as can be."""
+    from itertools import combinations
+
+    best, best_score = None, -1.0
+    n = len(ref)
+    for slots in combinations(range(n), len(fams)):
+        score = sum(bool(f) and f == ref[i] for f, i in zip(fams, slots))
+        # tie-break: the staves left out at the page's edge
+        score += 1e-3 * (sum(slots) if missing_at_top else -sum(slots)) / max(n * n, 1)
+        if score > best_score:
+            best, best_score = list(slots), score
+    return best
 
 
 def _measure_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> list[Fraction]:
@@ -254,7 +323,7 @@ def _start_clef(g: StaffGraph, s: int, first_x: float):
     return min(clefs, key=lambda n: n.cx) if clefs else None
 
 
-def _clef_votes(graphs: list[StaffGraph]) -> dict[int, dict[str, str]]:
+def _clef_votes(graphs: list[StaffGraph], slot_maps: dict | None = None) -> dict[int, dict[str, str]]:
     """Per staff slot and clef family (G, F, C), the clef class most systems start
     with: a small "8" under a G clef is easily missed or imagined in a photo, and a
     part keeps its clef from system to system."""
@@ -262,10 +331,11 @@ def _clef_votes(graphs: list[StaffGraph]) -> dict[int, dict[str, str]]:
 
     counts: dict[int, Counter] = {}
     positions: dict[tuple[int, str], Counter] = {}
-    for g in graphs:
-        for staves in g.systems:
+    for p, g in enumerate(graphs):
+        for k, staves in enumerate(g.systems):
             first_x = _first_music_x(g, staves)
-            for slot, s in enumerate(staves):
+            slots = slot_maps[(p, k)] if slot_maps else range(len(staves))
+            for slot, s in zip(slots, staves):
                 n = _start_clef(g, s, first_x)
                 if n is not None:
                     counts.setdefault(slot, Counter())[n.cls] += 1
@@ -733,12 +803,12 @@ def _columns(m: ReadMeasure) -> dict[float, Fraction]:
 # ---------------------------------------------------------------------------
 
 
-def staff_layout(g: StaffGraph) -> list[list[int]]:
-    """Staff slots of the first system grouped into parts: slots joined by a brace
-    are one part (a piano's two staves)."""
+def staff_layout(g: StaffGraph, system: int = 0) -> list[list[int]]:
+    """Staff slots of a system (the first, or the one with every staff) grouped into
+    parts: slots joined by a brace are one part (a piano's two staves)."""
     if not g.systems:
         return []
-    first = g.systems[0]
+    first = g.systems[system]
     parts: list[list[int]] = []
     slot_of = {s: i for i, s in enumerate(first)}
     braced: dict[int, int] = {}
@@ -756,11 +826,11 @@ def staff_layout(g: StaffGraph) -> list[list[int]]:
     return parts
 
 
-def part_names(g: StaffGraph, parts: list[list[int]]) -> list[str]:
-    """Names printed left of the first system's staves (GT text or OCR)."""
+def part_names(g: StaffGraph, system: int, parts: list[list[int]]) -> list[str]:
+    """Names printed left of a system's staves (GT text or OCR)."""
     if not g.systems:
         return []
-    first = g.systems[0]
+    first = g.systems[system]
     names = []
     for slots in parts:
         staves = [g.staves[first[i]] for i in slots]
@@ -1115,8 +1185,9 @@ def score_from_graphs(graphs: list[StaffGraph], *, title: str | None = None):
     report = Report()
     measures = read_measures(graphs, report)
     resolve_measures(measures, report)
-    first = next((g for g in graphs if g.systems), None)
-    parts = staff_layout(first) if first is not None else []
-    names = part_names(first, parts) if first is not None else []
+    systems = [(g, k) for g in graphs for k in range(len(g.systems))]
+    full = max(systems, key=lambda t: len(t[0].systems[t[1]]), default=None)
+    parts = staff_layout(*full) if full is not None else []
+    names = part_names(*full, parts) if full is not None else []
     score = to_music21(measures, parts, names, title=title)
     return score, report

@@ -1164,3 +1164,56 @@ def test_measure_whose_noteheads_were_missed_is_still_a_measure():
     assert len(measures(score)) == 3
     assert names(score)[2] == ["D5"] * 4
     assert_valid(score)
+
+
+def _graph(*staves: Staff, braced: bool = True):
+    """The graph of one page holding one system made of ``staves``."""
+    x1 = max(max(s.box[2] for s in st.symbols) for st in staves) + 2
+    lines = [straight_staff(i, x0=X0, x1=x1, top=st.top, staff_space=SS, system=0)
+             for i, st in enumerate(staves)]
+    symbols = [s for st in staves for s in st.symbols]
+    if braced and len(staves) > 1:
+        symbols.append(Symbol("brace", (X0 - 14, staves[0].top - 1, X0 - 3, staves[-1].top + 41)))
+    return build_graph(symbols, lines, [list(range(len(staves)))])
+
+
+def test_a_system_short_of_a_staff_keeps_the_other_staves_in_their_parts():
+    # page 1: a piano system whose treble staff was cut off by the photo's top edge;
+    # page 2: the whole system
+    low1 = Staff(top=TOP, clef="clef_f")
+    for p in (4, 2, 0, 2):
+        low1.note(p)
+    low1.barline("barline_final")
+    up2, low2 = Staff(top=TOP, time=None), Staff(top=TOP + 100, clef="clef_f", time=None)
+    for p in (0, 2, 4, 2):
+        up2.note(p)
+        low2.note(p + 2)
+    low2.x = up2.x = max(low2.x, up2.x)
+    for st in (up2, low2):
+        st.barline("barline_final")
+    score, report = score_from_graphs([_graph(low1), _graph(up2, low2)])
+    assert len(score.parts) == 2
+    assert names(score, 1) == [["D3", "B2", "G2", "B2"], ["B2", "D3", "F3", "D3"]]
+    assert names(score, 0)[1] == ["E4", "G4", "B4", "G4"]
+    left_out = measures(score, 0)[0].notesAndRests
+    assert all(n.isRest for n in left_out) and sum(n.quarterLength for n in left_out) == 4
+    assert [(i.page, i.measure) for i in report.inferred if i.kind == "missing_staff"] == [(1, 1)]
+    assert_valid(score)
+
+
+def test_a_left_out_staff_is_matched_by_the_clefs():
+    # a three-staff system (G, C, F) then one with the middle staff left out
+    a, b, c = Staff(top=TOP), Staff(top=TOP + 100, clef="clef_c"), Staff(top=TOP + 200, clef="clef_f")
+    for st, p in ((a, 6), (b, 2), (c, 4)):
+        st.note(p, "w")
+    for st in (a, b, c):
+        st.barline("barline_final")
+    d, e = Staff(top=TOP, time=None), Staff(top=TOP + 100, clef="clef_f", time=None)
+    for st, p in ((d, 5), (e, 3)):
+        st.note(p, "w")
+    for st in (d, e):
+        st.barline("barline_final")
+    score, _ = score_from_graphs([_graph(a, b, c, braced=False), _graph(d, e, braced=False)])
+    assert len(score.parts) == 3
+    assert names(score, 0)[1] == ["C5"] and names(score, 2)[1] == ["C3"]
+    assert all(n.isRest for n in measures(score, 1)[1].notesAndRests)
