@@ -242,18 +242,39 @@ def _clef_families(g: StaffGraph, staves: list[int]) -> list[str]:
 
 def _align_slots(fams: list[str], ref: list[str], *, missing_at_top: bool) -> list[int]:
     """Increasing slots of ``ref`` for the staves of clef families ``fams`` (fewer),
-    matching as many clefs as can be."""
-    from itertools import combinations
+    matching as many clefs as can be (dynamic programming: O(len(ref) * len(fams)));
+    among equally good matches the slots left out are the top ones when
+    ``missing_at_top``, else the bottom ones.
 
-    best, best_score = None, -1.0
-    n = len(ref)
-    for slots in combinations(range(n), len(fams)):
-        score = sum(bool(f) and f == ref[i] for f, i in zip(fams, slots))
-        # tie-break: the staves left out at the page's edge
-        score += 1e-3 * (sum(slots) if missing_at_top else -sum(slots)) / max(n * n, 1)
-        if score > best_score:
-            best, best_score = list(slots), score
-    return best
+    >>> _align_slots(["G", "F"], ["G", "C", "F"], missing_at_top=True)
+    [0, 2]
+    >>> _align_slots(["F"], ["G", "F"], missing_at_top=False), _align_slots(["G"], ["G", "G"], missing_at_top=True)
+    ([1], [1])
+    """
+    n, k = len(ref), len(fams)
+    # best[i][j]: (matches, tie-break) placing the first i staves in the first j slots
+    NONE = (-1, 0)
+    best = [[NONE] * (n + 1) for _ in range(k + 1)]
+    take = [[False] * (n + 1) for _ in range(k + 1)]
+    for j in range(n + 1):
+        best[0][j] = (0, 0)
+    for i in range(1, k + 1):
+        for j in range(i, n + 1):
+            skip = best[i][j - 1] if j - 1 >= i else NONE
+            prev = best[i - 1][j - 1]
+            put = NONE if prev == NONE else (prev[0] + (bool(fams[i - 1]) and fams[i - 1] == ref[j - 1]),
+                                             prev[1] + ((j - 1) if missing_at_top else -(j - 1)))
+            if put >= skip:
+                best[i][j], take[i][j] = put, True
+            else:
+                best[i][j] = skip
+    slots, i, j = [], k, n
+    while i > 0:
+        if take[i][j]:
+            slots.append(j - 1)
+            i -= 1
+        j -= 1
+    return slots[::-1]
 
 
 def _measure_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> list[Fraction]:
