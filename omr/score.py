@@ -675,6 +675,11 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
         is_last = index == len(measures) - 1
         if 0 < longest < bar and not m.pickup:
             agree = sum(any(total(v) == longest for v in sm.voices.values()) for sm in m.staves)
+            shorter = _majority_length(m) if not is_last else None
+            if agree < 2 and shorter is not None and shorter < longest:
+                # one staff misread a little long: the others agreeing on a shorter
+                # measure still make it the score's own short one
+                longest, agree = shorter, len(m.staves)
             if is_last and measures[0].pickup:
                 m.length = longest
                 m.completes_pickup = True
@@ -709,6 +714,16 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                     for line in lines:
                         if not (m.pickup and not placed and voice > 1 and not v):
                             report.infer("restored_rest", line, staff=slot + 1, **where)
+
+
+def _majority_length(m: ReadMeasure) -> Fraction | None:
+    """The length (quarter notes) that more than half of ``m``'s staves (at least two)
+    fill with their longest voice, if any."""
+    from collections import Counter
+
+    lengths = Counter(max((total(v) for v in sm.voices.values()), default=Fraction(0)) for sm in m.staves)
+    length, count = max(lengths.items(), key=lambda kv: kv[1], default=(None, 0))
+    return length if count >= 2 and count * 2 > len(m.staves) and length else None
 
 
 #: A measure holding several bars is cut only when at least this fraction of the

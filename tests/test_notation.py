@@ -1217,3 +1217,31 @@ def test_a_left_out_staff_is_matched_by_the_clefs():
     assert len(score.parts) == 3
     assert names(score, 0)[1] == ["C5"] and names(score, 2)[1] == ["C3"]
     assert all(n.isRest for n in measures(score, 1)[1].notesAndRests)
+
+
+def test_a_short_measure_most_staves_agree_on_is_kept_short():
+    # 4/4 with a measure split at a phrase barline into 3 + 1 beats; the third staff
+    # misread one of its quarters as a dotted quarter (3.5 beats)
+    a, b, c = Staff(top=TOP), Staff(top=TOP + 100), Staff(top=TOP + 200, clef="clef_f")
+    for st in (a, b, c):
+        for p in (2, 4, 2, 0):
+            st.note(p)
+    a.x = b.x = c.x = max(a.x, b.x, c.x)
+    for st in (a, b, c):
+        st.barline()
+    for st in (a, b):
+        for p in (4, 3, 2):
+            st.note(p)
+    c.note(4, dots=1)
+    c.note(3)
+    c.note(2)
+    a.x = b.x = c.x = max(a.x, b.x, c.x)
+    for st in (a, b, c):
+        st.barline("barline_double")
+        st.note(1)
+        st.barline("barline_final")
+    score, report, _ = transcribe(a, b, c)
+    assert rhythm(score, 0)[1] == [(0.0, 1.0), (1.0, 1.0), (2.0, 1.0)]
+    assert rhythm(score, 0)[2] == [(0.0, 1.0)]
+    assert kinds(report).count("restored_rest") == 0
+    assert "overfull" in [w.kind for w in report.warnings]
