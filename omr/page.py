@@ -513,8 +513,9 @@ PAGE_NESTED_FRACTION = 0.95
 PAGE_SHADOW_GROWTH = 1.5
 #: A page outline shows at least this many of the paper's sides; the others may run
 #: along the photo's border (within ``PAGE_BORDER_FRACTION`` of its longest side),
-#: where the paper overruns the frame. With fewer, what cut the bright region is
-#: more likely a shading edge than the paper's.
+#: where the paper overruns the frame. With one, what cut the bright region is more
+#: likely a shading edge than the paper's. (With none the quadrilateral is the
+#: frame itself: a scan or a crop, kept.)
 PAGE_MIN_REAL_SIDES = 2
 PAGE_BORDER_FRACTION = 0.015
 #: Corners of a page are within this many degrees of a right angle.
@@ -670,7 +671,7 @@ def _page_quad(small: np.ndarray, thr: float) -> np.ndarray | None:
     if inside - outside < PAGE_MIN_CONTRAST:
         return None
     quad = _order_corners(quad)
-    if _sides_off_frame(quad, sw, sh) < PAGE_MIN_REAL_SIDES:
+    if 0 < _sides_off_frame(quad, sw, sh) < PAGE_MIN_REAL_SIDES:
         return None  # the paper overruns the frame; a shading edge cut the bright region
     for j in range(4):
         a, b, c = quad[j - 1], quad[j], quad[(j + 1) % 4]
