@@ -134,7 +134,7 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
     clefs: dict[int, ClefInfo] = {}
     keys: dict[int, int] = {}
     time = None
-    slot_maps = staff_slots(graphs)
+    n_slots, slot_maps = staff_slots(graphs)
     votes = _clef_votes(graphs, slot_maps)
     for page_no, g in enumerate(graphs, start=1):
         g = level_barlines(g)  # a photo whose perspective was left: slanted barlines
@@ -143,23 +143,24 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
             if not spans:
                 continue
             slots = slot_maps[(page_no - 1, sys_no)]
-            if len(slots) < len(slot_maps["full"]):
-                missing = [i + 1 for i in range(len(slot_maps["full"])) if i not in slots]
+            if len(slots) < n_slots:
+                missing = [i + 1 for i in range(n_slots) if i not in slots]
                 report.infer("missing_staff", f"a system of {len(present)} staves where the piece has "
-                             f"{len(slot_maps['full'])}: staff {', '.join(map(str, missing))} taken as "
-                             f"left out (rests)", page=page_no, measure=len(measures) + 1)
+                             f"{n_slots}: staff {', '.join(map(str, missing))} taken as left out (rests)",
+                             page=page_no, measure=len(measures) + 1)
             first_x = _first_music_x(g, present)
             for slot, s in zip(slots, present):
                 _vote_start_clef(g, s, first_x, votes.get(slot, {}), report, page_no)
-            # every slot of the piece: a staff left out of this system reads as empty
+            # every slot of the piece; a staff left out of this system reads as empty
+            # (its nearest present staff stands in for its geometry)
             staves = [present[slots.index(i)] if i in slots else present[_nearest(slots, i)]
-                      for i in range(len(slot_maps["full"]))]
+                      for i in range(n_slots)]
             per_staff: list[list[StaffMeasure]] = []
             time_changes: dict[int, tuple[int, int]] = {}
             for slot, s in enumerate(staves):
                 if slot not in slots:
-                    per_staff.append([StaffMeasure(events=[], clef=clefs.get(slot), staff_space=g.staves[s].staff_space)
-                                      for _ in spans])
+                    per_staff.append([StaffMeasure(events=[], clef=clefs.get(slot),
+                                                   staff_space=g.staves[s].staff_space) for _ in spans])
                     continue
                 sm, tc = _read_staff(g, s, spans, clefs.get(slot), keys.get(slot, 0), first_x, report,
                                      page_no)
@@ -206,10 +207,10 @@ def _nearest(slots: list[int], i: int) -> int:
     return min(range(len(slots)), key=lambda k: abs(slots[k] - i))
 
 
-def staff_slots(graphs: list[StaffGraph]) -> dict:
-    """The piece's staff slots: ``"full"`` the (page, system) of the first system with
-    the most staves, and per ``(page index, system index)`` the slot of each of its
-    staves, top to bottom.
+def staff_slots(graphs: list[StaffGraph]) -> tuple[int, dict[tuple[int, int], list[int]]]:
+    """The piece's staff slots: how many (the staves of its fullest system), and per
+    ``(page index, system index)`` the slot of each of that system's staves, top to
+    bottom.
 
     A system with fewer staves (a staff cut off by the photo's edge, or left out of
     the engraving when it rests) is matched to the full one by its staves' clefs
@@ -218,17 +219,17 @@ def staff_slots(graphs: list[StaffGraph]) -> dict:
     """
     systems = [(p, k, staves) for p, g in enumerate(graphs) for k, staves in enumerate(g.systems)]
     if not systems:
-        return {"full": []}
-    p0, k0, full = max(systems, key=lambda t: len(t[2]))
+        return 0, {}
+    p0, _, full = max(systems, key=lambda t: len(t[2]))
     ref = _clef_families(graphs[p0], full)
-    out: dict = {"full": list(range(len(full)))}
+    out: dict[tuple[int, int], list[int]] = {}
     for p, k, staves in systems:
         if len(staves) == len(full):
             out[(p, k)] = list(range(len(full)))
             continue
         fams = _clef_families(graphs[p], staves)
         out[(p, k)] = _align_slots(fams, ref, missing_at_top=(k == 0))
-    return out
+    return len(full), out
 
 
 def _clef_families(g: StaffGraph, staves: list[int]) -> list[str]:
