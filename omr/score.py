@@ -711,6 +711,10 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                     filled, lines = implied.fill_with_rests(v, bar=length)
                     for e in filled:
                         e.voice = voice
+                    if total(filled) > length:
+                        # placed by the other voices' columns past the measure's end
+                        for line in implied.trim_overfull(filled, bar=length):
+                            report.warn("overfull", line, staff=slot + 1, **where)
                     sm.voices[voice] = filled
                     for line in lines:
                         if not (m.pickup and not placed and voice > 1 and not v):
@@ -1125,6 +1129,10 @@ def _duration(e: Event):
         except Exception:
             t = duration.Tuplet(e.tuplet[0], e.tuplet[1])
         d.appendTuplet(t)
+    if not e.grace and Fraction(d.quarterLength).limit_denominator(1 << 12) != e.duration:
+        # a value no note type and tuplet spells as read (a tuplet note shortened to
+        # fit its measure): the sounding length is what the measure adds up with
+        d = duration.Duration(e.duration)
     return d
 
 

@@ -823,6 +823,25 @@ def test_two_voices_on_one_staff():
     assert_valid(score)
 
 
+def test_a_voice_placed_past_the_bar_by_the_columns_is_cut_to_fit():
+    # voice 2: a quarter under beat 1 and a half under beat 4 (a misread: the head
+    # was a quarter). Placed by voice 1's columns it would end past the bar
+    s = Staff()
+    x = s.x
+    for i, p in enumerate((7, 6, 5, 6)):          # voice 1: quarters, stems up
+        s.note(p, "q", stem="up", x=x + 30 * i, advance=False)
+    s.note(0, "q", stem="down", x=x, advance=False)
+    s.note(1, "h", stem="down", x=x + 90, advance=False)
+    s.x = x + 125
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    (m,) = measures(score)
+    for v in m.voices:
+        assert sum(n.quarterLength for n in v.notesAndRests) == 4
+    assert "overfull" in [w.kind for w in report.warnings]
+    assert_valid(score)
+
+
 def test_pickup_measure():
     s = Staff(time=(3, 4))
     s.note(0)                                     # a one-beat upbeat
@@ -1245,3 +1264,16 @@ def test_a_short_measure_most_staves_agree_on_is_kept_short():
     assert rhythm(score, 0)[2] == [(0.0, 1.0)]
     assert kinds(report).count("restored_rest") == 0
     assert "overfull" in [w.kind for w in report.warnings]
+
+
+def test_a_shortened_tuplet_note_keeps_the_length_its_measure_adds_up_with():
+    from omr.notation.implied import trim_overfull
+    from omr.notation.rhythm import Event
+    from omr.score import _duration
+
+    # a duplet eighth (2 in the time of 3) crossing the bar by a quarter is cut to an
+    # eighth's length; no single note type with that tuplet spells it
+    events = [Event(x=0.0, base=Fraction(7, 2)), Event(x=10.0, base=Fraction(3, 4), tuplet=(2, 3))]
+    trim_overfull(events, bar=Fraction(4))
+    assert events[-1].duration == Fraction(1, 2)
+    assert _duration(events[-1]).quarterLength == 0.5
