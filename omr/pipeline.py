@@ -93,7 +93,9 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
                            "(is the whole staff in the photo, and in focus?)")
     symbols = suppress_duplicates([Symbol(d.cls, d.box, d.score) for d in result.normalized
                                    if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES])
-    lines = staff_mod.find_barlines(binary, staves)
+    # lines through a staff; a stem is none (it confirms no weak barline)
+    lines = [(i, x0, x1) for i, x0, x1 in staff_mod.find_barlines(binary, staves)
+             if not is_stem(binary, staves[i], x0, x1, symbols, beyond_only=True)]
     symbols = confirm_weak_barlines(symbols, staves, lines)
     doubtful = [Symbol(d.cls, d.box, d.score) for d in result.normalized
                 if VETO_SCORE <= d.score < PARSE_THRESHOLD and d.cls in vocab.CLASSES]
@@ -186,11 +188,7 @@ def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None,
         if any(_touches(d, cx, BARLINE_STEM_SS * ss) for d in near
                if vocab.CLASSES[d.cls].role in ("clef", "time", "key")):
             continue
-        # a stem: its notehead, beam or flag may lie beyond the staff, the line
-        # running on to it
-        if any(_touches(d, cx, BARLINE_STEM_SS * ss) and _inked_between(binary, x0, x1, d, top, bottom)
-               for d in symbols if vocab.CLASSES[d.cls].role in ("notehead", "beam", "flag")
-               and d.box[1] < bottom + STEM_REACH_SS * ss and d.box[3] > top - STEM_REACH_SS * ss):
+        if is_stem(binary, s, x0, x1, symbols):
             continue
         if any(vocab.CLASSES[d.cls].role in VETO_ROLES and d.box[0] < cx < d.box[2]
                and d.box[1] < bottom and d.box[3] > top for d in doubtful):
@@ -202,6 +200,29 @@ def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None,
 #: A line through the staff runs on to a symbol beyond it when this fraction of
 #: the rows between them is inked.
 STEM_INK = 0.8
+#: ... and, to keep it from confirming a weak barline, that symbol is this far clear
+#: of the staff (staff spaces).
+STEM_CLEAR_SS = 1.0
+
+
+def is_stem(binary, staff, x0: float, x1: float, symbols: list[Symbol], *, beyond_only: bool = False) -> bool:
+    """Whether the line ``x0..x1`` px through the whole of ``staff`` is a stem: it
+    touches a notehead, beam or flag, on the staff or up to ``STEM_REACH_SS`` beyond
+    it, and runs on, inked, to one beyond it. ``beyond_only``: only a symbol at least
+    ``STEM_CLEAR_SS`` clear of the staff counts (a note just by a barline is not
+    taken for the owner of that barline)."""
+    ss = staff.staff_space
+    cx = 0.5 * (x0 + x1)
+    top, bottom = staff.y_top(cx), staff.y_bottom(cx)
+    clear = STEM_CLEAR_SS * ss
+
+    def near(d: Symbol) -> bool:
+        if not (d.box[1] < bottom + STEM_REACH_SS * ss and d.box[3] > top - STEM_REACH_SS * ss):
+            return False
+        return not beyond_only or d.box[1] > bottom + clear or d.box[3] < top - clear
+
+    return any(_touches(d, cx, BARLINE_STEM_SS * ss) and _inked_between(binary, x0, x1, d, top, bottom)
+               for d in symbols if vocab.CLASSES[d.cls].role in ("notehead", "beam", "flag") and near(d))
 
 
 def _inked_between(binary, x0: float, x1: float, d: Symbol, top: float, bottom: float) -> bool:

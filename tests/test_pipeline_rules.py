@@ -144,3 +144,19 @@ def test_a_weak_barline_must_run_through_its_staff():
     stub = Symbol("barline_repeat_both", (290, 80, 310, 100), 0.36)   # half the staff: a stroke
     whole = Symbol("barline_single", (299, 60, 302, 100), 0.36)
     assert confirm_weak_barlines([stub, whole], staves, lines) == [whole]
+
+
+def test_a_stem_from_a_note_clear_of_the_staff_confirms_no_weak_barline():
+    from omr.pipeline import is_stem
+
+    binary, staves, systems, _ = page(crease=False)
+    # staff 0 spans y 60..100; a note 2 staff spaces below it, its stem up through it
+    binary[60:121, 449:451] = True
+    low = Symbol("notehead_black", (451, 118, 463, 128), 0.9)
+    assert is_stem(binary, staves[0], 449, 451, [low], beyond_only=True)
+    # a note just under the bottom line, by a barline that stops at the staff, is no
+    # reason to doubt that barline
+    binary[101:121, 449:451] = False
+    by = Symbol("notehead_black", (451, 100, 463, 110), 0.9)
+    assert not is_stem(binary, staves[0], 449, 451, [by], beyond_only=True)
+    assert is_stem(binary, staves[0], 449, 451, [by])        # but no missed barline is added there
