@@ -276,6 +276,18 @@ RUN_MODE_MIN_COMBS = 40
 MIN_STAFF_SPACE_RUNS_PX = 3.5
 
 
+def _vertical_runs(binary: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Black runs down the ``columns`` (x indices) of ``binary``: ``(column number,
+    start row, end row)`` arrays (end exclusive), sorted by column, then row."""
+    cols = np.ascontiguousarray(binary[:, columns].T)  # (C, H)
+    padded = np.zeros((cols.shape[0], binary.shape[0] + 2), np.int8)
+    padded[:, 1:-1] = cols
+    d = np.diff(padded, axis=1)
+    ci, si = np.nonzero(d == 1)  # row-major: sorted by column, then row
+    _, ei = np.nonzero(d == -1)
+    return ci, si, ei
+
+
 def run_stats(binary: np.ndarray, *, max_columns: int = 400, modes: int = 1) -> RunStats | None:
     """Staff space and line thickness (px) from vertical black/white runs of ``binary``.
 
@@ -286,14 +298,9 @@ def run_stats(binary: np.ndarray, *, max_columns: int = 400, modes: int = 1) -> 
     known to run across, as stems and beams also space evenly along a staff). Returns
     None when no line periodicity is found (no pair of thin runs, or no five-line comb).
     """
-    h, w = binary.shape
+    w = binary.shape[1]
     step = max(1, w // max_columns)
-    cols = np.ascontiguousarray(binary[:, ::step].T)  # (C, H)
-    padded = np.zeros((cols.shape[0], h + 2), np.int8)
-    padded[:, 1:-1] = cols
-    d = np.diff(padded, axis=1)
-    ci, si = np.nonzero(d == 1)  # row-major: sorted by column, then row
-    _, ei = np.nonzero(d == -1)
+    ci, si, ei = _vertical_runs(binary, np.arange(0, w, step))
     if len(si) < 10:
         return None
     length = ei - si
@@ -831,14 +838,9 @@ def _enough(stats: RunStats | None) -> bool:
 def _combs_at(binary: np.ndarray, ss: float, max_columns: int = 400) -> int:
     """Columns' five-line combs in ``binary`` (lines across) with spacing ``ss`` (px):
     five thin runs one above the other, evenly spaced by ``ss`` to ``COMB_TOLERANCE``."""
-    h, w = binary.shape
+    w = binary.shape[1]
     step = max(1, w // max_columns)
-    cols = np.ascontiguousarray(binary[:, ::step].T)
-    padded = np.zeros((cols.shape[0], h + 2), np.int8)
-    padded[:, 1:-1] = cols
-    d = np.diff(padded, axis=1)
-    ci, si = np.nonzero(d == 1)
-    _, ei = np.nonzero(d == -1)
+    ci, si, ei = _vertical_runs(binary, np.arange(0, w, step))
     thin = (ei - si) <= max(2.0, 0.4 * ss)
     ci, centre = ci[thin], 0.5 * (si + ei)[thin]
     if len(centre) < 5:
@@ -918,17 +920,15 @@ def local_staff_spaces(binary: np.ndarray, staff_space: float, line_thickness: f
     """``(N, 3)`` samples ``(x, y, staff space)`` (px) of ``binary``: one per five-line
     comb (five thin runs, evenly spaced) found down evenly spaced columns, with
     distances within a factor 0.6 to 1.6 of ``staff_space``."""
-    h, w = binary.shape
+    w = binary.shape[1]
     step = max(1, w // columns)
-    max_run = _line_run_px(line_thickness)
+    xs = np.arange(step // 2, w, step)
+    ci, si, ei = _vertical_runs(binary, xs)
+    thin = (ei - si) <= _line_run_px(line_thickness)
+    ci, mid = ci[thin], 0.5 * (si + ei)[thin]
     out = []
-    for x in range(step // 2, w, step):
-        col = np.zeros(h + 2, np.int8)
-        col[1:-1] = binary[:, x]
-        d = np.diff(col)
-        starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-        keep = (ends - starts) <= max_run
-        centres = 0.5 * (starts[keep] + ends[keep])
+    for c in np.unique(ci):
+        x, centres = xs[c], mid[ci == c]
         if len(centres) < 5:
             continue
         gaps = np.diff(centres)
