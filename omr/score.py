@@ -153,8 +153,7 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                 _vote_start_clef(g, s, first_x, votes.get(slot, {}), report, page_no)
             # every slot of the piece; a staff left out of this system reads as empty
             # (its nearest present staff stands in for its geometry)
-            staves = [present[slots.index(i)] if i in slots else present[_nearest(slots, i)]
-                      for i in range(n_slots)]
+            staves = [present[_nearest(slots, i)] for i in range(n_slots)]
             per_staff: list[list[StaffMeasure]] = []
             time_changes: dict[int, tuple[int, int]] = {}
             for slot, s in enumerate(staves):
@@ -217,19 +216,25 @@ def staff_slots(graphs: list[StaffGraph]) -> tuple[int, dict[tuple[int, int], li
     (G, F or C, in order); among equally good matches the staves left out are taken
     at the page's top edge for the page's first system, and at the bottom otherwise.
     """
-    systems = [(p, k, staves) for p, g in enumerate(graphs) for k, staves in enumerate(g.systems)]
-    if not systems:
+    fullest = fullest_system(graphs)
+    if fullest is None:
         return 0, {}
-    p0, _, full = max(systems, key=lambda t: len(t[2]))
+    p0, k0 = fullest
+    full = graphs[p0].systems[k0]
     ref = _clef_families(graphs[p0], full)
     out: dict[tuple[int, int], list[int]] = {}
-    for p, k, staves in systems:
-        if len(staves) == len(full):
-            out[(p, k)] = list(range(len(full)))
-            continue
-        fams = _clef_families(graphs[p], staves)
-        out[(p, k)] = _align_slots(fams, ref, missing_at_top=(k == 0))
+    for p, g in enumerate(graphs):
+        for k, staves in enumerate(g.systems):
+            out[(p, k)] = (list(range(len(full))) if len(staves) == len(full) else
+                           _align_slots(_clef_families(g, staves), ref, missing_at_top=(k == 0)))
     return len(full), out
+
+
+def fullest_system(graphs: list[StaffGraph]) -> tuple[int, int] | None:
+    """(page index, system index) of the first system with the most staves: the one
+    that shows every staff of the piece."""
+    systems = [(p, k) for p, g in enumerate(graphs) for k in range(len(g.systems))]
+    return max(systems, key=lambda t: len(graphs[t[0]].systems[t[1]]), default=None)
 
 
 def _clef_families(g: StaffGraph, staves: list[int]) -> list[str]:
@@ -867,7 +872,7 @@ def staff_layout(g: StaffGraph, system: int = 0) -> list[list[int]]:
     return parts
 
 
-def part_names(g: StaffGraph, system: int, parts: list[list[int]]) -> list[str]:
+def part_names(g: StaffGraph, parts: list[list[int]], system: int = 0) -> list[str]:
     """Names printed left of a system's staves (GT text or OCR)."""
     if not g.systems:
         return []
@@ -1230,9 +1235,9 @@ def score_from_graphs(graphs: list[StaffGraph], *, title: str | None = None):
     report = Report()
     measures = read_measures(graphs, report)
     resolve_measures(measures, report)
-    systems = [(g, k) for g in graphs for k in range(len(g.systems))]
-    full = max(systems, key=lambda t: len(t[0].systems[t[1]]), default=None)
-    parts = staff_layout(*full) if full is not None else []
-    names = part_names(*full, parts) if full is not None else []
+    fullest = fullest_system(graphs)
+    g, k = (graphs[fullest[0]], fullest[1]) if fullest is not None else (None, 0)
+    parts = staff_layout(g, k) if g is not None else []
+    names = part_names(g, parts, k) if g is not None else []
     score = to_music21(measures, parts, names, title=title)
     return score, report
