@@ -433,11 +433,16 @@ def _ledger_sides(g: StaffGraph) -> None:
         k = n.staff - 1 if n.cy < own.y_top(n.cx) else n.staff + 1
         if not 0 <= k < len(g.staves) or g.staves[k].system != own.system:
             continue
-        near = [ln for ln in index.between(n.cx - _REACH_SS * ss, n.cx + _REACH_SS * ss)
-                if ln.box[0] - LEDGER_SIDE_SS * ss <= n.cx <= ln.box[2] + LEDGER_SIDE_SS * ss]
+        near = _ledgers_at(index, n, ss)
         if near and complete(n, g.staves[k], near) and not complete(n, own, near):
             n.staff = k
             n.position = int(round(g.staves[k].position(n.cx, _anchor_y(n))))
+
+
+def _ledgers_at(index: "_XIndex", n: Node, ss: float) -> list[Node]:
+    """The ledger lines (of ``index``) that run under or beside notehead ``n``."""
+    return [ln for ln in index.between(n.cx - _REACH_SS * ss, n.cx + _REACH_SS * ss)
+            if ln.box[0] - LEDGER_SIDE_SS * ss <= n.cx <= ln.box[2] + LEDGER_SIDE_SS * ss]
 
 
 def _drop_unsupported_heads(g: StaffGraph) -> None:
@@ -455,9 +460,7 @@ def _drop_unsupported_heads(g: StaffGraph) -> None:
         if beyond + 0.5 < UNSUPPORTED_MIN_LEDGERS:
             continue
         top, bottom = (n.cy, staff.y_top(n.cx)) if p > 8 else (staff.y_bottom(n.cx), n.cy)
-        if not any(ln.box[0] - LEDGER_SIDE_SS * ss <= n.cx <= ln.box[2] + LEDGER_SIDE_SS * ss
-                   and top - ss <= ln.cy <= bottom + ss
-                   for ln in ledgers.between(n.cx - _REACH_SS * ss, n.cx + _REACH_SS * ss)):
+        if not any(top - ss <= ln.cy <= bottom + ss for ln in _ledgers_at(ledgers, n, ss)):
             n.staff = -1
             n.position = None
 
