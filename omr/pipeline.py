@@ -190,8 +190,7 @@ def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None,
             continue
         if is_stem(binary, s, x0, x1, symbols):
             continue
-        if any(vocab.CLASSES[d.cls].role in VETO_ROLES and d.box[0] < cx < d.box[2]
-               and d.box[1] < bottom and d.box[3] > top for d in doubtful):
+        if any(vocab.CLASSES[d.cls].role in VETO_ROLES and _crosses(d, cx, top, bottom) for d in doubtful):
             continue
         found.append(Symbol("barline_single", (x0, top, x1, bottom), IMAGE_BARLINE_SCORE))
     return found
@@ -234,6 +233,12 @@ def _inked_between(binary, x0: float, x1: float, d: Symbol, top: float, bottom: 
     a, b = max(0, int(x0) - 1), min(binary.shape[1], int(x1) + 2)
     rows = binary[max(0, y0):max(0, y1), a:b]
     return rows.shape[0] == 0 or float(rows.any(axis=1).mean()) >= STEM_INK
+
+
+def _crosses(d: Symbol, x: float, top: float, bottom: float) -> bool:
+    """Whether the vertical line at ``x`` from row ``top`` to ``bottom`` runs through
+    ``d``'s box."""
+    return d.box[0] < x < d.box[2] and d.box[1] < bottom and d.box[3] > top
 
 
 def _touches(d: Symbol, x: float, gap: float) -> bool:
@@ -282,8 +287,7 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
         k = int(np.argmin(np.abs(centres - y)))
         if sym.score < (LONE_STAFF_BARLINE_SCORE if k in alone else WEAK_BARLINE_SCORE):
             if any(vocab.CLASSES[o.cls].role in STROKE_ROLES and o.score > sym.score
-                   and o.box[0] < x < o.box[2] and o.box[1] < sym.box[3] and o.box[3] > sym.box[1]
-                   for o in symbols):
+                   and _crosses(o, x, sym.box[1], sym.box[3]) for o in symbols):
                 continue  # the upright stroke of a clef or a time signature
             if sym.box[3] - sym.box[1] < WEAK_BARLINE_MIN_HEIGHT * 4 * staves[k].staff_space:
                 continue  # a stem's or a hairpin's stroke: a barline runs through the staff
