@@ -350,10 +350,11 @@ def _start_clef(g: StaffGraph, s: int, first_x: float):
     return min(clefs, key=lambda n: n.cx) if clefs else None
 
 
-def _clef_votes(graphs: list[StaffGraph], slot_maps: dict | None = None) -> dict[int, dict[str, str]]:
-    """Per staff slot and clef family (G, F, C), the clef class most systems start
-    with: a small "8" under a G clef is easily missed or imagined in a photo, and a
-    part keeps its clef from system to system."""
+def _clef_votes(graphs: list[StaffGraph], slot_maps: dict[tuple[int, int], list[int]]
+                ) -> dict[int, dict[str, str]]:
+    """Per staff slot (``slot_maps``: :func:`staff_slots`) and clef family (G, F, C),
+    the clef class most systems start with: a small "8" under a G clef is easily
+    missed or imagined in a photo, and a part keeps its clef from system to system."""
     from collections import Counter
 
     counts: dict[int, Counter] = {}
@@ -361,8 +362,7 @@ def _clef_votes(graphs: list[StaffGraph], slot_maps: dict | None = None) -> dict
     for p, g in enumerate(graphs):
         for k, staves in enumerate(g.systems):
             first_x = _first_music_x(g, staves)
-            slots = slot_maps[(p, k)] if slot_maps else range(len(staves))
-            for slot, s in zip(slots, staves):
+            for slot, s in zip(slot_maps[(p, k)], staves):
                 n = _start_clef(g, s, first_x)
                 if n is not None:
                     counts.setdefault(slot, Counter())[n.cls] += 1
