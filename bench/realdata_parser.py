@@ -4,7 +4,8 @@ hand-made ground truth, compared as sequences (measure boundaries do not matter)
     python bench/realdata_parser.py [--dir ../shared/realdata/ptromr_cc_photos] [--limit N] [--json OUT]
 
 Per crop, the ground truth's ``.musicxml`` and the transcription are both read
-left to right as sequences of
+in written order (measure by measure; a measure of two voices voice 1 first, as
+the ground truth's ``.semantic`` writes it) as sequences of
 
 - pitches (MIDI) of the notes, chord members from low to high;
 - rhythm: durations (quarter notes) of notes and rests (a chord counts once);
@@ -39,20 +40,36 @@ from omr.pipeline import transcribe  # noqa: E402
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "ptromr_cc_photos"
 
 
-def sequences(score) -> dict[str, list]:
-    """Pitch, rhythm and note sequences of a score, left to right, all parts in turn."""
-    pitches, rhythm, notes = [], [], []
+def _in_written_order(score):
+    """Notes and rests part by part, measure by measure, and within a measure voice
+    by voice (voice 1 whole, then voice 2): the order in which the ground truth's
+    ``.semantic`` writes a measure of two voices, so a correct two-voice staff
+    compares equal to it instead of being interleaved by onset."""
     for part in score.parts:
-        for el in part.flatten().notesAndRests:
-            if el.duration.isGrace:
-                continue
-            d = round(float(el.quarterLength), 4)
-            rhythm.append(d)
-            if el.isRest:
-                continue
-            for p in sorted(el.pitches, key=lambda p: p.midi):
-                pitches.append(p.midi)
-                notes.append((p.midi, d))
+        measures = list(part.getElementsByClass("Measure"))
+        if not measures:
+            yield from part.flatten().notesAndRests
+            continue
+        for measure in measures:
+            yield from measure.notesAndRests
+            for voice in measure.voices:
+                yield from voice.notesAndRests
+
+
+def sequences(score) -> dict[str, list]:
+    """Pitch, rhythm and note sequences of a score, in written order (see
+    ``_in_written_order``)."""
+    pitches, rhythm, notes = [], [], []
+    for el in _in_written_order(score):
+        if el.duration.isGrace:
+            continue
+        d = round(float(el.quarterLength), 4)
+        rhythm.append(d)
+        if el.isRest:
+            continue
+        for p in sorted(el.pitches, key=lambda p: p.midi):
+            pitches.append(p.midi)
+            notes.append((p.midi, d))
     return {"pitch": pitches, "rhythm": rhythm, "note": notes}
 
 
