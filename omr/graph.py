@@ -893,6 +893,138 @@ BEAM_MAX_GAP_SS = 0.6
 BEAM_SAMPLE_OFFSET_SS = 0.45
 
 
+#: A beam the detector missed is looked for between the far ends of two stems of
+#: black notes this far apart at most (staff spaces; eighths spread over a wide
+#: measure stand 13 apart).
+IMAGE_BEAM_MAX_GAP_SS = 16.0
+#: ... where, at this fraction of the columns between the stems, the page shows ink
+#: this thick (staff spaces; staff lines are removed from the mask first) ...
+IMAGE_BEAM_COVERAGE = 0.9
+IMAGE_BEAM_MIN_THICKNESS_SS = 0.4
+IMAGE_BEAM_MAX_THICKNESS_SS = 2.4
+#: ... touching, within this (staff spaces), the straight line from tip to tip,
+IMAGE_BEAM_Y_TOLERANCE_SS = 0.4
+#: ... and stopping at the outer stems: beyond them (this far out, staff spaces)
+#: at most this fraction of the columns shows it (a slur runs on).
+IMAGE_BEAM_BEYOND_SS = (0.4, 0.9)
+IMAGE_BEAM_BEYOND_INK = 0.5
+#: Score given to beams found in the image (the detector's are its own).
+IMAGE_BEAM_SCORE = 0.5
+
+
+def _stem_tip(g: StaffGraph, stem: Node) -> float:
+    return stem.box[1] if stem_direction(g, stem.id) == "up" else stem.box[3]
+
+
+def _beamable(g: StaffGraph, stem: Node) -> bool:
+    """A stem of black noteheads with no flag (only those are beamed)."""
+    heads = stem_heads(g, stem.id)
+    return bool(heads) and not g.targets(stem.id, "flag") and stem.staff >= 0 \
+        and all(g.nodes[h].cls in ("notehead_black", "notehead_black_cue") for h in heads)
+
+
+def _beam_ink(binary: np.ndarray, x0: int, x1: int, line, staff: Staff) -> float:
+    """Fraction of the columns ``x0..x1`` of ``binary`` (staff lines removed) with a
+    run of ink of a beam's thickness touching ``line(x)`` (within
+    ``IMAGE_BEAM_Y_TOLERANCE_SS``; ``staff`` gives the staff space). A staff line
+    that blur left in the mask is thinner than ``IMAGE_BEAM_MIN_THICKNESS_SS``."""
+    h, w = binary.shape
+    ss = staff.staff_space
+    x0, x1 = max(0, x0), min(w - 1, x1)
+    if x1 < x0:
+        return 0.0
+    tol = IMAGE_BEAM_Y_TOLERANCE_SS * ss
+    reach = int(np.ceil(tol + IMAGE_BEAM_MAX_THICKNESS_SS * ss))
+    hits = 0
+    for x in range(x0, x1 + 1):
+        y = line(x)
+        top, bottom = max(0, int(y - reach)), min(h, int(y + reach) + 1)
+        col = binary[top:bottom, x].astype(np.int8)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], col, [0]])))
+        for r0, r1 in zip(edges[::2] + top, edges[1::2] + top):
+            thick = r1 - r0
+            if r0 - tol <= y <= r1 + tol and \
+                    IMAGE_BEAM_MIN_THICKNESS_SS * ss <= thick <= IMAGE_BEAM_MAX_THICKNESS_SS * ss:
+                hits += 1
+                break
+    return hits / (x1 - x0 + 1)
+
+
+def _tip_line(g: StaffGraph, a: Node, b: Node):
+    """The straight line through the far ends of stems ``a`` and ``b``: y as a
+    function of x."""
+    ya, yb = _stem_tip(g, a), _stem_tip(g, b)
+    return lambda x: ya + (yb - ya) * (x - a.cx) / max(b.cx - a.cx, 1e-6)
+
+
+def _runs_of_joined(joined: list[tuple[Node, Node]]) -> list[list[Node]]:
+    """Chains of stems from pairs (left, right) in order: (a, b), (b, c) -> [a, b, c]."""
+    runs: list[list[Node]] = []
+    for a, b in joined:
+        if runs and runs[-1][-1] is a:
+            runs[-1].append(b)
+        else:
+            runs.append([a, b])
+    return runs
+
+
+def add_image_beams(g: StaffGraph, binary: np.ndarray) -> list[int]:
+    """Beams the detector missed, found in the page's ink mask (staff lines
+    removed): neighbouring stems of black notes on one staff, stemmed the same way,
+    without a flag, whose far ends a thick straight line of ink joins, where that
+    ink stops at the outer stems (a slur over the stems' ends runs on beyond them).
+    A chain of such stems gets one beam node (``IMAGE_BEAM_SCORE``), linked like a
+    detected one; a chain with a stem that already has a beam joins that beam.
+    Returns the new beam nodes' ids."""
+    new: list[int] = []
+    for staff in range(len(g.staves)):
+        stems = sorted((n for n in g.nodes if n.cls == "stem" and n.staff == staff and _beamable(g, n)),
+                       key=lambda n: n.cx)
+        st = g.staves[staff]
+        ss = st.staff_space
+        joined = []  # (left, right) stems whose tips one line of ink joins
+        for a, b in zip(stems, stems[1:]):
+            if b.cx - a.cx > IMAGE_BEAM_MAX_GAP_SS * ss or stem_direction(g, a.id) != stem_direction(g, b.id):
+                continue
+            if g.targets(a.id, "beam") and g.targets(b.id, "beam"):
+                continue
+            x0, x1 = int(np.ceil(a.box[2] + 1)), int(np.floor(b.box[0] - 1))
+            if x1 - x0 >= 2 and _beam_ink(binary, x0, x1, _tip_line(g, a, b), st) >= IMAGE_BEAM_COVERAGE:
+                joined.append((a, b))
+        near, far = int(round(IMAGE_BEAM_BEYOND_SS[0] * ss)), int(round(IMAGE_BEAM_BEYOND_SS[1] * ss))
+        for run in _runs_of_joined(joined):
+            # an outer stem of its own (no detected beam) must end the ink
+            first, last = run[0], run[-1]
+            if not g.targets(first.id, "beam") and _beam_ink(
+                    binary, int(first.box[0]) - far, int(first.box[0]) - near,
+                    _tip_line(g, first, run[1]), st) >= IMAGE_BEAM_BEYOND_INK:
+                run = run[1:]
+            if len(run) > 1 and not g.targets(last.id, "beam") and _beam_ink(
+                    binary, int(last.box[2]) + near, int(last.box[2]) + far,
+                    _tip_line(g, run[-2], last), st) >= IMAGE_BEAM_BEYOND_INK:
+                run = run[:-1]
+            if len(run) < 2:
+                continue
+            have = sorted({bid for s in run for bid in g.targets(s.id, "beam")})
+            if have:
+                beam = have[0]
+            else:
+                tips = [_stem_tip(g, s) for s in run]
+                half = 0.5 * BEAM_LINE_SS * ss
+                box = (run[0].box[0], min(tips) - half, run[-1].box[2], max(tips) + half)
+                beam = len(g.nodes)
+                g.nodes.append(Node(id=beam, cls="beam", box=box, score=IMAGE_BEAM_SCORE, staff=staff))
+                g.add_edge(beam, staff, "staff")
+                for k, members in enumerate(g.systems):
+                    if staff in members:
+                        g.add_edge(beam, k, "system")
+                new.append(beam)
+            for s in run:
+                if beam not in g.targets(s.id, "beam"):
+                    g.add_edge(s.id, beam, "beam")
+    return new
+
+
 def measure_beam_levels(g: StaffGraph, binary: np.ndarray) -> None:
     """Count the beam lines at the far end of every beamed stem in the page's ink
     mask (sets ``Node.levels``). The detector says *that* a stem is beamed; the

@@ -19,6 +19,7 @@ import pytest
 from omr.graph import (
     StaffGraph,
     Symbol,
+    add_image_beams,
     build_graph,
     draw_graph,
     stem_direction,
@@ -293,6 +294,69 @@ def test_segments_of_different_levels_are_not_chained(slope):
 def test_segments_of_different_levels_on_a_falling_beam(slope):
     g = _mixed_levels(slope)
     assert [e.base for e in read_events(g, 0, 0, 400)] == [0.125, 0.125, 0.25, 0.5]
+
+
+# ------------------------------------------------------- beams seen in the image
+
+def _ink(*segments, thick: float = BEAM_T) -> np.ndarray:
+    """An ink mask (staff lines already removed) with straight thick lines from
+    (x0, y0) to (x1, y1), their top edge on that line (a beam hangs from stem tips)."""
+    mask = np.zeros((200, 400), bool)
+    for x0, y0, x1, y1 in segments:
+        for x in range(int(x0), int(x1) + 1):
+            y = y0 + (y1 - y0) * (x - x0) / max(x1 - x0, 1)
+            mask[int(round(y)):int(round(y + thick)), x] = True
+    return mask
+
+
+def _unbeamed(ps=(0, 2, 4), xs=(40, 100, 160), cls="notehead_black"):
+    heads = [head(x, p, cls) for x, p in zip(xs, ps)]
+    stems = [stem_up(h, tip=y_of(8) - 5) for h in heads]
+    return heads, stems
+
+
+def test_beam_the_detector_missed_is_found_between_stem_tips():
+    heads, stems = _unbeamed()
+    g = graph(heads + stems)
+    tip = stems[0].box[1]
+    new = add_image_beams(g, _ink((stems[0].box[0], tip, stems[-1].box[2], tip)))
+    assert len(new) == 1
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5, 0.5, 0.5]
+    assert len({e.beam_group for e in read_events(g, 0, 0, 400)}) == 1
+
+
+def test_no_ink_between_the_stems_is_no_beam():
+    heads, stems = _unbeamed()
+    g = graph(heads + stems)
+    assert add_image_beams(g, _ink()) == []
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [1, 1, 1]
+
+
+def test_a_slur_over_the_stem_tips_is_no_beam():
+    heads, stems = _unbeamed(ps=(0, 2), xs=(100, 160))
+    g = graph(heads + stems)
+    tip = stems[0].box[1]
+    # a flat arc running on beyond both stems, its lower edge at their tips
+    slur = _ink((60, tip - 4, 220, tip - 4))
+    assert add_image_beams(g, slur) == []
+
+
+def test_half_notes_are_never_beamed():
+    heads, stems = _unbeamed(cls="notehead_half")
+    g = graph(heads + stems)
+    tip = stems[0].box[1]
+    assert add_image_beams(g, _ink((stems[0].box[0], tip, stems[-1].box[2], tip))) == []
+
+
+def test_a_stem_joined_by_ink_to_a_detected_beam_joins_that_beam():
+    heads, stems = _unbeamed()
+    detected = beam_between(stems[1], stems[2])
+    g = graph(heads + stems + [detected])
+    tip = stems[0].box[1]
+    assert add_image_beams(g, _ink((stems[0].box[0], tip, stems[-1].box[2], tip))) == []
+    events = read_events(g, 0, 0, 400)
+    assert [e.base for e in events] == [0.5, 0.5, 0.5]
+    assert len({e.beam_group for e in events}) == 1
 
 
 # ---------------------------------------------------------------------- flags
