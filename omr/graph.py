@@ -83,6 +83,10 @@ STAFF_MAX_DISTANCE_SS = 12.0
 #: ("T.", "B.") or a page number read as one. (The system's ends, not the staff's:
 #: a staff's own line tracking can stop short where the photo is bad.)
 STAFF_END_MARGIN_SS = 1.0
+#: Key signature accidentals stand on and just around their staff, at these staff
+#: positions at most (half staff spaces, 0 = bottom line, 8 = top line); one far
+#: beyond belongs to a staff the photo cut off, whose lines were not found.
+KEY_POSITIONS = (-3, 11)
 #: A notehead at least this far (staff spaces) outside its nearest staff, between
 #: two staves, may belong to the other staff (:func:`_ledger_sides`); a ledger line
 #: is where one is needed when it is within this many staff spaces of the line
@@ -393,9 +397,12 @@ def _assign_staves(g: StaffGraph) -> None:
             lo, hi = ends[best]
             if n.role in ("notehead", "rest") and not lo - margin <= cx <= hi + margin:
                 continue
+            position = int(round(s.position(cx, _anchor_y(n))))
+            if n.role == "key" and not KEY_POSITIONS[0] <= position <= KEY_POSITIONS[1]:
+                continue
             n.staff = best
             if n.role in ("notehead", "rest", "clef", "key", "accidental", "dot", "ledger"):
-                n.position = int(round(s.position(cx, _anchor_y(n))))
+                n.position = position
 
 
 def _ledger_sides(g: StaffGraph) -> None:

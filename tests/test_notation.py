@@ -392,6 +392,19 @@ def test_key_signature_and_accidentals_through_the_measure_only():
     assert_valid(score)
 
 
+def test_a_key_sharp_far_above_the_staff_is_not_part_of_its_key():
+    # a staff crop that shows the foot of the staff above: that staff's key sharp,
+    # whose lines were not found, is no second sharp of this one's key
+    s = Staff(fifths=1)
+    s.add("key_sharp", (s.symbols[1].box[0], s.y(21) - 13.85, s.symbols[1].box[2], s.y(21) + 13.85))
+    s.note(-2)                     # C4: C, not C#
+    s.note(8)                      # F5 -> F#5 (key)
+    s.barline("barline_final")
+    score, _report, _ = transcribe(s)
+    assert names(score) == [["C4", "F#5"]]
+    assert score.parts[0].recurse().getElementsByClass("KeySignature")[0].sharps == 1
+
+
 def test_flat_key_and_a_double_sharp():
     s = Staff(fifths=-2)           # B flat major: B and E flat
     s.note(4)                      # B4 -> Bb4
@@ -1119,6 +1132,21 @@ def test_time_signature_digits_and_fraction_helpers():
     assert [float(n.quarterLength) for n in measures(score)[0].notes] == [0.5] * 6
     assert "implied_tuplet" not in kinds(report)
     assert Fraction(3, 1) == sum(Fraction(n.quarterLength) for n in measures(score)[0].notes)
+
+
+def test_a_time_digit_also_read_as_another_digit_is_read_once():
+    # the detector saw the lower "4" as a "2" too (a weaker box, overlapping it by
+    # half its height): one glyph, read as its surer reading
+    s = Staff(time=(4, 4))
+    lower = next(x for x in s.symbols if x.cls == "time_4" and x.box[1] > s.top + 15)
+    s.symbols.append(Symbol("time_2", (lower.box[0], lower.box[1] + 8, lower.box[2] + 1, lower.box[3] + 6), 0.4))
+    for _ in range(4):
+        s.note(4)
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert time_signatures(score)[0].ratioString == "4/4"
+    assert "time_unread" not in [w.kind for w in report.warnings]
+    assert "time_from_content" not in kinds(report)
 
 
 def test_slanted_barlines_of_a_photo_left_in_perspective_line_up():

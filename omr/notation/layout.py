@@ -226,15 +226,32 @@ def fraction_of_time(upper: list[str], lower: list[str]) -> tuple[int, int] | No
     return num, den
 
 
+#: Two time glyphs in one half of a staff that share this fraction of the narrower
+#: one's width are two readings of one glyph (digits of "12" stand side by side).
+TIME_GLYPH_OVERLAP = 0.5
+
+
+def _one_reading_per_glyph(half: list[Node]) -> list[Node]:
+    """``half``'s glyphs, surest first, without those that overlap a surer one in x
+    by ``TIME_GLYPH_OVERLAP`` (a "4" also seen as a "2"); left to right."""
+    kept: list[Node] = []
+    for n in sorted(half, key=lambda n: -n.score):
+        if all(min(n.box[2], k.box[2]) - max(n.box[0], k.box[0]) < TIME_GLYPH_OVERLAP * min(n.width, k.width)
+               for k in kept):
+            kept.append(n)
+    return sorted(kept, key=lambda n: n.cx)
+
+
 def read_time(g: StaffGraph, group: list[Node]) -> tuple[int, int] | None:
     """Time signature of a group of time glyphs on one staff."""
     staff = g.staves[group[0].staff]
     upper, lower = [], []
-    for n in sorted(group, key=lambda n: n.cx):
+    for n in group:
         if n.cls in ("time_common", "time_cut"):
-            upper.append(n.cls)
+            upper.append(n)
         elif n.cy < staff.line_y(2, n.cx):
-            upper.append(n.cls)
+            upper.append(n)
         else:
-            lower.append(n.cls)
-    return fraction_of_time(upper, lower)
+            lower.append(n)
+    return fraction_of_time([n.cls for n in _one_reading_per_glyph(upper)],
+                            [n.cls for n in _one_reading_per_glyph(lower)])
