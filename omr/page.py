@@ -553,6 +553,13 @@ TARGET_ANALYSIS_STAFF_SPACE_PX = 10.0
 #: A page needs at least this many five-line combs (columns crossing a staff) to
 #: count as music.
 MIN_COMBS = 8
+#: The quarter turn goes to the way up with more five-line combs; where neither
+#: count is this many times the other, to the way up whose ink lies more in long
+#: level runs (staff lines run across the page; the grain of the paper and evenly
+#: spaced stems make combs either way up). Long: at least this fraction of the
+#: image's longer side.
+ORIENTATION_TIE_FACTOR = 2.0
+ORIENTATION_RUN_FRACTION = 1 / 40
 #: 180-degree test: ink near the staves' left ends (clefs, braces, key signatures)
 #: must exceed that near the right ends by this factor to keep the page as it is.
 FLIP_RATIO = 1.15
@@ -831,6 +838,25 @@ def _left_heavy(binary: np.ndarray, thin: np.ndarray, ss: float) -> float:
     return float((left + 1.0) / (right + 1.0))
 
 
+def _level_run_ink(binary: np.ndarray, length: int) -> int:
+    """Ink pixels of ``binary`` in level runs at least ``length`` px long."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, length), 1))
+    return int(cv2.countNonZero(cv2.morphologyEx(binary.astype(np.uint8), cv2.MORPH_OPEN, kernel)))
+
+
+def _turned_wins(binary: np.ndarray, stats: RunStats, turned: RunStats) -> bool:
+    """Whether ``binary`` turned a quarter (``turned``: its run stats) is the way up
+    rather than ``binary`` as it is (``stats``): see ``ORIENTATION_TIE_FACTOR``."""
+    if turned.combs >= ORIENTATION_TIE_FACTOR * stats.combs:
+        return True
+    if stats.combs >= ORIENTATION_TIE_FACTOR * turned.combs:
+        return False
+    length = int(round(ORIENTATION_RUN_FRACTION * max(binary.shape)))
+    as_is = _level_run_ink(binary, length)
+    across = _level_run_ink(np.ascontiguousarray(np.rot90(binary, 1)), length)
+    return across > as_is
+
+
 def _enough(stats: RunStats | None) -> bool:
     return stats is not None and stats.combs >= MIN_COMBS
 
@@ -1032,7 +1058,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
             stats = RunStats(staff_space=ss, line_thickness=max(1.0, 0.12 * ss), combs=MIN_COMBS, pairs=0)
             grey = True
     else:
-        if stats_t is not None and (stats is None or stats_t.combs > stats.combs):
+        if stats_t is not None and (stats is None or _turned_wins(binary, stats, stats_t)):
             quarter, stats = 1, stats_t
             work = np.ascontiguousarray(np.rot90(work, 1))
             binary = np.ascontiguousarray(np.rot90(binary, 1))

@@ -213,6 +213,19 @@ def test_quarter_turns_are_undone(photo, k):
     assert page.image.shape[0] > page.image.shape[1]  # portrait again
 
 
+def test_a_grainy_staff_crop_is_not_turned(clean):
+    # one staff, cut out wide and low and shrunk, on grainy paper: the grain makes
+    # as many five-line combs crossways as the staff does along; the staff lines
+    # are the long level runs, so the crop stays the way it is
+    image, symbols = clean
+    x0, y0, x1, y1 = next(s.box for s in symbols if s.cls == "staff")
+    crop = image[int(y0 - 40):int(y1 + 40), int(x0 - 20):int(x1 + 20)]
+    small = cv2.resize(crop, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA).astype(np.float32)
+    grain = np.random.default_rng(0).normal(0, 80, small.shape)
+    grainy = np.clip(0.8 * small + 30 + grain, 0, 255).astype(np.uint8)
+    assert normalize(rgb(grainy)).rotation == 0
+
+
 def test_skew_is_measured(clean):
     image, _ = clean
     h, w = image.shape
