@@ -131,6 +131,9 @@ class Symbol:
     box: tuple[float, float, float, float]
     score: float = 1.0
     text: str = ""
+    #: Other classes the detector gave this glyph, surest first (only kept for
+    #: time signature digits: which one fits the measures settles them).
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass
@@ -149,6 +152,8 @@ class Node:
     #: For stems: how many beam lines the image shows at the stem's end (see
     #: :func:`measure_beam_levels`); None when not measured.
     levels: int | None = None
+    #: Other readings of the glyph, surest first (see ``Symbol.alternatives``).
+    alternatives: tuple[str, ...] = ()
 
     def __post_init__(self):
         self.role = vocab.CLASSES[self.cls].role  # what the symbol is to the graph (omr.vocab.ROLES)
@@ -231,7 +236,8 @@ class StaffGraph:
                        "score": round(float(n.score), 4), "staff": n.staff,
                        **({"position": n.position} if n.position is not None else {}),
                        **({"text": n.text} if n.text else {}),
-                       **({"levels": n.levels} if n.levels is not None else {})} for n in self.nodes],
+                       **({"levels": n.levels} if n.levels is not None else {}),
+                       **({"alternatives": list(n.alternatives)} if n.alternatives else {})} for n in self.nodes],
             "edges": [[e.src, e.dst, e.kind] for e in self.edges],
             "staves": [{"index": s.index, "system": s.system, "x0": round(float(s.x0), 2),
                         "x1": round(float(s.x1), 2), "staff_space": round(float(s.staff_space), 3),
@@ -249,7 +255,7 @@ class StaffGraph:
                         line_thickness=s["line_thickness"], system=s["system"]) for s in d["staves"]]
         nodes = [Node(id=n["id"], cls=n["cls"], box=tuple(n["box"]), score=n["score"],
                       text=n.get("text", ""), staff=n["staff"], position=n.get("position"),
-                      levels=n.get("levels"))
+                      levels=n.get("levels"), alternatives=tuple(n.get("alternatives", ())))
                  for n in d["nodes"]]
         edges = [Edge(int(a), int(b), k) for a, b, k in d["edges"]]
         return cls(nodes=nodes, edges=edges, staves=staves, systems=[list(s) for s in d["systems"]])
@@ -286,8 +292,8 @@ def build_graph(symbols: list[Symbol], staves: list[Staff],
         systems = _systems_from_staves(staves)
     ss = float(np.median([s.staff_space for s in staves])) if staves else 10.0
     symbols = merge_stem_pieces(symbols, ss)
-    nodes = [Node(id=i, cls=s.cls, box=tuple(float(v) for v in s.box), score=float(s.score), text=s.text)
-             for i, s in enumerate(symbols)]
+    nodes = [Node(id=i, cls=s.cls, box=tuple(float(v) for v in s.box), score=float(s.score), text=s.text,
+                  alternatives=tuple(s.alternatives)) for i, s in enumerate(symbols)]
     g = StaffGraph(nodes=nodes, edges=[], staves=staves, systems=systems)
     if not staves:
         return g

@@ -99,6 +99,8 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = confirm_weak_barlines(symbols, staves, lines)
     doubtful = [Symbol(d.cls, d.box, d.score) for d in result.normalized
                 if VETO_SCORE <= d.score < PARSE_THRESHOLD and d.cls in vocab.CLASSES]
+    add_time_alternatives(symbols, [Symbol(d.cls, d.box, d.score) for d in result.normalized
+                                    if d.score >= VETO_SCORE and d.cls in vocab.CLASSES])
     symbols += image_barlines(binary, staves, symbols, lines=lines, doubtful=doubtful)
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
@@ -119,6 +121,28 @@ EXCLUSIVE_ROLES = ("notehead", "rest", "accidental", "clef", "key", "time", "fla
 #: Roles that cannot sit on one another either: a time signature's digit is no
 #: note, rest or clef (an "8" read as a whole note too, a "2" as an F clef).
 SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef")
+
+
+def add_time_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
+    """Give each time signature glyph of ``symbols`` the other time classes the
+    detector saw at its place (``seen``: every detection scoring at least
+    ``VETO_SCORE``; boxes overlapping by ``DUPLICATE_IOU``), surest first, in
+    place. A digit read as a "4" and almost as a "3" is settled by the measures."""
+    import numpy as np
+
+    from omr.eval.detection import iou_matrix
+
+    times = [s for s in symbols if vocab.CLASSES[s.cls].role == "time"]
+    others = sorted((s for s in seen if vocab.CLASSES[s.cls].role == "time"), key=lambda s: -s.score)
+    if not times or not others:
+        return
+    iou = iou_matrix(np.array([s.box for s in times], float), np.array([s.box for s in others], float))
+    for i, s in enumerate(times):
+        alts = []
+        for j, o in enumerate(others):
+            if iou[i, j] > DUPLICATE_IOU and o.cls != s.cls and o.cls not in alts:
+                alts.append(o.cls)
+        s.alternatives = tuple(alts)
 
 
 def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:

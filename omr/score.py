@@ -29,8 +29,8 @@ import numpy as np
 
 from omr.graph import StaffGraph
 from omr.notation import implied
-from omr.notation.layout import (REPEAT_END, REPEAT_START, MeasureSpan, level_barlines, read_time,
-                                 signature_groups, system_measures)
+from omr.notation.layout import (REPEAT_END, REPEAT_START, MeasureSpan, level_barlines, signature_groups,
+                                 system_measures, time_readings)
 from omr.notation.pitch import CLEFS, ClefInfo, MeasureAccidentals, clef_for, fifths_from_key_symbols, pitch_at
 from omr.notation.rhythm import Event, dotted, read_events
 from omr.notation.voices import columns_conflict, set_onsets, split_voices, total
@@ -155,7 +155,7 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
             # (its nearest present staff stands in for its geometry)
             staves = [present[_nearest(slots, i)] for i in range(n_slots)]
             per_staff: list[list[StaffMeasure]] = []
-            time_changes: dict[int, tuple[int, int]] = {}
+            time_changes: dict[int, list[tuple[int, int]]] = {}  # readings, surest first
             for slot, s in enumerate(staves):
                 if slot not in slots:
                     per_staff.append([StaffMeasure(events=[], clef=clefs.get(slot),
@@ -172,7 +172,7 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
             content_time = _time_from_content(per_staff, spans)
             for k, span in enumerate(spans):
                 if k in time_changes:
-                    time = time_changes[k]
+                    time = _choose_time(time_changes[k], per_staff, spans, report, page_no, len(measures) + k + 1)
                     if len(spans) >= TIME_CHECK_MIN_MEASURES \
                             and _fit(time, per_staff, spans) <= TIME_MISFIT_FRACTION \
                             and _fit(content_time, per_staff, spans) >= TIME_FIT_FRACTION:
@@ -309,6 +309,28 @@ TIME_MISFIT_FRACTION = 0.0
 TIME_FIT_FRACTION = 0.6
 #: ... and only in a system of at least this many measures.
 TIME_CHECK_MIN_MEASURES = 4
+
+
+#: A glyph of a time signature that the detector also read as another digit is
+#: read as that other digit when the time signature it makes fills more of the
+#: system's measures, and at least this fraction of them.
+TIME_ALTERNATIVE_MIN_FIT = 0.25
+
+
+def _choose_time(readings: list[tuple[int, int]], per_staff, spans, report: Report, page: int,
+                 measure: int) -> tuple[int, int]:
+    """The reading of a printed time signature (``readings``: surest first; see
+    :func:`omr.notation.layout.time_readings`) that the measures' contents fit
+    best (see ``TIME_ALTERNATIVE_MIN_FIT``)."""
+    best = readings[0]
+    fits = {t: _fit(t, per_staff, spans) for t in readings}
+    for t in readings[1:]:
+        if fits[t] > fits[best] and fits[t] >= TIME_ALTERNATIVE_MIN_FIT:
+            best = t
+    if best != readings[0]:
+        report.infer("time_reading", f"the time signature reads as {readings[0][0]}/{readings[0][1]} or "
+                     f"{best[0]}/{best[1]}; {best[0]}/{best[1]} fills more measures", page=page, measure=measure)
+    return best
 
 
 def _fit(time: tuple[int, int], per_staff, spans) -> float:
@@ -486,10 +508,10 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
             if k >= len(spans):
                 continue
         key_at[k] = fifths_from_key_symbols([n.cls for n in group])
-    time_at: dict[int, tuple[int, int]] = {}
+    time_at: dict[int, list[tuple[int, int]]] = {}  # the readings, surest first
     for group in signature_groups(g, s, "time"):
-        t = read_time(g, group)
-        if t is None:
+        t = [reading for reading in time_readings(g, group) if reading is not None]
+        if not t:
             report.warn("time_unread", "a time signature could not be read", page=page)
             continue
         x = group[0].box[0]
@@ -513,7 +535,7 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
         while ci < len(clef_nodes) and clef_nodes[ci].cx < first and clef_nodes[ci].cx < span.x1:
             clef = clef_for(clef_nodes[ci].cls, clef_nodes[ci].position)
             ci += 1
-        sm = StaffMeasure(events=events, clef=clef, key=key_at.get(k), time=time_at.get(k),
+        sm = StaffMeasure(events=events, clef=clef, key=key_at.get(k), time=time_at[k][0] if k in time_at else None,
                           staff_space=staff.staff_space)
         while ci < len(clef_nodes) and clef_nodes[ci].cx < span.x1:
             sm.clef_changes.append((clef_nodes[ci].cx, clef_for(clef_nodes[ci].cls, clef_nodes[ci].position)))

@@ -1149,6 +1149,32 @@ def test_a_time_digit_also_read_as_another_digit_is_read_once():
     assert "time_from_content" not in kinds(report)
 
 
+def _time_read_as_four_four_or(alternative: str, quarters_per_measure: int):
+    s = Staff(time=(4, 4))
+    upper = next(x for x in s.symbols if x.cls == "time_4" and x.box[1] < s.top + 15)
+    upper.alternatives = (alternative,)
+    for _ in range(4):
+        for _ in range(quarters_per_measure):
+            s.note(4)
+        s.barline()
+    s.symbols[-1].cls = "barline_final"
+    return transcribe(s)
+
+
+def test_a_time_digit_the_detector_also_read_as_another_is_settled_by_the_measures():
+    # the upper "3" of 3/4 read as a "4", and almost as a "3": the measures hold 3
+    score, report, _ = _time_read_as_four_four_or("time_3", 3)
+    assert time_signatures(score)[0].ratioString == "3/4"
+    assert "time_reading" in kinds(report)
+    assert rhythm(score)[1] == [(0.0, 1.0), (1.0, 1.0), (2.0, 1.0)]
+
+
+def test_the_surer_time_reading_stays_when_the_measures_fit_it():
+    score, report, _ = _time_read_as_four_four_or("time_3", 4)
+    assert time_signatures(score)[0].ratioString == "4/4"
+    assert "time_reading" not in kinds(report)
+
+
 def test_slanted_barlines_of_a_photo_left_in_perspective_line_up():
     # the page outline was not in the photo, so its perspective stayed: each barline
     # sits 30 px further left on the lower staff than on the upper one

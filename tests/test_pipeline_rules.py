@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import drop_creases, image_barlines, suppress_duplicates
+from omr.pipeline import add_time_alternatives, drop_creases, image_barlines, suppress_duplicates
 
 SS = 10.0
 
@@ -160,3 +160,13 @@ def test_a_stem_from_a_note_clear_of_the_staff_confirms_no_weak_barline():
     by = Symbol("notehead_black", (451, 100, 463, 110), 0.9)
     assert not is_stem(binary, staves[0], 449, 451, [by], beyond_only=True)
     assert is_stem(binary, staves[0], 449, 451, [by])        # but no missed barline is added there
+
+
+def test_a_time_digit_keeps_the_other_digits_seen_at_its_place():
+    four = Symbol("time_4", (288, 75, 306, 96), 0.44)
+    lower = Symbol("time_4", (288, 95, 305, 110), 0.55)
+    seen = [four, lower, Symbol("time_2", (288, 71, 305, 93), 0.33), Symbol("time_3", (288, 72, 305, 92), 0.31),
+            Symbol("notehead_black", (288, 75, 300, 85), 0.3), Symbol("time_8", (600, 75, 618, 96), 0.5)]
+    add_time_alternatives([four, lower], seen)
+    assert four.alternatives == ("time_2", "time_3")  # surest first; not the "8" elsewhere
+    assert lower.alternatives == ()

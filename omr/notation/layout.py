@@ -243,7 +243,17 @@ def _one_reading_per_glyph(half: list[Node]) -> list[Node]:
 
 
 def read_time(g: StaffGraph, group: list[Node]) -> tuple[int, int] | None:
-    """Time signature of a group of time glyphs on one staff."""
+    """Time signature of a group of time glyphs on one staff (the detector's surest
+    reading of each glyph); None when they make none."""
+    options = time_readings(g, group)
+    return options[0] if options and options[0] is not None else None
+
+
+def time_readings(g: StaffGraph, group: list[Node]) -> list[tuple[int, int] | None]:
+    """The time signatures a group of time glyphs can be: first the detector's
+    surest reading of each glyph (None when those make none), then, for each
+    glyph in turn, each other class the detector gave it (``Node.alternatives``)
+    that makes a time signature; no repeats."""
     staff = g.staves[group[0].staff]
     upper, lower = [], []
     for n in group:
@@ -253,5 +263,14 @@ def read_time(g: StaffGraph, group: list[Node]) -> tuple[int, int] | None:
             upper.append(n)
         else:
             lower.append(n)
-    return fraction_of_time([n.cls for n in _one_reading_per_glyph(upper)],
-                            [n.cls for n in _one_reading_per_glyph(lower)])
+    upper, lower = _one_reading_per_glyph(upper), _one_reading_per_glyph(lower)
+    classes = [n.cls for n in upper + lower]
+    cut = len(upper)
+    options: list[tuple[int, int] | None] = [fraction_of_time(classes[:cut], classes[cut:])]
+    for i, n in enumerate(upper + lower):
+        for alt in n.alternatives:
+            trial = classes[:i] + [alt] + classes[i + 1:]
+            t = fraction_of_time(trial[:cut], trial[cut:])
+            if t is not None and t not in options:
+                options.append(t)
+    return options
