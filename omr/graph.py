@@ -131,8 +131,8 @@ class Symbol:
     box: tuple[float, float, float, float]
     score: float = 1.0
     text: str = ""
-    #: Other classes the detector gave this glyph, surest first (only kept for
-    #: time signature digits: which one fits the measures settles them).
+    #: Other classes the detector gave this glyph, surest first (kept for time
+    #: signature digits and rests: which one fits the measures settles them).
     alternatives: tuple[str, ...] = ()
 
 

@@ -99,8 +99,8 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = confirm_weak_barlines(symbols, staves, lines)
     doubtful = [Symbol(d.cls, d.box, d.score) for d in result.normalized
                 if VETO_SCORE <= d.score < PARSE_THRESHOLD and d.cls in vocab.CLASSES]
-    add_time_alternatives(symbols, [Symbol(d.cls, d.box, d.score) for d in result.normalized
-                                    if d.score >= VETO_SCORE and d.cls in vocab.CLASSES])
+    add_alternatives(symbols, [Symbol(d.cls, d.box, d.score) for d in result.normalized
+                               if d.score >= VETO_SCORE and d.cls in vocab.CLASSES])
     symbols += image_barlines(binary, staves, symbols, lines=lines, doubtful=doubtful)
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
@@ -123,26 +123,33 @@ EXCLUSIVE_ROLES = ("notehead", "rest", "accidental", "clef", "key", "time", "fla
 SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef")
 
 
-def add_time_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
-    """Give each time signature glyph of ``symbols`` the other time classes the
-    detector saw at its place (``seen``: every detection scoring at least
-    ``VETO_SCORE``; boxes overlapping by ``DUPLICATE_IOU``), surest first, in
-    place. A digit read as a "4" and almost as a "3" is settled by the measures."""
+#: Roles whose glyphs keep the other classes the detector saw at their place
+#: (``Symbol.alternatives``): the measures settle which reading is right.
+ALTERNATIVE_ROLES = ("time", "rest")
+
+
+def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
+    """Give each time signature glyph and rest of ``symbols`` the other classes of
+    its role the detector saw at its place (``seen``: every detection scoring at
+    least ``VETO_SCORE``; boxes overlapping by ``DUPLICATE_IOU``), surest first, in
+    place. A digit read as a "4" and almost as a "3", or a rest read as an eighth
+    and almost as a sixteenth, is settled by the measures."""
     import numpy as np
 
     from omr.eval.detection import iou_matrix
 
-    times = [s for s in symbols if vocab.CLASSES[s.cls].role == "time"]
-    others = sorted((s for s in seen if vocab.CLASSES[s.cls].role == "time"), key=lambda s: -s.score)
-    if not times or not others:
-        return
-    iou = iou_matrix(np.array([s.box for s in times], float), np.array([s.box for s in others], float))
-    for i, s in enumerate(times):
-        alts = []
-        for j, o in enumerate(others):
-            if iou[i, j] > DUPLICATE_IOU and o.cls != s.cls and o.cls not in alts:
-                alts.append(o.cls)
-        s.alternatives = tuple(alts)
+    for role in ALTERNATIVE_ROLES:
+        mine = [s for s in symbols if vocab.CLASSES[s.cls].role == role]
+        others = sorted((s for s in seen if vocab.CLASSES[s.cls].role == role), key=lambda s: -s.score)
+        if not mine or not others:
+            continue
+        iou = iou_matrix(np.array([s.box for s in mine], float), np.array([s.box for s in others], float))
+        for i, s in enumerate(mine):
+            alts = []
+            for j, o in enumerate(others):
+                if iou[i, j] > DUPLICATE_IOU and o.cls != s.cls and o.cls not in alts:
+                    alts.append(o.cls)
+            s.alternatives = tuple(alts)
 
 
 def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:

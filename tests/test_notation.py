@@ -1175,6 +1175,32 @@ def test_the_surer_time_reading_stays_when_the_measures_fit_it():
     assert "time_reading" not in kinds(report)
 
 
+def _measure_with_a_doubtful_rest(read_as: str, also: str):
+    # 4/4: a quarter, a dotted quarter, an eighth, and a rest the detector read as
+    # ``read_as`` and almost as ``also``
+    s = Staff(time=(4, 4))
+    s.note(4)
+    s.note(4, dots=1)
+    s.note(4, "8")
+    rest = s.rest(read_as)
+    rest.alternatives = (also,)
+    s.barline("barline_final")
+    return transcribe(s)
+
+
+def test_a_rest_read_two_ways_takes_the_reading_that_fills_the_measure():
+    score, report, _ = _measure_with_a_doubtful_rest("rest_8th", "rest_quarter")
+    assert rhythm(score)[0] == [(0.0, 1.0), (1.0, 1.5), (2.5, 0.5), (3.0, 1.0)]
+    assert "reread_rest" in kinds(report)
+    assert "restored_rest" not in kinds(report)
+
+
+def test_a_rest_that_fills_its_measure_keeps_its_reading():
+    score, report, _ = _measure_with_a_doubtful_rest("rest_quarter", "rest_8th")
+    assert rhythm(score)[0][-1] == (3.0, 1.0)
+    assert "reread_rest" not in kinds(report)
+
+
 def test_slanted_barlines_of_a_photo_left_in_perspective_line_up():
     # the page outline was not in the photo, so its perspective stayed: each barline
     # sits 30 px further left on the lower staff than on the upper one

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import add_time_alternatives, drop_creases, image_barlines, suppress_duplicates
+from omr.pipeline import add_alternatives, drop_creases, image_barlines, suppress_duplicates
 
 SS = 10.0
 
@@ -167,6 +167,13 @@ def test_a_time_digit_keeps_the_other_digits_seen_at_its_place():
     lower = Symbol("time_4", (288, 95, 305, 110), 0.55)
     seen = [four, lower, Symbol("time_2", (288, 71, 305, 93), 0.33), Symbol("time_3", (288, 72, 305, 92), 0.31),
             Symbol("notehead_black", (288, 75, 300, 85), 0.3), Symbol("time_8", (600, 75, 618, 96), 0.5)]
-    add_time_alternatives([four, lower], seen)
+    add_alternatives([four, lower], seen)
     assert four.alternatives == ("time_2", "time_3")  # surest first; not the "8" elsewhere
     assert lower.alternatives == ()
+
+
+def test_a_rest_keeps_the_other_rests_seen_at_its_place():
+    eighth = Symbol("rest_8th", (332, 93, 344, 116), 0.42)
+    add_alternatives([eighth], [eighth, Symbol("rest_16th", (333, 90, 346, 113), 0.42),
+                                Symbol("time_4", (332, 93, 344, 116), 0.3)])
+    assert eighth.alternatives == ("rest_16th",)  # a rest's, not a time digit's

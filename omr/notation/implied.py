@@ -11,6 +11,8 @@ output can show them.
   music) takes its onsets from the columns of the other voices and staves.
 - :func:`fill_with_rests`: gaps and a short end are filled with rests.
 - :func:`trim_overfull`: the last resort when nothing explains an overfull voice.
+- :func:`reread_rests`: before all these, a rest the detector also read as another
+  rest takes that reading when it makes the voice fill its measure exactly.
 
 Examples
 --------
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from omr.notation.rhythm import Event
+from omr.notation.rhythm import Event, dotted
 from omr.notation.voices import set_onsets, total
 
 #: Onsets of events within this many staff spaces of a column of another voice take
@@ -164,6 +166,24 @@ def fill_with_rests(events: list[Event], *, bar: Fraction, start: Fraction = Fra
 def _rest(onset: Fraction, length: Fraction, x: float, voice: int) -> Event:
     e = Event(x=x, rest=-1, base=length, voice=voice, onset=onset, inferred="restored rest")
     return e
+
+
+def reread_rests(events: list[Event], *, bar: Fraction) -> list[str]:
+    """When the voice ``events`` does not fill ``bar`` but would with one rest read
+    as one of its ``alternatives`` (the first such, left to right, surest reading
+    first), read it so (marked ``inferred='reread rest'``)."""
+    have = total(events)
+    if have == bar:
+        return []
+    for e in events:
+        if e.tuplet or e.grace:
+            continue
+        for alt in e.alternatives:
+            if have - e.duration + dotted(alt, e.dots) == bar:
+                before = e.base
+                e.base, e.inferred = alt, "reread rest"
+                return [f"a rest read as {before} quarter note(s) is one of {alt}: that fills the measure"]
+    return []
 
 
 def trim_overfull(events: list[Event], *, bar: Fraction) -> list[str]:

@@ -73,6 +73,9 @@ class Event:
     onset: Fraction = Fraction(0)
     inferred: str = ""
     y: float = 0.0  # centre height (px), for voice assignment of rests
+    #: For a rest the detector also read as another rest: those rests' ``base``
+    #: lengths, surest first (see :func:`omr.notation.implied.reread_rests`).
+    alternatives: tuple[Fraction, ...] = ()
 
     @property
     def is_rest(self) -> bool:
@@ -261,7 +264,11 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
         if h is not None:
             column.append(h)
     for r in rests:
-        events.append(Event(x=r.cx, rest=r.id, base=REST_QUARTERS[r.cls], dots=_dots_of(g, r.id), y=r.cy))
+        base = REST_QUARTERS[r.cls]
+        alternatives = tuple(dict.fromkeys(REST_QUARTERS[c] for c in r.alternatives
+                                           if c in REST_QUARTERS and REST_QUARTERS[c] != base))
+        events.append(Event(x=r.cx, rest=r.id, base=base, dots=_dots_of(g, r.id), y=r.cy,
+                            alternatives=alternatives))
     for r in (n for n in g.nodes if n.cls == "rest_multi" and n.staff == staff and x0 <= n.cx < x1):
         # a multi-measure rest is a whole-measure rest here; the measure is repeated
         # (omr.score) as often as its number says
