@@ -284,6 +284,10 @@ def _touches(d: Symbol, x: float, gap: float) -> bool:
 #: a thin line through its staff (:func:`omr.staff.find_barlines`) within
 #: ``BARLINE_DUPLICATE_SS``: alone on a one-staff system, nothing else confirms it.
 WEAK_BARLINE_SCORE = 0.5
+#: ... or where every other staff of its system has a detected barline at about its
+#: x (within ``BARLINE_DUPLICATE_SS``, plus this much per staff between them: the
+#: barlines of a photo left in perspective slant), as motion blur leaves no line.
+BARLINE_SLANT_SS = 0.6
 #: ... and on a staff that is a system of its own, one less confident than this
 #: (no other staff's barline backs it; a pencil circle's arc passes for one).
 LONE_STAFF_BARLINE_SCORE = 0.8
@@ -298,9 +302,10 @@ WEAK_BARLINE_MIN_HEIGHT = 0.6
 
 def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
     """``symbols`` without the weak barlines (:data:`WEAK_BARLINE_SCORE`, or
-    :data:`LONE_STAFF_BARLINE_SCORE` on a one-staff system) that no line in the image
-    (``lines``: ``(staff, x0, x1)``) confirms, or that run through a more confident
-    clef, key or time signature (:data:`STROKE_ROLES`)."""
+    :data:`LONE_STAFF_BARLINE_SCORE` on a one-staff system) that neither a line in the
+    image (``lines``: ``(staff, x0, x1)``) nor barlines on every other staff of their
+    system (``BARLINE_SLANT_SS``) confirm, or that run through a more confident clef,
+    key or time signature (:data:`STROKE_ROLES`)."""
     import numpy as np
 
     if not staves:
@@ -311,6 +316,20 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
         by_staff.setdefault(index, []).append(0.5 * (x0 + x1))
     alone = {i for i, s in enumerate(staves)
              if s.system < 0 or sum(t.system == s.system for t in staves) == 1}
+    barlines: dict[int, list[float]] = {}  # staff -> x of the detected barlines on it
+    for sym in symbols:
+        if vocab.CLASSES[sym.cls].role == "barline":
+            k = int(np.argmin(np.abs(centres - 0.5 * (sym.box[1] + sym.box[3]))))
+            barlines.setdefault(k, []).append(0.5 * (sym.box[0] + sym.box[2]))
+
+    def whole_system(k: int, x: float) -> bool:
+        """Every other staff of ``k``'s system has a barline at about ``x``."""
+        others = [j for j, t in enumerate(staves) if j != k and t.system == staves[k].system]
+        ss = staves[k].staff_space
+        return bool(others) and all(
+            any(abs(x - bx) <= (BARLINE_DUPLICATE_SS + BARLINE_SLANT_SS * abs(j - k)) * ss
+                for bx in barlines.get(j, [])) for j in others)
+
     out = []
     for sym in symbols:
         if vocab.CLASSES[sym.cls].role != "barline":
@@ -325,7 +344,7 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
             if sym.box[3] - sym.box[1] < WEAK_BARLINE_MIN_HEIGHT * 4 * staves[k].staff_space:
                 continue  # a stem's or a hairpin's stroke: a barline runs through the staff
             reach = BARLINE_DUPLICATE_SS * staves[k].staff_space + 0.5 * (sym.box[2] - sym.box[0])
-            if not any(abs(x - lx) <= reach for lx in by_staff.get(k, [])):
+            if not any(abs(x - lx) <= reach for lx in by_staff.get(k, [])) and not whole_system(k, x):
                 continue
         out.append(sym)
     return out

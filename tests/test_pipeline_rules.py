@@ -177,3 +177,16 @@ def test_a_rest_keeps_the_other_rests_seen_at_its_place():
     add_alternatives([eighth], [eighth, Symbol("rest_16th", (333, 90, 346, 113), 0.42),
                                 Symbol("time_4", (332, 93, 344, 116), 0.3)])
     assert eighth.alternatives == ("rest_16th",)  # a rest's, not a time digit's
+
+
+def test_weak_barlines_on_every_staff_of_a_system_confirm_one_another():
+    # motion blur: the image shows no line, but each staff has a weak barline at
+    # the same x (slanting a little from staff to staff, as in a photo)
+    from omr.pipeline import confirm_weak_barlines
+
+    _, staves, _, _ = page(crease=False)
+    tops = [60, 160, 320, 420]
+    together = [Symbol("barline_single", (400 + 4 * i, tops[i], 403 + 4 * i, tops[i] + 40), 0.4) for i in (0, 1)]
+    alone = Symbol("barline_single", (250, tops[2], 253, tops[2] + 40), 0.4)  # its system's other staff has none
+    kept = confirm_weak_barlines(together + [alone], staves, [])
+    assert kept == together
