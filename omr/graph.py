@@ -132,7 +132,7 @@ class Symbol:
     score: float = 1.0
     text: str = ""
     #: Other classes the detector gave this glyph, surest first (kept for time
-    #: signature digits and rests: which one fits the measures settles them).
+    #: signature digits, rests and noteheads: which fits the measures settles them).
     alternatives: tuple[str, ...] = ()
 
 

@@ -125,15 +125,19 @@ SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef")
 
 #: Roles whose glyphs keep the other classes the detector saw at their place
 #: (``Symbol.alternatives``): the measures settle which reading is right.
-ALTERNATIVE_ROLES = ("time", "rest")
+ALTERNATIVE_ROLES = ("time", "rest", "notehead")
+#: ... those scoring at least this fraction of the glyph's own score (a near tie:
+#: a sure "2" seen faintly as a "3" too stays a "2", whatever the measures hold).
+ALTERNATIVE_MIN_RATIO = 0.6
 
 
 def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
-    """Give each time signature glyph and rest of ``symbols`` the other classes of
-    its role the detector saw at its place (``seen``: every detection scoring at
-    least ``VETO_SCORE``; boxes overlapping by ``DUPLICATE_IOU``), surest first, in
-    place. A digit read as a "4" and almost as a "3", or a rest read as an eighth
-    and almost as a sixteenth, is settled by the measures."""
+    """Give each time signature glyph, rest and notehead of ``symbols`` the other
+    classes of its role the detector saw at its place (``seen``: every detection
+    scoring at least ``VETO_SCORE`` and ``ALTERNATIVE_MIN_RATIO`` of the glyph's
+    score; boxes overlapping by ``DUPLICATE_IOU``), surest first, in place. A digit read as a "4" and almost as a "3", a rest read as an
+    eighth and almost as a sixteenth, a blurred half note read as black, are settled
+    by the measures."""
     import numpy as np
 
     from omr.eval.detection import iou_matrix
@@ -147,7 +151,8 @@ def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
         for i, s in enumerate(mine):
             alts = []
             for j, o in enumerate(others):
-                if iou[i, j] > DUPLICATE_IOU and o.cls != s.cls and o.cls not in alts:
+                if iou[i, j] > DUPLICATE_IOU and o.cls != s.cls and o.cls not in alts \
+                        and o.score >= ALTERNATIVE_MIN_RATIO * s.score:
                     alts.append(o.cls)
             s.alternatives = tuple(alts)
 

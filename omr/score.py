@@ -653,9 +653,9 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
             staff = m.graph.staves[m.staff_ids[slot]]
             middle = staff.line_y(2, 0.5 * (m.span.x0 + m.span.x1))
             if total(sm.events) != bar and not columns_conflict(sm.events, staff.staff_space):
-                # one voice that a rest read two ways makes fill its measure
-                for line in implied.reread_rests(sm.events, bar=bar):
-                    report.infer("reread_rest", line, staff=slot + 1, **where)
+                # one voice that a rest or note read two ways makes fill its measure
+                for line in implied.reread(sm.events, bar=bar):
+                    report.infer("reread", line, staff=slot + 1, **where)
             if total(sm.events) > bar and not columns_conflict(sm.events, staff.staff_space):
                 # one voice whose unprinted tuplets overfill it: try them before two voices
                 trial = [copy.copy(e) for e in sm.events]

@@ -1191,14 +1191,27 @@ def _measure_with_a_doubtful_rest(read_as: str, also: str):
 def test_a_rest_read_two_ways_takes_the_reading_that_fills_the_measure():
     score, report, _ = _measure_with_a_doubtful_rest("rest_8th", "rest_quarter")
     assert rhythm(score)[0] == [(0.0, 1.0), (1.0, 1.5), (2.5, 0.5), (3.0, 1.0)]
-    assert "reread_rest" in kinds(report)
+    assert "reread" in kinds(report)
     assert "restored_rest" not in kinds(report)
 
 
 def test_a_rest_that_fills_its_measure_keeps_its_reading():
     score, report, _ = _measure_with_a_doubtful_rest("rest_quarter", "rest_8th")
     assert rhythm(score)[0][-1] == (3.0, 1.0)
-    assert "reread_rest" not in kinds(report)
+    assert "reread" not in kinds(report)
+
+
+def test_a_half_note_read_as_black_takes_the_reading_that_fills_the_measure():
+    # a blurred half note: the detector read it black, and almost half
+    s = Staff(time=(4, 4))
+    s.note(4)
+    doubtful = s.note(5)
+    doubtful.head.alternatives = ("notehead_half",)
+    s.note(4)
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert rhythm(score)[0] == [(0.0, 1.0), (1.0, 2.0), (3.0, 1.0)]
+    assert "reread" in kinds(report)
 
 
 def test_slanted_barlines_of_a_photo_left_in_perspective_line_up():

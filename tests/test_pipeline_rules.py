@@ -190,3 +190,9 @@ def test_weak_barlines_on_every_staff_of_a_system_confirm_one_another():
     alone = Symbol("barline_single", (250, tops[2], 253, tops[2] + 40), 0.4)  # its system's other staff has none
     kept = confirm_weak_barlines(together + [alone], staves, [])
     assert kept == together
+
+
+def test_only_near_ties_are_kept_as_alternatives():
+    two = Symbol("time_2", (199, 115, 214, 134), 0.77)
+    add_alternatives([two], [two, Symbol("time_3", (199, 115, 214, 134), 0.33)])
+    assert two.alternatives == ()  # a sure "2" seen faintly as a "3" too

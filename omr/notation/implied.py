@@ -11,8 +11,9 @@ output can show them.
   music) takes its onsets from the columns of the other voices and staves.
 - :func:`fill_with_rests`: gaps and a short end are filled with rests.
 - :func:`trim_overfull`: the last resort when nothing explains an overfull voice.
-- :func:`reread_rests`: before all these, a rest the detector also read as another
-  rest takes that reading when it makes the voice fill its measure exactly.
+- :func:`reread`: before all these, a rest or a note the detector also read as
+  another rest or notehead takes that reading when it makes the voice fill its
+  measure exactly.
 
 Examples
 --------
@@ -168,10 +169,10 @@ def _rest(onset: Fraction, length: Fraction, x: float, voice: int) -> Event:
     return e
 
 
-def reread_rests(events: list[Event], *, bar: Fraction) -> list[str]:
-    """When the voice ``events`` does not fill ``bar`` but would with one rest read
-    as one of its ``alternatives`` (the first such, left to right, surest reading
-    first), read it so (marked ``inferred='reread rest'``)."""
+def reread(events: list[Event], *, bar: Fraction) -> list[str]:
+    """When the voice ``events`` does not fill ``bar`` but would with one rest or
+    note read as one of its ``alternatives`` (the first such, left to right, surest
+    reading first), read it so (marked ``inferred='reread'``)."""
     have = total(events)
     if have == bar:
         return []
@@ -181,8 +182,9 @@ def reread_rests(events: list[Event], *, bar: Fraction) -> list[str]:
         for alt in e.alternatives:
             if have - e.duration + dotted(alt, e.dots) == bar:
                 before = e.base
-                e.base, e.inferred = alt, "reread rest"
-                return [f"a rest read as {before} quarter note(s) is one of {alt}: that fills the measure"]
+                e.base, e.inferred = alt, "reread"
+                what = "rest" if e.is_rest else "note"
+                return [f"a {what} read as {before} quarter note(s) is one of {alt}: that fills the measure"]
     return []
 
 

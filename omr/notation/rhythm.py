@@ -73,8 +73,9 @@ class Event:
     onset: Fraction = Fraction(0)
     inferred: str = ""
     y: float = 0.0  # centre height (px), for voice assignment of rests
-    #: For a rest the detector also read as another rest: those rests' ``base``
-    #: lengths, surest first (see :func:`omr.notation.implied.reread_rests`).
+    #: For a rest (or an unbeamed, unflagged note of one notehead) the detector
+    #: also read as another rest (notehead): the ``base`` lengths those readings
+    #: give, surest first (see :func:`omr.notation.implied.reread`).
     alternatives: tuple[Fraction, ...] = ()
 
     @property
@@ -242,9 +243,16 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
         kind = max(kinds, key=lambda k: NOTEHEAD_QUARTERS[k])
         beams = _beam_count(g, stem)
         cue = all(k.endswith("_cue") for k in kinds)
+        flags = _flag_halvings(g, stem)
+        base = base_duration(kind, beams=beams, flags=flags)
+        alternatives = ()
+        if len(hs) == 1 and not beams and not flags:
+            # a stemmed notehead read two ways: black or half (a whole has no stem)
+            alternatives = tuple(dict.fromkeys(
+                NOTEHEAD_QUARTERS[c] for c in hs[0].alternatives
+                if NOTEHEAD_QUARTERS.get(c) in (Fraction(1), Fraction(2)) and NOTEHEAD_QUARTERS[c] != base))
         ev = Event(x=_column_x(g, stem, hs), heads=[h.id for h in sorted(hs, key=lambda h: -h.cy)], stem=stem,
-                   direction=stem_direction(g, stem),
-                   base=base_duration(kind, beams=beams, flags=_flag_halvings(g, stem)),
+                   direction=stem_direction(g, stem), base=base, alternatives=alternatives,
                    dots=max(_dots_of(g, h.id) for h in hs), grace=cue or _has_slash(g, stem),
                    beamed=beams > 0, y=sum(h.cy for h in hs) / len(hs))
         beam_ids = sorted(g.targets(stem, "beam"))
