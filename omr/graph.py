@@ -563,7 +563,7 @@ def _link_stems(g: StaffGraph) -> None:
 STEMMED_HEADS = ("notehead_black", "notehead_half", "notehead_black_cue", "notehead_half_cue")
 #: ... and the gap (staff spaces) that may be left between such a head's box and the
 #: end of a chord's stem it belongs to.
-STEM_END_GAP_SS = 0.7
+STEM_END_GAP_SS = 1.0
 
 #: The second, looser pass (black noteheads left without a stem, free stems only).
 STEM_X_LOOSE_SS = 0.9

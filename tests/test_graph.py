@@ -129,6 +129,11 @@ def test_chord_note_an_octave_below_joins_a_stem_that_stops_short_of_it():
     stem = Symbol("stem", (stem.box[0], stem.box[1], stem.box[2], low.box[1] - 0.5 * SS))
     g = graph([mid, upper, low, stem])
     assert sorted(stem_heads(g, 3)) == [0, 1, 2]
+    # ... also when the chord's middle note was missed and the stem stops nearly a
+    # staff space short (a real phone photo: F4 under a stem ending at A4)
+    stem = Symbol("stem", (stem.box[0], stem.box[1], stem.box[2], low.box[1] - 0.9 * SS))
+    g = graph([mid, upper, low, stem])
+    assert sorted(stem_heads(g, 3)) == [0, 1, 2]
     # a head well below a stem's end keeps to itself
     far = head(40, -7, "notehead_half")
     g = graph([mid, upper, far, stem])

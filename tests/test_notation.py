@@ -1214,6 +1214,22 @@ def test_a_half_note_read_as_black_takes_the_reading_that_fills_the_measure():
     assert "reread" in kinds(report)
 
 
+def test_a_whole_note_held_under_four_quarters_is_a_voice_of_its_own():
+    # piano music: D5 quarters, stems up, over an F#4 whole note in the first column
+    s = Staff(time=(4, 4))
+    x = s.x
+    s.note(-1, "w", x=x + 1, advance=False)
+    for _ in range(4):
+        s.note(6, stem="up")
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    m = measures(score)[0]
+    assert len(m.voices) == 2
+    assert [[(n.nameWithOctave, n.quarterLength) for n in v.notes] for v in m.voices] == \
+        [[("D5", 1.0)] * 4, [("D4", 4.0)]]
+    assert "irregular_measure" not in kinds(report)
+
+
 def test_slanted_barlines_of_a_photo_left_in_perspective_line_up():
     # the page outline was not in the photo, so its perspective stayed: each barline
     # sits 30 px further left on the lower staff than on the upper one

@@ -4,8 +4,9 @@ Engraved music shows two voices on one staff by stem direction: the upper voice'
 stems point up, the lower voice's down, and simultaneous notes stand in one column.
 A measure of one staff is read as two voices when two events with stems in opposite
 directions stand in one column, or when reading everything as one voice overfills
-the measure and both stem directions occur. Rests go to the voice on their side of
-the middle line.
+the measure and both stem directions occur, or a stemless note (a whole note) stands
+in one column with a stemmed one (it is held under or over it). Rests go to the
+voice on their side of the middle line.
 
 Examples
 --------
@@ -26,6 +27,9 @@ from omr.notation.rhythm import Event
 
 #: Events whose x lie within this many staff spaces stand in one column.
 COLUMN_SS = 0.6
+#: A stemless note at least this long (quarter notes: a whole note) in one column
+#: with a stemmed note is held under or over it, in a voice of its own.
+HELD_MIN_QUARTERS = 4
 
 
 def columns_conflict(events: list[Event], staff_space: float) -> bool:
@@ -45,22 +49,40 @@ def total(events: list[Event]) -> Fraction:
     return sum((e.duration for e in events), Fraction(0))
 
 
+def held_notes(events: list[Event], staff_space: float) -> dict[int, Event]:
+    """Stemless notes (whole notes) that stand in one column with a stemmed note:
+    index in ``events`` → that stemmed note. A whole note held under four quarters
+    is a voice of its own."""
+    stemmed = [e for e in events if e.direction and not e.grace and not e.is_rest]
+    held = {}
+    for i, e in enumerate(events):
+        if e.is_rest or e.direction or e.grace or not e.heads or e.base < HELD_MIN_QUARTERS:
+            continue  # (a loose black notehead is a chord's, its stem link missed)
+        partner = min(stemmed, key=lambda s: abs(s.x - e.x), default=None)
+        if partner is not None and abs(partner.x - e.x) < COLUMN_SS * staff_space:
+            held[i] = partner
+    return held
+
+
 def split_voices(events: list[Event], *, bar: Fraction, staff_space: float,
                  middle_y: float) -> dict[int, list[Event]]:
     """Voice number → its events in reading order (sets ``Event.voice``)."""
     directions = {e.direction for e in events if e.direction and not e.grace}
-    two = len(directions) == 2 and (columns_conflict(events, staff_space) or total(events) > bar)
+    held = held_notes(events, staff_space) if total(events) > bar else {}
+    two = (len(directions) == 2 and (columns_conflict(events, staff_space) or total(events) > bar)) or bool(held)
     voices: dict[int, list[Event]] = {}
     if not two:
         for e in events:
             e.voice = 1
         voices[1] = list(events)
         return voices
-    for e in events:
+    for i, e in enumerate(events):
         if e.direction == "up":
             e.voice = 1
         elif e.direction == "down":
             e.voice = 2
+        elif i in held:  # a note held under (over) a stemmed one: the other voice
+            e.voice = 2 if held[i].direction == "up" else 1
         else:  # rests and stemless notes: by side of the middle line
             e.voice = 1 if e.y < middle_y else 2
     for e in events:
