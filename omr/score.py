@@ -33,7 +33,7 @@ from omr.notation.layout import (REPEAT_END, REPEAT_START, MeasureSpan, level_ba
                                  system_measures, time_readings)
 from omr.notation.pitch import CLEFS, ClefInfo, MeasureAccidentals, clef_for, fifths_from_key_symbols, pitch_at
 from omr.notation.rhythm import Event, dotted, read_events
-from omr.notation.voices import columns_conflict, set_onsets, split_voices, total
+from omr.notation.voices import columns_conflict, set_onsets, split_voices, total, voice_lengths
 
 #: Colour of inferred notes and rests in the output (MusicXML ``color``).
 INFERRED_COLOUR = "#D55E00"
@@ -292,12 +292,7 @@ def _measure_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpa
             events = [e for e in sm[k].events if not e.grace]
             if len(events) == 1 and events[0].is_rest and events[0].base == 4:
                 continue  # a whole-measure rest fills any meter
-            if columns_conflict(events, sm[k].staff_space):
-                ups = [e for e in events if e.direction != "down"]
-                downs = [e for e in events if e.direction != "up"]
-                longest = max(longest, max(total(ups), total(downs)))
-            else:
-                longest = max(longest, total(events))
+            longest = max(longest, *voice_lengths(events, sm[k].staff_space))
         out.append(longest)
     return out
 
@@ -466,11 +461,7 @@ def _staff_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]
             events = [e for e in sm[k].events if not e.grace]
             if not events or len(events) == 1 and events[0].is_rest and events[0].base == 4:
                 continue
-            if columns_conflict(events, sm[k].staff_space):
-                found.add(total([e for e in events if e.direction != "down"]))
-                found.add(total([e for e in events if e.direction != "up"]))
-            else:
-                found.add(total(events))
+            found.update(voice_lengths(events, sm[k].staff_space))
         out.append(found)
     return out
 

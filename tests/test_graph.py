@@ -462,6 +462,18 @@ def test_dot_belongs_to_the_note_it_follows_not_the_next():
     assert edges(g, "dot") == {(4, 0)}
 
 
+def test_a_chords_dots_stacked_in_one_column_are_one_dot():
+    # both heads on lines; the engraver set their dots in the spaces below, so the
+    # lower head takes both: still a dotted chord, not a double-dotted one
+    low, high = head(40, 4), head(40, 6)
+    x = high.box[2] + 3
+    g = graph([low, high, stem_up(low, high), _dot(x, y_of(5)), _dot(x, y_of(3))])
+    assert [e.dots for e in read_events(g, 0, 0, 400)] == [1]
+    # a double dot stands side by side
+    g = graph([low, stem_up(low), _dot(x, y_of(5)), _dot(x + 6, y_of(5))])
+    assert [e.dots for e in read_events(g, 0, 0, 400)] == [2]
+
+
 # ------------------------------------------------------------------- ties, slurs
 
 def test_tie_joins_equal_pitches():

@@ -1230,6 +1230,22 @@ def test_a_whole_note_held_under_four_quarters_is_a_voice_of_its_own():
     assert "irregular_measure" not in kinds(report)
 
 
+def test_a_held_whole_note_does_not_lengthen_the_meter_read_from_the_contents():
+    # no time signature printed (a photo of a later line): the whole note is
+    # held under the quarters, so the measures hold 4 quarter notes, not 8
+    s = Staff(time=None)
+    for _ in range(2):
+        x = s.x
+        s.note(-1, "w", x=x + 1, advance=False)
+        for _ in range(4):
+            s.note(6, stem="up")
+        s.barline()
+    s.symbols[-1].cls = "barline_final"
+    score, report, _ = transcribe(s)
+    assert time_signatures(score)[0].ratioString == "4/4"
+    assert all(len(m.voices) == 2 for m in measures(score))
+
+
 def test_slanted_barlines_of_a_photo_left_in_perspective_line_up():
     # the page outline was not in the photo, so its perspective stayed: each barline
     # sits 30 px further left on the lower staff than on the upper one

@@ -209,8 +209,20 @@ def _has_slash(g: StaffGraph, stem: int) -> bool:
     return any(g.nodes[f].cls == "grace_slash" for f in g.targets(stem, "flag"))
 
 
+#: Dots of one notehead this close in x (staff spaces) stand one above the other:
+#: one dot (a chord's dots, both taken by one notehead), not a double dot.
+DOT_SAME_COLUMN_SS = 0.3
+
+
 def _dots_of(g: StaffGraph, node: int) -> int:
-    return len(g.sources(node, "dot"))
+    """Augmentation dots of a notehead or rest: its dots side by side (dots stacked
+    in one column count once)."""
+    dots = sorted(g.nodes[d].cx for d in g.sources(node, "dot"))
+    if not dots:
+        return 0
+    n = g.nodes[node]
+    gap = DOT_SAME_COLUMN_SS * (g.staves[n.staff].staff_space if n.staff >= 0 else g.staff_space)
+    return 1 + sum(b - a > gap for a, b in zip(dots, dots[1:]))
 
 
 def _column_x(g: StaffGraph, stem: int, heads: list) -> float:

@@ -64,11 +64,24 @@ def held_notes(events: list[Event], staff_space: float) -> dict[int, Event]:
     return held
 
 
+def voice_lengths(events: list[Event], staff_space: float) -> list[Fraction]:
+    """How long the voices of a measure's ``events`` are, before any are split off
+    (:func:`split_voices` as it would split them: stems in one column pointing two
+    ways, or a whole note held in a stemmed note's column; rests and other stemless
+    events count with both voices)."""
+    held = held_notes(events, staff_space)
+    if not held and not columns_conflict(events, staff_space):
+        return [total(events)]
+    ups = [e for i, e in enumerate(events) if e.direction != "down" and not (i in held and held[i].direction == "up")]
+    downs = [e for i, e in enumerate(events) if e.direction != "up" and not (i in held and held[i].direction == "down")]
+    return [total(ups), total(downs)]
+
+
 def split_voices(events: list[Event], *, bar: Fraction, staff_space: float,
                  middle_y: float) -> dict[int, list[Event]]:
     """Voice number → its events in reading order (sets ``Event.voice``)."""
     directions = {e.direction for e in events if e.direction and not e.grace}
-    held = held_notes(events, staff_space) if total(events) > bar else {}
+    held = held_notes(events, staff_space)
     two = (len(directions) == 2 and (columns_conflict(events, staff_space) or total(events) > bar)) or bool(held)
     voices: dict[int, list[Event]] = {}
     if not two:
