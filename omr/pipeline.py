@@ -96,9 +96,9 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     # lines through a staff; a stem is none (it confirms no weak barline)
     lines = [(i, x0, x1) for i, x0, x1 in staff_mod.find_barlines(binary, staves)
              if not is_stem(binary, staves[i], x0, x1, symbols, beyond_only=True)]
-    symbols = confirm_weak_barlines(symbols, staves, lines)
     doubtful = [Symbol(d.cls, d.box, d.score) for d in result.normalized
                 if VETO_SCORE <= d.score < PARSE_THRESHOLD and d.cls in vocab.CLASSES]
+    symbols = confirm_weak_barlines(symbols, staves, lines, doubtful)
     add_alternatives(symbols, [Symbol(d.cls, d.box, d.score) for d in result.normalized
                                if d.score >= VETO_SCORE and d.cls in vocab.CLASSES])
     symbols += image_barlines(binary, staves, symbols, lines=lines, doubtful=doubtful)
@@ -305,12 +305,15 @@ STROKE_ROLES = ("clef", "time", "key")
 WEAK_BARLINE_MIN_HEIGHT = 0.6
 
 
-def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
+def confirm_weak_barlines(symbols: list[Symbol], staves, lines, doubtful: Sequence[Symbol] = ()) -> list[Symbol]:
     """``symbols`` without the weak barlines (:data:`WEAK_BARLINE_SCORE`, or
     :data:`LONE_STAFF_BARLINE_SCORE` on a one-staff system) that neither a line in the
     image (``lines``: ``(staff, x0, x1)``) nor barlines on every other staff of their
-    system (``BARLINE_SLANT_SS``) confirm, or that run through a more confident clef,
-    key or time signature (:data:`STROKE_ROLES`)."""
+    system (``BARLINE_SLANT_SS``; ``doubtful`` ones, too doubtful to read, count)
+    confirm, or that run through a more confident clef, key or time signature
+    (:data:`STROKE_ROLES`); with the ``doubtful`` barlines that such a full column
+    of barlines, one of them kept, confirms, unless a notehead touches them (a
+    stem)."""
     import numpy as np
 
     if not staves:
@@ -321,37 +324,60 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines) -> list[Symbol]:
         by_staff.setdefault(index, []).append(0.5 * (x0 + x1))
     alone = {i for i, s in enumerate(staves)
              if s.system < 0 or sum(t.system == s.system for t in staves) == 1}
+    def staff_of(sym: Symbol) -> int:
+        return int(np.argmin(np.abs(centres - 0.5 * (sym.box[1] + sym.box[3]))))
+
+    def cx(sym: Symbol) -> float:
+        return 0.5 * (sym.box[0] + sym.box[2])
+
+    doubtful_bars = [d for d in doubtful if vocab.CLASSES[d.cls].role == "barline"]
     barlines: dict[int, list[float]] = {}  # staff -> x of the detected barlines on it
-    for sym in symbols:
-        if vocab.CLASSES[sym.cls].role == "barline":
-            k = int(np.argmin(np.abs(centres - 0.5 * (sym.box[1] + sym.box[3]))))
-            barlines.setdefault(k, []).append(0.5 * (sym.box[0] + sym.box[2]))
+    for sym in [s for s in symbols if vocab.CLASSES[s.cls].role == "barline"] + doubtful_bars:
+        barlines.setdefault(staff_of(sym), []).append(cx(sym))
+
+    def near(k: int, j: int, x: float, bx: float) -> bool:
+        return abs(x - bx) <= (BARLINE_DUPLICATE_SS + BARLINE_SLANT_SS * abs(j - k)) * staves[k].staff_space
+
+    def others(k: int) -> list[int]:
+        return [j for j, t in enumerate(staves) if j != k and t.system == staves[k].system]
 
     def whole_system(k: int, x: float) -> bool:
         """Every other staff of ``k``'s system has a barline at about ``x``."""
-        others = [j for j, t in enumerate(staves) if j != k and t.system == staves[k].system]
-        ss = staves[k].staff_space
-        return bool(others) and all(
-            any(abs(x - bx) <= (BARLINE_DUPLICATE_SS + BARLINE_SLANT_SS * abs(j - k)) * ss
-                for bx in barlines.get(j, [])) for j in others)
+        return bool(others(k)) and all(any(near(k, j, x, bx) for bx in barlines.get(j, [])) for j in others(k))
+
+    def stroke_or_stem(sym: Symbol, k: int, x: float) -> bool:
+        """``sym`` is the upright stroke of a surer clef or time signature, or too
+        short for a barline (a stem's or a hairpin's stroke)."""
+        if any(vocab.CLASSES[o.cls].role in STROKE_ROLES and o.score > sym.score
+               and _crosses(o, x, sym.box[1], sym.box[3]) for o in symbols):
+            return True
+        return sym.box[3] - sym.box[1] < WEAK_BARLINE_MIN_HEIGHT * 4 * staves[k].staff_space
 
     out = []
     for sym in symbols:
         if vocab.CLASSES[sym.cls].role != "barline":
             out.append(sym)
             continue
-        x, y = 0.5 * (sym.box[0] + sym.box[2]), 0.5 * (sym.box[1] + sym.box[3])
-        k = int(np.argmin(np.abs(centres - y)))
+        x, k = cx(sym), staff_of(sym)
         if sym.score < (LONE_STAFF_BARLINE_SCORE if k in alone else WEAK_BARLINE_SCORE):
-            if any(vocab.CLASSES[o.cls].role in STROKE_ROLES and o.score > sym.score
-                   and _crosses(o, x, sym.box[1], sym.box[3]) for o in symbols):
-                continue  # the upright stroke of a clef or a time signature
-            if sym.box[3] - sym.box[1] < WEAK_BARLINE_MIN_HEIGHT * 4 * staves[k].staff_space:
-                continue  # a stem's or a hairpin's stroke: a barline runs through the staff
+            if stroke_or_stem(sym, k, x):
+                continue
             reach = BARLINE_DUPLICATE_SS * staves[k].staff_space + 0.5 * (sym.box[2] - sym.box[0])
             if not any(abs(x - lx) <= reach for lx in by_staff.get(k, [])) and not whole_system(k, x):
                 continue
         out.append(sym)
+    kept = [s for s in out if vocab.CLASSES[s.cls].role == "barline"]
+    for d in doubtful_bars:
+        x, k = cx(d), staff_of(d)
+        if k in alone or stroke_or_stem(d, k, x) or not whole_system(k, x):
+            continue
+        if not any(staff_of(b) in others(k) and near(k, staff_of(b), x, cx(b)) for b in kept):
+            continue
+        ss = staves[k].staff_space
+        if any(vocab.CLASSES[o.cls].role == "notehead" and staff_of(o) == k and _touches(o, x, BARLINE_STEM_SS * ss)
+               for o in symbols):
+            continue  # a notehead at its side: a stem
+        out.append(d)
     return out
 
 

@@ -196,3 +196,20 @@ def test_only_near_ties_are_kept_as_alternatives():
     two = Symbol("time_2", (199, 115, 214, 134), 0.77)
     add_alternatives([two], [two, Symbol("time_3", (199, 115, 214, 134), 0.33)])
     assert two.alternatives == ()  # a sure "2" seen faintly as a "3" too
+
+
+def test_doubtful_barlines_in_a_column_with_a_weak_one_are_read():
+    # motion blur: one staff's barline is weak, the other's too doubtful to read,
+    # and no line shows in the image; together they are a barline of the system
+    from omr.pipeline import confirm_weak_barlines
+
+    _, staves, _, _ = page(crease=False)
+    weak = Symbol("barline_single", (400, 60, 403, 100), 0.45)
+    faint = Symbol("barline_single", (404, 160, 407, 200), 0.26)
+    stemlike = Symbol("barline_single", (250, 160, 253, 200), 0.3)  # nothing on staff 0 there
+    kept = confirm_weak_barlines([weak], staves, [], [faint, stemlike])
+    assert kept == [weak, faint]
+    # a notehead at its side makes the doubtful one a stem
+    head = Symbol("notehead_black", (392, 185, 404, 195), 0.9)
+    kept = confirm_weak_barlines([weak, head], staves, [], [faint])
+    assert faint not in kept
