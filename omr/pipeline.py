@@ -135,9 +135,9 @@ def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
     """Give each time signature glyph, rest and notehead of ``symbols`` the other
     classes of its role the detector saw at its place (``seen``: every detection
     scoring at least ``VETO_SCORE`` and ``ALTERNATIVE_MIN_RATIO`` of the glyph's
-    score; boxes overlapping by ``DUPLICATE_IOU``), surest first, in place. A digit read as a "4" and almost as a "3", a rest read as an
-    eighth and almost as a sixteenth, a blurred half note read as black, are settled
-    by the measures."""
+    score; boxes overlapping by ``DUPLICATE_IOU``), surest first, in place. A digit
+    read as a "4" and almost as a "3", a rest read as an eighth and almost as a
+    sixteenth, a blurred half note read as black, are settled by the measures."""
     import numpy as np
 
     from omr.eval.detection import iou_matrix

@@ -643,7 +643,7 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
         for slot, sm in enumerate(m.staves):
             staff = m.graph.staves[m.staff_ids[slot]]
             middle = staff.line_y(2, 0.5 * (m.span.x0 + m.span.x1))
-            if total(sm.events) != bar and not columns_conflict(sm.events, staff.staff_space):
+            if total(sm.events) != bar and len(voice_lengths(sm.events, staff.staff_space)) == 1:
                 # one voice that a rest or note read two ways makes fill its measure
                 for line in implied.reread(sm.events, bar=bar):
                     report.infer("reread", line, staff=slot + 1, **where)

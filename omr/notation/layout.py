@@ -242,13 +242,6 @@ def _one_reading_per_glyph(half: list[Node]) -> list[Node]:
     return sorted(kept, key=lambda n: n.cx)
 
 
-def read_time(g: StaffGraph, group: list[Node]) -> tuple[int, int] | None:
-    """Time signature of a group of time glyphs on one staff (the detector's surest
-    reading of each glyph); None when they make none."""
-    options = time_readings(g, group)
-    return options[0] if options and options[0] is not None else None
-
-
 def time_readings(g: StaffGraph, group: list[Node]) -> list[tuple[int, int] | None]:
     """The time signatures a group of time glyphs can be: first the detector's
     surest reading of each glyph (None when those make none), then, for each
