@@ -306,6 +306,12 @@ TIME_FIT_FRACTION = 0.6
 TIME_CHECK_MIN_MEASURES = 4
 
 
+#: A key signature after a measure's notes stands at most this far before its
+#: barline (staff spaces): it is the next measure's; one farther in, amid the notes,
+#: is accidentals taken for a key.
+KEY_BEFORE_BARLINE_SS = 3.0
+
+
 #: A glyph of a time signature that the detector also read as another digit is
 #: read as that other digit when the time signature it makes fills more of the
 #: system's measures, and at least this fraction of them.
@@ -490,10 +496,15 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
     for group in signature_groups(g, s, "key"):
         x = group[0].box[0]
         k = _span_index(spans, x)
+        start = spans[k].x0
+        if k == 0:  # (nothing left of the system's clef is music)
+            start = max([start] + [c.box[2] for c in clef_nodes if c.box[2] <= x])
         events_before = [n for n in g.nodes if n.staff == s and n.role in ("notehead", "rest")
-                         and spans[k].x0 <= n.cx < x]
+                         and start <= n.cx < x]
         if events_before and k == len(spans) - 1:
             continue  # a courtesy key at the system's end
+        if events_before and spans[k].x1 - group[-1].box[2] > KEY_BEFORE_BARLINE_SS * staff.staff_space:
+            continue  # amid a measure's notes: accidentals taken for a key
         if events_before:
             k += 1
             if k >= len(spans):

@@ -1246,6 +1246,36 @@ def test_a_held_whole_note_does_not_lengthen_the_meter_read_from_the_contents():
     assert all(len(m.voices) == 2 for m in measures(score))
 
 
+def test_a_beamed_group_whose_stems_turn_stays_in_one_voice():
+    from omr.notation.rhythm import Event
+    from omr.notation.voices import split_voices
+
+    eighth = Fraction(1, 2)
+    run = [Event(x=10 + 10 * i, heads=[i], direction=d, base=eighth, beamed=True, beam_group=7, y=50)
+           for i, d in enumerate(["up", "up", "down", "up"])]  # an arpeggio crossing the middle line
+    held = Event(x=10, heads=[9], direction="down", base=Fraction(2), y=80)  # the lower voice
+    voices = split_voices(run + [held], bar=Fraction(2), staff_space=10, middle_y=60)
+    assert voices[1] == run and voices[2] == [held]
+
+
+def test_a_flat_amid_a_measures_notes_is_no_key_change():
+    # an accidental the detector took for a key signature, between two notes
+    s = Staff(fifths=0)
+    s.note(4)
+    s.add("key_flat", (s.x, s.y(4) - 0.7 * 27.2, s.x + 8.3, s.y(4) + 0.3 * 27.2))
+    s.x += 30
+    s.note(4)
+    s.note(4)
+    s.note(4)
+    s.barline()
+    for _ in range(4):
+        s.note(4)                  # B4, still no flat
+    s.barline("barline_final")
+    score, _report, _ = transcribe(s)
+    assert names(score)[1] == ["B4"] * 4
+    assert all(k.sharps == 0 for k in score.parts[0].recurse().getElementsByClass("KeySignature"))
+
+
 def test_slanted_barlines_of_a_photo_left_in_perspective_line_up():
     # the page outline was not in the photo, so its perspective stayed: each barline
     # sits 30 px further left on the lower staff than on the upper one

@@ -6,7 +6,7 @@ A measure of one staff is read as two voices when two events with stems in oppos
 directions stand in one column, or when reading everything as one voice overfills
 the measure and both stem directions occur, or a stemless note (a whole note) stands
 in one column with a stemmed one (it is held under or over it). Rests go to the
-voice on their side of the middle line.
+voice on their side of the middle line; the notes of one beam stay in one voice.
 
 Examples
 --------
@@ -98,6 +98,17 @@ def split_voices(events: list[Event], *, bar: Fraction, staff_space: float,
             e.voice = 2 if held[i].direction == "up" else 1
         else:  # rests and stemless notes: by side of the middle line
             e.voice = 1 if e.y < middle_y else 2
+    # one beam joins notes of one voice, even where its stems turn (an arpeggio
+    # across the staff): the group goes to the voice most of its notes point to
+    groups: dict[int, list[Event]] = {}
+    for e in events:
+        if e.beam_group is not None and not e.grace:
+            groups.setdefault(e.beam_group, []).append(e)
+    for members in groups.values():
+        votes = [m.voice for m in members]
+        voice = max(sorted(set(votes), key=votes.index), key=votes.count)
+        for m in members:
+            m.voice = voice
     for e in events:
         voices.setdefault(e.voice, []).append(e)
     # a grace note goes with the voice of the note it leads to
