@@ -234,6 +234,17 @@ def test_beam_box_stopping_short_of_its_end_stems_still_joins_them():
     assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5] * 4 + [1]
 
 
+def test_beam_lines_the_image_counts_beyond_the_boxes_leave_the_boxes_count_as_alternative():
+    heads, stems, beams = _beamed([2, 4], [40, 70], [5, 5])
+    g = graph(heads + stems + beams)
+    for n in g.nodes:
+        if n.cls == "stem":
+            n.levels = 2  # the image shows two lines (one of them a slur's end)
+    events = read_events(g, 0, 0, 400)
+    assert [e.base for e in events] == [0.25, 0.25]
+    assert [e.alternatives for e in events] == [(0.5,), (0.5,)]
+
+
 def test_one_beam_line_detected_twice_is_one_level():
     # two overlapping boxes of the same beam line (the detector found it twice, one
     # a little longer): eighths, not sixteenths

@@ -1276,6 +1276,22 @@ def test_a_flat_amid_a_measures_notes_is_no_key_change():
     assert all(k.sharps == 0 for k in score.parts[0].recurse().getElementsByClass("KeySignature"))
 
 
+def test_a_beam_group_read_one_level_too_deep_takes_the_detectors_count():
+    from omr.notation.implied import reread
+    from omr.notation.rhythm import Event
+
+    # a quarter, a half, and four sixteenths whose middle two the image counted as
+    # 32nds (blur merged a slur into their beam): 3 7/8, not 4
+    q, h = Event(x=0, heads=[0], base=Fraction(1)), Event(x=10, heads=[1], base=Fraction(2))
+    group = [Event(x=20 + i, heads=[2 + i], base=Fraction(1, 4), beamed=True, beam_group=5) for i in range(4)]
+    for e in group[1:3]:
+        e.base, e.alternatives = Fraction(1, 8), (Fraction(1, 4),)
+    events = [q, h, *group]
+    assert reread(events, bar=Fraction(4))
+    assert [e.base for e in group] == [Fraction(1, 4)] * 4
+    assert sum((e.duration for e in events), Fraction(0)) == 4
+
+
 def test_slanted_barlines_of_a_photo_left_in_perspective_line_up():
     # the page outline was not in the photo, so its perspective stayed: each barline
     # sits 30 px further left on the lower staff than on the upper one

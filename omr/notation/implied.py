@@ -172,19 +172,29 @@ def _rest(onset: Fraction, length: Fraction, x: float, voice: int) -> Event:
 def reread(events: list[Event], *, bar: Fraction) -> list[str]:
     """When the voice ``events`` does not fill ``bar`` but would with one rest or
     note read as one of its ``alternatives`` (the first such, left to right, surest
-    reading first), read it so (marked ``inferred='reread'``)."""
+    reading first), or with every note of one beam group that has an alternative
+    read as its first, read them so (marked ``inferred='reread'``)."""
     have = total(events)
     if have == bar:
         return []
-    for e in events:
-        if e.tuplet or e.grace:
-            continue
+    candidates = [e for e in events if e.alternatives and not e.tuplet and not e.grace]
+    for e in candidates:
         for alt in e.alternatives:
             if have - e.duration + dotted(alt, e.dots) == bar:
                 before = e.base
                 e.base, e.inferred = alt, "reread"
                 what = "rest" if e.is_rest else "note"
                 return [f"a {what} read as {before} quarter note(s) is one of {alt}: that fills the measure"]
+    groups: dict[int, list[Event]] = {}
+    for e in candidates:
+        if e.beam_group is not None:
+            groups.setdefault(e.beam_group, []).append(e)
+    for group in groups.values():
+        change = sum((dotted(e.alternatives[0], e.dots) - e.duration for e in group), Fraction(0))
+        if len(group) > 1 and have + change == bar:
+            for e in group:
+                e.base, e.inferred = e.alternatives[0], "reread"
+            return [f"{len(group)} notes of one beam read with the beam lines the detector saw: that fills the measure"]
     return []
 
 

@@ -74,8 +74,9 @@ class Event:
     inferred: str = ""
     y: float = 0.0  # centre height (px), for voice assignment of rests
     #: For a rest (or an unbeamed, unflagged note of one notehead) the detector
-    #: also read as another rest (notehead): the ``base`` lengths those readings
-    #: give, surest first (see :func:`omr.notation.implied.reread`).
+    #: also read as another rest (notehead), or a beamed note whose beam lines the
+    #: image counts differently from the detector: the ``base`` lengths the other
+    #: readings give, surest first (see :func:`omr.notation.implied.reread`).
     alternatives: tuple[Fraction, ...] = ()
 
     @property
@@ -168,12 +169,18 @@ def _same_line(a, b, sign: int, ss: float) -> bool:
 
 
 def _beam_count(g: StaffGraph, stem: int) -> int:
-    """Beam lines at a stem: attached beam boxes, with segments chained end to
-    start at this stem counted once."""
+    """Beam lines at a stem: the more of :func:`_beam_boxes` and the lines the image
+    shows there (``Node.levels``); 0 when no beam is attached."""
+    boxes = _beam_boxes(g, stem)
+    return max(boxes, g.nodes[stem].levels or 0) if boxes else 0
+
+
+def _beam_boxes(g: StaffGraph, stem: int) -> int:
+    """Beam lines at a stem by the detector: attached beam boxes, with segments
+    chained end to start at this stem counted once."""
     beams = [g.nodes[b] for b in set(g.targets(stem, "beam"))]
-    seen = g.nodes[stem].levels or 0  # separate beam lines seen in the image
     if len(beams) < 2:
-        return max(len(beams), seen) if beams else 0
+        return len(beams)
     tol = BEAM_CHAIN_SS * g.staves[g.nodes[stem].staff].staff_space if g.nodes[stem].staff >= 0 else 3.0
     sx = g.nodes[stem].cx
     parent = list(range(len(beams)))
@@ -198,7 +205,7 @@ def _beam_count(g: StaffGraph, stem: int) -> int:
             expected = [sign * slope * (b.cx - a.cx)] if sign else [slope * (b.cx - a.cx), -slope * (b.cx - a.cx)]
             if min(abs(dy - e) for e in expected) < BEAM_LEVEL_SS * ss:
                 parent[find(i)] = find(j)
-    return max(len({find(i) for i in range(len(beams))}), seen)
+    return len({find(i) for i in range(len(beams))})
 
 
 def _flag_halvings(g: StaffGraph, stem: int) -> int:
@@ -263,6 +270,10 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
             alternatives = tuple(dict.fromkeys(
                 NOTEHEAD_QUARTERS[c] for c in hs[0].alternatives
                 if NOTEHEAD_QUARTERS.get(c) in (Fraction(1), Fraction(2)) and NOTEHEAD_QUARTERS[c] != base))
+        elif beams and _beam_boxes(g, stem) != beams:
+            # the image showed more beam lines than the detector's boxes (blur can
+            # merge a stem's end with a slur or a neighbour's beam): the boxes' count
+            alternatives = (base_duration(kind, beams=_beam_boxes(g, stem), flags=flags),)
         ev = Event(x=_column_x(g, stem, hs), heads=[h.id for h in sorted(hs, key=lambda h: -h.cy)], stem=stem,
                    direction=stem_direction(g, stem), base=base, alternatives=alternatives,
                    dots=max(_dots_of(g, h.id) for h in hs), grace=cue or _has_slash(g, stem),
