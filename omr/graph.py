@@ -611,6 +611,11 @@ def stem_direction(g: StaffGraph, stem: int) -> str:
     return "up" if (top - s.box[1]) >= (s.box[3] - bottom) else "down"
 
 
+def stem_tip(g: StaffGraph, stem: Node) -> float:
+    """y of a stem's far end: the end away from its noteheads."""
+    return stem.box[1] if stem_direction(g, stem.id) == "up" else stem.box[3]
+
+
 def beam_line_y(beam: Node, x: float, rising: bool, ss: float) -> float:
     """y of a beam's centre line at ``x``: the beam runs corner to corner of its box
     (``rising``: from bottom-left to top-right)."""
@@ -925,8 +930,10 @@ IMAGE_BEAM_BEYOND_INK = 0.5
 IMAGE_BEAM_SCORE = 0.5
 
 
-def _stem_tip(g: StaffGraph, stem: Node) -> float:
-    return stem.box[1] if stem_direction(g, stem.id) == "up" else stem.box[3]
+def _ink_runs(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of ink down a boolean ``column``: (starts, ends), ends exclusive."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], column.astype(np.int8), [0]])))
+    return edges[::2], edges[1::2]
 
 
 def _beamable(g: StaffGraph, stem: Node) -> bool:
@@ -952,9 +959,8 @@ def _beam_ink(binary: np.ndarray, x0: int, x1: int, line, staff: Staff) -> float
     for x in range(x0, x1 + 1):
         y = line(x)
         top, bottom = max(0, int(y - reach)), min(h, int(y + reach) + 1)
-        col = binary[top:bottom, x].astype(np.int8)
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], col, [0]])))
-        for r0, r1 in zip(edges[::2] + top, edges[1::2] + top):
+        starts, ends = _ink_runs(binary[top:bottom, x])
+        for r0, r1 in zip(starts + top, ends + top):
             thick = r1 - r0
             if r0 - tol <= y <= r1 + tol and \
                     IMAGE_BEAM_MIN_THICKNESS_SS * ss <= thick <= IMAGE_BEAM_MAX_THICKNESS_SS * ss:
@@ -966,7 +972,7 @@ def _beam_ink(binary: np.ndarray, x0: int, x1: int, line, staff: Staff) -> float
 def _tip_line(g: StaffGraph, a: Node, b: Node):
     """The straight line through the far ends of stems ``a`` and ``b``: y as a
     function of x."""
-    ya, yb = _stem_tip(g, a), _stem_tip(g, b)
+    ya, yb = stem_tip(g, a), stem_tip(g, b)
     return lambda x: ya + (yb - ya) * (x - a.cx) / max(b.cx - a.cx, 1e-6)
 
 
@@ -990,9 +996,12 @@ def add_image_beams(g: StaffGraph, binary: np.ndarray) -> list[int]:
     detected one; a chain with a stem that already has a beam joins that beam.
     Returns the new beam nodes' ids."""
     new: list[int] = []
-    for staff in range(len(g.staves)):
-        stems = sorted((n for n in g.nodes if n.cls == "stem" and n.staff == staff and _beamable(g, n)),
-                       key=lambda n: n.cx)
+    by_staff: dict[int, list[Node]] = {}
+    for n in g.nodes:
+        if n.cls == "stem" and _beamable(g, n):
+            by_staff.setdefault(n.staff, []).append(n)
+    for staff in sorted(by_staff):
+        stems = sorted(by_staff[staff], key=lambda n: n.cx)
         st = g.staves[staff]
         ss = st.staff_space
         joined = []  # (left, right) stems whose tips one line of ink joins
@@ -1022,15 +1031,12 @@ def add_image_beams(g: StaffGraph, binary: np.ndarray) -> list[int]:
             if have:
                 beam = have[0]
             else:
-                tips = [_stem_tip(g, s) for s in run]
+                tips = [stem_tip(g, s) for s in run]
                 half = 0.5 * BEAM_LINE_SS * ss
                 box = (run[0].box[0], min(tips) - half, run[-1].box[2], max(tips) + half)
                 beam = len(g.nodes)
                 g.nodes.append(Node(id=beam, cls="beam", box=box, score=IMAGE_BEAM_SCORE, staff=staff))
                 g.add_edge(beam, staff, "staff")
-                for k, members in enumerate(g.systems):
-                    if staff in members:
-                        g.add_edge(beam, k, "system")
                 new.append(beam)
             for s in run:
                 if beam not in g.targets(s.id, "beam"):
@@ -1076,9 +1082,8 @@ def _count_beam_runs(column: np.ndarray, ss: float, lines=()) -> int:
     """Beam lines in an ink profile that starts at the stem's end and runs toward
     its notes: runs of ink, merged runs counted by their length; thin runs on a
     staff line (at ``lines``, profile coordinates) are the line."""
-    runs = np.flatnonzero(np.diff(np.concatenate([[0], column.astype(np.int8), [0]])))
     count, last_end = 0, None
-    for a, b in zip(runs[::2], runs[1::2]):
+    for a, b in zip(*_ink_runs(column)):
         length = b - a
         if length < BEAM_MIN_RUN_SS * ss:
             continue

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from omr.graph import StaffGraph, beam_line_y, stem_direction
+from omr.graph import StaffGraph, beam_line_y, stem_direction, stem_tip
 
 #: Written duration (quarter notes) of notehead kinds without beams or flags.
 NOTEHEAD_QUARTERS = {
@@ -138,7 +138,7 @@ def _beam_slope_sign(g: StaffGraph, beam) -> int:
     if len(stems) < 2:
         return 0
     stems.sort(key=lambda s: s.cx)
-    ends = [s.box[1] if stem_direction(g, s.id) == "up" else s.box[3] for s in stems]
+    ends = [stem_tip(g, s) for s in stems]
     dy = ends[-1] - ends[0]
     if abs(dy) < 0.5:
         return 0
@@ -166,13 +166,6 @@ def _same_line(a, b, sign: int, ss: float) -> bool:
         return False
     xm = 0.5 * (min(a.box[2], b.box[2]) + max(a.box[0], b.box[0]))
     return abs(_line_y(a, xm, sign, ss) - _line_y(b, xm, sign, ss)) < BEAM_SAME_LINE_SS * ss
-
-
-def _beam_count(g: StaffGraph, stem: int) -> int:
-    """Beam lines at a stem: the more of :func:`_beam_boxes` and the lines the image
-    shows there (``Node.levels``); 0 when no beam is attached."""
-    boxes = _beam_boxes(g, stem)
-    return max(boxes, g.nodes[stem].levels or 0) if boxes else 0
 
 
 def _beam_boxes(g: StaffGraph, stem: int) -> int:
@@ -260,7 +253,10 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
     for stem, hs in by_stem.items():
         kinds = [h.cls for h in hs]
         kind = max(kinds, key=lambda k: NOTEHEAD_QUARTERS[k])
-        beams = _beam_count(g, stem)
+        # beam lines: the detector's boxes, or more where the image shows more lines
+        # at the stem's end (Node.levels: lines drawn close come out as one box)
+        boxes = _beam_boxes(g, stem)
+        beams = max(boxes, g.nodes[stem].levels or 0) if boxes else 0
         cue = all(k.endswith("_cue") for k in kinds)
         flags = _flag_halvings(g, stem)
         base = base_duration(kind, beams=beams, flags=flags)
@@ -270,10 +266,10 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
             alternatives = tuple(dict.fromkeys(
                 NOTEHEAD_QUARTERS[c] for c in hs[0].alternatives
                 if NOTEHEAD_QUARTERS.get(c) in (Fraction(1), Fraction(2)) and NOTEHEAD_QUARTERS[c] != base))
-        elif beams and _beam_boxes(g, stem) != beams:
+        elif beams != boxes:
             # the image showed more beam lines than the detector's boxes (blur can
             # merge a stem's end with a slur or a neighbour's beam): the boxes' count
-            alternatives = (base_duration(kind, beams=_beam_boxes(g, stem), flags=flags),)
+            alternatives = (base_duration(kind, beams=boxes, flags=flags),)
         ev = Event(x=_column_x(g, stem, hs), heads=[h.id for h in sorted(hs, key=lambda h: -h.cy)], stem=stem,
                    direction=stem_direction(g, stem), base=base, alternatives=alternatives,
                    dots=max(_dots_of(g, h.id) for h in hs), grace=cue or _has_slash(g, stem),
