@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+from collections import Counter
 from fractions import Fraction
 
 from omr.notation.rhythm import Event
@@ -105,8 +106,7 @@ def split_voices(events: list[Event], *, bar: Fraction, staff_space: float,
         if e.beam_group is not None and not e.grace:
             groups.setdefault(e.beam_group, []).append(e)
     for members in groups.values():
-        votes = [m.voice for m in members]
-        voice = max(sorted(set(votes), key=votes.index), key=votes.count)
+        voice = Counter(m.voice for m in members).most_common(1)[0][0]  # ties: the first
         for m in members:
             m.voice = voice
     for e in events:
