@@ -91,16 +91,17 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     if not staves:
         raise NoMusicError(f"page {page_no}: no five-line staves were found, so no music can be read "
                            "(is the whole staff in the photo, and in focus?)")
-    symbols = suppress_duplicates([Symbol(d.cls, d.box, d.score) for d in result.normalized
-                                   if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES])
+    # what the detector saw: the symbols to read, and those too doubtful to read
+    # that still veto, confirm or offer another reading
+    seen = [Symbol(d.cls, d.box, d.score) for d in result.normalized
+            if d.score >= VETO_SCORE and d.cls in vocab.CLASSES]
+    symbols = suppress_duplicates([s for s in seen if s.score >= PARSE_THRESHOLD])
+    doubtful = [s for s in seen if s.score < PARSE_THRESHOLD]
     # lines through a staff; a stem is none (it confirms no weak barline)
     lines = [(i, x0, x1) for i, x0, x1 in staff_mod.find_barlines(binary, staves)
              if not is_stem(binary, staves[i], x0, x1, symbols, beyond_only=True)]
-    doubtful = [Symbol(d.cls, d.box, d.score) for d in result.normalized
-                if VETO_SCORE <= d.score < PARSE_THRESHOLD and d.cls in vocab.CLASSES]
     symbols = confirm_weak_barlines(symbols, staves, lines, doubtful)
-    add_alternatives(symbols, [Symbol(d.cls, d.box, d.score) for d in result.normalized
-                               if d.score >= VETO_SCORE and d.cls in vocab.CLASSES])
+    add_alternatives(symbols, seen)
     symbols += image_barlines(binary, staves, symbols, lines=lines, doubtful=doubtful)
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
@@ -142,9 +143,11 @@ def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
 
     from omr.eval.detection import iou_matrix
 
+    kept = {id(s) for s in symbols}  # (no kept glyph overlaps another of its role)
     for role in ALTERNATIVE_ROLES:
         mine = [s for s in symbols if vocab.CLASSES[s.cls].role == role]
-        others = sorted((s for s in seen if vocab.CLASSES[s.cls].role == role), key=lambda s: -s.score)
+        others = sorted((s for s in seen if vocab.CLASSES[s.cls].role == role and id(s) not in kept),
+                        key=lambda s: -s.score)
         if not mine or not others:
             continue
         iou = iou_matrix(np.array([s.box for s in mine], float), np.array([s.box for s in others], float))
@@ -319,63 +322,70 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines, doubtful: Sequen
     if not staves:
         return symbols
     centres = np.array([s.center_y for s in staves])
-    by_staff: dict[int, list[float]] = {}
-    for index, x0, x1 in lines:
-        by_staff.setdefault(index, []).append(0.5 * (x0 + x1))
-    alone = {i for i, s in enumerate(staves)
-             if s.system < 0 or sum(t.system == s.system for t in staves) == 1}
+
     def staff_of(sym: Symbol) -> int:
         return int(np.argmin(np.abs(centres - 0.5 * (sym.box[1] + sym.box[3]))))
 
     def cx(sym: Symbol) -> float:
         return 0.5 * (sym.box[0] + sym.box[2])
 
-    doubtful_bars = [d for d in doubtful if vocab.CLASSES[d.cls].role == "barline"]
+    def role(sym: Symbol) -> str:
+        return vocab.CLASSES[sym.cls].role
+
+    by_staff: dict[int, list[float]] = {}  # staff -> x of the lines through it
+    for index, x0, x1 in lines:
+        by_staff.setdefault(index, []).append(0.5 * (x0 + x1))
+    # the other staves of each staff's system (none: the staff is a system alone)
+    peers = {k: [j for j, t in enumerate(staves) if j != k and t.system == s.system] if s.system >= 0 else []
+             for k, s in enumerate(staves)}
+    doubtful_bars = [d for d in doubtful if role(d) == "barline"]
     barlines: dict[int, list[float]] = {}  # staff -> x of the detected barlines on it
-    for sym in [s for s in symbols if vocab.CLASSES[s.cls].role == "barline"] + doubtful_bars:
+    for sym in [s for s in symbols if role(s) == "barline"] + doubtful_bars:
         barlines.setdefault(staff_of(sym), []).append(cx(sym))
+    strokes = [o for o in symbols if role(o) in STROKE_ROLES]
 
     def near(k: int, j: int, x: float, bx: float) -> bool:
         return abs(x - bx) <= (BARLINE_DUPLICATE_SS + BARLINE_SLANT_SS * abs(j - k)) * staves[k].staff_space
 
-    def others(k: int) -> list[int]:
-        return [j for j, t in enumerate(staves) if j != k and t.system == staves[k].system]
-
     def whole_system(k: int, x: float) -> bool:
         """Every other staff of ``k``'s system has a barline at about ``x``."""
-        return bool(others(k)) and all(any(near(k, j, x, bx) for bx in barlines.get(j, [])) for j in others(k))
+        return bool(peers[k]) and all(any(near(k, j, x, bx) for bx in barlines.get(j, [])) for j in peers[k])
 
-    def stroke_or_stem(sym: Symbol, k: int, x: float) -> bool:
+    def stroke_or_short(sym: Symbol, k: int, x: float) -> bool:
         """``sym`` is the upright stroke of a surer clef or time signature, or too
         short for a barline (a stem's or a hairpin's stroke)."""
-        if any(vocab.CLASSES[o.cls].role in STROKE_ROLES and o.score > sym.score
-               and _crosses(o, x, sym.box[1], sym.box[3]) for o in symbols):
+        if any(o.score > sym.score and _crosses(o, x, sym.box[1], sym.box[3]) for o in strokes):
             return True
         return sym.box[3] - sym.box[1] < WEAK_BARLINE_MIN_HEIGHT * 4 * staves[k].staff_space
 
     out = []
     for sym in symbols:
-        if vocab.CLASSES[sym.cls].role != "barline":
+        if role(sym) != "barline":
             out.append(sym)
             continue
         x, k = cx(sym), staff_of(sym)
-        if sym.score < (LONE_STAFF_BARLINE_SCORE if k in alone else WEAK_BARLINE_SCORE):
-            if stroke_or_stem(sym, k, x):
+        if sym.score < (WEAK_BARLINE_SCORE if peers[k] else LONE_STAFF_BARLINE_SCORE):
+            if stroke_or_short(sym, k, x):
                 continue
             reach = BARLINE_DUPLICATE_SS * staves[k].staff_space + 0.5 * (sym.box[2] - sym.box[0])
             if not any(abs(x - lx) <= reach for lx in by_staff.get(k, [])) and not whole_system(k, x):
                 continue
         out.append(sym)
-    kept = [s for s in out if vocab.CLASSES[s.cls].role == "barline"]
+    # doubtful barlines in a full column that holds a kept barline are read too
+    kept = [(staff_of(b), cx(b)) for b in out if role(b) == "barline"]
+    heads: dict[int, list[Symbol]] | None = None  # staff -> noteheads, when first needed
     for d in doubtful_bars:
         x, k = cx(d), staff_of(d)
-        if k in alone or stroke_or_stem(d, k, x) or not whole_system(k, x):
+        if not whole_system(k, x) or stroke_or_short(d, k, x):
             continue
-        if not any(staff_of(b) in others(k) and near(k, staff_of(b), x, cx(b)) for b in kept):
+        if not any(j in peers[k] and near(k, j, x, bx) for j, bx in kept):
             continue
-        ss = staves[k].staff_space
-        if any(vocab.CLASSES[o.cls].role == "notehead" and staff_of(o) == k and _touches(o, x, BARLINE_STEM_SS * ss)
-               for o in symbols):
+        if heads is None:
+            heads = {}
+            for o in symbols:
+                if role(o) == "notehead":
+                    heads.setdefault(staff_of(o), []).append(o)
+        if any(_touches(o, x, BARLINE_STEM_SS * staves[k].staff_space) for o in heads.get(k, [])):
             continue  # a notehead at its side: a stem
         out.append(d)
     return out
