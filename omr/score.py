@@ -91,7 +91,6 @@ class StaffMeasure:
     clef: ClefInfo | None = None          # clef in force at the measure's start
     clef_changes: list[tuple[float, ClefInfo]] = field(default_factory=list)  # (x, clef) inside
     key: int | None = None                # key change at the measure's start
-    time: tuple[int, int] | None = None   # time change at the measure's start
     pitches: dict[int, tuple[str, int, int, bool]] = field(default_factory=dict)
     ties: dict[int, set] = field(default_factory=dict)
     staff_space: float = 10.0
@@ -537,8 +536,7 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
         while ci < len(clef_nodes) and clef_nodes[ci].cx < first and clef_nodes[ci].cx < span.x1:
             clef = clef_for(clef_nodes[ci].cls, clef_nodes[ci].position)
             ci += 1
-        sm = StaffMeasure(events=events, clef=clef, key=key_at.get(k), time=time_at[k][0] if k in time_at else None,
-                          staff_space=staff.staff_space)
+        sm = StaffMeasure(events=events, clef=clef, key=key_at.get(k), staff_space=staff.staff_space)
         while ci < len(clef_nodes) and clef_nodes[ci].cx < span.x1:
             sm.clef_changes.append((clef_nodes[ci].cx, clef_for(clef_nodes[ci].cls, clef_nodes[ci].position)))
             ci += 1
@@ -808,7 +806,7 @@ def _split_at_bars(m: ReadMeasure, bar: Fraction, k: int) -> list[ReadMeasure] |
             staves.append(StaffMeasure(
                 events=sorted(events, key=lambda e: e.x), clef=sm.clef if j == 0 else None,
                 clef_changes=[c for c in sm.clef_changes if edges[j] <= c[0] < edges[j + 1]],
-                key=sm.key if j == 0 else None, time=sm.time if j == 0 else None,
+                key=sm.key if j == 0 else None,
                 pitches=sm.pitches, ties=sm.ties, staff_space=sm.staff_space))
         span = MeasureSpan(edges[j], edges[j + 1], left=m.span.left if j == 0 else None,
                            right=m.span.right if j == k - 1 else "barline_single")
