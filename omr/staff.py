@@ -101,6 +101,14 @@ END_SOLID_RUN_SS = 1.0
 #: drawn through).
 BRACE_COVERAGE = 0.9
 BRACE_WINDOW_SS = (3.5, 0.6)
+#: ... and when the window is grainy (more than ``GRAIN_PIECES_PER_ROW`` connected
+#: pieces of ink per row: the specks of a low-light photo put ink in every row),
+#: counting only pieces at least ``BRACE_MIN_PIECE_SS`` staff spaces tall (or half the
+#: gap, when it is shorter): a brace or a line, even when the threshold broke it once.
+#: A thin start line that the threshold broke into many short dashes, on a clean page,
+#: still counts whole.
+GRAIN_PIECES_PER_ROW = 0.5
+BRACE_MIN_PIECE_SS = 3.0
 #: ... the left-end test, on a page whose perspective was undone, only when the two
 #: staves start within this many staff spaces of each other (staves of one system
 #: start together; staves that start far apart were cut by the edge of the photo,
@@ -876,10 +884,11 @@ def _consolidate(cands: list[_Cand], mask: np.ndarray, ink: tuple, ss: float) ->
 # ---------------------------------------------------------------------------
 
 
-def _joined(a: Staff, b: Staff, ink: np.ndarray, *, aligned_starts: bool = False) -> str:
+def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_starts: bool = False) -> str:
     """How staff ``a`` and staff ``b`` (below it) are joined: ``"start"`` by a brace,
     a bracket or a system start line at the left (or touching), ``"barline"`` by a
-    barline drawn through the gap between them, ``""`` not at all."""
+    barline drawn through the gap between them, ``""`` not at all. ``binary`` is the
+    page's ink mask, ``ink`` the same widened by a pixel each way along the rows."""
     h, w = ink.shape
     ss = 0.5 * (a.staff_space + b.staff_space)
     xa, xb = max(a.x0, b.x0), min(a.x1, b.x1)
@@ -894,7 +903,7 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, *, aligned_starts: bool = False
         c1 = int(min(w, np.ceil(xl + BRACE_WINDOW_SS[1] * ss) + 1))
         r0, r1 = int(max(0, np.ceil(top))), int(min(h, np.floor(bottom) + 1))
         if r1 - r0 >= 2 and c1 > c0:
-            rows = ink[r0:r1, c0:c1].any(axis=1)
+            rows = _inked_rows(binary[r0:r1, c0:c1], min(BRACE_MIN_PIECE_SS * ss, 0.5 * (r1 - r0)))
             if rows.mean() >= BRACE_COVERAGE:
                 return "start"
         elif r1 - r0 < 2:
@@ -910,6 +919,26 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, *, aligned_starts: bool = False
     wide = cv2.dilate(ink.astype(np.uint8), np.ones((1, 3), np.uint8)) if ink.dtype != np.uint8 else ink
     cover = wide[ys, xs[None, :]].astype(bool).mean(axis=0)
     return "barline" if (cover >= BARLINE_COVERAGE).any() else ""
+
+
+def _inked_rows(window: np.ndarray, min_height: float) -> np.ndarray:
+    """Which rows of ``window`` (an ink mask) hold ink; when the window is grainy
+    (``GRAIN_PIECES_PER_ROW``), only ink of connected pieces (8-connected) at least
+    ``min_height`` rows tall counts.
+
+    >>> w = np.zeros((10, 6), bool); w[1:9, 2] = True; w[0, 5] = w[9, 0] = True
+    >>> _inked_rows(w, 5).astype(int).tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    >>> w[::2, 4] = True   # specks: 7 pieces in 10 rows
+    >>> _inked_rows(w, 5).astype(int).tolist()
+    [0, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(window.astype(np.uint8), connectivity=8)
+    if n - 1 <= GRAIN_PIECES_PER_ROW * window.shape[0]:
+        return window.any(axis=1)
+    tall = np.flatnonzero(stats[:, cv2.CC_STAT_HEIGHT] >= min_height)
+    tall = tall[tall > 0]  # label 0 is the background
+    return np.isin(labels, tall).any(axis=1)
 
 
 def _even_systems(groups: list[list[int]], joins: list[str]) -> list[list[int]]:
@@ -978,9 +1007,10 @@ def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bo
     """
     if not staves:
         return []
-    ink = cv2.dilate(np.asarray(binary).astype(np.uint8), np.ones((1, 3), np.uint8))
+    binary = np.asarray(binary).astype(bool)
+    ink = cv2.dilate(binary.astype(np.uint8), np.ones((1, 3), np.uint8))
     groups: list[list[int]] = [[0]]
-    joins = [""] + [_joined(staves[i - 1], staves[i], ink, aligned_starts=aligned_starts)
+    joins = [""] + [_joined(staves[i - 1], staves[i], ink, binary, aligned_starts=aligned_starts)
                     for i in range(1, len(staves))]
     for i in range(1, len(staves)):
         if joins[i]:

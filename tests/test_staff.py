@@ -161,6 +161,21 @@ def test_barline_joins_staves():
     assert systems[0].box[1] < 62 and systems[0].box[3] > 258
 
 
+def test_grain_beside_the_staves_does_not_join_them_into_one_system():
+    # low-light grain puts a speck in every row left of the staves; no brace is there
+    img = synthetic_page()
+    staves = find_staves(img, 10.0)
+    binary = binarize(img, 10.0)
+    specks = np.random.default_rng(1).random(binary.shape) < 0.25
+    binary[:, :40] |= specks[:, :40]
+    binary[110:210, 40:560] |= specks[110:210, 40:560]
+    assert [s.staves for s in group_systems(staves, binary)] == [[0], [1]]
+    # a bracket there, though broken once by the threshold, still joins them
+    binary[60:150, 30:33] = True
+    binary[153:262, 30:33] = True
+    assert [s.staves for s in group_systems(staves, binary)] == [[0, 1]]
+
+
 def test_no_staves():
     assert find_staves(np.full((300, 400), 255, np.uint8), 10.0) == []
     noise = np.random.default_rng(0).integers(0, 256, (300, 400), dtype=np.uint8)
