@@ -31,7 +31,8 @@ from omr.graph import StaffGraph
 from omr.notation import implied
 from omr.notation.layout import (REPEAT_END, REPEAT_START, MeasureSpan, level_barlines, signature_groups,
                                  system_measures, time_readings)
-from omr.notation.pitch import CLEFS, ClefInfo, MeasureAccidentals, clef_for, fifths_from_key_symbols, pitch_at
+from omr.notation.pitch import (CLEFS, ClefInfo, MeasureAccidentals, clef_for, fifths_from_key_symbols, key_starts_right,
+                                pitch_at)
 from omr.notation.rhythm import Event, dotted, read_events
 from omr.notation.voices import columns_conflict, set_onsets, split_voices, total, voice_lengths
 
@@ -504,6 +505,9 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
             continue  # a courtesy key at the system's end
         if events_before and spans[k].x1 - group[-1].box[2] > KEY_BEFORE_BARLINE_SS * staff.staff_space:
             continue  # amid a measure's notes: accidentals taken for a key
+        if (k > 0 or events_before) and not key_starts_right(
+                [n.cls for n in group], [n.position for n in group], _clef_at(clef_nodes, x, clef)):
+            continue  # a key change begins on F or B: an editor's accidental, a misread one
         if events_before:
             k += 1
             if k >= len(spans):
@@ -547,6 +551,15 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
         _read_pitches(g, sm, key, tie_pitch)
         out.append(sm)
     return out, time_at
+
+
+def _clef_at(clef_nodes: list, x: float, clef: ClefInfo | None) -> ClefInfo:
+    """The clef in force at ``x`` on a staff: the last of ``clef_nodes`` (sorted by x)
+    before it, else ``clef`` (the one carried from before), else the default."""
+    before = [c for c in clef_nodes if c.cx < x]
+    if before:
+        return clef_for(before[-1].cls, before[-1].position)
+    return clef if clef is not None else CLEFS[DEFAULT_CLEF]
 
 
 def _read_pitches(g: StaffGraph, sm: StaffMeasure, key: int, tie_pitch: dict) -> None:

@@ -1276,6 +1276,23 @@ def test_a_flat_amid_a_measures_notes_is_no_key_change():
     assert all(k.sharps == 0 for k in score.parts[0].recurse().getElementsByClass("KeySignature"))
 
 
+def test_a_flat_in_brackets_above_the_staff_after_a_barline_is_no_key_change():
+    # an editor's flat printed above the staff at a measure's start, which the
+    # detector also read as a key flat: a key change would begin on B4, not B5
+    s = Staff(fifths=0)
+    for _ in range(4):
+        s.note(4)
+    s.barline()
+    s.add("key_flat", (s.x, s.y(11) - 0.7 * 27.2, s.x + 8.3, s.y(11) + 0.3 * 27.2))
+    s.x += 30
+    for _ in range(4):
+        s.note(4)                  # B4, no flat
+    s.barline("barline_final")
+    score, _report, _ = transcribe(s)
+    assert names(score) == [["B4"] * 4, ["B4"] * 4]
+    assert all(k.sharps == 0 for k in score.parts[0].recurse().getElementsByClass("KeySignature"))
+
+
 def test_a_beam_group_read_one_level_too_deep_takes_the_detectors_count():
     from omr.notation.implied import reread
     from omr.notation.rhythm import Event

@@ -134,6 +134,44 @@ def pitch_at(position: int, clef: ClefInfo, state: MeasureAccidentals,
     return step, octave, state.alter(step, octave)
 
 
+#: A key signature's first sharp (F) or flat (B) stands within the staff, between
+#: these positions (half staff spaces, 0 = bottom line, 8 = top line; the F of a
+#: treble key sits on the top line, that of a tenor key in the lowest space), to
+#: ``KEY_POSITION_TOLERANCE`` (the detected box may sit a step off).
+KEY_FIRST_RANGE = (0, 9)
+KEY_POSITION_TOLERANCE = 1
+
+
+def key_starts_right(classes: list[str], positions: list[int | None], clef: ClefInfo) -> bool:
+    """Whether a group of key accidentals (left to right) begins where a key signature
+    under ``clef`` begins: its first sharp on an F, its first flat on a B, inside the
+    staff (``KEY_FIRST_RANGE``). A flat in brackets above the staff (an editor's
+    accidental for the note below) is not a key change.
+
+    >>> treble = CLEFS["clef_g"]
+    >>> key_starts_right(["key_flat", "key_flat"], [4, 7], treble)   # B4, E5
+    True
+    >>> key_starts_right(["key_flat"], [11], treble)                   # B5, above the staff
+    False
+    >>> key_starts_right(["key_sharp"], [7], treble)                   # F5, read a step low
+    True
+    >>> key_starts_right(["key_sharp"], [5], treble)                   # C5: no key starts there
+    False
+    >>> key_starts_right(["key_natural"], [4], treble)                 # a cancellation: any
+    True
+    """
+    for cls, p in zip(classes, positions):
+        if cls not in ("key_sharp", "key_flat"):
+            continue
+        if p is None:
+            return True
+        first = SHARP_ORDER[0] if cls == "key_sharp" else FLAT_ORDER[0]
+        lo, hi = KEY_FIRST_RANGE
+        return any(lo <= q <= hi and spell(clef.bottom_line + q)[0] == first
+                   for q in range(p - KEY_POSITION_TOLERANCE, p + KEY_POSITION_TOLERANCE + 1))
+    return True
+
+
 def fifths_from_key_symbols(classes: list[str]) -> int:
     """Key signature from the classes of its printed accidentals: sharps count up,
     flats down; naturals alone (a cancellation) mean no key accidentals."""
