@@ -145,8 +145,8 @@ KEY_POSITION_TOLERANCE = 1
 def key_starts_right(classes: list[str], positions: list[int | None], clef: ClefInfo) -> bool:
     """Whether a group of key accidentals (left to right) begins where a key signature
     under ``clef`` begins: its first sharp on an F, its first flat on a B, inside the
-    staff (``KEY_FIRST_RANGE``). A flat in brackets above the staff (an editor's
-    accidental for the note below) is not a key change.
+    staff (``KEY_FIRST_RANGE``). An editor's flat in brackets above the staff, or a
+    note's sharp on a C that the detector took for a key, begins no key change.
 
     >>> treble = CLEFS["clef_g"]
     >>> key_starts_right(["key_flat", "key_flat"], [4, 7], treble)   # B4, E5
