@@ -456,9 +456,11 @@ def find_staves(page_image_gray: np.ndarray, staff_space_px: float, *, binary: n
     return _find_staves_in(binary, ss, faint=faint)
 
 
-#: Faint lines: horizontal averaging window, staff spaces, and the threshold below the
-#: paper's grey level, in robust standard deviations of the averaged paper.
-FAINT_WINDOW_SS = 1.0
+#: Faint lines: horizontal averaging window, staff spaces (1.5: low-light grain hides
+#: lines that 1.0 does not bring out; longer ones cut the bends of page curl and move
+#: where staves seem to start), and the threshold below the paper's grey level, in
+#: robust standard deviations of the averaged paper.
+FAINT_WINDOW_SS = 1.5
 FAINT_NOISE_SIGMAS = 3.0
 FAINT_MIN_DEPTH = 4.0
 #: ... and at least ``FAINT_REL_DEPTH`` of the depth of the page's strong lines (the

@@ -176,6 +176,21 @@ def test_grain_beside_the_staves_does_not_join_them_into_one_system():
     assert [s.staves for s in group_systems(staves, binary)] == [[0, 1]]
 
 
+def test_faint_lines_in_low_light_grain_are_found():
+    # one-pixel lines 30 grey levels deep under grain of sigma 30: only the rows
+    # averaged along the lines show them
+    img = np.full((400, 600), 235.0)
+    for top in (60, 220):
+        for k in range(5):
+            img[top + k * 10, 40:560] -= 30
+    for seed in range(3):
+        grainy = np.clip(img + np.random.default_rng(seed).normal(0, 30, img.shape), 0, 255).astype(np.uint8)
+        staves = find_staves(grainy, 10.0)
+        assert len(staves) == 2
+        assert np.allclose([s.y_top(300) for s in staves], [60, 220], atol=1.0)
+        assert all(s.x0 < 80 and s.x1 > 520 for s in staves)
+
+
 def test_no_staves():
     assert find_staves(np.full((300, 400), 255, np.uint8), 10.0) == []
     noise = np.random.default_rng(0).integers(0, 256, (300, 400), dtype=np.uint8)
