@@ -98,8 +98,9 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = suppress_duplicates([s for s in seen if s.score >= PARSE_THRESHOLD])
     doubtful = [s for s in seen if s.score < PARSE_THRESHOLD]
     # lines through a staff; a stem is none (it confirms no weak barline)
+    stem_ends = Columns([s for s in symbols if vocab.CLASSES[s.cls].role in STEM_END_ROLES])
     lines = [(i, x0, x1) for i, x0, x1 in staff_mod.find_barlines(binary, staves)
-             if not is_stem(binary, staves[i], x0, x1, symbols, beyond_only=True)]
+             if not is_stem(binary, staves[i], x0, x1, stem_ends, beyond_only=True)]
     symbols = confirm_weak_barlines(symbols, staves, lines, doubtful)
     add_alternatives(symbols, seen)
     symbols += image_barlines(binary, staves, symbols, lines=lines, doubtful=doubtful)
@@ -217,19 +218,22 @@ def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None,
     if not staves:
         return []
     found = []
+    columns = Columns(symbols)
+    stem_ends = Columns([d for d in symbols if vocab.CLASSES[d.cls].role in STEM_END_ROLES])
     for index, x0, x1 in (lines if lines is not None else find_barlines(binary, staves)):
         s = staves[index]
         ss = s.staff_space
         cx = 0.5 * (x0 + x1)
         top, bottom = s.y_top(cx), s.y_bottom(cx)
-        near = [d for d in symbols if abs(0.5 * (d.box[0] + d.box[2]) - cx) < BARLINE_DUPLICATE_SS * ss
+        near = [d for d in columns.around(cx, BARLINE_DUPLICATE_SS * ss)
+                if abs(0.5 * (d.box[0] + d.box[2]) - cx) < BARLINE_DUPLICATE_SS * ss
                 and d.box[1] < bottom and d.box[3] > top]
         if any(vocab.CLASSES[d.cls].role == "barline" for d in near):
             continue
         if any(_touches(d, cx, BARLINE_STEM_SS * ss) for d in near
                if vocab.CLASSES[d.cls].role in ("clef", "time", "key")):
             continue
-        if is_stem(binary, s, x0, x1, symbols):
+        if is_stem(binary, s, x0, x1, stem_ends):
             continue
         if any(vocab.CLASSES[d.cls].role in VETO_ROLES and _crosses(d, cx, top, bottom) for d in doubtful):
             continue
@@ -237,6 +241,33 @@ def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None,
     return found
 
 
+class Columns:
+    """Symbols indexed by their boxes' x extent, to find those near a column fast
+    (a page can hold thousands; a line through a staff is checked against them).
+
+    >>> c = Columns([Symbol("stem", (10, 0, 12, 50)), Symbol("beam", (40, 0, 90, 5))])
+    >>> [d.cls for d in c.around(60, 2)], [d.cls for d in c.around(20, 2)]
+    (['beam'], [])
+    """
+
+    def __init__(self, symbols: Sequence[Symbol]):
+        import numpy as np
+
+        self.symbols = list(symbols)
+        self._x = np.array([(d.box[0], d.box[2]) for d in self.symbols], float).reshape(-1, 2)
+
+    def around(self, x: float, gap: float) -> list[Symbol]:
+        """The symbols whose box, widened by ``gap`` px (and a pixel) each way, the
+        column at ``x`` crosses: every symbol within ``gap`` of ``x``, and a few more."""
+        import numpy as np
+
+        reach = gap + 1.0
+        hit = np.flatnonzero((self._x[:, 0] - reach < x) & (x < self._x[:, 1] + reach))
+        return [self.symbols[i] for i in hit]
+
+
+#: Roles of the symbols at a stem's end (see :func:`is_stem`).
+STEM_END_ROLES = ("notehead", "beam", "flag")
 #: A line through the staff runs on to a symbol beyond it when this fraction of
 #: the rows between them is inked.
 STEM_INK = 0.8
@@ -245,12 +276,16 @@ STEM_INK = 0.8
 STEM_CLEAR_SS = 1.0
 
 
-def is_stem(binary, staff, x0: float, x1: float, symbols: list[Symbol], *, beyond_only: bool = False) -> bool:
+def is_stem(binary, staff, x0: float, x1: float, symbols: Sequence[Symbol] | Columns, *,
+            beyond_only: bool = False) -> bool:
     """Whether the line ``x0..x1`` px through the whole of ``staff`` is a stem: it
-    touches a notehead, beam or flag, on the staff or up to ``STEM_REACH_SS`` beyond
-    it, and runs on, inked, to one beyond it. ``beyond_only``: only a symbol at least
-    ``STEM_CLEAR_SS`` clear of the staff counts (a note just by a barline is not
-    taken for the owner of that barline)."""
+    touches a notehead, beam or flag (``STEM_END_ROLES``), on the staff or up to
+    ``STEM_REACH_SS`` beyond it, and runs on, inked, to one beyond it. ``beyond_only``:
+    only a symbol at least ``STEM_CLEAR_SS`` clear of the staff counts (a note just by
+    a barline is not taken for the owner of that barline). ``symbols`` may come as
+    :class:`Columns`, built once for many lines."""
+    if not isinstance(symbols, Columns):
+        symbols = Columns(symbols)
     ss = staff.staff_space
     cx = 0.5 * (x0 + x1)
     top, bottom = staff.y_top(cx), staff.y_bottom(cx)
@@ -262,7 +297,8 @@ def is_stem(binary, staff, x0: float, x1: float, symbols: list[Symbol], *, beyon
         return not beyond_only or d.box[1] > bottom + clear or d.box[3] < top - clear
 
     return any(_touches(d, cx, BARLINE_STEM_SS * ss) and _inked_between(binary, x0, x1, d, top, bottom)
-               for d in symbols if vocab.CLASSES[d.cls].role in ("notehead", "beam", "flag") and near(d))
+               for d in symbols.around(cx, BARLINE_STEM_SS * ss)
+               if vocab.CLASSES[d.cls].role in STEM_END_ROLES and near(d))
 
 
 def _inked_between(binary, x0: float, x1: float, d: Symbol, top: float, bottom: float) -> bool:

@@ -1009,7 +1009,7 @@ def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bo
     """
     if not staves:
         return []
-    binary = np.asarray(binary).astype(bool)
+    binary = np.asarray(binary, dtype=bool)
     ink = cv2.dilate(binary.astype(np.uint8), np.ones((1, 3), np.uint8))
     groups: list[list[int]] = [[0]]
     joins = [""] + [_joined(staves[i - 1], staves[i], ink, binary, aligned_starts=aligned_starts)
