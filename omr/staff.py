@@ -568,6 +568,11 @@ def _find_staves_in(binary: np.ndarray, ss: float, faint: np.ndarray | None = No
 #: (a comb that took a beam, a text line or a neighbour's line for its fifth line).
 REALIGN_RANGE_SS = 3.5
 REALIGN_MARGIN = 0.1
+#: Realigning part of a candidate (see :func:`_realign_locally`): the ink of its five
+#: lines is averaged over ``±LOCAL_REALIGN_SS`` staff spaces; a move by one line must
+#: gain ``LOCAL_REALIGN_MARGIN`` of that average.
+LOCAL_REALIGN_SS = 3.0
+LOCAL_REALIGN_MARGIN = 0.05
 #: A staff's evidence, over every column between its ends: the fraction of columns in
 #: which at least ``EVIDENCE_MIN_LINES`` of its lines have thin-line ink within
 #: ``END_SEARCH_TOLERANCE_PX`` must reach ``MIN_STAFF_COVERAGE``; the rows half way
@@ -754,8 +759,60 @@ def _realign(c: _Cand, mask: np.ndarray, ink: tuple, ss: float) -> _Cand | None:
         spacing = (c.lines[4] - c.lines[0]) / 4.0
         c.lines = c.lines + shift * spacing[None, :]
         _extend(c, ink)
+    if _realign_locally(c, mask, ss):
+        _extend(c, ink)
     _evidence(c, mask)
     return c
+
+
+def _realign_locally(c: _Cand, mask: np.ndarray, ss: float) -> bool:
+    """Move the samples of ``c`` by one line where, over ``±LOCAL_REALIGN_SS`` staff
+    spaces about them, that fits the lines' ink better by ``LOCAL_REALIGN_MARGIN`` (a
+    track that drifted onto a beam for a few measures); samples where neither fits
+    better take the move of the samples on both sides when those agree. Samples left
+    out of line with their neighbours are dropped. True if ``c`` changed."""
+    if len(c.xs) < MIN_STAFF_STRIPS:
+        return False
+    lo, hi = int(np.floor(c.xs[0])), int(np.ceil(c.xs[-1]))
+    cols = np.arange(max(0, lo), min(mask.shape[1] - 1, hi) + 1)
+    if len(cols) == 0:
+        return False
+    ys = _interp_lines(c, cols)
+    sp = (ys[4] - ys[0]) / 4.0
+    kernel = np.ones(2 * int(round(LOCAL_REALIGN_SS * ss)) + 1)
+    kernel /= kernel.sum()
+    at = np.clip(np.round(c.xs).astype(np.int64) - cols[0], 0, len(cols) - 1)
+    score = {k: np.convolve(_line_hits(mask, cols, ys + k * sp).mean(axis=0), kernel, "same")[at]
+             for k in (-1, 0, 1)}
+    gain = np.maximum(score[-1], score[1]) - score[0]
+    move = np.where(score[1] >= score[-1], 1, -1)
+    clear = np.where(gain > LOCAL_REALIGN_MARGIN, move, 0)
+    decided = (gain > LOCAL_REALIGN_MARGIN) | (gain < -LOCAL_REALIGN_MARGIN)
+    if not clear.any() or not (gain < -LOCAL_REALIGN_MARGIN).any():
+        return False  # all of it fits one way: the whole candidate's move is _realign's
+    shift = clear.copy()
+    idx = np.flatnonzero(decided)
+    for i in np.flatnonzero(~decided):
+        left, right = idx[idx < i], idx[idx > i]
+        sides = [clear[left[-1]]] if len(left) else []
+        sides += [clear[right[0]]] if len(right) else []
+        if sides and all(v == sides[0] for v in sides):
+            shift[i] = sides[0]
+    # a move holds for a run of at least MIN_STAFF_STRIPS samples, not one
+    start = 0
+    for i in range(1, len(shift) + 1):
+        if i == len(shift) or shift[i] != shift[start]:
+            if i - start < MIN_STAFF_STRIPS:
+                shift[start:i] = 0
+            start = i
+    if not shift.any():
+        return False
+    spacing = (c.lines[4] - c.lines[0]) / 4.0
+    kept = _clean_samples(c.xs, c.lines + shift[None, :] * spacing[None, :], ss)
+    if kept is None:
+        return False
+    c.xs, c.lines = kept
+    return True
 
 
 def _spacing(c: _Cand) -> float:

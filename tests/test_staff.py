@@ -363,3 +363,25 @@ def test_a_system_that_lost_a_join_is_rejoined_not_the_others_split():
     # a piano-only first system before voice + piano ones stays as it is
     joins = ["", "start", "", "start", "start", "", "start", "start"]
     assert _even_systems([[0, 1], [2, 3, 4], [5, 6, 7]], joins) == [[0, 1], [2, 3, 4], [5, 6, 7]]
+
+
+def test_a_staff_that_drifted_a_line_for_a_few_measures_is_moved_back():
+    """A track that followed a beam up by one line over the left third of its staff
+    is moved back there and left alone where it was right; a candidate that is off
+    everywhere is the whole-candidate realignment's business, not this one's."""
+    from omr.staff import _Cand, _realign_locally
+
+    mask = np.zeros((300, 600), np.uint8)
+    for k in range(5):
+        mask[100 + 10 * k, :] = 255
+    xs = np.arange(10.0, 600.0, 20.0)
+    drift = np.where(xs < 200, -10.0, 0.0)
+    lines = np.array([100.0 + 10 * k + drift for k in range(5)])
+    c = _Cand(xs=xs.copy(), lines=lines.copy(), x0=0.0, x1=599.0)
+    assert _realign_locally(c, mask, 10.0)
+    assert np.allclose(c.lines, np.array([100.0 + 10 * k + 0 * c.xs for k in range(5)]))
+    assert c.xs[0] < 100  # the moved samples are kept, not dropped
+
+    off = _Cand(xs=xs.copy(), lines=lines.copy() - 10.0 - drift, x0=0.0, x1=599.0)
+    assert not _realign_locally(off, mask, 10.0)
+    assert np.allclose(off.lines[0], 90.0)
