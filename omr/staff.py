@@ -759,16 +759,19 @@ def _realign(c: _Cand, mask: np.ndarray, ink: tuple, ss: float) -> _Cand | None:
         spacing = (c.lines[4] - c.lines[0]) / 4.0
         c.lines = c.lines + shift * spacing[None, :]
         _extend(c, ink)
-    if _realign_locally(c, mask, ss):
+    if _realign_locally(c, mask, ink[0] if ink[1] is None else ink[1], ss):
         _extend(c, ink)
     _evidence(c, mask)
     return c
 
 
-def _realign_locally(c: _Cand, mask: np.ndarray, ss: float) -> bool:
+def _realign_locally(c: _Cand, mask: np.ndarray, any_ink: np.ndarray, ss: float) -> bool:
     """Move the samples of ``c`` by one line where, over ``±LOCAL_REALIGN_SS`` staff
     spaces about them, that fits the lines' ink better by ``LOCAL_REALIGN_MARGIN`` (a
-    track that drifted onto a beam for a few measures); samples where neither fits
+    track that drifted onto a beam for a few measures): the line gained has thin-line
+    ink in ``mask`` more often than the line lost has any ink in ``any_ink`` (ledger
+    lines above a staff whose bottom line runs under a beam are no reason to move).
+    Samples where neither fits
     better take the move of the samples on both sides when those agree. Samples left
     out of line with their neighbours are dropped. True if ``c`` changed."""
     if len(c.xs) < MIN_STAFF_STRIPS:
@@ -780,11 +783,18 @@ def _realign_locally(c: _Cand, mask: np.ndarray, ss: float) -> bool:
     ys = _interp_lines(c, cols)
     sp = (ys[4] - ys[0]) / 4.0
     kernel = np.ones(2 * int(round(LOCAL_REALIGN_SS * ss)) + 1)
-    kernel /= kernel.sum()
+    kernel /= 5.0 * kernel.sum()  # as a share of the five lines
     at = np.clip(np.round(c.xs).astype(np.int64) - cols[0], 0, len(cols) - 1)
-    score = {k: np.convolve(_line_hits(mask, cols, ys + k * sp).mean(axis=0), kernel, "same")[at]
-             for k in (-1, 0, 1)}
-    gain = np.maximum(score[-1], score[1]) - score[0]
+
+    def smooth(hits: np.ndarray) -> np.ndarray:
+        return np.convolve(hits.astype(np.float64), kernel, "same")[at]
+
+    # a move gains the line beyond one end (thin-line ink) and loses the line at the
+    # other, which is kept if any ink covers it (a beam over the bottom line)
+    gained = {k: smooth(_line_hits(mask, cols, (ys[2 + 2 * k] + k * sp)[None])[0]) for k in (-1, 1)}
+    lost = {k: smooth(_line_hits(any_ink, cols, ys[2 - 2 * k][None])[0]) for k in (-1, 1)}
+    score = {k: gained[k] - lost[k] for k in (-1, 1)}
+    gain = np.maximum(score[-1], score[1])
     move = np.where(score[1] >= score[-1], 1, -1)
     clear = np.where(gain > LOCAL_REALIGN_MARGIN, move, 0)
     decided = (gain > LOCAL_REALIGN_MARGIN) | (gain < -LOCAL_REALIGN_MARGIN)

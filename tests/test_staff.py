@@ -378,10 +378,29 @@ def test_a_staff_that_drifted_a_line_for_a_few_measures_is_moved_back():
     drift = np.where(xs < 200, -10.0, 0.0)
     lines = np.array([100.0 + 10 * k + drift for k in range(5)])
     c = _Cand(xs=xs.copy(), lines=lines.copy(), x0=0.0, x1=599.0)
-    assert _realign_locally(c, mask, 10.0)
+    assert _realign_locally(c, mask, mask, 10.0)
     assert np.allclose(c.lines, np.array([100.0 + 10 * k + 0 * c.xs for k in range(5)]))
     assert c.xs[0] < 100  # the moved samples are kept, not dropped
 
     off = _Cand(xs=xs.copy(), lines=lines.copy() - 10.0 - drift, x0=0.0, x1=599.0)
-    assert not _realign_locally(off, mask, 10.0)
+    assert not _realign_locally(off, mask, mask, 10.0)
     assert np.allclose(off.lines[0], 90.0)
+
+
+def test_ledger_lines_over_a_staff_whose_bottom_line_runs_under_a_beam_move_nothing():
+    from omr.staff import _Cand, _realign_locally
+
+    ink = np.zeros((300, 600), np.uint8)
+    for k in range(5):
+        ink[100 + 10 * k, :] = 255
+    ink[136:144, 300:] = 255  # a beam over the bottom line on the right half
+    mask = ink.copy()
+    mask[136:144, 300:] = 0  # too thick to be a staff line
+    mask[90, 300:] = 255  # ledger lines above the staff all along
+    xs = np.arange(10.0, 600.0, 20.0)
+    lines = np.array([100.0 + 10 * k + 0 * xs for k in range(5)])
+    c = _Cand(xs=xs.copy(), lines=lines.copy(), x0=0.0, x1=599.0)
+    assert not _realign_locally(c, mask, ink, 10.0)
+    assert np.allclose(c.lines, lines)
+    # counted on thin-line ink alone, the loss of the bottom line would not show
+    assert _realign_locally(c, mask, mask, 10.0)
