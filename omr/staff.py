@@ -1116,6 +1116,9 @@ BARLINE_MIN_COVERAGE = 0.93
 BARLINE_MAX_WIDTH_SS = 0.8
 #: Rows sampled between the top and the bottom line.
 BARLINE_ROWS = 33
+#: Leans (px across per px down) of the columns sampled: a photo's shear or a bent
+#: page leaves barlines a little off upright of their staff.
+BARLINE_LEANS = (-0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15)
 
 
 def find_barlines(binary: np.ndarray, staves: list[Staff]) -> list[tuple[int, float, float]]:
@@ -1135,12 +1138,17 @@ def find_barlines(binary: np.ndarray, staves: list[Staff]) -> list[tuple[int, fl
         top, bottom = s.y_top(xs), s.y_bottom(xs)
         f = np.linspace(0.0, 1.0, BARLINE_ROWS, dtype=np.float32)[:, None]
         map_y = (top[None, :] + f * (bottom - top)[None, :]).astype(np.float32)
-        map_x = np.broadcast_to(xs[None, :], map_y.shape).astype(np.float32)
-        band = cv2.remap(ink, map_x, map_y, cv2.INTER_NEAREST, borderValue=0)
-        # a column counts when it, or a neighbour, has ink (lines bend by a pixel)
-        band = np.maximum(band, np.pad(band, ((0, 0), (1, 0)))[:, :-1])
-        coverage = band.mean(axis=0)
-        hit = coverage >= BARLINE_MIN_COVERAGE
+        # columns leaning about the staff's middle: the lean that most columns
+        # cover is the staff's (upright unless another does better)
+        hit, best = None, -1
+        for lean in sorted(BARLINE_LEANS, key=abs):
+            map_x = (xs[None, :] + lean * (map_y - 0.5 * (top + bottom)[None, :])).astype(np.float32)
+            band = cv2.remap(ink, map_x, map_y, cv2.INTER_NEAREST, borderValue=0)
+            # a column counts when it, or a neighbour, has ink (lines bend by a pixel)
+            band = np.maximum(band, np.pad(band, ((0, 0), (1, 0)))[:, :-1])
+            lean_hit = band.mean(axis=0) >= BARLINE_MIN_COVERAGE
+            if lean_hit.sum() > best:
+                hit, best = lean_hit, int(lean_hit.sum())
         runs = np.flatnonzero(np.diff(np.concatenate([[0], hit.astype(np.int8), [0]])))
         for a, b in zip(runs[::2], runs[1::2]):
             if (b - a) <= BARLINE_MAX_WIDTH_SS * s.staff_space + 1:

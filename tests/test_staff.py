@@ -404,3 +404,22 @@ def test_ledger_lines_over_a_staff_whose_bottom_line_runs_under_a_beam_move_noth
     assert np.allclose(c.lines, lines)
     # counted on thin-line ink alone, the loss of the bottom line would not show
     assert _realign_locally(c, mask, mask, 10.0)
+
+
+def test_barlines_leaning_with_the_photo_are_found():
+    """A photo's shear leaves the barlines of a staff leaning 1 px in 8: upright
+    columns cross them and miss most of their ink; the staff's lean finds them."""
+    from omr.staff import find_barlines
+
+    img = synthetic_page()
+    for x in (200, 400):  # through the lower staff, leaning right going down
+        for y in range(220, 262):
+            xl = x + round(0.12 * (y - 241))
+            img[y, xl : xl + 2] = 0
+    img[60:102, 300:302] = 0  # an upright barline through the upper staff
+    binary = binarize(img, 10.0)
+    staves = find_staves(img, 10.0)
+    found = find_barlines(binary, staves)
+    lines = sorted((i, 0.5 * (x0 + x1)) for i, x0, x1 in found if 100 < x0 < 500)
+    assert [i for i, _ in lines] == [0, 1, 1]
+    assert np.allclose([x for _, x in lines], [301, 201, 401], atol=2)
