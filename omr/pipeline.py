@@ -387,6 +387,36 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines, doubtful: Sequen
         """Every other staff of ``k``'s system has a barline at about ``x``."""
         return bool(peers[k]) and all(any(near(k, j, x, bx) for bx in barlines.get(j, [])) for j in peers[k])
 
+    sure: dict[int, list[float]] = {}  # staff -> x of its barlines sure on their own
+    for sym in symbols:
+        if role(sym) == "barline" and sym.score >= WEAK_BARLINE_SCORE:
+            sure.setdefault(staff_of(sym), []).append(cx(sym))
+
+    heads: dict[int, list[Symbol]] | None = None  # staff -> noteheads, when first needed
+    beams: dict[int, list[Symbol]] = {}  # staff -> beams
+
+    def stem(k: int, x: float, *, beam_ends: bool = False) -> bool:
+        """A notehead of staff ``k`` touches the line at ``x`` (it is a stem), or,
+        with ``beam_ends``, a beam ends at it."""
+        nonlocal heads
+        if heads is None:
+            heads = {}
+            for o in symbols:
+                if role(o) == "notehead":
+                    heads.setdefault(staff_of(o), []).append(o)
+                elif role(o) == "beam":
+                    beams.setdefault(staff_of(o), []).append(o)
+        gap = BARLINE_STEM_SS * staves[k].staff_space
+        if any(_touches(o, x, gap) for o in heads.get(k, [])):
+            return True
+        return beam_ends and any(min(abs(o.box[0] - x), abs(o.box[2] - x)) < gap for o in beams.get(k, []))
+
+    def backed(k: int, x: float) -> bool:
+        """Another staff of ``k``'s system has a sure barline at about ``x``, and no
+        notehead touches either line nor a beam ends at it (a stem)."""
+        return not stem(k, x, beam_ends=True) and any(near(k, j, x, bx) and not stem(j, bx, beam_ends=True)
+                                                      for j in peers[k] for bx in sure.get(j, []))
+
     def stroke_or_short(sym: Symbol, k: int, x: float) -> bool:
         """``sym`` is the upright stroke of a surer clef or time signature, or too
         short for a barline (a stem's or a hairpin's stroke)."""
@@ -404,25 +434,20 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines, doubtful: Sequen
             if stroke_or_short(sym, k, x):
                 continue
             reach = BARLINE_DUPLICATE_SS * staves[k].staff_space + 0.5 * (sym.box[2] - sym.box[0])
-            if not any(abs(x - lx) <= reach for lx in by_staff.get(k, [])) and not whole_system(k, x):
+            if (not any(abs(x - lx) <= reach for lx in by_staff.get(k, []))
+                    and not whole_system(k, x) and not backed(k, x)):
                 continue
         out.append(sym)
     # doubtful barlines in a full column that holds a kept barline are read too
     kept = [(staff_of(b), cx(b)) for b in out if role(b) == "barline"]
-    heads: dict[int, list[Symbol]] | None = None  # staff -> noteheads, when first needed
     for d in doubtful_bars:
         x, k = cx(d), staff_of(d)
         if not whole_system(k, x) or stroke_or_short(d, k, x):
             continue
         if not any(j in peers[k] and near(k, j, x, bx) for j, bx in kept):
             continue
-        if heads is None:
-            heads = {}
-            for o in symbols:
-                if role(o) == "notehead":
-                    heads.setdefault(staff_of(o), []).append(o)
-        if any(_touches(o, x, BARLINE_STEM_SS * staves[k].staff_space) for o in heads.get(k, [])):
-            continue  # a notehead at its side: a stem
+        if stem(k, x):
+            continue  # a notehead at its side
         out.append(d)
     return out
 

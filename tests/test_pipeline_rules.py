@@ -213,3 +213,21 @@ def test_doubtful_barlines_in_a_column_with_a_weak_one_are_read():
     head = Symbol("notehead_black", (392, 185, 404, 195), 0.9)
     kept = confirm_weak_barlines([weak, head], staves, [], [faint])
     assert faint not in kept
+
+
+def test_a_weak_barline_is_kept_where_another_staff_of_its_system_has_a_sure_one():
+    """Motion blur leaves no line in the image and the detector unsure on two of
+    three staves; one sure barline on another staff of the system backs a weak one,
+    unless a notehead touches either or a beam ends at either (a stem)."""
+    from omr.pipeline import confirm_weak_barlines
+
+    trio = [straight_staff(i, x0=40, x1=560, top=t, staff_space=SS, system=0)
+            for i, t in enumerate((60, 160, 260))]
+    weak = Symbol("barline_single", (299, 160, 302, 200), 0.47)
+    sure = Symbol("barline_single", (300, 60, 303, 100), 0.64)
+    assert confirm_weak_barlines([weak, sure], trio, []) == [weak, sure]
+    assert confirm_weak_barlines([weak], trio, []) == []  # nothing backs it
+    head = Symbol("notehead_black", (303, 185, 315, 195), 0.9)  # a note at its side
+    assert weak not in confirm_weak_barlines([weak, sure, head], trio, [])
+    beam = Symbol("beam", (250, 52, 300, 57), 0.8)  # the "sure" one is a beamed stem
+    assert weak not in confirm_weak_barlines([weak, sure, beam], trio, [])
