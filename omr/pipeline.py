@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -235,8 +236,9 @@ def image_barlines(binary, staves, symbols: list[Symbol], *, lines=None,
             continue
         if is_stem(binary, s, x0, x1, stem_ends):
             continue
-        if any(vocab.CLASSES[d.cls].role in VETO_ROLES and _crosses(d, cx, top, bottom) for d in doubtful):
-            continue
+        if any(vocab.CLASSES[d.cls].role in VETO_ROLES and _crosses(d, cx, top, bottom)
+               for d in itertools.chain(columns.around(cx, 0.0), doubtful)):
+            continue  # a quarter rest's stroke, a sharp's upright
         found.append(Symbol("barline_single", (x0, top, x1, bottom), IMAGE_BARLINE_SCORE))
     return found
 

@@ -86,6 +86,10 @@ def test_a_line_through_a_doubtful_rest_is_no_missed_barline():
     found = image_barlines(binary, staves, [], lines=lines, doubtful=[rest])
     assert [round(0.5 * (b.box[0] + b.box[2])) for b in found] == [300]
     assert len(image_barlines(binary, staves, [], lines=lines)) == 2
+    # ... nor through one sure enough to read
+    sure = Symbol("rest_quarter", (444, 62, 458, 95), 0.9)
+    found = image_barlines(binary, staves, [sure], lines=lines)
+    assert [round(0.5 * (b.box[0] + b.box[2])) for b in found] == [300]
 
 
 def test_a_lone_staff_needs_a_surer_barline_or_a_line_in_the_image():
