@@ -273,6 +273,19 @@ def test_sixteenths_secondary_beam_as_segments_counted_once_per_level():
     assert [e.base for e in read_events(g, 0, 0, 400)] == [0.25] * 4
 
 
+def test_sixteenths_secondary_beam_in_pieces_that_overrun_their_stems():
+    # the detector's boxes of a secondary beam's pieces reach past the stem they
+    # meet at (by 0.4 staff space, and stop half a staff space short of the next
+    # piece): still one beam line at the middle stems
+    heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=2, segments=True)
+    over = 0.4 * SS
+    pieces = [Symbol("beam", (b.box[0] - (over if i else 0), b.box[1], b.box[2] + (over if i < 2 else 0), b.box[3]))
+              for i, b in enumerate(beams[1:])]
+    pieces[2] = Symbol("beam", (pieces[2].box[0] + over + 0.45 * SS, *pieces[2].box[1:]))
+    g = graph(heads + stems + beams[:1] + pieces)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.25] * 4
+
+
 def test_thirty_seconds_as_segments():
     heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=3, segments=True)
     g = graph(heads + stems + beams)

@@ -124,7 +124,10 @@ def tuplet_ratio(total: Fraction, unit: Fraction, number: int | None = None) -> 
 #: Beam segments that meet at a stem (one ends within this many staff spaces of
 #: where the next begins) are one beam line: verovio draws a secondary beam across
 #: several notes as one segment per pair of stems.
-BEAM_CHAIN_SS = 0.3
+BEAM_CHAIN_SS = 0.5
+#: ... or overlaps it by up to this much (the detector's boxes of the pieces overrun
+#: the stem they meet at) ...
+BEAM_CHAIN_OVERLAP_SS = 1.0
 #: ... and continue its line to within this (beam lines are 0.75 staff space apart).
 BEAM_LEVEL_SS = 0.3
 #: Thickness of a beam line, staff spaces.
@@ -190,7 +193,8 @@ def _beam_boxes(g: StaffGraph, stem: int) -> int:
             if i != j and _same_line(a, b, sign, ss):
                 parent[find(i)] = find(j)  # one beam line detected twice
                 continue
-            if i == j or abs(a.box[2] - b.box[0]) >= tol or abs(a.box[2] - sx) >= 3 * tol:
+            gap = b.box[0] - a.box[2]  # negative: the boxes overlap
+            if i == j or not -BEAM_CHAIN_OVERLAP_SS * ss < gap < tol or abs(a.box[2] - sx) >= 3 * tol:
                 continue
             # b continues a's line: its centre lies where the group's slope leads
             dy = b.cy - a.cy
