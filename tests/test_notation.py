@@ -723,6 +723,21 @@ def test_unread_tuplet_numbers_on_full_groups_are_triplets():
     assert not report.inferred and not report.warnings
 
 
+def test_an_unread_number_over_two_eighths_with_no_third_is_no_duplet():
+    # a segno above the staff read as a tuplet number too: no rest beside the two
+    # beamed eighths to make a triplet with, and an unread "2" is unlikely
+    s = Staff(time=(2, 4))
+    s.beamed([2, 3], tuplet="")
+    s.beamed([4, 3])
+    s.barline()
+    s.beamed([2, 3])
+    s.beamed([4, 3])
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert [[float(n.quarterLength) for n in m.notes] for m in measures(score)] == [[0.5] * 4] * 2
+    assert "implied_tuplet" not in kinds(report) and not report.warnings
+
+
 def test_triplet_that_starts_with_a_rest():
     s = Staff(time=(2, 4))
     s.rest("rest_8th")
@@ -1465,3 +1480,19 @@ def test_a_shortened_tuplet_note_keeps_the_length_its_measure_adds_up_with():
     trim_overfull(events, bar=Fraction(4))
     assert events[-1].duration == Fraction(1, 2)
     assert _duration(events[-1]).quarterLength == 0.5
+
+
+def test_a_duplet_printed_earlier_is_not_applied_to_an_overfull_measure():
+    from omr.notation.implied import implied_tuplets
+    from omr.notation.rhythm import Event
+
+    # 2:3 lengthens its notes: it cannot make an overfull measure fit
+    duplet = ((Fraction(1, 2), 0), (Fraction(1, 2), 0), (2, 3))
+    events = [Event(x=10.0 * i, heads=[i], base=Fraction(1, 2), beamed=True, beam_group=i // 2) for i in range(6)]
+    assert implied_tuplets(events, bar=Fraction(2), shapes=[duplet]) == []
+    assert all(e.tuplet is None for e in events)
+    # a triplet printed earlier still applies
+    triplet = ((Fraction(1, 2), 0),) * 3 + ((3, 2),)
+    events = [Event(x=10.0 * i, heads=[i], base=Fraction(1, 2), beamed=True, beam_group=i // 3) for i in range(6)]
+    assert implied_tuplets(events, bar=Fraction(2), shapes=[triplet])
+    assert all(e.tuplet == (3, 2) for e in events)

@@ -69,6 +69,8 @@ def implied_tuplets(events: list[Event], *, bar: Fraction, shapes: list[tuple]) 
     ratio = None
     for shape in candidates:
         body, r = shape[:-1], shape[-1]
+        if r[0] <= r[1]:
+            continue  # a duplet (2:3) lengthens its notes: it fills no overfull measure
         for group in _groups(events):
             if total(events) <= bar:
                 break

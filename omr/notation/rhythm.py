@@ -332,6 +332,8 @@ def _apply_printed_tuplets(g: StaffGraph, events: list[Event]) -> None:
                 if 0 <= i < len(events) and events[i].is_rest and dotted(events[i].base, events[i].dots) == unit:
                     members = sorted(members + [i])
                     break
+            else:
+                continue  # no third: a mark read as a number (a segno, a fingering)
         group = [events[i] for i in members]
         total = sum((dotted(e.base, e.dots) for e in group), Fraction(0))
         ratio = tuplet_ratio(total, unit, number)
