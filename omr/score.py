@@ -164,6 +164,11 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                 sm, tc = _read_staff(g, s, spans, clefs.get(slot), keys.get(slot, 0), first_x, report,
                                      page_no)
                 per_staff.append(sm)
+                for k, staff_measure in enumerate(sm):
+                    if any(e.inferred == "reread" and e.tuplet_printed for e in staff_measure.events):
+                        report.infer("reread", "a note of a triplet read shorter than the other two (a beam "
+                                     "or flag misread) is read as long as they are", page=page_no,
+                                     measure=len(measures) + k + 1, staff=slot + 1)
                 for k, t in tc.items():
                     time_changes.setdefault(k, t)
                 last = sm[-1]

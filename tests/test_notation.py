@@ -723,6 +723,27 @@ def test_unread_tuplet_numbers_on_full_groups_are_triplets():
     assert not report.inferred and not report.warnings
 
 
+def test_a_triplet_whose_middle_note_took_a_beam_hook_is_read_evenly():
+    # three beamed eighths under a number not read; a speck by the middle stem read
+    # as a second beam's hook makes that note a sixteenth: 5 sixteenths, no triplet
+    s = Staff(time=(2, 4))
+    notes = s.beamed([2, 3, 4], tuplet="")
+    st = notes[1].stem.box
+    s.add("beam", (st[0], st[1] + BEAM_GAP, st[2] + 9, st[1] + BEAM_GAP + BEAM_T))
+    s.beamed([4, 3, 2], tuplet="")
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert [float(n.quarterLength) for n in measures(score)[0].notes] == pytest.approx([1 / 3] * 6)
+    assert kinds(report) == ["reread"]
+    # two sixteenths and a quarter (six sixteenths' worth) are left as printed
+    from omr.notation.rhythm import Event, _even_triplet
+
+    group = [Event(x=float(i), heads=[i], base=b) for i, b in enumerate((Fraction(1, 4), Fraction(1, 4), Fraction(1)))]
+    _even_triplet(group)
+    assert [e.base for e in group] == [Fraction(1, 4), Fraction(1, 4), Fraction(1)]
+    assert not any(e.inferred for e in group)
+
+
 def test_an_unread_number_over_two_eighths_with_no_third_is_no_duplet():
     # a segno above the staff read as a tuplet number too: no rest beside the two
     # beamed eighths to make a triplet with, and an unread "2" is unlikely

@@ -309,6 +309,23 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
     return events
 
 
+def _even_triplet(group: list[Event]) -> None:
+    """Three notes under a number that was not read, one of them of another length
+    and together no whole number of triplet units (an eighth, a sixteenth and an
+    eighth: a beam stub or flag misread), are a triplet of the length the other two
+    share: the odd one is read so (``inferred = "reread"``)."""
+    lengths = [dotted(e.base, e.dots) for e in group]
+    common = max(set(lengths), key=lengths.count)
+    if lengths.count(common) != 2 or any(e.is_rest for e in group):
+        return
+    odd = next(e for e, n in zip(group, lengths) if n != common)
+    unit = min(lengths)
+    if (sum(lengths, Fraction(0)) / unit) % 3 == 0:
+        return  # a quarter and an eighth: three eighths' worth, a triplet as printed
+    model = next(e for e, n in zip(group, lengths) if n == common)
+    odd.base, odd.dots, odd.inferred = model.base, model.dots, "reread"
+
+
 def _apply_printed_tuplets(g: StaffGraph, events: list[Event]) -> None:
     """Events under a printed tuplet number get its ratio (digit from the text when
     read, else from the group's length)."""
@@ -335,6 +352,9 @@ def _apply_printed_tuplets(g: StaffGraph, events: list[Event]) -> None:
             else:
                 continue  # no third: a mark read as a number (a segno, a fingering)
         group = [events[i] for i in members]
+        if number is None and len(group) == 3:
+            _even_triplet(group)
+            unit = min(e.base for e in group)
         total = sum((dotted(e.base, e.dots) for e in group), Fraction(0))
         ratio = tuplet_ratio(total, unit, number)
         for e in group:
