@@ -771,9 +771,11 @@ def _realign_locally(c: _Cand, mask: np.ndarray, any_ink: np.ndarray, ss: float)
     track that drifted onto a beam for a few measures): the line gained has thin-line
     ink in ``mask`` more often than the line lost has any ink in ``any_ink`` (ledger
     lines above a staff whose bottom line runs under a beam are no reason to move).
-    Samples where neither fits
-    better take the move of the samples on both sides when those agree. Samples left
-    out of line with their neighbours are dropped. True if ``c`` changed."""
+    Samples where neither fits better take the move of the samples on both sides
+    when those agree; a move holds only for a run of ``MIN_STAFF_STRIPS`` samples,
+    and only where another part of ``c`` clearly stays (a move of all of it is
+    :func:`_realign`'s). Samples left out of line with their neighbours are
+    dropped. True if ``c`` changed."""
     if len(c.xs) < MIN_STAFF_STRIPS:
         return False
     lo, hi = int(np.floor(c.xs[0])), int(np.ceil(c.xs[-1]))

@@ -321,7 +321,7 @@ def _even_triplet(group: list[Event]) -> None:
     odd = next(e for e, n in zip(group, lengths) if n != common)
     unit = min(lengths)
     if (sum(lengths, Fraction(0)) / unit) % 3 == 0:
-        return  # a quarter and an eighth: three eighths' worth, a triplet as printed
+        return  # two sixteenths and a quarter: six sixteenths' worth, as printed
     model = next(e for e, n in zip(group, lengths) if n == common)
     odd.base, odd.dots, odd.inferred = model.base, model.dots, "reread"
 
