@@ -286,6 +286,22 @@ def test_sixteenths_secondary_beam_in_pieces_that_overrun_their_stems():
     assert [e.base for e in read_events(g, 0, 0, 400)] == [0.25] * 4
 
 
+def test_a_64th_whose_fourth_beam_was_not_seen_may_be_read_as_its_neighbours():
+    # four 64ths; the 4th beam line's piece at the first stem was lost in blur: the
+    # first reads as a 32nd, with a 64th as the reading a measure may ask for
+    heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=4, segments=True)
+    fourth_first = 1 + 2 * 3  # primary, then three pieces per level: level 3's first
+    g = graph(heads + stems + [b for i, b in enumerate(beams) if i != fourth_first])
+    events = read_events(g, 0, 0, 400)
+    assert [e.base for e in events] == [0.125, 0.0625, 0.0625, 0.0625]
+    assert events[0].alternatives == (0.0625,)
+    assert all(e.alternatives == () for e in events[1:])
+    # sixteenths beside an eighth (two lines against one) are no such doubt
+    heads, stems, beams = _beamed([4, 4, 4], [40, 70, 100], [5] * 3, levels=2, segments=True)
+    g = graph(heads + stems + beams[:2])
+    assert [(e.base, e.alternatives) for e in read_events(g, 0, 0, 400)] == [(0.25, ()), (0.25, ()), (0.5, ())]
+
+
 def test_thirty_seconds_as_segments():
     heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=3, segments=True)
     g = graph(heads + stems + beams)

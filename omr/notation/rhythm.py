@@ -246,6 +246,7 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
     rests = [n for n in g.nodes if n.role == "rest" and n.cls in REST_QUARTERS and n.staff == staff
              and x0 <= n.cx < x1]
     events: list[Event] = []
+    beamed: list[tuple[Event, int, str, int]] = []  # (event, beam lines, notehead, flags)
     by_stem: dict[int, list] = {}
     loose = []
     for h in heads:
@@ -281,6 +282,9 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
         beam_ids = sorted(g.targets(stem, "beam"))
         ev.beam_group = beam_ids[0] if beam_ids else None
         events.append(ev)
+        if beams:
+            beamed.append((ev, beams, kind, flags))
+    _deep_beam_alternatives(g, beamed)
     loose.sort(key=lambda h: h.cx)
     column: list = []
     for h in loose + [None]:
@@ -307,6 +311,46 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
     events.sort(key=lambda e: e.x)
     _apply_printed_tuplets(g, events)
     return events
+
+
+#: Beam lines from which a stem's count is doubted when a neighbour in its group
+#: has more: blur merges the lines of 32nd and 64th groups.
+DEEP_BEAM_LINES = 3
+
+
+def _deep_beam_alternatives(g: StaffGraph, beamed: list[tuple[Event, int, str, int]]) -> None:
+    """A stem with secondary beams whose neighbour in its beam group (stems linked by
+    shared beams) has ``DEEP_BEAM_LINES`` or more lines, more than it: its note may
+    have as many (``Event.alternatives``, first), for a measure that does not add up
+    (:func:`omr.notation.implied.reread`)."""
+    owner: dict[int, int] = {}  # beam node -> first member seen with it
+    parent = list(range(len(beamed)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, (ev, *_ignored) in enumerate(beamed):
+        for b in g.targets(ev.stem, "beam"):
+            if b in owner:
+                parent[find(i)] = find(owner[b])
+            else:
+                owner[b] = i
+    groups: dict[int, list[int]] = {}
+    for i in range(len(beamed)):
+        groups.setdefault(find(i), []).append(i)
+    for members in groups.values():
+        members.sort(key=lambda i: beamed[i][0].x)
+        lines = [beamed[i][1] for i in members]
+        for k, i in enumerate(members):
+            ev, have, kind, flags = beamed[i]
+            near = [lines[j] for j in (k - 1, k + 1) if 0 <= j < len(lines)]
+            more = max(near, default=0)
+            if have >= 2 and more >= DEEP_BEAM_LINES and more > have:
+                alt = base_duration(kind, beams=more, flags=flags)
+                if alt != ev.base:
+                    ev.alternatives = (alt,) + tuple(a for a in ev.alternatives if a != alt)
 
 
 def _even_triplet(group: list[Event]) -> None:
