@@ -296,6 +296,14 @@ def test_a_64th_whose_fourth_beam_was_not_seen_may_be_read_as_its_neighbours():
     assert [e.base for e in events] == [0.125, 0.0625, 0.0625, 0.0625]
     assert events[0].alternatives == (0.0625,)
     assert all(e.alternatives == () for e in events[1:])
+    # a sixteenth between sixteenths that shows a third line (a speck by its stem)
+    heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=2, segments=True)
+    hook = beam_between(stems[1], stems[2], 2)
+    hook = Symbol("beam", (hook.box[0], hook.box[1], hook.box[0] + 9, hook.box[3]))
+    events = read_events(graph(heads + stems + beams + [hook]), 0, 0, 400)
+    assert [e.base for e in events] == [0.25, 0.125, 0.25, 0.25]
+    assert events[1].alternatives == (0.25,)  # (its neighbours may be doubted too)
+    assert events[3].alternatives == ()  # no neighbour with more lines
     # sixteenths beside an eighth (two lines against one) are no such doubt
     heads, stems, beams = _beamed([4, 4, 4], [40, 70, 100], [5] * 3, levels=2, segments=True)
     g = graph(heads + stems + beams[:2])

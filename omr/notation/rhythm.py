@@ -319,10 +319,13 @@ DEEP_BEAM_LINES = 3
 
 
 def _deep_beam_alternatives(g: StaffGraph, beamed: list[tuple[Event, int, str, int]]) -> None:
-    """A stem with secondary beams whose neighbour in its beam group (stems linked by
-    shared beams) has ``DEEP_BEAM_LINES`` or more lines, more than it: its note may
-    have as many (``Event.alternatives``, first), for a measure that does not add up
-    (:func:`omr.notation.implied.reread`)."""
+    """Beam lines a stem may have been misread with, as alternative readings of its
+    note (``Event.alternatives``, first) for a measure that does not add up
+    (:func:`omr.notation.implied.reread`): a stem with secondary beams beside one of
+    its beam group (stems linked by shared beams) with ``DEEP_BEAM_LINES`` or more
+    lines, more than it, may have as many; a stem inside the group with more lines
+    than both its neighbours (a hook blur made of a speck) may have as many as the
+    more of them. A hook at the group's end (a dotted rhythm's) is no doubt."""
     owner: dict[int, int] = {}  # beam node -> first member seen with it
     parent = list(range(len(beamed)))
 
@@ -347,10 +350,13 @@ def _deep_beam_alternatives(g: StaffGraph, beamed: list[tuple[Event, int, str, i
             ev, have, kind, flags = beamed[i]
             near = [lines[j] for j in (k - 1, k + 1) if 0 <= j < len(lines)]
             more = max(near, default=0)
+            alt = None
             if have >= 2 and more >= DEEP_BEAM_LINES and more > have:
                 alt = base_duration(kind, beams=more, flags=flags)
-                if alt != ev.base:
-                    ev.alternatives = (alt,) + tuple(a for a in ev.alternatives if a != alt)
+            elif len(near) == 2 and have > more >= 1:
+                alt = base_duration(kind, beams=more, flags=flags)  # a hook inside
+            if alt is not None and alt != ev.base:
+                ev.alternatives = (alt,) + tuple(a for a in ev.alternatives if a != alt)
 
 
 def _even_triplet(group: list[Event]) -> None:
