@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -394,24 +395,23 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines, doubtful: Sequen
         if role(sym) == "barline" and sym.score >= WEAK_BARLINE_SCORE:
             sure.setdefault(staff_of(sym), []).append(cx(sym))
 
-    heads: dict[int, list[Symbol]] | None = None  # staff -> noteheads, when first needed
-    beams: dict[int, list[Symbol]] = {}  # staff -> beams
+    @functools.cache
+    def placed() -> dict[tuple[str, int], list[Symbol]]:
+        """The noteheads and beams by (role, staff): found once, when first needed."""
+        out: dict[tuple[str, int], list[Symbol]] = {}
+        for o in symbols:
+            if role(o) in ("notehead", "beam"):
+                out.setdefault((role(o), staff_of(o)), []).append(o)
+        return out
 
     def stem(k: int, x: float, *, beam_ends: bool = False) -> bool:
         """A notehead of staff ``k`` touches the line at ``x`` (it is a stem), or,
         with ``beam_ends``, a beam ends at it."""
-        nonlocal heads
-        if heads is None:
-            heads = {}
-            for o in symbols:
-                if role(o) == "notehead":
-                    heads.setdefault(staff_of(o), []).append(o)
-                elif role(o) == "beam":
-                    beams.setdefault(staff_of(o), []).append(o)
         gap = BARLINE_STEM_SS * staves[k].staff_space
-        if any(_touches(o, x, gap) for o in heads.get(k, [])):
+        if any(_touches(o, x, gap) for o in placed().get(("notehead", k), [])):
             return True
-        return beam_ends and any(min(abs(o.box[0] - x), abs(o.box[2] - x)) < gap for o in beams.get(k, []))
+        return beam_ends and any(min(abs(o.box[0] - x), abs(o.box[2] - x)) < gap
+                                 for o in placed().get(("beam", k), []))
 
     def backed(k: int, x: float) -> bool:
         """Another staff of ``k``'s system has a sure barline at about ``x``, and no

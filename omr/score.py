@@ -165,7 +165,7 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                                      page_no)
                 per_staff.append(sm)
                 for k, staff_measure in enumerate(sm):
-                    if any(e.inferred == "reread" and e.tuplet_printed for e in staff_measure.events):
+                    if any(e.inferred == "even triplet" for e in staff_measure.events):
                         report.infer("reread", "a note of a triplet read shorter than the other two (a beam "
                                      "or flag misread) is read as long as they are", page=page_no,
                                      measure=len(measures) + k + 1, staff=slot + 1)

@@ -363,7 +363,8 @@ def _even_triplet(group: list[Event]) -> None:
     """Three notes under a number that was not read, one of them of another length
     and together no whole number of triplet units (an eighth, a sixteenth and an
     eighth: a beam stub or flag misread), are a triplet of the length the other two
-    share: the odd one is read so (``inferred = "reread"``)."""
+    share: the odd one is read so (``inferred = "even triplet"``, reported by
+    :func:`omr.score.read_measures`)."""
     lengths = [dotted(e.base, e.dots) for e in group]
     common = max(set(lengths), key=lengths.count)
     if lengths.count(common) != 2 or any(e.is_rest for e in group):
@@ -373,7 +374,7 @@ def _even_triplet(group: list[Event]) -> None:
     if (sum(lengths, Fraction(0)) / unit) % 3 == 0:
         return  # two sixteenths and a quarter: six sixteenths' worth, as printed
     model = next(e for e, n in zip(group, lengths) if n == common)
-    odd.base, odd.dots, odd.inferred = model.base, model.dots, "reread"
+    odd.base, odd.dots, odd.inferred = model.base, model.dots, "even triplet"
 
 
 def _apply_printed_tuplets(g: StaffGraph, events: list[Event]) -> None:
