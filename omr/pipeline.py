@@ -464,6 +464,11 @@ CREASE_REACH_SS = 8.0
 CREASE_MARGIN_SS = 0.75
 #: Half the width of the column searched for the crease's ink, staff spaces.
 CREASE_HALF_WIDTH_SS = 0.4
+#: ... and the column must stand out from the paper beside it: the columns
+#: ``CREASE_SIDE_SS`` to its left and right, the less inked of them, are inked over at
+#: least ``CREASE_CONTRAST`` fewer of the rows (grain in low light inks every column).
+CREASE_SIDE_SS = 1.5
+CREASE_CONTRAST = 0.2
 
 
 def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]) -> list[Symbol]:
@@ -478,13 +483,20 @@ def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]
     centres = np.array([s.center_y for s in staves])
     system_of = {i: k for k, members in enumerate(systems) for i in members}
 
+    def ink_rows(x: float, r0: int, r1: int) -> float:
+        half = CREASE_HALF_WIDTH_SS * ss  # a crease runs a little askew
+        c0, c1 = int(max(0, round(x - half))), int(min(w, round(x + half) + 1))
+        return float(binary[r0:r1, c0:c1].any(axis=1).mean()) if c1 > c0 else 0.0
+
     def inked(x: float, y0: float, y1: float) -> bool:
         r0, r1 = int(max(0, np.ceil(y0))), int(min(h, np.floor(y1)))
         if r1 - r0 < CREASE_MIN_GAP_SS * ss:
             return False
-        half = CREASE_HALF_WIDTH_SS * ss  # a crease runs a little askew
-        c0, c1 = int(max(0, round(x - half))), int(min(w, round(x + half) + 1))
-        return bool(binary[r0:r1, c0:c1].any(axis=1).mean() >= CREASE_MIN_INK)
+        here = ink_rows(x, r0, r1)
+        if here < CREASE_MIN_INK:
+            return False
+        beside = min(ink_rows(x - CREASE_SIDE_SS * ss, r0, r1), ink_rows(x + CREASE_SIDE_SS * ss, r0, r1))
+        return here - beside >= CREASE_CONTRAST
 
     out = []
     for sym in symbols:
