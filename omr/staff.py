@@ -850,11 +850,16 @@ def _plausible(c: _Cand, ss: float) -> bool:
 
 
 def _wobble(c: _Cand) -> float:
-    """Median absolute second difference of the middle line over the samples (px)."""
-    m = c.lines[2]
+    """Median bend of the middle line over the samples (px): twice each sample's
+    distance from the straight line through its two neighbours, which is the absolute
+    second difference where the samples are evenly spaced. Samples lost between (a
+    comb not found in noise) leave a smooth line smooth."""
+    m, x = c.lines[2], c.xs
     if len(m) < 4:
         return 0.0
-    return float(np.median(np.abs(np.diff(m, 2))))
+    t = (x[1:-1] - x[:-2]) / np.maximum(x[2:] - x[:-2], 1e-9)
+    between = m[:-2] + t * (m[2:] - m[:-2])
+    return float(np.median(2.0 * np.abs(m[1:-1] - between)))
 
 
 def _relation(a: _Cand, c: _Cand, ink: tuple, ss: float) -> str:
@@ -871,11 +876,14 @@ def _relation(a: _Cand, c: _Cand, ink: tuple, ss: float) -> str:
         if abs(d) < STAFF_CLEARANCE_SS * ss:
             return "clash"
         return "apart"
-    # apart in x: one staff if the lines run on at one height across the gap
+    # apart in x: one staff if the lines run on at one height across the gap, with
+    # the spacing of the ends that face each other alike (perspective narrows a
+    # staff along its length)
     gap = lo - hi
-    if gap > MAX_MERGE_GAP_SS * ss or not similar:
-        return "apart"
     left, right = (a, c) if a.x1 <= c.x0 else (c, a)
+    sl, sr = _end_spacing(left, right.x0, ss), _end_spacing(right, left.x1, ss)
+    if gap > MAX_MERGE_GAP_SS * ss or abs(sl - sr) > SAME_SPACING * max(sl, sr):
+        return "apart"
     la = np.array([np.interp(left.x1, left.xs, left.lines[i]) for i in range(5)])
     lb = np.array([np.interp(right.x0, right.xs, right.lines[i]) for i in range(5)])
     xm = 0.5 * (left.x1 + right.x0)
@@ -886,6 +894,13 @@ def _relation(a: _Cand, c: _Cand, ink: tuple, ss: float) -> str:
         return "apart"
     lines_ink = ink[1] if ink[1] is not None else ink[0]
     return "same" if _gap_continues(lines_ink, left.x1, la, right.x0, lb) else "apart"
+
+
+def _end_spacing(c: _Cand, x: float, ss: float) -> float:
+    """The spacing of ``c``'s lines over its samples within ``FIT_RANGE_SS`` of its end
+    nearest ``x`` (px)."""
+    near = np.abs(c.xs - (c.xs[0] if x < c.xs[0] else c.xs[-1])) <= FIT_RANGE_SS * ss
+    return float(np.median(c.lines[4][near] - c.lines[0][near])) / 4.0
 
 
 def _predict_centre(c: _Cand, x: float, ss: float) -> float:

@@ -323,6 +323,45 @@ def test_staff_with_a_gap_is_one_staff():
     assert staves[0].x0 <= 45 and staves[0].x1 >= 850
 
 
+def test_a_sloping_staff_seen_only_in_patches_is_a_staff():
+    """Low-light grain hides a tilted staff's lines except in patches a few staff
+    spaces long at uneven intervals: its samples are uneven, the line through them
+    smooth (no zigzag of combs on texture)."""
+    ss = 10
+    img = np.full((300, 900), 255, np.uint8)
+    xs = np.arange(40, 860)
+    seen = np.zeros(len(xs), bool)
+    a = 0
+    for gap in (40, 100) * 7:  # patches two strips (4 staff spaces) long, at uneven gaps
+        seen[a:a + 40] = True
+        a += 40 + gap
+    for k in range(5):
+        ys = np.round(100 + k * ss + 0.06 * (xs - 40)).astype(int)
+        img[ys[seen], xs[seen]] = 0
+        img[ys[seen] + 1, xs[seen]] = 0
+    staves = find_staves(img, 10.0)
+    assert len(staves) == 1
+    assert abs(staves[0].y_top(440) - (100.5 + 0.06 * 400)) < 1.5
+
+
+def test_a_staff_narrowing_in_perspective_is_one_staff_across_a_gap():
+    """A photo taken at a slant: the staff space shrinks from 12.5 to 8.8 px along the
+    staff, and its lines vanish for 16 staff spaces in the middle. The two pieces'
+    spacings differ by more than pieces of one staff may overall, but agree where
+    they face each other."""
+    img = np.full((300, 1100), 255, np.uint8)
+    xs = np.arange(40, 1060)
+    space = 12.5 - 0.0036 * (xs - 40)
+    keep = (xs < 460) | (xs >= 620)
+    for k in range(5):
+        ys = np.round(100 + k * space).astype(int)
+        img[ys[keep], xs[keep]] = 0
+        img[ys[keep] + 1, xs[keep]] = 0
+    staves = find_staves(img, 10.0)
+    assert len(staves) == 1
+    assert staves[0].x0 <= 45 and staves[0].x1 >= 1050
+
+
 def test_short_combs_are_not_staves():
     """The beams of a run of 32nd notes and stacked ledger lines: five thin lines a
     staff space apart, but only a few staff spaces long."""
