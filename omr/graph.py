@@ -526,20 +526,20 @@ def _link_stems(g: StaffGraph) -> None:
     free = _XIndex([s for s in stems if not g.sources(s.id, "stem")])
     _attach_heads(g, lonely, free, STEM_X_LOOSE_SS, STEM_Y_LOOSE_SS)
     # ... or joins the chord of a stem whose notehead sits right next to it (the
-    # detector's stem stopped at the first notehead of the chord)
-    for h in (h for h in lonely if not g.targets(h.id, "stem")):
-        ss = _ss(g, h)
-        best, best_d = None, np.inf
-        for s in index.between(h.box[0] - STEM_X_LOOSE_SS * ss, h.box[2] + STEM_X_LOOSE_SS * ss):
-            mates = [g.nodes[m] for m in g.sources(s.id, "stem")]
-            near = [m for m in mates if abs(m.cy - h.cy) <= CHORD_NEIGHBOUR_SS * ss and abs(m.cx - h.cx) <= 1.5 * ss]
-            if not near:
-                continue
-            d = min(abs(m.cy - h.cy) + abs(m.cx - h.cx) for m in near)
-            if d < best_d:
-                best, best_d = s, d
-        if best is not None:
-            g.add_edge(h.id, best.id, "stem")
+    # detector's stem stopped at the first notehead of the chord); a head that joined
+    # is a neighbour for the next, so a stack of heads joins from the stem outwards
+    waiting = [h for h in lonely if not g.targets(h.id, "stem")]
+    while waiting:
+        found = []
+        for h in waiting:
+            best, best_d = _chord_neighbour(g, h, index)
+            if best is not None:
+                found.append((best_d, h, best))
+        if not found:
+            break
+        _, h, best = min(found, key=lambda t: t[0])
+        g.add_edge(h.id, best.id, "stem")
+        waiting.remove(h)
     # ... or is the outer note of a chord whose stem the detector stopped a little
     # short of it (a note an octave below the others, say): its box comes within
     # STEM_END_GAP_SS of the stem's end
@@ -568,8 +568,27 @@ STEM_END_GAP_SS = 1.0
 #: The second, looser pass (black noteheads left without a stem, free stems only).
 STEM_X_LOOSE_SS = 0.9
 STEM_Y_LOOSE_SS = 1.6
-#: A lonely notehead joins a chord whose notehead is at most this far above/below.
+#: A lonely notehead joins a chord whose notehead is at most this far above/below,
+#: or ``CHORD_STACK_SS`` (a fifth) when their boxes' sides line up within
+#: ``CHORD_IN_LINE_SS``.
 CHORD_NEIGHBOUR_SS = 1.6
+CHORD_STACK_SS = 2.1
+CHORD_IN_LINE_SS = 0.3
+
+
+def _chord_neighbour(g: StaffGraph, h: Node, index: _XIndex) -> tuple[Node | None, float]:
+    """The stem whose chord has a notehead next to ``h`` (within ``CHORD_NEIGHBOUR_SS``
+    above or below, or ``CHORD_STACK_SS`` for a head in line with it), and how far."""
+    ss = _ss(g, h)
+    best, best_d = None, np.inf
+    for s in index.between(h.box[0] - STEM_X_LOOSE_SS * ss, h.box[2] + STEM_X_LOOSE_SS * ss):
+        for m in (g.nodes[i] for i in g.sources(s.id, "stem")):
+            dy, dx = abs(m.cy - h.cy), abs(m.cx - h.cx)
+            in_line = abs(m.box[0] - h.box[0]) <= CHORD_IN_LINE_SS * ss and abs(m.box[2] - h.box[2]) <= CHORD_IN_LINE_SS * ss
+            if dx <= 1.5 * ss and (dy <= CHORD_NEIGHBOUR_SS * ss or (in_line and dy <= CHORD_STACK_SS * ss)):
+                if dy + dx < best_d:
+                    best, best_d = s, dy + dx
+    return best, best_d
 
 
 def _attach_heads(g: StaffGraph, heads: list[Node], index: _XIndex, x_tol: float, y_tol: float) -> None:

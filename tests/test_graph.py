@@ -173,6 +173,26 @@ def test_chord_with_down_stem():
     assert stem_direction(g, 3) == "down"
 
 
+def test_a_stack_of_heads_above_a_down_stem_that_starts_at_the_lowest_joins_its_chord():
+    """A flagged chord G-C-E flat with a down stem: the detector's stem begins at the
+    lowest notehead, the two above it a fourth and a sixth higher (000012-p1). They
+    join the chord one after the other, from the stem outwards."""
+    low, mid, top = head(50, 3), head(50, 6), head(50, 8)
+    stem = stem_down(low)
+    g = graph([low, top, mid, stem])  # the outer head comes first
+    assert sorted(stem_heads(g, 3)) == [0, 1, 2]
+    ev = read_events(g, 0, 0, 400)
+    assert len(ev) == 1 and sorted(ev[0].heads) == [0, 1, 2]
+    # a fifth above, in line with the chord: G4-D5
+    fifth = head(50, 7)
+    g = graph([low, fifth, stem])
+    assert sorted(stem_heads(g, 2)) == [0, 1]
+    # a head a fifth above, not in line with the chord (another voice's), keeps apart
+    other = head(50 + 0.6 * SS, 7)
+    g = graph([low, other, stem])
+    assert sorted(stem_heads(g, 2)) == [0]
+
+
 # ---------------------------------------------------------------------- beams
 
 def _beamed(ps, xs, tips, levels=1, segments=False):
