@@ -525,10 +525,11 @@ def _link_stems(g: StaffGraph) -> None:
     lonely = [h for h in heads if not g.targets(h.id, "stem") and h.cls in ("notehead_black", "notehead_black_cue")]
     free = _XIndex([s for s in stems if not g.sources(s.id, "stem")])
     _attach_heads(g, lonely, free, STEM_X_LOOSE_SS, STEM_Y_LOOSE_SS)
-    # ... or joins the chord of a stem whose notehead sits right next to it (the
-    # detector's stem stopped at the first notehead of the chord); a head that joined
-    # is a neighbour for the next, so a stack of heads joins from the stem outwards
-    waiting = [h for h in lonely if not g.targets(h.id, "stem")]
+    # a black or half notehead still without a stem joins the chord of a stem whose
+    # notehead sits right next to it (the detector's stem stopped at the first
+    # notehead of the chord); a head that joined is a neighbour for the next, so a
+    # stack of heads joins from the stem outwards
+    waiting = [h for h in heads if not g.targets(h.id, "stem") and h.cls in STEMMED_HEADS]
     while waiting:
         found = []
         for h in waiting:

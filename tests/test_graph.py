@@ -187,6 +187,11 @@ def test_a_stack_of_heads_above_a_down_stem_that_starts_at_the_lowest_joins_its_
     fifth = head(50, 7)
     g = graph([low, fifth, stem])
     assert sorted(stem_heads(g, 2)) == [0, 1]
+    # half notes too: an up stem from the middle head of F2-C3-F3 leaves the low F
+    # a fifth below (000020-p1)
+    mid_h, top_h, low_h = head(50, 6, "notehead_half"), head(50, 9, "notehead_half"), head(50, 2, "notehead_half")
+    g = graph([mid_h, top_h, low_h, stem_up(mid_h, top_h)])
+    assert sorted(stem_heads(g, 3)) == [0, 1, 2]
     # a head a fifth above, not in line with the chord (another voice's), keeps apart
     other = head(50 + 0.6 * SS, 7)
     g = graph([low, other, stem])
