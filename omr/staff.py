@@ -1004,7 +1004,33 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_
     ys = np.clip(np.round(yb + t * (yt - yb)).astype(int), 0, h - 1)
     wide = cv2.dilate(ink.astype(np.uint8), np.ones((1, 3), np.uint8)) if ink.dtype != np.uint8 else ink
     cover = wide[ys, xs[None, :]].astype(bool).mean(axis=0)
-    return "barline" if (cover >= BARLINE_COVERAGE).any() else ""
+    # a barline is thin: the dark band along a photo's edge, where staves cut by it
+    # end, runs through every gap too
+    limit = BARLINE_MAX_WIDTH_SS * ss + 1
+    for j in np.flatnonzero(cover >= BARLINE_COVERAGE):
+        widths = [_ink_run(binary, int(y), int(xs[j]), limit) for y in ys[:, j]]
+        if np.median(widths) <= limit:
+            return "barline"
+    return ""
+
+
+def _ink_run(binary: np.ndarray, y: int, x: int, limit: float) -> int:
+    """Width (px) of the run of ink in row ``y`` of ``binary`` at or next to column
+    ``x``, counted up to a little past ``limit``; 0 where there is none."""
+    row = binary[y]
+    w = len(row)
+    hits = [c for c in (x, x - 1, x + 1, x - 2, x + 2) if 0 <= c < w and row[c]]
+    if not hits:
+        return 0
+    c = hits[0]
+    reach = int(limit) + 2
+    a = c
+    while a > 0 and c - a < reach and row[a - 1]:
+        a -= 1
+    b = c
+    while b < w - 1 and b - a < reach and row[b + 1]:
+        b += 1
+    return b - a + 1
 
 
 def _inked_rows(window: np.ndarray, min_height: float) -> np.ndarray:

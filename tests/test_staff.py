@@ -362,6 +362,19 @@ def test_a_staff_narrowing_in_perspective_is_one_staff_across_a_gap():
     assert staves[0].x0 <= 45 and staves[0].x1 >= 1050
 
 
+def test_the_dark_edge_of_a_photo_that_cuts_the_staves_does_not_join_systems():
+    """Two one-staff systems cut by the photo's right edge, where a shadow binarizes
+    to a band a staff space wide down the whole page: no barline joins them; a thin
+    barline through the gap would."""
+    img = synthetic_page()
+    img[:, 548:560] = 0  # the band, over the staves' ends
+    staves = find_staves(img, 10.0)
+    assert len(staves) == 2
+    assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0], [1]]
+    img[60:262, 300:302] = 0
+    assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0, 1]]
+
+
 def test_short_combs_are_not_staves():
     """The beams of a run of 32nd notes and stacked ledger lines: five thin lines a
     staff space apart, but only a few staff spaces long."""
