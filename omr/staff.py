@@ -101,6 +101,13 @@ END_SOLID_RUN_SS = 1.0
 #: drawn through).
 BRACE_COVERAGE = 0.9
 BRACE_WINDOW_SS = (3.5, 0.6)
+#: ... and a thin line through the whole gap counts as far as this many staff spaces
+#: left of the later staff start (the system's start line, where blur hid the
+#: lines' first staff spaces).
+START_LINE_REACH_SS = 8.0
+#: ... but not further left than this many staff spaces before the page's first
+#: staff start (the paper's edge is a thin dark line too).
+START_LINE_MARGIN_SS = 1.5
 #: ... and when the window is grainy (more than ``GRAIN_PIECES_PER_ROW`` connected
 #: pieces of ink per row: the specks of a low-light photo put ink in every row),
 #: counting only pieces at least ``BRACE_MIN_PIECE_SS`` staff spaces tall (or half the
@@ -970,11 +977,13 @@ def _consolidate(cands: list[_Cand], mask: np.ndarray, ink: tuple, ss: float) ->
 # ---------------------------------------------------------------------------
 
 
-def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_starts: bool = False) -> str:
+def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_starts: bool = False,
+            left: float = -np.inf) -> str:
     """How staff ``a`` and staff ``b`` (below it) are joined: ``"start"`` by a brace,
     a bracket or a system start line at the left (or touching), ``"barline"`` by a
     barline drawn through the gap between them, ``""`` not at all. ``binary`` is the
-    page's ink mask, ``ink`` the same widened by a pixel each way along the rows."""
+    page's ink mask, ``ink`` the same widened by a pixel each way along the rows;
+    ``left``: no system start line lies left of this x (the page's staves start there)."""
     h, w = ink.shape
     ss = 0.5 * (a.staff_space + b.staff_space)
     xa, xb = max(a.x0, b.x0), min(a.x1, b.x1)
@@ -994,8 +1003,9 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_
                 return "start"
         elif r1 - r0 < 2:
             return "start"  # staves touching: one system
-    # 2. a barline through the gap anywhere along the staves
-    xs = np.arange(int(np.ceil(xa)), int(np.floor(xb)) + 1)
+    # 2. a barline through the gap anywhere along the staves, or the system's start
+    # line a little left of where their lines were found (blur fades their ends)
+    xs = np.arange(int(np.ceil(max(xa - START_LINE_REACH_SS * ss, left))), int(np.floor(xb)) + 1)
     xs = xs[(xs >= 0) & (xs < w)]
     if len(xs) == 0:
         return ""
@@ -1122,7 +1132,9 @@ def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bo
     binary = np.asarray(binary, dtype=bool)
     ink = cv2.dilate(binary.astype(np.uint8), np.ones((1, 3), np.uint8))
     groups: list[list[int]] = [[0]]
-    joins = [""] + [_joined(staves[i - 1], staves[i], ink, binary, aligned_starts=aligned_starts)
+    ss = float(np.median([s.staff_space for s in staves]))
+    left = min(s.x0 for s in staves) - START_LINE_MARGIN_SS * ss
+    joins = [""] + [_joined(staves[i - 1], staves[i], ink, binary, aligned_starts=aligned_starts, left=left)
                     for i in range(1, len(staves))]
     for i in range(1, len(staves)):
         if joins[i]:

@@ -375,6 +375,25 @@ def test_the_dark_edge_of_a_photo_that_cuts_the_staves_does_not_join_systems():
     assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0, 1]]
 
 
+def test_a_system_start_line_left_of_lines_that_blur_hid_joins_its_staves():
+    """Defocus hid the first five staff spaces of a system's lines (the clefs are
+    there, not the lines): its start line lies left of where the lines were found,
+    where the staff of the next system starts."""
+    img = np.full((420, 600), 255, np.uint8)
+    for top, x0 in ((60, 95), (160, 95), (300, 40)):
+        for k in range(5):
+            img[top + k * 10 : top + k * 10 + 2, x0:560] = 0
+    img[60:202, 44:46] = 0  # the first system's start line
+    staves = find_staves(img, 10.0)
+    assert [round(s.x0 / 10) for s in staves] == [10, 10, 4]  # (within the column width)
+    assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0, 1], [2]]
+    # a thin line further left than any staff starts is the paper's edge, no start line
+    img[:, 44:46] = 255
+    img[:, 20:22] = 0
+    staves = find_staves(img, 10.0)
+    assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0], [1], [2]]
+
+
 def test_short_combs_are_not_staves():
     """The beams of a run of 32nd notes and stacked ledger lines: five thin lines a
     staff space apart, but only a few staff spaces long."""
