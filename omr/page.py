@@ -844,13 +844,23 @@ def _level_run_ink(binary: np.ndarray, length: int) -> int:
     return int(cv2.countNonZero(cv2.morphologyEx(binary.astype(np.uint8), cv2.MORPH_OPEN, kernel)))
 
 
-def _turned_wins(binary: np.ndarray, stats: RunStats, turned: RunStats) -> bool:
+def _turned_wins(binary: np.ndarray, stats: RunStats, turned: RunStats, flat: np.ndarray | None = None) -> bool:
     """Whether ``binary`` turned a quarter (``turned``: its run stats) is the way up
-    rather than ``binary`` as it is (``stats``): see ``ORIENTATION_TIE_FACTOR``."""
+    rather than ``binary`` as it is (``stats``): see ``ORIENTATION_TIE_FACTOR``.
+    ``flat``: the grey page ``binary`` was thresholded from, whose periodicity
+    settles a tie when one way up is clearly the staves' (the threshold can lose
+    faint lines, leaving combs only of stems and noteheads either way)."""
     if turned.combs >= ORIENTATION_TIE_FACTOR * stats.combs:
         return True
     if stats.combs >= ORIENTATION_TIE_FACTOR * turned.combs:
         return False
+    if flat is not None:
+        g0 = grey_staff_space(flat)
+        g1 = grey_staff_space(np.ascontiguousarray(np.rot90(flat, 1)))
+        s0 = g0[1] if g0 is not None else 0.0
+        s1 = g1[1] if g1 is not None else 0.0
+        if max(s0, s1) >= GREY_MIN_SCORE and max(s0, s1) >= ORIENTATION_TIE_FACTOR * max(min(s0, s1), 0.0):
+            return s1 > s0
     length = int(round(ORIENTATION_RUN_FRACTION * max(binary.shape)))
     as_is = _level_run_ink(binary, length)
     across = _level_run_ink(np.ascontiguousarray(np.rot90(binary, 1)), length)
@@ -1058,7 +1068,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
             stats = RunStats(staff_space=ss, line_thickness=max(1.0, 0.12 * ss), combs=MIN_COMBS, pairs=0)
             grey = True
     else:
-        if stats_t is not None and (stats is None or _turned_wins(binary, stats, stats_t)):
+        if stats_t is not None and (stats is None or _turned_wins(binary, stats, stats_t, flat)):
             quarter, stats = 1, stats_t
             work = np.ascontiguousarray(np.rot90(work, 1))
             binary = np.ascontiguousarray(np.rot90(binary, 1))

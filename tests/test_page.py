@@ -415,3 +415,25 @@ def test_a_shading_edge_across_a_page_that_fills_the_frame_is_no_page_outline():
     quad = find_page(photo)
     assert quad is not None
     assert np.abs(quad[2] - [280, 370]).max() < 12
+
+
+def test_faint_lines_settle_the_way_up_when_the_threshold_lost_them():
+    """A dark, blurred photo whose threshold kept the stems and barlines but lost the
+    staff lines: neither way up has clearly more combs, and the long runs are the
+    vertical ones; the grey page's periodicity still shows lines across."""
+    from omr.page import RunStats, _turned_wins, flatten_illumination
+
+    flat = np.full((600, 500), 235, np.uint8)
+    for top in (80, 240, 400):
+        for k in range(5):
+            flat[top + 12 * k, 30:470] = 205  # faint lines, 12 px apart
+    binary = np.zeros(flat.shape, bool)
+    xs = 40 + np.cumsum(np.random.default_rng(0).integers(15, 60, 14))
+    for x in xs[xs < 470]:  # stems and barlines at uneven gaps, the only ink left
+        for top in (80, 240, 400):
+            binary[top - 10:top + 60, x:x + 2] = True
+            flat[top - 10:top + 60, x:x + 2] = 40
+    flat = flatten_illumination(flat, 12.0)
+    as_is, turned = RunStats(13.0, 6.0, 14, 400), RunStats(27.9, 5.0, 22, 300)
+    assert _turned_wins(binary, as_is, turned)  # by the level runs alone
+    assert not _turned_wins(binary, as_is, turned, flat)
