@@ -512,7 +512,15 @@ def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]
         top, bottom = first.y_top(x) - CREASE_MARGIN_SS * ss, last.y_bottom(x) + CREASE_MARGIN_SS * ss
         above = staves[systems[k - 1][-1]].y_bottom(x) + CREASE_MARGIN_SS * ss if k > 0 else top - CREASE_REACH_SS * ss
         below = staves[systems[k + 1][0]].y_top(x) - CREASE_MARGIN_SS * ss if k + 1 < len(systems) else bottom + CREASE_REACH_SS * ss
-        if inked(x, max(above, top - CREASE_REACH_SS * ss), top) or inked(x, bottom, min(below, bottom + CREASE_REACH_SS * ss)):
+        y_above, y_below = max(above, top - CREASE_REACH_SS * ss), min(below, bottom + CREASE_REACH_SS * ss)
+        up, down = inked(x, y_above, top), inked(x, bottom, y_below)
+        # where the photo's edge cuts the gap, the line may go on to a staff of the
+        # system that the edge cut off: a crease then shows on the other side too
+        if up and y_above <= 0 and not down and bottom + CREASE_MIN_GAP_SS * ss <= min(below, h):
+            up = False
+        if down and y_below >= h and not up and top - CREASE_MIN_GAP_SS * ss >= max(above, 0):
+            down = False
+        if up or down:
             continue
         out.append(sym)
     return out

@@ -57,6 +57,17 @@ def test_barlines_on_a_grainy_page_are_no_creases():
     assert sorted({round(s.box[0]) for s in kept}) == [299]
 
 
+def test_barlines_that_run_on_to_a_staff_the_photo_cut_off_are_no_creases():
+    """The photo's top edge cut off the first system's top staff: its barlines run on
+    from the first staff seen to the edge. A crease would show below the system too."""
+    binary, staves, systems, bars = page(crease=False)
+    binary[:60, 300:302] = True
+    assert drop_creases(bars, binary, staves, systems) == bars
+    # the same line on through the gap below the system is a crease
+    binary[200:320, 300:302] = True
+    assert [s for s in drop_creases(bars, binary, staves, systems) if s.box[1] < 250] == []
+
+
 def test_barlines_inside_their_systems_are_kept():
     binary, staves, systems, bars = page(crease=False)
     assert drop_creases(bars, binary, staves, systems) == bars
