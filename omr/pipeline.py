@@ -469,6 +469,9 @@ CREASE_HALF_WIDTH_SS = 0.4
 #: least ``CREASE_CONTRAST`` fewer of the rows (grain in low light inks every column).
 CREASE_SIDE_SS = 1.5
 CREASE_CONTRAST = 0.2
+#: A gap whose searched rows come within this many staff spaces of the photo's top
+#: or bottom edge is cut by it (a staff of the system may lie beyond).
+CREASE_EDGE_SS = 2.0
 
 
 def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]) -> list[Symbol]:
@@ -516,9 +519,10 @@ def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]
         up, down = inked(x, y_above, top), inked(x, bottom, y_below)
         # where the photo's edge cuts the gap, the line may go on to a staff of the
         # system that the edge cut off: a crease then shows on the other side too
-        if up and y_above <= 0 and not down and bottom + CREASE_MIN_GAP_SS * ss <= min(below, h):
+        edge = CREASE_EDGE_SS * ss
+        if up and y_above <= edge and not down and bottom + CREASE_MIN_GAP_SS * ss <= min(below, h):
             up = False
-        if down and y_below >= h and not up and top - CREASE_MIN_GAP_SS * ss >= max(above, 0):
+        if down and y_below >= h - edge and not up and top - CREASE_MIN_GAP_SS * ss >= max(above, 0):
             down = False
         if up or down:
             continue

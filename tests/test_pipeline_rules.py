@@ -64,8 +64,17 @@ def test_barlines_that_run_on_to_a_staff_the_photo_cut_off_are_no_creases():
     binary[:60, 300:302] = True
     assert drop_creases(bars, binary, staves, systems) == bars
     # the same line on through the gap below the system is a crease
-    binary[200:320, 300:302] = True
-    assert [s for s in drop_creases(bars, binary, staves, systems) if s.box[1] < 250] == []
+    crease = binary.copy()
+    crease[200:320, 300:302] = True
+    assert [s for s in drop_creases(bars, crease, staves, systems) if s.box[1] < 250] == []
+    # ... also when the photo's edge lies a little beyond the reach searched
+    shift = 30  # the rows searched above start 2.5 px below the edge
+    lower = np.vstack([np.zeros((shift, binary.shape[1]), bool), binary])
+    lower[:shift, 300:302] = True
+    staves = [straight_staff(s.index, x0=40, x1=560, top=s.y_top(300) + shift, staff_space=SS, system=s.system)
+              for s in staves]
+    moved = [Symbol(b.cls, (b.box[0], b.box[1] + shift, b.box[2], b.box[3] + shift), b.score) for b in bars]
+    assert drop_creases(moved, lower, staves, systems) == moved
 
 
 def test_barlines_inside_their_systems_are_kept():
