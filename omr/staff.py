@@ -108,6 +108,14 @@ START_LINE_REACH_SS = 8.0
 #: ... but not further left than this many staff spaces before the page's first
 #: staff start (the paper's edge is a thin dark line too).
 START_LINE_MARGIN_SS = 1.5
+#: Staves that start within this many staff spaces of the image's left side run on
+#: out of the photo: what lies at their start is the photo's edge, no brace.
+CUT_START_SS = 3.0
+#: With most staves of a page joined to none (the photo cut off the braces), staves
+#: are grouped by the gaps between them (keeping the joins seen), when the gaps fall in two kinds, the wide ones
+#: at least ``GAP_SYSTEM_RATIO`` times the narrow ones, and the systems come out of
+#: one size, at least 2.
+GAP_SYSTEM_RATIO = 1.3
 #: ... and when the window is grainy (more than ``GRAIN_PIECES_PER_ROW`` connected
 #: pieces of ink per row: the specks of a low-light photo put ink in every row),
 #: counting only pieces at least ``BRACE_MIN_PIECE_SS`` staff spaces tall (or half the
@@ -992,7 +1000,8 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_
     # 1. at the left end: every row of the gap has ink near the later start (not
     # when the staves start at different places: the edge of the photo cut them)
     xl = max(a.x0, b.x0)
-    if not aligned_starts or abs(a.x0 - b.x0) <= START_ALIGN_SS * ss:
+    cut = xl <= CUT_START_SS * ss  # the staves run on out of the photo at the left
+    if not cut and (not aligned_starts or abs(a.x0 - b.x0) <= START_ALIGN_SS * ss):
         top, bottom = a.y_bottom(xl) + 0.5 * ss, b.y_top(xl) - 0.5 * ss
         c0 = int(max(0, np.floor(xl - BRACE_WINDOW_SS[0] * ss)))
         c1 = int(min(w, np.ceil(xl + BRACE_WINDOW_SS[1] * ss) + 1))
@@ -1005,7 +1014,8 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_
             return "start"  # staves touching: one system
     # 2. a barline through the gap anywhere along the staves, or the system's start
     # line a little left of where their lines were found (blur fades their ends)
-    xs = np.arange(int(np.ceil(max(xa - START_LINE_REACH_SS * ss, left))), int(np.floor(xb)) + 1)
+    xs = np.arange(int(np.ceil(max(xa - START_LINE_REACH_SS * ss, left, CUT_START_SS * ss if cut else 0))),
+                   int(np.floor(xb)) + 1)
     xs = xs[(xs >= 0) & (xs < w)]
     if len(xs) == 0:
         return ""
@@ -1117,6 +1127,39 @@ def _rejoined(groups: list[list[int]]) -> list[list[int]]:
     return out if not run else groups
 
 
+def _systems_by_gaps(staves: list[Staff]) -> list[list[int]] | None:
+    """Staves (top to bottom) grouped into systems by the gaps between them: a gap at
+    least ``GAP_SYSTEM_RATIO`` times the narrowest ends a system. None unless that
+    makes systems of one size, at least 2 staves.
+
+    >>> from omr.graph import straight_staff
+    >>> tops = [0, 100, 250, 350, 500, 600]
+    >>> _systems_by_gaps([straight_staff(i, x0=0, x1=500, top=t, staff_space=10) for i, t in enumerate(tops)])
+    [[0, 1], [2, 3], [4, 5]]
+    """
+    centres = np.array([s.center_y for s in staves])
+    gaps = np.diff(centres)
+    if len(gaps) < 3 or not gaps.min() > 0:
+        return None
+    wide = gaps >= GAP_SYSTEM_RATIO * gaps.min()
+    if not wide.any() or wide.all():
+        return None
+    groups, current = [], [0]
+    for i, w in enumerate(wide, start=1):
+        if w:
+            groups.append(current)
+            current = []
+        current.append(i)
+    groups.append(current)
+    sizes = {len(g) for g in groups}
+    if len(sizes) != 1 or sizes.pop() < 2:
+        return None
+    # the gaps must fall clearly in two kinds: every narrow one well below every wide one
+    if gaps[wide].min() < GAP_SYSTEM_RATIO * gaps[~wide].max():
+        return None
+    return groups
+
+
 def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bool = False) -> list[System]:
     """Group staves into systems; sets each ``Staff.system``.
 
@@ -1142,6 +1185,10 @@ def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bo
         else:
             groups.append([i])
     groups = _even_systems(groups, joins)
+    if len(staves) >= 4 and 2 * sum(len(g) == 1 for g in groups) > len(groups):
+        by_gaps = _systems_by_gaps(staves)
+        if by_gaps and all(any(set(g) <= set(b) for b in by_gaps) for g in groups):
+            groups = by_gaps
     systems = []
     for g_index, g in enumerate(groups):
         boxes = np.array([staves[i].box() for i in g])

@@ -208,3 +208,23 @@ def test_upside_down_photo_is_read_the_right_way_up(photo, tmp_path):
     a, b = clefs(upright, False), clefs(turned, True)
     assert len(a) >= 2 and len(a) == len(b)
     assert np.abs(a - b).max() < upright.staff_space
+
+
+def test_the_way_up_without_clefs_is_read_off_flags_rests_and_accidentals():
+    """A photo that cut off the staves' starts shows no clef either way up: the
+    symbols that look different upside down settle which way is up."""
+    from omr.detect.infer import _turned_is_upright
+    from omr.detect.types import Detection
+
+    def page(flags, rests, heads=40):
+        return ([Detection("notehead_black", (i, 0, i + 1, 1), 0.9) for i in range(heads)]
+                + [Detection("flag_8th", (i, 5, i + 1, 9), 0.8) for i in range(flags)]
+                + [Detection("rest_quarter", (i, 10, i + 1, 14), 0.8) for i in range(rests)])
+
+    upside_down, upright = page(flags=0, rests=4), page(flags=12, rests=10)
+    assert _turned_is_upright(upside_down, upright)
+    assert not _turned_is_upright(upright, upside_down)
+    assert not _turned_is_upright(page(5, 5), page(6, 5))  # too close to call: as it is
+    # clefs, where they differ, come first
+    clef = [Detection("clef_g", (0, 0, 5, 15), 0.9)]
+    assert not _turned_is_upright(upside_down + clef, upright)

@@ -394,6 +394,22 @@ def test_a_system_start_line_left_of_lines_that_blur_hid_joins_its_staves():
     assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0], [1], [2]]
 
 
+def test_staves_cut_by_the_photos_left_edge_are_grouped_by_their_gaps():
+    """The photo cut off the staves' starts, braces and all, and a shadow darkens its
+    edge: nothing joins the staves at the left, and the edge joins none. Three
+    systems of two staves show in the gaps: 10 staff spaces within a system, 16
+    between."""
+    img = np.full((980, 600), 255, np.uint8)
+    tops = [60, 160, 320, 420, 580, 680]
+    for top in tops:
+        for k in range(5):
+            img[top + k * 10 : top + k * 10 + 2, 0:560] = 0
+    img[:, 0:6] = 0  # the dark edge of the photo
+    staves = find_staves(img, 10.0)
+    assert len(staves) == 6
+    assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0, 1], [2, 3], [4, 5]]
+
+
 def test_short_combs_are_not_staves():
     """The beams of a run of 32nd notes and stacked ledger lines: five thin lines a
     staff space apart, but only a few staff spaces long."""

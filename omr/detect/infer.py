@@ -50,6 +50,10 @@ PAD_MULTIPLE = 32
 CLEF_SCORE = 0.3
 UPRIGHT_CLEF_SUM = 2.0
 FLIP_MARGIN = 0.5
+#: Where the clefs do not settle it, the turn is kept when the symbols that look
+#: different upside down score this many times as much turned.
+SHAPE_FLIP_RATIO = 1.5
+ASYMMETRIC_ROLES = frozenset({"clef", "flag", "rest", "accidental", "dot", "key", "time"})
 _CLEFS = frozenset(vocab.names_with_role("clef"))
 
 
@@ -176,6 +180,25 @@ def _clef_score(detections: list[Detection]) -> float:
     return sum(d.score for d in detections if d.cls in _CLEFS and d.score >= CLEF_SCORE)
 
 
+def _shape_score(detections: list[Detection]) -> float:
+    """Summed scores of the symbols that look different turned by 180 degrees
+    (``ASYMMETRIC_ROLES``; a notehead or a stem does not)."""
+    return sum(d.score for d in detections if d.score >= CLEF_SCORE and vocab.CLASSES[d.cls].role in ASYMMETRIC_ROLES)
+
+
+def _turned_is_upright(as_is: list[Detection], turned: list[Detection]) -> bool:
+    """Whether the page turned by 180 degrees reads as upright music rather than the
+    page as it is: by its clefs, or, where the clefs do not settle it (a photo that
+    cut off the staves' starts shows none), by its flags, rests, accidentals, dots,
+    key and time signatures (``SHAPE_FLIP_RATIO``)."""
+    c0, c1 = _clef_score(as_is), _clef_score(turned)
+    if c1 >= c0 + FLIP_MARGIN:
+        return True
+    if c0 >= c1 + FLIP_MARGIN:
+        return False
+    return _shape_score(turned) >= SHAPE_FLIP_RATIO * max(_shape_score(as_is), 1.0)
+
+
 def turn_half(page):
     """The normalized page turned by 180 degrees, its mapping to the photo updated."""
     import dataclasses
@@ -209,7 +232,7 @@ def detect(image, *, model: LoadedDetector | None = None,
     if _clef_score(normalized) < UPRIGHT_CLEF_SUM:
         turned = turn_half(page)
         other = detect_normalized(model, turned.image, threshold=threshold)
-        if _clef_score(other) >= _clef_score(normalized) + FLIP_MARGIN:
+        if _turned_is_upright(normalized, other):
             page, normalized = turned, other
     timings["network"] = time.perf_counter() - t
     t = time.perf_counter()
