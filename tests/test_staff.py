@@ -307,17 +307,23 @@ def test_lyrics_and_wood_grain_are_not_staves():
     assert [round(s.y_top(400)) for s in staves] == [60, 240]
 
 
+def draw_lines(img, xs, line_y, keep=None):
+    """Draw a staff's five 2-px lines over columns ``xs`` (where ``keep``), line ``k``
+    at rows ``line_y(k)`` (an array over ``xs``)."""
+    keep = np.ones(len(xs), bool) if keep is None else keep
+    for k in range(5):
+        ys = np.round(line_y(k)).astype(int)
+        img[ys[keep], xs[keep]] = 0
+        img[ys[keep] + 1, xs[keep]] = 0
+
+
 def test_staff_with_a_gap_is_one_staff():
     """A staff whose lines vanish for 15 staff spaces (a shadow, a fold) and slope a
     little: one staff from end to end."""
     ss = 10
     img = np.full((300, 900), 255, np.uint8)
     xs = np.arange(40, 860)
-    for k in range(5):
-        ys = np.round(100 + k * ss + 0.03 * (xs - 40)).astype(int)
-        keep = (xs < 380) | (xs >= 530)
-        img[ys[keep], xs[keep]] = 0
-        img[ys[keep] + 1, xs[keep]] = 0
+    draw_lines(img, xs, lambda k: 100 + k * ss + 0.03 * (xs - 40), (xs < 380) | (xs >= 530))
     staves = find_staves(img, 10.0)
     assert len(staves) == 1
     assert staves[0].x0 <= 45 and staves[0].x1 >= 850
@@ -335,10 +341,7 @@ def test_a_sloping_staff_seen_only_in_patches_is_a_staff():
     for gap in (40, 100) * 7:  # patches two strips (4 staff spaces) long, at uneven gaps
         seen[a:a + 40] = True
         a += 40 + gap
-    for k in range(5):
-        ys = np.round(100 + k * ss + 0.06 * (xs - 40)).astype(int)
-        img[ys[seen], xs[seen]] = 0
-        img[ys[seen] + 1, xs[seen]] = 0
+    draw_lines(img, xs, lambda k: 100 + k * ss + 0.06 * (xs - 40), seen)
     staves = find_staves(img, 10.0)
     assert len(staves) == 1
     assert abs(staves[0].y_top(440) - (100.5 + 0.06 * 400)) < 1.5
@@ -352,11 +355,7 @@ def test_a_staff_narrowing_in_perspective_is_one_staff_across_a_gap():
     img = np.full((300, 1100), 255, np.uint8)
     xs = np.arange(40, 1060)
     space = 12.5 - 0.0036 * (xs - 40)
-    keep = (xs < 460) | (xs >= 620)
-    for k in range(5):
-        ys = np.round(100 + k * space).astype(int)
-        img[ys[keep], xs[keep]] = 0
-        img[ys[keep] + 1, xs[keep]] = 0
+    draw_lines(img, xs, lambda k: 100 + k * space, (xs < 460) | (xs >= 620))
     staves = find_staves(img, 10.0)
     assert len(staves) == 1
     assert staves[0].x0 <= 45 and staves[0].x1 >= 1050
