@@ -476,7 +476,9 @@ CREASE_EDGE_SS = 2.0
 
 def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]) -> list[Symbol]:
     """``symbols`` without the barlines that continue beyond their system: a barline
-    ends at its system's outer staves, a crease in the paper runs on."""
+    ends at its system's outer staves, a crease in the paper runs on (its column
+    inked more than the paper beside it; on both sides of the system where the
+    photo's edge cuts one, as a staff the photo cut off may lie there)."""
     import numpy as np
 
     if not staves or not systems:

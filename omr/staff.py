@@ -112,9 +112,9 @@ START_LINE_MARGIN_SS = 1.5
 #: out of the photo: what lies at their start is the photo's edge, no brace.
 CUT_START_SS = 3.0
 #: With most staves of a page joined to none (the photo cut off the braces), staves
-#: are grouped by the gaps between them (keeping the joins seen), when the gaps fall in two kinds, the wide ones
-#: at least ``GAP_SYSTEM_RATIO`` times the narrow ones, and the systems come out of
-#: one size, at least 2.
+#: are grouped by the gaps between them (keeping the joins seen), when the gaps
+#: fall in two kinds, the wide ones at least ``GAP_SYSTEM_RATIO`` times the narrow
+#: ones, and the systems come out of one size, at least 2.
 GAP_SYSTEM_RATIO = 1.3
 #: ... and when the window is grainy (more than ``GRAIN_PIECES_PER_ROW`` connected
 #: pieces of ink per row: the specks of a low-light photo put ink in every row),
@@ -1013,7 +1013,8 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_
         elif r1 - r0 < 2:
             return "start"  # staves touching: one system
     # 2. a barline through the gap anywhere along the staves, or the system's start
-    # line a little left of where their lines were found (blur fades their ends)
+    # line a little left of where their lines were found (blur fades their ends);
+    # not at the photo's edge where it cut the staves
     xs = np.arange(int(np.ceil(max(xa - START_LINE_REACH_SS * ss, left, CUT_START_SS * ss if cut else 0))),
                    int(np.floor(xb)) + 1)
     xs = xs[(xs >= 0) & (xs < w)]
@@ -1165,7 +1166,9 @@ def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bo
 
     Consecutive staves (top to bottom) belong to one system when a brace, a bracket
     or the system's start line joins them at the left, or a barline runs through
-    from one to the next. A staff joined to nothing is a system of its own.
+    from one to the next. A staff joined to nothing is a system of its own; where
+    most of a page's staves are joined to nothing (the photo cut off their starts),
+    the gaps between them may group them instead (:func:`_systems_by_gaps`).
     ``binary`` is the page's ink mask (True = ink), e.g. from :func:`omr.page.binarize`.
     ``aligned_starts``: the page's perspective was undone, so a system's staves
     start together (see ``START_ALIGN_SS``).
