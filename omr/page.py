@@ -855,16 +855,23 @@ def _turned_wins(binary: np.ndarray, stats: RunStats, turned: RunStats, flat: np
     if stats.combs >= ORIENTATION_TIE_FACTOR * turned.combs:
         return False
     if flat is not None:
-        g0 = grey_staff_space(flat)
-        g1 = grey_staff_space(np.ascontiguousarray(np.rot90(flat, 1)))
-        s0 = g0[1] if g0 is not None else 0.0
-        s1 = g1[1] if g1 is not None else 0.0
+        (_, s0), (_, s1) = _grey_both_ways(flat)
         if max(s0, s1) >= GREY_MIN_SCORE and max(s0, s1) >= ORIENTATION_TIE_FACTOR * max(min(s0, s1), 0.0):
             return s1 > s0
     length = int(round(ORIENTATION_RUN_FRACTION * max(binary.shape)))
     as_is = _level_run_ink(binary, length)
     across = _level_run_ink(np.ascontiguousarray(np.rot90(binary, 1)), length)
     return across > as_is
+
+
+def _grey_both_ways(flat: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """:func:`grey_staff_space` of ``flat`` as it is and turned a quarter: (staff
+    space, comb score) each, the score -1 (and the space 0) where there is none."""
+    out = []
+    for image in (flat, np.ascontiguousarray(np.rot90(flat, 1))):
+        g = grey_staff_space(image)
+        out.append(g if g is not None else (0.0, -1.0))
+    return out[0], out[1]
 
 
 def _enough(stats: RunStats | None) -> bool:
@@ -1050,14 +1057,11 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
     grey = False
     if not _enough(stats) and not _enough(stats_t):
         # faint or blurred lines: the binary runs fail; the grey periodicity does not
-        g0 = grey_staff_space(flat)
-        g1 = grey_staff_space(np.ascontiguousarray(np.rot90(flat, 1)))
-        s0 = g0[1] if g0 is not None else -1.0
-        s1 = g1[1] if g1 is not None else -1.0
+        (ss0, s0), (ss1, s1) = _grey_both_ways(flat)
         if max(s0, s1) < GREY_MIN_SCORE:
             return None
         quarter = 1 if s1 > s0 else 0
-        ss = (g1 if quarter else g0)[0]
+        ss = ss1 if quarter else ss0
         if quarter:
             work = np.ascontiguousarray(np.rot90(work, 1))
         binary = binarize(work, ss)

@@ -911,17 +911,21 @@ def _relation(a: _Cand, c: _Cand, ink: tuple, ss: float) -> str:
     return "same" if _gap_continues(lines_ink, left.x1, la, right.x0, lb) else "apart"
 
 
+def _near_end(c: _Cand, x: float, ss: float) -> np.ndarray:
+    """Which samples of ``c`` lie within ``FIT_RANGE_SS`` of its end nearest ``x``."""
+    return np.abs(c.xs - (c.xs[0] if x < c.xs[0] else c.xs[-1])) <= FIT_RANGE_SS * ss
+
+
 def _end_spacing(c: _Cand, x: float, ss: float) -> float:
-    """The spacing of ``c``'s lines over its samples within ``FIT_RANGE_SS`` of its end
-    nearest ``x`` (px)."""
-    near = np.abs(c.xs - (c.xs[0] if x < c.xs[0] else c.xs[-1])) <= FIT_RANGE_SS * ss
+    """The spacing of ``c``'s lines over its samples near its end nearest ``x`` (px)."""
+    near = _near_end(c, x, ss)
     return float(np.median(c.lines[4][near] - c.lines[0][near])) / 4.0
 
 
 def _predict_centre(c: _Cand, x: float, ss: float) -> float:
     """The middle line of ``c`` carried on to ``x`` along a straight line fitted to its
     samples within ``FIT_RANGE_SS`` of its end nearest ``x``."""
-    near = np.abs(c.xs - (c.xs[0] if x < c.xs[0] else c.xs[-1])) <= FIT_RANGE_SS * ss
+    near = _near_end(c, x, ss)
     xs, ys = c.xs[near], c.lines[2][near]
     if len(xs) < 2 or np.ptp(xs) <= 0:
         return float(np.median(ys))

@@ -179,19 +179,13 @@ def _beam_boxes(g: StaffGraph, stem: int) -> int:
         return len(beams)
     tol = BEAM_CHAIN_SS * g.staves[g.nodes[stem].staff].staff_space if g.nodes[stem].staff >= 0 else 3.0
     sx = g.nodes[stem].cx
-    parent = list(range(len(beams)))
-
-    def find(i):
-        while parent[i] != i:
-            i = parent[i]
-        return i
-
+    lines = _Components(len(beams))
     ss = tol / BEAM_CHAIN_SS
     sign = _beam_slope_sign(g, max(beams, key=lambda b: b.width))
     for i, a in enumerate(beams):
         for j, b in enumerate(beams):
             if i != j and _same_line(a, b, sign, ss):
-                parent[find(i)] = find(j)  # one beam line detected twice
+                lines.join(i, j)  # one beam line detected twice
                 continue
             gap = b.box[0] - a.box[2]  # negative: the boxes overlap
             if i == j or not -BEAM_CHAIN_OVERLAP_SS * ss < gap < tol or abs(a.box[2] - sx) >= 3 * tol:
@@ -201,8 +195,29 @@ def _beam_boxes(g: StaffGraph, stem: int) -> int:
             slope = max(0.0, a.height - BEAM_THICKNESS_SS * ss) / max(a.width, 1e-6)
             expected = [sign * slope * (b.cx - a.cx)] if sign else [slope * (b.cx - a.cx), -slope * (b.cx - a.cx)]
             if min(abs(dy - e) for e in expected) < BEAM_LEVEL_SS * ss:
-                parent[find(i)] = find(j)
-    return len({find(i) for i in range(len(beams))})
+                lines.join(i, j)
+    return len({lines.root(i) for i in range(len(beams))})
+
+
+class _Components:
+    """Disjoint sets of the indices ``0 .. n - 1`` (union-find): ``join(i, j)`` puts
+    ``i`` and ``j`` in one set, ``root(i)`` names the set of ``i``.
+
+    >>> c = _Components(4); c.join(0, 2); c.join(2, 3)
+    >>> c.root(0) == c.root(3), c.root(1) == c.root(0)
+    (True, False)
+    """
+
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def root(self, i: int) -> int:
+        while self.parent[i] != i:
+            i = self.parent[i]
+        return i
+
+    def join(self, i: int, j: int) -> None:
+        self.parent[self.root(i)] = self.root(j)
 
 
 def _flag_halvings(g: StaffGraph, stem: int) -> int:
@@ -327,22 +342,16 @@ def _deep_beam_alternatives(g: StaffGraph, beamed: list[tuple[Event, int, str, i
     than both its neighbours (a hook blur made of a speck) may have as many as the
     more of them. A hook at the group's end (a dotted rhythm's) is no doubt."""
     owner: dict[int, int] = {}  # beam node -> first member seen with it
-    parent = list(range(len(beamed)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            i = parent[i]
-        return i
-
+    linked = _Components(len(beamed))
     for i, (ev, *_ignored) in enumerate(beamed):
         for b in g.targets(ev.stem, "beam"):
             if b in owner:
-                parent[find(i)] = find(owner[b])
+                linked.join(i, owner[b])
             else:
                 owner[b] = i
     groups: dict[int, list[int]] = {}
     for i in range(len(beamed)):
-        groups.setdefault(find(i), []).append(i)
+        groups.setdefault(linked.root(i), []).append(i)
     for members in groups.values():
         members.sort(key=lambda i: beamed[i][0].x)
         lines = [beamed[i][1] for i in members]
