@@ -29,10 +29,25 @@ def report(summary: dict, rows: list, json_path: str = "", *, key: str = "pages"
     return 0
 
 
+def failed_page(path: str, exc: Exception) -> dict:
+    """The row of a page the program failed on: its reference notes all count as
+    missed (a failure must lower the pooled accuracy, not drop out of it)."""
+    from pathlib import Path
+
+    from synth.oracle import load_record, reference_notes, reference_score
+
+    try:
+        record = load_record(path)
+        n_ref = len(reference_notes(record, reference_score(record)))
+    except Exception:  # the reference itself is unreadable: nothing to count
+        n_ref = 0
+    return {"page": Path(path).stem, "error": repr(exc), "n_ref": n_ref, "n_est": 0, "correct": 0}
+
+
 def pooled_notes(rows: list[dict]) -> dict:
     """Note counts and accuracy pooled over the pages of a note-accuracy bench (each
     row: ``omr.eval.notes.evaluate`` of a page, plus ``seconds``; a failed page has
-    ``error`` and zero counts)."""
+    ``error``, its reference count and no notes: see ``failed_page``)."""
     n_ref = sum(r["n_ref"] for r in rows)
     n_est = sum(r["n_est"] for r in rows)
     denom = max(n_ref, n_est, 1)

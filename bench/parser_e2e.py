@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_util import pooled_notes, report  # noqa: E402
+from bench_util import failed_page, pooled_notes, report  # noqa: E402
 
 from omr.detect.infer import load_model  # noqa: E402
 from omr.eval.notes import evaluate, notes_from_score  # noqa: E402
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
         try:
             m = run_page(p, model, args.variant, args.ocr)
         except Exception as exc:  # a bench reports every page
-            m = {"page": Path(p).stem, "error": repr(exc), "n_ref": 0, "n_est": 0, "correct": 0}
+            m = failed_page(p, exc)
         rows.append(m)
         print(f"{m['page']:12s} acc {m.get('note_accuracy', 0):.3f} aligned {m.get('note_accuracy_aligned', 0):.3f} pitch+onset {m.get('pitch_onset_accuracy', 0):.3f} "
               f"ref {int(m['n_ref'])} est {int(m['n_est'])} meas {m.get('n_measures_ref')}/{m.get('n_measures_est')} "

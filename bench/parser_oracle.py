@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_util import pooled_notes, report  # noqa: E402
+from bench_util import failed_page, pooled_notes, report  # noqa: E402
 
 from omr.eval.notes import evaluate, notes_from_score  # noqa: E402
 from omr.graph import build_graph  # noqa: E402
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
             import traceback
 
             traceback.print_exc()
-            m = {"page": Path(p).stem, "error": repr(exc), "n_ref": 0, "correct": 0, "n_est": 0}
+            m = failed_page(p, exc)
         rows.append(m)
         print(f"{m['page']:12s} acc {m.get('note_accuracy', 0):.3f} ref {int(m['n_ref'])} est {int(m['n_est'])} "
               f"meas {m.get('n_measures_ref')}/{m.get('n_measures_est')} staves {m.get('n_staves_ref')}/"

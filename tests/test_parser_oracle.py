@@ -181,3 +181,22 @@ def test_page_symbols_keep_a_glyph_drawn_twice_once():
     symbols, staves, systems = page_symbols(record)
     assert sorted(s.cls for s in symbols) == ["notehead_black", "notehead_black", "rest_whole"]
     assert len(staves) == 1 and systems == [[0]]
+
+
+def test_a_page_the_bench_fails_on_counts_its_notes_as_missed(pages):
+    # bench/parser_e2e and parser_oracle pool notes over pages: a page that raised
+    # once counted zero reference notes, so a failure raised the pooled accuracy
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_util import failed_page, pooled_notes
+
+    seed, features = PAGES["dots-ties-accidentals"]
+    record, _, score, _ = pages(seed, features)
+    path = str(Path(record["_dir"]) / f"{record['id']}.json")
+    row = failed_page(path, RuntimeError("no staves"))
+    assert row["n_ref"] == len(reference_notes(record)) > 0
+    good = {**_accuracy(record, score), "page": record["id"]}
+    pooled = pooled_notes([good, row])
+    assert pooled["errors"] == 1
+    assert pooled["note_accuracy"] <= good["correct"] / (2 * row["n_ref"]) + 1e-9
