@@ -442,6 +442,10 @@ class NormalizedPage:
     line_thickness: float = 0.0
     #: the perspective was read off the staves' spacing (:func:`keystone`)
     keystone: bool = False
+    #: whether the staff lines clearly run across the page this quarter turn rather
+    #: than the other (see ``ORIENTATION_TIE_FACTOR``); False: a guess, which
+    #: ``omr.detect.infer.detect`` checks with the detector
+    quarter_sure: bool = True
 
     def points_to_original(self, pts) -> np.ndarray:
         """Map (N, 2) normalized-image points x, y to original-photo pixels (N, 2)."""
@@ -553,12 +557,18 @@ TARGET_ANALYSIS_STAFF_SPACE_PX = 10.0
 #: A page needs at least this many five-line combs (columns crossing a staff) to
 #: count as music.
 MIN_COMBS = 8
-#: The quarter turn goes to the way up with more five-line combs; where neither
-#: count is this many times the other, to the way up whose ink lies more in long
-#: level runs (staff lines run across the page; the grain of the paper and evenly
-#: spaced stems make combs either way up). Long: at least this fraction of the
-#: image's longer side.
+#: The quarter turn goes to the way up with more five-line combs, when one count is
+#: this many times the other and at least ``ORIENTATION_SURE_COMBS`` (a threshold
+#: that lost faint staff lines leaves a few combs of stems, text and noise either
+#: way up); else to the way up whose grey page is clearly more periodic (see
+#: :func:`grey_staff_space`; ``GREY_ORIENTATION_RATIO`` times the other's score);
+#: else, unsure, to the one with many times the combs, or whose ink lies more in
+#: long level runs (staff lines run across the page; the grain of the paper and
+#: evenly spaced stems make combs either way up). Long: at least this fraction of
+#: the image's longer side.
 ORIENTATION_TIE_FACTOR = 2.0
+ORIENTATION_SURE_COMBS = 50
+GREY_ORIENTATION_RATIO = 1.5
 ORIENTATION_RUN_FRACTION = 1 / 40
 #: 180-degree test: ink near the staves' left ends (clefs, braces, key signatures)
 #: must exceed that near the right ends by this factor to keep the page as it is.
@@ -844,24 +854,27 @@ def _level_run_ink(binary: np.ndarray, length: int) -> int:
     return int(cv2.countNonZero(cv2.morphologyEx(binary.astype(np.uint8), cv2.MORPH_OPEN, kernel)))
 
 
-def _turned_wins(binary: np.ndarray, stats: RunStats, turned: RunStats, flat: np.ndarray | None = None) -> bool:
-    """Whether ``binary`` turned a quarter (``turned``: its run stats) is the way up
-    rather than ``binary`` as it is (``stats``): see ``ORIENTATION_TIE_FACTOR``.
-    ``flat``: the grey page ``binary`` was thresholded from, whose periodicity
-    settles a tie when one way up is clearly the staves' (the threshold can lose
-    faint lines, leaving combs only of stems and noteheads either way)."""
-    if turned.combs >= ORIENTATION_TIE_FACTOR * stats.combs:
-        return True
-    if stats.combs >= ORIENTATION_TIE_FACTOR * turned.combs:
-        return False
-    if flat is not None:
-        (_, s0), (_, s1) = _grey_both_ways(flat)
-        if max(s0, s1) >= GREY_MIN_SCORE and max(s0, s1) >= ORIENTATION_TIE_FACTOR * max(min(s0, s1), 0.0):
-            return s1 > s0
+def _quarter_turn(binary: np.ndarray, stats: RunStats | None, turned: RunStats | None,
+                  flat: np.ndarray) -> tuple[bool, bool]:
+    """Whether ``binary`` turned a quarter is the way up rather than as it is, and
+    whether that is sure: see ``ORIENTATION_TIE_FACTOR``. ``stats``, ``turned``: the
+    run stats of ``binary`` as it is and turned (None: no combs); ``flat``: the grey
+    page ``binary`` was thresholded from."""
+    c0, c1 = (st.combs if st is not None else 0 for st in (stats, turned))
+    one_sided = max(c0, c1) >= ORIENTATION_TIE_FACTOR * min(c0, c1) and max(c0, c1) >= MIN_COMBS
+    if one_sided and max(c0, c1) >= ORIENTATION_SURE_COMBS:
+        return c1 > c0, True
+    (_, s0), (_, s1) = _grey_both_ways(flat)
+    if max(s0, s1) >= GREY_MIN_SCORE and max(s0, s1) >= GREY_ORIENTATION_RATIO * max(min(s0, s1), 0.0):
+        return s1 > s0, True
+    if one_sided:
+        return c1 > c0, False
+    if max(c0, c1) < MIN_COMBS:  # no combs to go by: the likelier grey periodicity
+        return s1 > s0, False
     length = int(round(ORIENTATION_RUN_FRACTION * max(binary.shape)))
     as_is = _level_run_ink(binary, length)
     across = _level_run_ink(np.ascontiguousarray(np.rot90(binary, 1)), length)
-    return across > as_is
+    return across > as_is, False
 
 
 def _grey_both_ways(flat: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -1025,8 +1038,9 @@ def keystone(binary: np.ndarray, staff_space: float, line_thickness: float) -> n
     return _translate(cx, cy) @ proj @ _translate(-cx, -cy)
 
 
-def _analyse(gray_full: np.ndarray, scale: float, find: bool):
-    """One pass of the analysis at ``scale`` (analysis px per original px).
+def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | None = None):
+    """One pass of the analysis at ``scale`` (analysis px per original px);
+    ``turned``: the quarter turn (see :func:`normalize`), None to find it.
 
     Returns (transform original -> level analysis image, run stats, page quad in
     original px or None, quarter turns, skew degrees, analysis image size)."""
@@ -1053,17 +1067,23 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
     # staff lines run across the page: five evenly spaced thin runs down a column
     stats = run_stats(binary)
     stats_t = run_stats(np.ascontiguousarray(np.rot90(binary, 1)))
-    quarter = 0
+    if turned is None:
+        turned, sure = _quarter_turn(binary, stats, stats_t, flat)
+    else:
+        sure = True
+    quarter = int(turned)
+    if turned:
+        stats = stats_t
+        work = np.ascontiguousarray(np.rot90(work, 1))
+        binary = np.ascontiguousarray(np.rot90(binary, 1))
+        flat = np.ascontiguousarray(np.rot90(flat, 1))
     grey = False
-    if not _enough(stats) and not _enough(stats_t):
+    if not _enough(stats):
         # faint or blurred lines: the binary runs fail; the grey periodicity does not
-        (ss0, s0), (ss1, s1) = _grey_both_ways(flat)
-        if max(s0, s1) < GREY_MIN_SCORE:
+        g = grey_staff_space(flat)
+        if g is None or g[1] < GREY_MIN_SCORE:
             return None
-        quarter = 1 if s1 > s0 else 0
-        ss = ss1 if quarter else ss0
-        if quarter:
-            work = np.ascontiguousarray(np.rot90(work, 1))
+        ss = g[0]
         binary = binarize(work, ss)
         again = run_stats(binary)
         if again is not None and _enough(again) and abs(again.staff_space / ss - 1) < 0.1:
@@ -1071,13 +1091,6 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
         else:
             stats = RunStats(staff_space=ss, line_thickness=max(1.0, 0.12 * ss), combs=MIN_COMBS, pairs=0)
             grey = True
-    else:
-        if stats_t is not None and (stats is None or _turned_wins(binary, stats, stats_t, flat)):
-            quarter, stats = 1, stats_t
-            work = np.ascontiguousarray(np.rot90(work, 1))
-            binary = np.ascontiguousarray(np.rot90(binary, 1))
-    if stats is None:
-        return None
     if not grey:
         again = run_stats(binary, modes=RUN_MODES)
         if _enough(again):
@@ -1128,12 +1141,12 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool):
     quad = None
     if quad_small is not None:
         quad = _apply(np.linalg.inv(to_small), quad_small)
-    return dict(m=m_small @ to_small, stats=stats, quad=quad, quarter=quarter, skew=skew,
+    return dict(m=m_small @ to_small, stats=stats, quad=quad, quarter=quarter, quarter_sure=sure, skew=skew,
                 size=(work.shape[1], work.shape[0]), binary=binary, thin=thin, keystone=keystoned)
 
 
 def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NORM,
-              find_page: bool = True) -> NormalizedPage:
+              find_page: bool = True, turned: bool | None = None) -> NormalizedPage:
     """Make a photo upright, flat and to scale: one staff space = ``staff_space_norm`` px.
 
     On a grey copy at most ``ANALYSIS_MAX_SIDE_PX`` on a side: find the paper (its
@@ -1142,7 +1155,10 @@ def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NO
     ``MAX_SKEW_DEG``) and the staff space (vertical run lengths). All of it goes into
     one homography, and the full-resolution grey photo is warped once with it (after
     an area-averaging shrink when the scale falls below ``MAX_DIRECT_DOWNSCALE``), and
-    passed through :func:`flatten_illumination`.
+    passed through :func:`flatten_illumination`. ``turned`` settles the quarter turn
+    instead: False keeps the staff lines running as the photo shows them across,
+    True takes them to run down it (the page is then turned a quarter); the result's
+    ``quarter_sure`` says whether the analysis was sure of its own choice.
 
     Raises :class:`~omr.errors.NoMusicError` when no staff lines are found (a blank
     page, a photo of something else) and :class:`~omr.errors.ImageError` when the
@@ -1163,14 +1179,14 @@ def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NO
         raise NoMusicError("no staves found: the image is blank (one flat colour)")
 
     scale = min(1.0, ANALYSIS_MAX_SIDE_PX / max(h0, w0))
-    res = _analyse(gray, scale, find_page)
+    res = _analyse(gray, scale, find_page, turned)
     if res is not None and scale < 1.0 and res["stats"].staff_space < MIN_ANALYSIS_STAFF_SPACE_PX:
         finer = min(1.0, scale * TARGET_ANALYSIS_STAFF_SPACE_PX / res["stats"].staff_space)
-        res2 = _analyse(gray, finer, find_page)
+        res2 = _analyse(gray, finer, find_page, turned)
         if res2 is not None and res2["stats"].combs >= MIN_COMBS:
             res = res2
     elif res is None and scale < 1.0:
-        res = _analyse(gray, min(1.0, 2.5 * scale), find_page)
+        res = _analyse(gray, min(1.0, 2.5 * scale), find_page, turned)
     if res is None or res["stats"].combs < MIN_COMBS:
         raise NoMusicError("no staves found: the image shows no evenly spaced staff lines")
     stats = res["stats"]
@@ -1228,7 +1244,7 @@ def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NO
     return NormalizedPage(image=image, staff_space_norm=float(staff_space_norm), staff_space=ss_orig,
                           to_original=to_original, original_size=(w0, h0), rotation=int(((4 - quarter) % 4) * 90),
                           skew_deg=float(res["skew"]), page_found=quad is not None, page_corners=corners,
-                          keystone=res["keystone"],
+                          keystone=res["keystone"], quarter_sure=bool(res["quarter_sure"]),
                           line_thickness=float(stats.line_thickness * k))
 
 

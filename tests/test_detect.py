@@ -228,3 +228,27 @@ def test_the_way_up_without_clefs_is_read_off_flags_rests_and_accidentals():
     # clefs, where they differ, come first
     clef = [Detection("clef_g", (0, 0, 5, 15), 0.9)]
     assert not _turned_is_upright(upside_down + clef, upright)
+
+
+def test_a_quarter_turn_the_page_analysis_was_unsure_of_is_checked_by_the_detector(photo):
+    """Faint or blurred staff lines can leave the page analysis guessing which way
+    they run; a wrong guess, marked unsure, is undone by reading the page both ways
+    (the network finds music only with its lines across)."""
+    import dataclasses
+
+    from omr.detect.infer import check_quarter_turn, detect_normalized
+    from omr.page import load_image, normalize
+
+    path, _ = photo
+    model = load_model()
+    rgb = load_image(path)
+    wrong = normalize(rgb, turned=True)  # the staff lines taken to run down the photo
+    assert wrong.rotation in (90, 270) and wrong.quarter_sure
+    dets = detect_normalized(model, wrong.image)
+    # a sure choice is not second-guessed
+    assert check_quarter_turn(model, rgb, wrong, dets)[0] is wrong
+    unsure = dataclasses.replace(wrong, quarter_sure=False)
+    page, found = check_quarter_turn(model, rgb, unsure, dets)
+    assert page.rotation in (0, 180)
+    heads = sum(d.cls in NOTEHEADS and d.score >= 0.5 for d in found)
+    assert heads > 2 * sum(d.cls in NOTEHEADS and d.score >= 0.5 for d in dets)

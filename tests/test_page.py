@@ -419,9 +419,9 @@ def test_a_shading_edge_across_a_page_that_fills_the_frame_is_no_page_outline():
 
 def test_faint_lines_settle_the_way_up_when_the_threshold_lost_them():
     """A dark, blurred photo whose threshold kept the stems and barlines but lost the
-    staff lines: neither way up has clearly more combs, and the long runs are the
-    vertical ones; the grey page's periodicity still shows lines across."""
-    from omr.page import RunStats, _turned_wins, flatten_illumination
+    staff lines: neither way up has clearly more combs, or only a few, and the long
+    runs are the vertical ones; the grey page's periodicity still shows lines across."""
+    from omr.page import RunStats, _quarter_turn, flatten_illumination
 
     flat = np.full((600, 500), 235, np.uint8)
     for top in (80, 240, 400):
@@ -434,6 +434,13 @@ def test_faint_lines_settle_the_way_up_when_the_threshold_lost_them():
             binary[top - 10:top + 60, x:x + 2] = True
             flat[top - 10:top + 60, x:x + 2] = 40
     flat = flatten_illumination(flat, 12.0)
+    blank = np.full(flat.shape, 255, np.uint8)
     as_is, turned = RunStats(13.0, 6.0, 14, 400), RunStats(27.9, 5.0, 22, 300)
-    assert _turned_wins(binary, as_is, turned)  # by the level runs alone
-    assert not _turned_wins(binary, as_is, turned, flat)
+    assert _quarter_turn(binary, as_is, turned, blank) == (True, False)  # the level runs: a guess
+    assert _quarter_turn(binary, as_is, turned, flat) == (False, True)
+    # a few combs of noise one way up are no evidence against the grey page
+    few, noise = RunStats(9.0, 2.0, 4, 100), RunStats(6.5, 2.0, 13, 200)
+    assert _quarter_turn(binary, few, noise, flat) == (False, True)
+    assert _quarter_turn(binary, few, noise, blank) == (True, False)
+    # many combs one way up are
+    assert _quarter_turn(binary, few, RunStats(9.0, 2.0, 400, 900), flat) == (True, True)

@@ -22,7 +22,7 @@ from omr import vocab
 from omr.detect.data import image_to_input
 from omr.detect.model import OUTPUT_STRIDE, Detector, ModelConfig
 from omr.detect.types import Detection, DetectionResult
-from omr.errors import ModelError
+from omr.errors import ModelError, NoMusicError
 from omr.page import STAFF_SPACE_NORM
 
 #: Shipped checkpoint, inside the package.
@@ -54,6 +54,11 @@ FLIP_MARGIN = 0.5
 #: different upside down score this many times as much turned.
 SHAPE_FLIP_RATIO = 1.5
 ASYMMETRIC_ROLES = frozenset({"clef", "flag", "rest", "accidental", "dot", "key", "time"})
+#: Quarter-turn check: where the page analysis was unsure which way the staff lines
+#: run (``NormalizedPage.quarter_sure``), the page is also read turned a quarter, and
+#: that is kept when its music (confident noteheads, and the symbols above) scores
+#: this many times as much: the network reads music only with its lines across.
+QUARTER_CHECK_RATIO = 1.25
 _CLEFS = frozenset(vocab.names_with_role("clef"))
 
 
@@ -199,6 +204,33 @@ def _turned_is_upright(as_is: list[Detection], turned: list[Detection]) -> bool:
     return _shape_score(turned) >= SHAPE_FLIP_RATIO * max(_shape_score(as_is), 1.0)
 
 
+def _music_score(detections: list[Detection]) -> float:
+    """Summed scores of the confident noteheads and of the symbols that look different
+    upside down (see :func:`_shape_score`): what a page read the wrong quarter turn lacks."""
+    heads = sum(d.score for d in detections if d.score >= CLEF_SCORE and vocab.CLASSES[d.cls].role == "notehead")
+    return heads + _shape_score(detections)
+
+
+def check_quarter_turn(model: LoadedDetector, rgb: np.ndarray, page, normalized: list[Detection], *,
+                       threshold: float = DEFAULT_THRESHOLD):
+    """``(page, detections)`` as given, or the photo ``rgb`` normalized and read the
+    other quarter turn where the page analysis was unsure of its own
+    (``page.quarter_sure`` False) and the music reads clearly better that way
+    (``QUARTER_CHECK_RATIO``)."""
+    from omr import page as page_mod
+
+    if page.quarter_sure:
+        return page, normalized
+    try:
+        other_page = page_mod.normalize(rgb, turned=page.rotation in (0, 180))
+    except NoMusicError:  # no staff lines the other way up
+        return page, normalized
+    other = detect_normalized(model, other_page.image, threshold=threshold)
+    if _music_score(other) >= QUARTER_CHECK_RATIO * max(_music_score(normalized), 1.0):
+        return other_page, other
+    return page, normalized
+
+
 def turn_half(page):
     """The normalized page turned by 180 degrees, its mapping to the photo updated."""
     import dataclasses
@@ -213,6 +245,10 @@ def turn_half(page):
 def detect(image, *, model: LoadedDetector | None = None,
            threshold: float = DEFAULT_THRESHOLD) -> DetectionResult:
     """Photo (path, bytes or RGB array) → :class:`DetectionResult`.
+
+    Where the page analysis was unsure of the quarter turn, the page is read both
+    ways (see ``QUARTER_CHECK_RATIO``); where its clefs are weak, also upside down
+    (``UPRIGHT_CLEF_SUM``).
 
     Raises :class:`omr.errors.ImageError` for an unreadable image and
     :class:`omr.errors.NoMusicError` when there are no staves.
@@ -229,6 +265,7 @@ def detect(image, *, model: LoadedDetector | None = None,
     timings["page"] = time.perf_counter() - t
     t = time.perf_counter()
     normalized = detect_normalized(model, page.image, threshold=threshold)
+    page, normalized = check_quarter_turn(model, rgb, page, normalized, threshold=threshold)
     if _clef_score(normalized) < UPRIGHT_CLEF_SUM:
         turned = turn_half(page)
         other = detect_normalized(model, turned.image, threshold=threshold)
