@@ -244,6 +244,29 @@ def _threshold_flat(flat: np.ndarray) -> np.ndarray:
     return flat < t
 
 
+#: Faint staff lines (thin, blurred or lit away, lighter than the ink threshold)
+#: are found, where the threshold left too few combs, as thin runs that are this
+#: much (0-255) darker than the paper within ``FAINT_LINE_WINDOW_PX`` above and below
+#: them (a grey black-hat) after a level blur ``FAINT_LINE_SMOOTH_PX`` wide (which
+#: keeps lines and evens out the paper's grain).
+FAINT_LINE_CONTRAST = 15
+FAINT_LINE_WINDOW_PX = 5
+FAINT_LINE_SMOOTH_PX = 7
+
+
+def with_faint_lines(flat: np.ndarray, binary: np.ndarray) -> np.ndarray:
+    """``binary`` (the ink threshold of the grey page ``flat``) with the faint thin
+    lines across ``flat`` added: see ``FAINT_LINE_CONTRAST``.
+
+    >>> flat = np.full((40, 60), 250, np.uint8); flat[20, 5:55] = 228
+    >>> m = with_faint_lines(flat, flat < 200); bool(m[20, 30]), bool(m[10, 30])
+    (True, False)
+    """
+    smooth = cv2.blur(flat, (FAINT_LINE_SMOOTH_PX, 1))
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (1, FAINT_LINE_WINDOW_PX))
+    return binary | (cv2.morphologyEx(smooth, cv2.MORPH_BLACKHAT, kernel) > FAINT_LINE_CONTRAST)
+
+
 @dataclass
 class RunStats:
     """Vertical run-length statistics of an ink mask, px.
@@ -906,6 +929,19 @@ def _combs_at(binary: np.ndarray, ss: float, max_columns: int = 400) -> int:
     return int((k == 4).sum())
 
 
+def _music_view(views: list[np.ndarray], mask: np.ndarray) -> tuple[int, float, int] | None:
+    """Which of ``views`` (ink masks with the lines across: the page as it is, then
+    transposed) shows the music inside ``mask`` (the page as it is): (its index, the
+    staff space, the five-line combs), or None where neither has ``MIN_COMBS``."""
+    view = None
+    for t, b in enumerate(views):
+        m = mask.T if t else mask
+        st = run_stats(np.ascontiguousarray(b & (m > 0)))
+        if st is not None and st.combs >= MIN_COMBS and (view is None or st.combs > view[2]):
+            view = (t, st.staff_space, st.combs)
+    return view
+
+
 def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None:
     """The candidate page (see :func:`page_candidates`) that holds the music: one that
     leaves more than ``PAGE_MAX_OUTSIDE_COMBS`` of the five-line combs (with the staff
@@ -930,27 +966,33 @@ def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None
             order = [1, 0]
     flat = flatten_illumination(np.ascontiguousarray(small), max(h, w) / 150.0)
     binary = _threshold_flat(flat)
-    view = None  # (transposed, staff space of the music): lines across or down
-    for t in (False, True):
-        b, m = (binary.T, masks[0].T) if t else (binary, masks[0])
-        st = run_stats(np.ascontiguousarray(b & (m > 0)))
-        if st is not None and st.combs >= MIN_COMBS and (view is None or st.combs > view[2]):
-            view = (t, st.staff_space, st.combs)
-    if view is None:
+    # lines across or down: the ink threshold, or with the faint lines it lost
+    plain = [binary, np.ascontiguousarray(binary.T)]
+    # the music as the ink threshold shows it, and where that is too little to be
+    # sure of, with the faint lines the threshold lost: a page must hold it both ways
+    found = [(plain, _music_view(plain, masks[0]))]
+    if found[0][1] is None or found[0][1][2] < ORIENTATION_SURE_COMBS:
+        faint = [with_faint_lines(flat, binary), with_faint_lines(np.ascontiguousarray(flat.T), plain[1])]
+        found.append((faint, _music_view(faint, masks[0])))
+    found = [(views, view) for views, view in found if view is not None]
+    if not found:
         return quads[order[0]]  # no music to go by
     for i in order:
-        n_in = n_out = 0
-        for t, ss, _ in [view]:
-            b, m = (binary.T, masks[i].T) if t else (binary, masks[i])
-            b, m = np.ascontiguousarray(b), np.ascontiguousarray(m)
-            # the page edge may cut a staff's end: leave a band of two staff spaces
-            r = max(3, int(round(4 * ss)) | 1)
-            near = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (r, r)))
-            n_in += _combs_at(b & (m > 0), ss)
-            n_out += _combs_at(b & (near == 0), ss)
-        if n_in + n_out == 0 or n_out <= PAGE_MAX_OUTSIDE_COMBS * (n_in + n_out):
+        if all(_holds_music(views[t], masks[i].T if t else masks[i], ss) for views, (t, ss, _) in found):
             return quads[i]
     return None
+
+
+def _holds_music(binary: np.ndarray, mask: np.ndarray, ss: float) -> bool:
+    """Whether the page ``mask`` leaves at most ``PAGE_MAX_OUTSIDE_COMBS`` of the
+    five-line combs (spacing ``ss``) of ink mask ``binary`` (lines across) outside."""
+    m = np.ascontiguousarray(mask)
+    # the page edge may cut a staff's end: leave a band of two staff spaces
+    r = max(3, int(round(4 * ss)) | 1)
+    near = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (r, r)))
+    n_in = _combs_at(binary & (m > 0), ss)
+    n_out = _combs_at(binary & (near == 0), ss)
+    return n_in + n_out == 0 or n_out <= PAGE_MAX_OUTSIDE_COMBS * (n_in + n_out)
 
 
 #: Perspective from the staves, when the page outline did not undo it (none was
@@ -1064,19 +1106,24 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
     guess_ss = max(rw, rh) / 150.0
     flat = flatten_illumination(np.ascontiguousarray(work), guess_ss)
     binary = _threshold_flat(flat)
+    flat_t = np.ascontiguousarray(np.rot90(flat, 1))
+    lines, lines_t = binary, np.ascontiguousarray(np.rot90(binary, 1))
     # staff lines run across the page: five evenly spaced thin runs down a column
-    stats = run_stats(binary)
-    stats_t = run_stats(np.ascontiguousarray(np.rot90(binary, 1)))
+    stats = run_stats(lines)
+    stats_t = run_stats(lines_t)
+    if max(st.combs if st is not None else 0 for st in (stats, stats_t)) < ORIENTATION_SURE_COMBS:
+        # the threshold lost the staff lines (faint, thin or blurred): add them back
+        lines, lines_t = with_faint_lines(flat, lines), with_faint_lines(flat_t, lines_t)
+        stats, stats_t = run_stats(lines), run_stats(lines_t)
     if turned is None:
         turned, sure = _quarter_turn(binary, stats, stats_t, flat)
     else:
         sure = True
     quarter = int(turned)
+    binary = lines
     if turned:
-        stats = stats_t
+        stats, binary, flat = stats_t, lines_t, flat_t
         work = np.ascontiguousarray(np.rot90(work, 1))
-        binary = np.ascontiguousarray(np.rot90(binary, 1))
-        flat = np.ascontiguousarray(np.rot90(flat, 1))
     grey = False
     if not _enough(stats):
         # faint or blurred lines: the binary runs fail; the grey periodicity does not

@@ -444,3 +444,42 @@ def test_faint_lines_settle_the_way_up_when_the_threshold_lost_them():
     assert _quarter_turn(binary, few, noise, blank) == (True, False)
     # many combs one way up are
     assert _quarter_turn(binary, few, RunStats(9.0, 2.0, 400, 900), flat) == (True, True)
+
+
+@pytest.fixture(scope="module")
+def faint_lines(clean):
+    """The clean page with its staff lines printed light grey (232 of 255) where no
+    symbol crosses them, as in a dim or soft photo: the ink threshold loses them and
+    keeps only the symbols."""
+    image, symbols = clean
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    out = gray.copy()
+    for ys, (x0, _, x1, _) in staff_lines_true(symbols):
+        cols = slice(int(x0), int(x1))
+        for y in ys:
+            for r in range(int(np.floor(y - 1)), int(np.ceil(y + 1)) + 1):
+                lone = (gray[r - 3, cols] > 128) & (gray[r + 3, cols] > 128)
+                row = out[r, cols]
+                row[lone & (row < 250)] = 232
+    noise = np.random.default_rng(0).normal(0, 2, out.shape)
+    return np.clip(out + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("quarter", [0, 1])
+def test_staff_lines_the_threshold_lost_still_give_the_way_up_and_the_staff_space(faint_lines, quarter):
+    page = normalize(rgb(np.ascontiguousarray(np.rot90(faint_lines, quarter))))
+    assert page.rotation in ((0, 180) if quarter == 0 else (90, 270))
+    assert_ss(page.staff_space, STAFF_SPACE_PX)
+
+
+def test_a_page_outline_that_cuts_off_faint_staves_is_refused(faint_lines):
+    """A quadrilateral around the top third of the page (the lit part of a page in a
+    hard shadow) leaves most of the staves outside, though the threshold sees no
+    lines in them."""
+    from omr.page import _music_page
+
+    h, w = faint_lines.shape
+    top = np.array([[0, 0], [w - 1, 0], [w - 1, h / 3], [0, h / 3]], np.float64)
+    whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
+    assert _music_page(faint_lines, [top]) is None
+    assert _music_page(faint_lines, [whole]) is whole
