@@ -374,6 +374,23 @@ def test_the_dark_edge_of_a_photo_that_cuts_the_staves_does_not_join_systems():
     assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0, 1]]
 
 
+def test_a_thin_edge_line_where_the_photo_cut_the_staves_at_the_right_joins_nothing():
+    """Two one-staff systems run on out of the photo at the right, where the paper's
+    edge shows as a thin dark line down the whole page: a barline would pass for it,
+    but at the photo's edge it joins nothing; the same line inside the page would."""
+    img = np.full((360, 600), 255, np.uint8)
+    for top in (60, 220):
+        for k in range(5):
+            img[top + k * 10 : top + k * 10 + 2, 40:600] = 0
+    img[:, 592:594] = 0  # the edge, two staff spaces from the photo's side
+    staves = find_staves(img, 10.0)
+    assert len(staves) == 2
+    assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0], [1]]
+    img[:, 592:594] = 255
+    img[:, 500:502] = 0
+    assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0, 1]]
+
+
 def test_a_system_start_line_left_of_lines_that_blur_hid_joins_its_staves():
     """Defocus hid the first five staff spaces of a system's lines (the clefs are
     there, not the lines): its start line lies left of where the lines were found,
