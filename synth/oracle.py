@@ -7,7 +7,8 @@ out with the notes of the source MusicXML printed on that page.
 - :func:`page_symbols`: a page record's boxes as :class:`omr.graph.Symbol`, rescaled
   to the normalized frame (``STAFF_SPACE_NORM`` px per staff space), with the staves
   and systems as page analysis would give them.
-- :func:`page_measures`: which measures of the source score a page prints.
+- :func:`page_measure_positions` (:func:`page_measures`): which measures of the
+  source score a page prints, by position (by number).
 - :func:`reference_notes`: the notated notes of those measures (music21), in the
   form :mod:`omr.eval.notes` compares.
 """
@@ -77,28 +78,46 @@ def page_image(record: dict, variant: str = "clean") -> np.ndarray:
     return cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
 
 
-def page_measures(record: dict, score=None) -> list[str]:
-    """Measure numbers (as encoded, e.g. ``"4a"``) printed on the record's page, in
-    score order: from the measure of the first note printed on this page up to the
-    measure of the first note of the next page (rest-only measures included)."""
+def page_measure_positions(record: dict, score=None) -> list[int]:
+    """Positions (0-based, in score order) of the source score's measures printed on
+    the record's page: from the measure of the first note printed on this page up to
+    the measure of the first note of the next page (rest-only measures included).
+
+    Measures are told apart by position, not number: a score may number two
+    measures alike (a measure split by a repeat barline, printed on two pages).
+    The notes (in time order) show each measure's page in runs of one number and
+    page; the k-th run of a number is the k-th measure of that number, or, where
+    two such measures share a page, one run covers both."""
     notes = json.loads((Path(record["_dir"]) / record["notes"]).read_text())
-    first_page: dict[str, int] = {}
+    runs: list[tuple[str, int]] = []
     for n in notes:
         if not n.get("repeat", 0):
-            first_page.setdefault(str(n["measure"]), int(n["page"]))
+            key = (str(n["measure"]), int(n["page"]))
+            if key not in runs:
+                runs.append(key)
     score = score if score is not None else reference_score(record)
     order = [m.measureNumberWithSuffix() for m in score.parts[0].getElementsByClass("Measure")]
     page = int(record["page"])
     out, on_page = [], page == 1
-    for m in order:
-        p = first_page.get(m)
-        if p is not None:
+    for pos, m in enumerate(order):
+        pages = [p for label, p in runs if label == m]
+        if pages:
+            p = pages[0]
+            runs.remove((m, p))  # the next measure of this number is on a later run's page
             on_page = p == page
             if p > page:
                 break
         if on_page:
-            out.append(m)
+            out.append(pos)
     return out
+
+
+def page_measures(record: dict, score=None) -> list[str]:
+    """Measure numbers (as encoded, e.g. ``"4a"``) printed on the record's page, in
+    score order (see :func:`page_measure_positions`)."""
+    score = score if score is not None else reference_score(record)
+    order = [m.measureNumberWithSuffix() for m in score.parts[0].getElementsByClass("Measure")]
+    return [order[i] for i in page_measure_positions(record, score)]
 
 
 def reference_score(record: dict):
@@ -113,4 +132,4 @@ def reference_notes(record: dict, score=None):
     from omr.eval.notes import notes_from_score
 
     score = score if score is not None else reference_score(record)
-    return notes_from_score(score, measures=page_measures(record, score))
+    return notes_from_score(score, positions=page_measure_positions(record, score))

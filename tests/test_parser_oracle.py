@@ -200,3 +200,25 @@ def test_a_page_the_bench_fails_on_counts_its_notes_as_missed(pages):
     pooled = pooled_notes([good, row])
     assert pooled["errors"] == 1
     assert pooled["note_accuracy"] <= good["correct"] / (2 * row["n_ref"]) + 1e-9
+
+
+def test_measures_numbered_alike_are_told_apart_by_position(tmp_path):
+    """A measure split by a repeat barline is numbered twice (``14``, ``14``); when
+    the page turns between the halves, each page's reference has its own half."""
+    from synth.oracle import page_measure_positions
+
+    part = music21.stream.Part()
+    for number, pitch in [(13, "C4"), (14, "D4"), (14, "E4"), (15, "F4")]:
+        m = music21.stream.Measure(number=number)
+        m.append(music21.note.Note(pitch, quarterLength=4))
+        part.append(m)
+    score = music21.stream.Score([part])
+    notes = [{"measure": str(n), "page": p, "repeat": 0} for n, p in [(13, 1), (14, 1), (14, 2), (15, 2)]]
+    (tmp_path / "x.notes.json").write_text(json.dumps(notes))
+    record = {"_dir": str(tmp_path), "notes": "x.notes.json", "page": 1}
+    assert page_measure_positions(record, score) == [0, 1]
+    assert page_measure_positions({**record, "page": 2}, score) == [2, 3]
+    assert page_measures({**record, "page": 2}, score) == ["14", "15"]
+    # numbers alone would give page 2 the first half's D4
+    kept = notes_from_score(score, positions=page_measure_positions({**record, "page": 2}, score))
+    assert [(m, p) for _, m, _, p, _ in kept] == [(0, 64), (1, 65)]
