@@ -593,6 +593,20 @@ def test_a_clef_centred_below_the_staff_is_no_clef_change():
     assert_valid(score)
 
 
+def test_the_8_of_an_octave_clef_moves_its_centre_not_its_line():
+    """A treble clef with an 8 below is centred half a staff space lower than a
+    plain one (the 8 hangs under it): read a space low in a photo, it is still on
+    the second line, not a French violin clef; a plain treble clef there is."""
+    from omr.notation.pitch import CLEFS, clef_for
+
+    for position in (2, 3, 4):
+        assert clef_for("clef_g_8vb", position) == CLEFS["clef_g_8vb"]
+    for position in (4, 5, 6):
+        assert clef_for("clef_g_8va", position) == CLEFS["clef_g_8va"]
+    assert clef_for("clef_g", 2).line == 1
+    assert clef_for("clef_g_8vb", 1).line == 1
+
+
 # ------------------------------------------------------------------------ rhythm
 
 def test_beams_and_dots_dotted_eighth_sixteenth():

@@ -66,12 +66,14 @@ def clef_for(cls: str, position: int | None = None) -> ClefInfo:
     """The clef of class ``cls`` whose centre sits at staff ``position``. A clef can
     sit on other lines than usual: a C clef's centre marks its line (4 = alto, 6 =
     tenor, 2 = mezzo, 0 = soprano), an F clef's centre is a space below its line (5:
-    bass, 3: baritone), a G clef's a space above (4: treble, 2: French violin)."""
+    bass, 3: baritone), a G clef's a space above (4: treble, 2: French violin); the 8
+    of an octave clef moves its centre half a space (3: treble 8 below)."""
     info = CLEFS[cls]
     if position is None or info.sign not in "GFC" or len(info.sign) != 1:
         return info
     offset = {"C": 0, "F": 1, "G": -2}[info.sign]
-    usual_centre = 2 * (info.line - 1) - offset
+    # the 8 of an octave clef, below or above, moves its centre half a staff space
+    usual_centre = 2 * (info.line - 1) - offset + info.octave_change
     if info.sign != "C" and abs(position - usual_centre) < CLEF_MOVED_HALF_SPACES:
         return info  # a clef-change (small) glyph sits a little off its usual centre
     line = int(min(5, max(1, round((position + offset) / 2.0) + 1)))  # 1 = bottom line
