@@ -374,8 +374,17 @@ def _clef_family(cls: str) -> str:
 
 
 def _start_clef(g: StaffGraph, s: int, first_x: float):
+    """The clef staff ``s`` starts its system with (before ``first_x``, the system's
+    first note or rest): one is printed there, so of several read there (a key or
+    time signature, or a brace, taken for one) the surest, then the leftmost."""
     clefs = [n for n in g.nodes if n.role == "clef" and n.staff == s and n.cls in CLEFS and n.cx < first_x]
-    return min(clefs, key=lambda n: n.cx) if clefs else None
+    return min(clefs, key=_surest_first) if clefs else None
+
+
+def _surest_first(n) -> tuple[float, float]:
+    """Sort key of nodes: the most confident first (ground truth counts as sure),
+    then the leftmost."""
+    return -(n.score if n.score is not None else 1.0), n.cx
 
 
 def _clef_votes(graphs: list[StaffGraph], slot_maps: dict[tuple[int, int], list[int]]
@@ -496,6 +505,12 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
     clef_nodes = sorted((n for n in g.nodes if n.role == "clef" and n.staff == s and n.cls in CLEFS
                          and (n.position is None or 0 <= n.position <= 8)),
                         key=lambda n: n.cx)
+    before = [n for n in clef_nodes if n.cx < first_x]
+    if len(before) > 1:  # one clef starts a system (see _start_clef)
+        start = min(before, key=_surest_first)
+        report.warn("two_start_clefs", f"{len(before)} clefs read before the first note; the surest, "
+                    f"{start.cls}, used", page=page, staff=s + 1)
+        clef_nodes = [n for n in clef_nodes if n.cx >= first_x or n is start]
     # key signatures: the group at the system's start, and groups after barlines
     key_at: dict[int, int] = {}
     for group in signature_groups(g, s, "key"):

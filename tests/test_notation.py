@@ -607,6 +607,29 @@ def test_the_8_of_an_octave_clef_moves_its_centre_not_its_line():
     assert clef_for("clef_g_8vb", 1).line == 1
 
 
+def test_of_two_clefs_before_a_systems_first_note_the_surer_one_is_the_clef():
+    """A system starts with one clef: a time signature read doubtfully as a bass
+    clef after the treble clef changes nothing (it read the staff in the bass clef)."""
+    s = Staff(time=None)
+    s.add("clef_f", (s.x, s.top + 1.8, s.x + 20, s.top + 30.3)).score = 0.42
+    s.x += 30
+    s.note(0)
+    s.note(2)
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert names(score) == [["E4", "G4"]]
+    assert "two_start_clefs" in {w.kind for w in report.warnings}
+    # the surer one wins wherever it stands
+    s = Staff(clef=None, time=None)
+    s.add("clef_g", (s.x, s.top - 12.8, s.x + 25.9, s.top + 56.7)).score = 0.4
+    s.x += 34
+    s.add("clef_f", (s.x, s.top + 1.8, s.x + 31.1, s.top + 30.3)).score = 0.9
+    s.x += 40
+    s.note(0)
+    s.barline("barline_final")
+    assert names(transcribe(s)[0]) == [["G2"]]
+
+
 # ------------------------------------------------------------------------ rhythm
 
 def test_beams_and_dots_dotted_eighth_sixteenth():
