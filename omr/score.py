@@ -505,6 +505,14 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
     clef_nodes = sorted((n for n in g.nodes if n.role == "clef" and n.staff == s and n.cls in CLEFS
                          and (n.position is None or 0 <= n.position <= 8)),
                         key=lambda n: n.cx)
+    # a clef change is printed on its usual line: a G or F clef read off it mid-staff
+    # (a mark on the lines, doubtfully) is no change of clef
+    moved = [n for n in clef_nodes if n.cx >= first_x and n.position is not None and CLEFS[n.cls].sign in "GF"
+             and clef_for(n.cls, n.position).line != CLEFS[n.cls].line]
+    if moved:
+        report.warn("moved_clef_change", f"{len(moved)} clef change(s) read off the clef's line; not used",
+                    page=page, staff=s + 1)
+        clef_nodes = [n for n in clef_nodes if n not in moved]
     before = [n for n in clef_nodes if n.cx < first_x]
     if len(before) > 1:  # one clef starts a system (see _start_clef)
         start = min(before, key=_surest_first)
