@@ -1058,6 +1058,32 @@ def test_stem_taken_for_a_barline_before_the_final_one_makes_no_measure():
     assert "restored_rest" not in kinds(report)
 
 
+def test_doubtful_barlines_on_half_the_staves_of_a_choir_system_make_no_measure():
+    """Four staves, two measures each; on the lower two a stem or a crease passes,
+    doubtfully, for a barline inside the first measure: no measure starts there.
+    Found surely on one of them, it stands."""
+    def system(score_of_the_mark: float):
+        staves = [Staff(top=TOP + 100 * i) for i in range(4)]
+        for i, st in enumerate(staves):
+            st.note(4)
+            st.note(4)
+            if i >= 2:
+                st.add("barline_single", (st.x, st.top + 0.5, st.x + 1.3, st.top + 40.5)).score = score_of_the_mark
+            st.x += 8
+            st.note(4)
+            st.note(4)
+            st.barline()
+            _four_quarters(st, 4)
+            st.barline("barline_final")
+        x = max(st.x for st in staves)
+        for st in staves:
+            st.x = x
+        return transcribe(*staves)[0]
+
+    assert [len(r) for r in names(system(0.45), part=3)] == [4, 4]
+    assert [len(r) for r in names(system(0.9), part=3)] == [2, 2, 4]
+
+
 def test_courtesy_time_signature_after_the_last_barline_is_no_measure():
     # a 6/8 at the end of the system, whose digits the detector took for whole notes
     s = Staff()

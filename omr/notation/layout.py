@@ -28,6 +28,11 @@ from omr.graph import Node, StaffGraph
 
 #: Barlines within this many staff spaces on different staves are one barline.
 BARLINE_CLUSTER_SS = 1.5
+#: A barline stands when it is found on at least half of a system's staves; in a
+#: system of four staves or more, on no more than half of them only when one of
+#: them scores at least this (a stem or a crease passes for a barline on a staff or
+#: two, doubtfully).
+HALF_BARLINE_SCORE = 0.8
 #: A measure is at least this wide (staff spaces): a narrower one is a stem or a
 #: bracket taken for a barline, and joins the measure before it.
 MIN_MEASURE_SS = 2.5
@@ -136,7 +141,7 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
             continue
         spanned = _staves_spanned(g, n, staves)
         if spanned:
-            items.append((n.cx, n.cls, set(spanned)))
+            items.append((n.cx, n.cls, set(spanned), n.score if n.score is not None else 1.0))
     items.sort(key=lambda t: t[0])
     clusters: list[list] = []
     for it in items:
@@ -150,6 +155,8 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
         covered = set().union(*(it[2] for it in c))
         if len(covered) < need:
             continue
+        if len(staves) >= 4 and 2 * len(covered) <= len(staves) and max(it[3] for it in c) < HALF_BARLINE_SCORE:
+            continue  # half the staves, none of them sure: stems or a crease taken for barlines
         kinds = [it[1] for it in c]
         kind = min(kinds, key=lambda k: _KIND_PRIORITY.index(k) if k in _KIND_PRIORITY else 99)
         if kind == "barline_single" and kinds.count("barline_single") < len(kinds) / 2:
