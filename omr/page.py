@@ -540,6 +540,10 @@ PAGE_MIN_FILL = 0.9
 #: A page quadrilateral may leave at most this fraction of the photo's five-line
 #: combs outside it (more: it is the lit part of a page in a hard shadow).
 PAGE_MAX_OUTSIDE_COMBS = 0.2
+#: ... and fewer than this many of them in all (of the columns :func:`_combs_at`
+#: samples): a page outline that cuts through the staves' ends (a photo whose page
+#: fills the frame, its lighting taken for an edge) leaves a few staves' starts out.
+PAGE_MAX_OUTSIDE_COMBS_COUNT = 30
 #: The region above the lower threshold of a three-class split is taken for the page
 #: before the one above Otsu's threshold when it holds that one (to this fraction of
 #: its area) and is this many times as large: the page is partly in a hard shadow.
@@ -984,15 +988,17 @@ def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None
 
 
 def _holds_music(binary: np.ndarray, mask: np.ndarray, ss: float) -> bool:
-    """Whether the page ``mask`` leaves at most ``PAGE_MAX_OUTSIDE_COMBS`` of the
-    five-line combs (spacing ``ss``) of ink mask ``binary`` (lines across) outside."""
+    """Whether the page ``mask`` leaves at most ``PAGE_MAX_OUTSIDE_COMBS`` (and
+    fewer than ``PAGE_MAX_OUTSIDE_COMBS_COUNT``) of the five-line combs (spacing
+    ``ss``) of ink mask ``binary`` (lines across) outside."""
     m = np.ascontiguousarray(mask)
     # the page edge may cut a staff's end: leave a band of two staff spaces
     r = max(3, int(round(4 * ss)) | 1)
     near = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (r, r)))
     n_in = _combs_at(binary & (m > 0), ss)
     n_out = _combs_at(binary & (near == 0), ss)
-    return n_in + n_out == 0 or n_out <= PAGE_MAX_OUTSIDE_COMBS * (n_in + n_out)
+    return n_in + n_out == 0 or (n_out <= PAGE_MAX_OUTSIDE_COMBS * (n_in + n_out)
+                                 and n_out < PAGE_MAX_OUTSIDE_COMBS_COUNT)
 
 
 #: Perspective from the staves, when the page outline did not undo it (none was

@@ -483,3 +483,21 @@ def test_a_page_outline_that_cuts_off_faint_staves_is_refused(faint_lines):
     whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
     assert _music_page(faint_lines, [top]) is None
     assert _music_page(faint_lines, [whole]) is whole
+
+
+def test_a_page_outline_that_cuts_through_the_staves_starts_is_refused(clean):
+    """A page that fills the photo: its lighting can pass for an edge a little way in
+    from the side, leaving the clefs and the staves' first measures out. Few combs
+    lie outside such an outline, but a page's real edge leaves none."""
+    from omr.page import _music_page
+
+    image, symbols = clean
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    h, w = gray.shape
+    x0 = min(s.box[0] for s in symbols if s.cls == "staff")
+    x1 = max(s.box[2] for s in symbols if s.cls == "staff")
+    cut = x0 + 0.15 * (x1 - x0)  # an eighth of most staves outside
+    inner = np.array([[cut, 0], [w - 1, 0], [w - 1, h - 1], [cut, h - 1]], np.float64)
+    whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
+    assert _music_page(gray, [inner]) is None
+    assert _music_page(gray, [whole]) is whole
