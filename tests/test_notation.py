@@ -576,36 +576,28 @@ def test_clef_change_inside_a_measure():
     assert_valid(score)
 
 
-def test_a_g_or_f_clef_read_off_its_line_mid_staff_is_no_clef_change():
-    # a mark on the lower lines read (doubtfully) as a bass clef centred on the
-    # bottom line: a clef change is printed on its own line, so the treble clef stays
+@pytest.mark.parametrize("cls, y0, y1, warning", [
+    # a mark under the staff read (doubtfully) as a small C clef: a clef sits on its staff
+    ("clef_c", 52, 70, None),
+    # a mark on the lower lines read as a bass clef centred on the bottom line: a clef
+    # change is printed on its own line
+    ("clef_f", 28, 52, "moved_clef_change"),
+])
+def test_a_clef_read_off_its_place_mid_staff_is_no_clef_change(cls, y0, y1, warning):
+    """The pitches after such a mark keep the treble clef."""
     s = Staff()
     s.note(0)
     s.note(2)
-    s.add("clef_f", (s.x, s.top + 28, s.x + 16, s.top + 52))
-    s.x += 24
+    s.add(cls, (s.x, s.top + y0, s.x + 14, s.top + y1))
+    s.x += 22
     s.note(4)
     s.note(6)
     s.barline("barline_final")
     score, report, _ = transcribe(s)
     assert names(score) == [["E4", "G4", "B4", "D5"]]
-    assert "moved_clef_change" in {w.kind for w in report.warnings}
-
-
-def test_a_clef_centred_below_the_staff_is_no_clef_change():
-    # a mark under the staff read (doubtfully) as a small C clef: a clef sits on its
-    # staff, so the pitches after it keep the treble clef
-    s = Staff()
-    s.note(0)
-    s.note(2)
-    s.add("clef_c", (s.x, s.top + 52, s.x + 14, s.top + 70))
-    s.x += 22
-    s.note(4)
-    s.note(6)
-    s.barline("barline_final")
-    score, _, _ = transcribe(s)
-    assert names(score) == [["E4", "G4", "B4", "D5"]]
     assert len(measures(score)[0].getElementsByClass("Clef")) == 1
+    if warning:
+        assert warning in {w.kind for w in report.warnings}
     assert_valid(score)
 
 
