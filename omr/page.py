@@ -256,7 +256,9 @@ FAINT_LINE_SMOOTH_PX = 7
 
 def with_faint_lines(flat: np.ndarray, binary: np.ndarray) -> np.ndarray:
     """``binary`` (the ink threshold of the grey page ``flat``) with the faint thin
-    lines across ``flat`` added: see ``FAINT_LINE_CONTRAST``.
+    lines across ``flat`` added: see ``FAINT_LINE_CONTRAST``. For the page analysis,
+    before the staff space is known; :func:`omr.staff.faint_line_binary` does the
+    like for tracking staves, in staff spaces and against the paper's noise.
 
     >>> flat = np.full((40, 60), 250, np.uint8); flat[20, 5:55] = 228
     >>> m = with_faint_lines(flat, flat < 200); bool(m[20, 30]), bool(m[10, 30])
@@ -948,10 +950,13 @@ def _music_view(views: list[np.ndarray], mask: np.ndarray) -> tuple[int, float, 
 
 def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None:
     """The candidate page (see :func:`page_candidates`) that holds the music: one that
-    leaves more than ``PAGE_MAX_OUTSIDE_COMBS`` of the five-line combs (with the staff
-    spacing of the music inside the first, brightest candidate) outside it is the lit
-    part of a page in a hard shadow. None when no candidate holds the music (the page
-    fills the frame, its lit part is only a patch)."""
+    leaves more than ``PAGE_MAX_OUTSIDE_COMBS`` (or ``PAGE_MAX_OUTSIDE_COMBS_COUNT``)
+    of the five-line combs (with the staff spacing of the music inside the first,
+    brightest candidate) outside it is the lit part of a page in a hard shadow, or
+    lighting taken for an edge. Where the ink threshold shows few combs, the faint
+    lines it lost (:func:`with_faint_lines`) are counted too, and a page must hold
+    the music both ways. None when no candidate holds the music (the page fills the
+    frame, its lit part is only a patch)."""
     if not quads:
         return None
     h, w = small.shape
@@ -970,8 +975,7 @@ def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None
             order = [1, 0]
     flat = flatten_illumination(np.ascontiguousarray(small), max(h, w) / 150.0)
     binary = _threshold_flat(flat)
-    # lines across or down: the ink threshold, or with the faint lines it lost
-    plain = [binary, np.ascontiguousarray(binary.T)]
+    plain = [binary, np.ascontiguousarray(binary.T)]  # lines across, lines down
     # the music as the ink threshold shows it, and where that is too little to be
     # sure of, with the faint lines the threshold lost: a page must hold it both ways
     found = [(plain, _music_view(plain, masks[0]))]

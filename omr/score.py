@@ -507,7 +507,7 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
                         key=lambda n: n.cx)
     # a clef change is printed on its usual line: a G or F clef read off it mid-staff
     # (a mark on the lines, doubtfully) is no change of clef
-    moved = [n for n in clef_nodes if n.cx >= first_x and n.position is not None and CLEFS[n.cls].sign in "GF"
+    moved = [n for n in clef_nodes if n.cx >= first_x and n.position is not None and CLEFS[n.cls].sign in ("G", "F")
              and clef_for(n.cls, n.position).line != CLEFS[n.cls].line]
     if moved:
         report.warn("moved_clef_change", f"{len(moved)} clef change(s) read off the clef's line; not used",

@@ -85,9 +85,9 @@ def page_measure_positions(record: dict, score=None) -> list[int]:
 
     Measures are told apart by position, not number: a score may number two
     measures alike (a measure split by a repeat barline, printed on two pages).
-    The notes (in time order) show each measure's page in runs of one number and
-    page; the k-th run of a number is the k-th measure of that number, or, where
-    two such measures share a page, one run covers both."""
+    The notes (in time order) show the pages each number is printed on: the k-th
+    of those pages holds the k-th measure of that number, and where two such
+    measures share a page, a later one stays on the page before it."""
     notes = json.loads((Path(record["_dir"]) / record["notes"]).read_text())
     runs: list[tuple[str, int]] = []
     for n in notes:
@@ -103,7 +103,7 @@ def page_measure_positions(record: dict, score=None) -> list[int]:
         pages = [p for label, p in runs if label == m]
         if pages:
             p = pages[0]
-            runs.remove((m, p))  # the next measure of this number is on a later run's page
+            runs.remove((m, p))  # the next measure of this number is on a later page
             on_page = p == page
             if p > page:
                 break
