@@ -22,16 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_util import report  # noqa: E402
 
 from omr import export  # noqa: E402
-from synth.oracle import load_record, page_measures, page_symbols, reference_score  # noqa: E402
+from synth.oracle import load_record, page_measure_positions, page_symbols, reference_score  # noqa: E402
 
 
 def page_excerpt(record: dict):
     """The source score cut to the measures printed on the record's page."""
     score = reference_score(record)
-    keep = set(page_measures(record, score))
+    keep = set(page_measure_positions(record, score))  # by position: numbers can repeat
     for part in score.parts:
-        for m in list(part.getElementsByClass("Measure")):
-            if m.measureNumberWithSuffix() not in keep:
+        for pos, m in enumerate(list(part.getElementsByClass("Measure"))):
+            if pos not in keep:
                 part.remove(m)
     return score
 

@@ -123,33 +123,21 @@ def _aligned_matches(ref: Sequence[Note], est: Sequence[Note]) -> int:
     return total_matched
 
 
-def notes_from_score(score, *, measures: Sequence[str] | None = None,
-                     positions: Sequence[int] | None = None) -> list[Note]:
+def notes_from_score(score, *, positions: Sequence[int] | None = None) -> list[Note]:
     """The notes of a music21 score as compared here.
 
-    ``measures``: measure numbers (with suffix, as encoded) to keep, in order; or
     ``positions``: the measures to keep by position in each part (0-based), in order
-    (a score may number two measures alike). They are renumbered 0.. in that order.
-    Default: all measures, numbered by position. Every ``Part``/``PartStaff`` of the
-    score is one staff.
+    (not by number: a score may number two measures alike); they are renumbered 0..
+    in that order. Default: all measures, numbered by position. Every
+    ``Part``/``PartStaff`` of the score is one staff.
     """
     notes: list[Note] = []
-    keep = None if measures is None else {m: i for i, m in enumerate(measures)}
     at = None if positions is None else {p: i for i, p in enumerate(positions)}
     for staff, part in enumerate(score.parts):
-        position = 0
         for pos, m in enumerate(part.getElementsByClass("Measure")):
-            if at is not None:
-                index = at.get(pos)
-                if index is None:
-                    continue
-            elif keep is None:
-                index = position
-            else:
-                index = keep.get(m.measureNumberWithSuffix(), keep.get(str(m.number)))
-                if index is None:
-                    continue
-            position += 1
+            index = pos if at is None else at.get(pos)
+            if index is None:
+                continue
             for n in m.recurse().notes:
                 if n.duration.isGrace:
                     continue
