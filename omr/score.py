@@ -382,9 +382,8 @@ def _start_clef(g: StaffGraph, s: int, first_x: float):
 
 
 def _surest_first(n) -> tuple[float, float]:
-    """Sort key of nodes: the most confident first (ground truth counts as sure),
-    then the leftmost."""
-    return -(n.score if n.score is not None else 1.0), n.cx
+    """Sort key of nodes: the most confident first, then the leftmost."""
+    return -n.score, n.cx
 
 
 def _clef_votes(graphs: list[StaffGraph], slot_maps: dict[tuple[int, int], list[int]]

@@ -1019,9 +1019,9 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_
     # 2. a barline through the gap anywhere along the staves, or the system's start
     # line a little left of where their lines were found (blur fades their ends);
     # not at the photo's edge where it cut the staves
-    cut_right = xb >= w - 1 - CUT_START_SS * ss  # ... or at the right
+    # (at the right, staves that run out of the photo end within CUT_START_SS of it)
     xs = np.arange(int(np.ceil(max(xa - START_LINE_REACH_SS * ss, left, CUT_START_SS * ss if cut else 0))),
-                   int(np.floor(min(xb, w - 1 - CUT_START_SS * ss if cut_right else xb))) + 1)
+                   int(np.floor(min(xb, w - 1 - CUT_START_SS * ss))) + 1)
     xs = xs[(xs >= 0) & (xs < w)]
     if len(xs) == 0:
         return ""

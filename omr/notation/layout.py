@@ -141,7 +141,7 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
             continue
         spanned = _staves_spanned(g, n, staves)
         if spanned:
-            items.append((n.cx, n.cls, set(spanned), n.score if n.score is not None else 1.0))
+            items.append((n.cx, n.cls, set(spanned), n.score))
     items.sort(key=lambda t: t[0])
     clusters: list[list] = []
     for it in items:
