@@ -130,6 +130,9 @@ BRACE_MIN_PIECE_SS = 3.0
 #: whose border is no start line).
 START_ALIGN_SS = 1.5
 BARLINE_COVERAGE = 0.97
+#: Brackets at staves cut by the photo's left edge group them only into at least
+#: this many systems of one size (see :func:`_systems_by_cut_brackets`).
+MIN_BRACKETED_SYSTEMS = 2
 #: Rows of the gap between two staves sampled for the barline test.
 BARLINE_SAMPLES = 24
 
@@ -610,6 +613,12 @@ ODD_MIN_LENGTH_SS = 10.0
 #: Largest median bend of a staff's middle line from one sample to the next two
 #: (second difference), staff spaces: printed lines are smooth, combs on texture zigzag.
 MAX_WOBBLE_SS = 0.1
+#: ... twice that for a staff whose lines show in at least ``CLEAN_STAFF_COVERAGE``
+#: of its columns with at most ``SHORT_MAX_SPACE_INK`` of its spaces' columns inked
+#: (faint lines, found on a blurred mask, wobble from sample to sample; a comb on
+#: texture is not that whole and clean).
+CLEAN_STAFF_COVERAGE = 0.8
+CLEAN_MAX_WOBBLE_SS = 0.2
 #: A staff shorter than ``SHORT_STAFF_SS`` whose lines show in fewer than
 #: ``SHORT_MIN_COVERAGE`` of its columns must also be clean: thin-line ink in at most
 #: ``SHORT_MAX_SPACE_INK`` of its spaces' columns and a wobble of at most
@@ -856,7 +865,8 @@ def _plausible(c: _Cand, ss: float) -> bool:
     if c.coverage - SPACE_INK_WEIGHT * c.space_ink < MIN_CLEAN_COVERAGE:
         return False
     wobble = _wobble(c)
-    if wobble > MAX_WOBBLE_SS * ss:
+    clean = c.coverage >= CLEAN_STAFF_COVERAGE and c.space_ink <= SHORT_MAX_SPACE_INK
+    if wobble > (CLEAN_MAX_WOBBLE_SS if clean else MAX_WOBBLE_SS) * ss:
         return False
     if (length < SHORT_STAFF_SS * ss and c.coverage < SHORT_MIN_COVERAGE
             and (c.space_ink > SHORT_MAX_SPACE_INK or wobble > SHORT_MAX_WOBBLE_SS * ss)):
@@ -1006,16 +1016,8 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_
     xl = max(a.x0, b.x0)
     cut = xl <= CUT_START_SS * ss  # the staves run on out of the photo at the left
     if not cut and (not aligned_starts or abs(a.x0 - b.x0) <= START_ALIGN_SS * ss):
-        top, bottom = a.y_bottom(xl) + 0.5 * ss, b.y_top(xl) - 0.5 * ss
-        c0 = int(max(0, np.floor(xl - BRACE_WINDOW_SS[0] * ss)))
-        c1 = int(min(w, np.ceil(xl + BRACE_WINDOW_SS[1] * ss) + 1))
-        r0, r1 = int(max(0, np.ceil(top))), int(min(h, np.floor(bottom) + 1))
-        if r1 - r0 >= 2 and c1 > c0:
-            rows = _inked_rows(binary[r0:r1, c0:c1], min(BRACE_MIN_PIECE_SS * ss, 0.5 * (r1 - r0)))
-            if rows.mean() >= BRACE_COVERAGE:
-                return "start"
-        elif r1 - r0 < 2:
-            return "start"  # staves touching: one system
+        if _bracketed(a, b, binary):
+            return "start"
     # 2. a barline through the gap anywhere along the staves, or the system's start
     # line a little left of where their lines were found (blur fades their ends);
     # not at the photo's edge where it cut the staves
@@ -1038,6 +1040,25 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_
         if np.median(widths) <= limit:
             return "barline"
     return ""
+
+
+def _bracketed(a: Staff, b: Staff, binary: np.ndarray) -> bool:
+    """Whether every row of the gap between staff ``a`` and staff ``b`` (below it)
+    has ink near the later start (``BRACE_WINDOW_SS``): a brace, a bracket or the
+    system's start line; or the staves touch. ``binary``: the page's ink mask."""
+    h, w = binary.shape
+    ss = 0.5 * (a.staff_space + b.staff_space)
+    xl = max(a.x0, b.x0)
+    top, bottom = a.y_bottom(xl) + 0.5 * ss, b.y_top(xl) - 0.5 * ss
+    c0 = int(max(0, np.floor(xl - BRACE_WINDOW_SS[0] * ss)))
+    c1 = int(min(w, np.ceil(xl + BRACE_WINDOW_SS[1] * ss) + 1))
+    r0, r1 = int(max(0, np.ceil(top))), int(min(h, np.floor(bottom) + 1))
+    if r1 - r0 < 2:
+        return True  # staves touching: one system
+    if c1 <= c0:
+        return False
+    rows = _inked_rows(binary[r0:r1, c0:c1], min(BRACE_MIN_PIECE_SS * ss, 0.5 * (r1 - r0)))
+    return bool(rows.mean() >= BRACE_COVERAGE)
 
 
 def _ink_run(binary: np.ndarray, y: int, x: int, limit: float) -> int:
@@ -1166,6 +1187,29 @@ def _systems_by_gaps(staves: list[Staff]) -> list[list[int]] | None:
     return groups
 
 
+def _systems_by_cut_brackets(staves: list[Staff], binary: np.ndarray, joins: list[str]) -> list[list[int]] | None:
+    """Staves grouped by the brackets at their starts, also where the staves start
+    at the photo's left edge (``CUT_START_SS``), when that groups them regularly: at
+    least ``MIN_BRACKETED_SYSTEMS`` systems of one size, at least 2 staves, the
+    staves left alone rejoining into systems of that size (:func:`_rejoined`; a
+    staff whose start the tracker missed). The dark band along a photo's edge joins
+    every gap instead, or one run of them. ``joins``: as in :func:`group_systems`.
+    """
+    groups: list[list[int]] = [[0]]
+    for i in range(1, len(staves)):
+        if joins[i] or _bracketed(staves[i - 1], staves[i], binary):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    sizes = {len(g) for g in groups if len(g) > 1}
+    if len(sizes) != 1 or sum(len(g) > 1 for g in groups) < MIN_BRACKETED_SYSTEMS:
+        return None
+    rejoined = _rejoined(groups)
+    if len({len(g) for g in rejoined}) != 1:
+        return None
+    return rejoined
+
+
 def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bool = False) -> list[System]:
     """Group staves into systems; sets each ``Staff.system``.
 
@@ -1197,6 +1241,10 @@ def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bo
         by_gaps = _systems_by_gaps(staves)
         if by_gaps and all(any(set(g) <= set(b) for b in by_gaps) for g in groups):
             groups = by_gaps
+    if len(staves) >= 4 and 2 * sum(len(g) == 1 for g in groups) > len(groups):
+        by_brackets = _systems_by_cut_brackets(staves, binary, joins)
+        if by_brackets:
+            groups = by_brackets
     systems = []
     for g_index, g in enumerate(groups):
         boxes = np.array([staves[i].box() for i in g])
