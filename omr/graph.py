@@ -193,6 +193,9 @@ class StaffGraph:
     edges: list[Edge]
     staves: list[Staff]
     systems: list[list[int]]
+    #: width of the page image the graph's boxes lie on (px; 0 when not known): where
+    #: the staves end at its right side, the photo cut them off
+    width: float = 0.0
     _out: dict = field(default_factory=dict, repr=False)
     _in: dict = field(default_factory=dict, repr=False)
 
@@ -246,6 +249,7 @@ class StaffGraph:
                         "lines": [[round(float(v), 2) for v in row] for row in s.lines]}
                        for s in self.staves],
             "systems": self.systems,
+            **({"width": round(float(self.width), 1)} if self.width else {}),
         }
 
     @classmethod
@@ -258,7 +262,8 @@ class StaffGraph:
                       levels=n.get("levels"), alternatives=tuple(n.get("alternatives", ())))
                  for n in d["nodes"]]
         edges = [Edge(int(a), int(b), k) for a, b, k in d["edges"]]
-        return cls(nodes=nodes, edges=edges, staves=staves, systems=[list(s) for s in d["systems"]])
+        return cls(nodes=nodes, edges=edges, staves=staves, systems=[list(s) for s in d["systems"]],
+                   width=float(d.get("width", 0.0)))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -278,12 +283,12 @@ def straight_staff(index: int, *, x0: float, x1: float, top: float, staff_space:
 
 
 def build_graph(symbols: list[Symbol], staves: list[Staff],
-                systems: list[list[int]] | None = None) -> StaffGraph:
+                systems: list[list[int]] | None = None, *, width: float = 0.0) -> StaffGraph:
     """Link ``symbols`` (normalized-page boxes) into a :class:`StaffGraph`.
 
     ``staves`` come from :func:`omr.staff.analyze` (or :func:`straight_staff`),
     ``systems`` are lists of staff indices (default: from each ``Staff.system``, a
-    staff of its own when unset).
+    staff of its own when unset); ``width``: the page image's width (px), when known.
     """
     staves = sorted(staves, key=lambda s: s.center_y)
     for i, s in enumerate(staves):
@@ -294,7 +299,7 @@ def build_graph(symbols: list[Symbol], staves: list[Staff],
     symbols = merge_stem_pieces(symbols, ss)
     nodes = [Node(id=i, cls=s.cls, box=tuple(float(v) for v in s.box), score=float(s.score), text=s.text,
                   alternatives=tuple(s.alternatives)) for i, s in enumerate(symbols)]
-    g = StaffGraph(nodes=nodes, edges=[], staves=staves, systems=systems)
+    g = StaffGraph(nodes=nodes, edges=[], staves=staves, systems=systems, width=float(width))
     if not staves:
         return g
     _assign_staves(g)

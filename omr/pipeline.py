@@ -109,7 +109,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
-    g = build_graph(symbols, staves, [s.staves for s in systems])
+    g = build_graph(symbols, staves, [s.staves for s in systems], width=binary.shape[1])
     beam_ink = binary & (staff_mod.staff_line_mask(binary, page.staff_space_norm) == 0)
     add_image_beams(g, beam_ink)
     measure_beam_levels(g, beam_ink)

@@ -193,6 +193,10 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                                 staves=[per_staff[i][k] for i in range(len(staves))], time=time)
                 m.length = m.bar
                 measures.append(m)
+                if span.cut:
+                    report.infer("cut_measure", "the photo cuts the staves off at the right: a measure beyond "
+                                 "its edge is kept as rests, so the measures after it keep their places",
+                                 page=page_no, measure=len(measures))
                 count = _multi_rest_count(g, staves, span)
                 if count > 1:
                     report.infer("multi_rest", f"a rest of {count} measures, written out", page=page_no,

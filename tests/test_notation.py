@@ -1090,6 +1090,38 @@ def test_courtesy_time_signature_after_the_last_barline_is_no_measure():
     assert "restored_rest" not in kinds(report)
 
 
+def _cut_at_the_right(width_past_end_ss: float, after_barline=None):
+    """Two measures, a barline, and the staff running on 5 staff spaces to its end;
+    the page image ends ``width_past_end_ss`` after that."""
+    s = Staff()
+    _four_quarters(s, 4)
+    s.barline()
+    _four_quarters(s, 2)
+    bar = s.barline()
+    if after_barline:
+        after_barline(s)
+    end = bar.box[2] + 5 * SS
+    lines = [straight_staff(0, x0=X0, x1=end, top=s.top, staff_space=SS, system=0)]
+    g = build_graph(s.symbols, lines, [[0]], width=end + width_past_end_ss * SS)
+    return score_from_graphs([g])
+
+
+def test_a_measure_the_photo_cut_off_at_the_right_is_kept_as_rests():
+    # the lines run on past the last barline out of the photo: a measure lies beyond
+    score, report = _cut_at_the_right(1.0)
+    assert [len(r) for r in names(score)] == [4, 4, 0]
+    assert rhythm(score)[-1] == [(0.0, 4.0)]
+    assert "cut_measure" in kinds(report)
+    assert_valid(score)
+    # the same staff ending well inside the photo: its last barline ends the line
+    score, report = _cut_at_the_right(10.0)
+    assert [len(r) for r in names(score)] == [4, 4]
+    assert "cut_measure" not in kinds(report)
+    # a courtesy time signature after the barline ends the line too
+    score, report = _cut_at_the_right(1.0, after_barline=lambda s: s.time(3, 4))
+    assert [len(r) for r in names(score)] == [4, 4]
+
+
 def test_grand_staff_is_one_part_with_two_staves():
     up, low = Staff(top=TOP, fifths=1), Staff(top=TOP + 100, clef="clef_f", fifths=1)
     for p in (0, 2, 4, 6):

@@ -43,6 +43,14 @@ COURTESY_MAX_SS = 3.8
 #: Key signature accidentals (and time signature digits) further apart than this
 #: (staff spaces) belong to different signatures.
 SIGNATURE_GAP_SS = 1.6
+#: Staves that end within this many staff spaces of the page image's right side run
+#: on out of the photo; when they run on at least ``CUT_MIN_RUN_SS`` past their
+#: system's last barline (which is no final barline), a measure lies beyond the
+#: photo's edge: it is kept as an empty measure (``MeasureSpan.cut``), so that the
+#: measures after it keep their places. Not where a clef, key or time signature
+#: follows the barline (courtesy signatures: the line ends there).
+CUT_EDGE_SS = 3.0
+CUT_MIN_RUN_SS = 1.0
 
 #: Slanted barlines (see :func:`level_barlines`): the offset from one staff to the
 #: next is searched up to this slant (x per y, about 19 degrees) ...
@@ -64,12 +72,14 @@ _KIND_PRIORITY = ["barline_repeat_both", "barline_repeat_end", "barline_repeat_s
 @dataclass
 class MeasureSpan:
     """One measure of a system: x range (px) and the barline classes at its left
-    and right (None: none printed / start or end of the system)."""
+    and right (None: none printed / start or end of the system); ``cut``: a measure
+    the photo's edge cut off (nothing of it is read)."""
 
     x0: float
     x1: float
     left: str | None = None
     right: str | None = None
+    cut: bool = False
 
 
 def _staves_spanned(g: StaffGraph, b: Node, staves: list[int]) -> list[int]:
@@ -127,7 +137,7 @@ def level_barlines(g: StaffGraph) -> StaffGraph:
     staves = [dataclasses.replace(st, xs=st.xs - shift.get(i, 0.0), x0=st.x0 - shift.get(i, 0.0),
                                   x1=st.x1 - shift.get(i, 0.0)) for i, st in enumerate(g.staves)]
     return StaffGraph(nodes=nodes, edges=list(g.edges), staves=staves,
-                      systems=[list(s) for s in g.systems])
+                      systems=[list(s) for s in g.systems], width=g.width)
 
 
 def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
@@ -196,6 +206,13 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
         else:
             merged.append(sp)
     spans = merged
+    staff_end = x_end - ss
+    if (spans and g.width and spans[-1].right not in (None, "barline_final")
+            and staff_end >= g.width - CUT_EDGE_SS * ss and staff_end - spans[-1].x1 >= CUT_MIN_RUN_SS * ss
+            and not any(n.role in ("clef", "key", "time") and n.staff in staves and n.cx > spans[-1].x1
+                        for n in g.nodes)):
+        left = spans[-1].right if spans[-1].right in REPEAT_START else None
+        spans.append(MeasureSpan(spans[-1].x1, staff_end, left=left, cut=True))
     for s in spans:  # a repeat-both opens the next measure only as a start
         if s.left == "barline_repeat_both":
             s.left = "barline_repeat_start"
