@@ -600,6 +600,12 @@ LOCAL_REALIGN_MARGIN = 0.05
 EVIDENCE_MIN_LINES = 4
 MIN_STAFF_COVERAGE = 0.3
 MAX_SPACE_INK = 0.25
+#: ... or ``STRAIGHT_MIN_COVERAGE`` for a staff at least ``SHORT_STAFF_SS`` long, as
+#: straight as ``SHORT_MAX_WOBBLE_SS`` and as clean as ``SHORT_MAX_SPACE_INK`` (lines
+#: in a photo's grain, broken into pieces too short for the thin-line mask; it needs
+#: ``STRAIGHT_MIN_CLEAN_COVERAGE`` below instead of ``MIN_CLEAN_COVERAGE``).
+STRAIGHT_MIN_COVERAGE = 0.2
+STRAIGHT_MIN_CLEAN_COVERAGE = 0.1
 #: Lines against spaces: coverage less ``SPACE_INK_WEIGHT`` times the space ink must
 #: reach ``MIN_CLEAN_COVERAGE`` (two lines of lyrics: broken "lines", inked "spaces").
 SPACE_INK_WEIGHT = 2.0
@@ -860,11 +866,13 @@ def _plausible(c: _Cand, ss: float) -> bool:
     length = c.x1 - c.x0
     if length < MIN_STAFF_LENGTH_SS * ss:
         return False
-    if c.coverage < MIN_STAFF_COVERAGE or c.space_ink > MAX_SPACE_INK:
-        return False
-    if c.coverage - SPACE_INK_WEIGHT * c.space_ink < MIN_CLEAN_COVERAGE:
-        return False
     wobble = _wobble(c)
+    straight = (length >= SHORT_STAFF_SS * ss and wobble <= SHORT_MAX_WOBBLE_SS * ss
+                and c.space_ink <= SHORT_MAX_SPACE_INK)
+    if c.coverage < (STRAIGHT_MIN_COVERAGE if straight else MIN_STAFF_COVERAGE) or c.space_ink > MAX_SPACE_INK:
+        return False
+    if c.coverage - SPACE_INK_WEIGHT * c.space_ink < (STRAIGHT_MIN_CLEAN_COVERAGE if straight else MIN_CLEAN_COVERAGE):
+        return False
     clean = c.coverage >= CLEAN_STAFF_COVERAGE and c.space_ink <= SHORT_MAX_SPACE_INK
     if wobble > (CLEAN_MAX_WOBBLE_SS if clean else MAX_WOBBLE_SS) * ss:
         return False

@@ -564,3 +564,21 @@ def test_a_whole_clean_staff_may_wobble_more_than_a_comb_on_texture():
     assert _plausible(cand(0.87, 0.09), 10.0)
     assert not _plausible(cand(0.6, 0.09), 10.0)
     assert not _plausible(cand(0.87, 0.2), 10.0)
+
+
+def test_a_long_straight_clean_staff_needs_less_coverage():
+    """Grain in a low-light photo breaks a staff's lines into pieces too short for the
+    thin-line mask (a quarter of its columns show them): still a staff when it is
+    long, dead straight and clean between its lines; not when it is short or bends
+    from sample to sample like a comb on texture."""
+    from omr.staff import _Cand, _plausible
+
+    def cand(length_ss, bend_px):
+        xs = np.arange(0.0, length_ss * 10.0, 20.0)
+        bend = 0.5 * bend_px * (np.arange(len(xs)) % 2)
+        lines = np.stack([100.0 + 10 * k + bend for k in range(5)])
+        return _Cand(xs=xs, lines=lines, x0=0.0, x1=float(xs[-1]), coverage=0.24, space_ink=0.046)
+
+    assert _plausible(cand(52, 0.0), 10.0)
+    assert not _plausible(cand(20, 0.0), 10.0)
+    assert not _plausible(cand(52, 1.0), 10.0)
