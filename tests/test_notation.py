@@ -1090,6 +1090,27 @@ def test_courtesy_time_signature_after_the_last_barline_is_no_measure():
     assert "restored_rest" not in kinds(report)
 
 
+def test_a_barline_on_one_staff_where_the_other_has_a_note_is_none():
+    # a crease through the lower staff, where the upper staff has its second note:
+    # a barline cannot cross a note
+    up, low = Staff(top=TOP), Staff(top=TOP + 100)
+    for st in (up, low):
+        st.x = max(up.x, low.x)
+    heads = []
+    for _ in range(2):
+        for p in (0, 2, 4, 6):
+            heads.append(up.note(p).head)
+            low.note(p)
+        for st in (up, low):
+            st.barline()
+    second = heads[1]
+    cx = 0.5 * (second.box[0] + second.box[2])
+    low.add("barline_single", (cx - 0.6, low.top + 0.5, cx + 0.6, low.top + 40.5))
+    score, _, _ = transcribe(up, low)
+    assert [len(r) for r in names(score, 0)] == [4, 4]
+    assert [len(r) for r in names(score, 1)] == [4, 4]
+
+
 def _cut_at_the_right(width_past_end_ss: float, after_barline=None):
     """Two measures, a barline, and the staff running on 5 staff spaces to its end;
     the page image ends ``width_past_end_ss`` after that."""

@@ -31,7 +31,8 @@ BARLINE_CLUSTER_SS = 1.5
 #: A barline stands when it is found on at least half of a system's staves; in a
 #: system of four staves or more, on no more than half of them only when one of
 #: them scores at least this (a stem or a crease passes for a barline on a staff or
-#: two, doubtfully).
+#: two, doubtfully). One found on only some staves does not stand where a notehead
+#: or a rest of another staff covers its x (see :func:`_blocked`).
 HALF_BARLINE_SCORE = 0.8
 #: A measure is at least this wide (staff spaces): a narrower one is a stem or a
 #: bracket taken for a barline, and joins the measure before it.
@@ -140,6 +141,15 @@ def level_barlines(g: StaffGraph) -> StaffGraph:
                       systems=[list(s) for s in g.systems], width=g.width)
 
 
+def _blocked(g: StaffGraph, staves: set[int], xs: list[float]) -> bool:
+    """Whether a notehead or a rest on one of ``staves`` covers the middle of ``xs``
+    (the x of a barline found on other staves of their system)."""
+    xs = sorted(xs)
+    x = 0.5 * (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2])
+    return any(n.staff in staves and n.role in ("notehead", "rest") and n.box[0] < x < n.box[2]
+               for n in g.nodes)
+
+
 def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
     """The measures of the system made of ``staves`` (page staff indices)."""
     if not staves:
@@ -167,6 +177,8 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
             continue
         if len(staves) >= 4 and 2 * len(covered) <= len(staves) and max(it[3] for it in c) < HALF_BARLINE_SCORE:
             continue  # half the staves, none of them sure: stems or a crease taken for barlines
+        if len(covered) < len(staves) and _blocked(g, set(staves) - covered, [it[0] for it in c]):
+            continue  # a note stands where the barline would cross another staff: a crease or a stem
         kinds = [it[1] for it in c]
         kind = min(kinds, key=lambda k: _KIND_PRIORITY.index(k) if k in _KIND_PRIORITY else 99)
         if kind == "barline_single" and kinds.count("barline_single") < len(kinds) / 2:
