@@ -22,7 +22,7 @@ navigation as music21 repeat objects. Inferred notes and rests are coloured
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
@@ -154,26 +154,25 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
             # every slot of the piece; a staff left out of this system reads as empty
             # (its nearest present staff stands in for its geometry)
             staves = [present[_nearest(slots, i)] for i in range(n_slots)]
-            per_staff: list[list[StaffMeasure]] = []
-            time_changes: dict[int, list[tuple[int, int]]] = {}  # readings, surest first
-            for slot, s in enumerate(staves):
-                if slot not in slots:
-                    per_staff.append([StaffMeasure(events=[], clef=clefs.get(slot),
-                                                   staff_space=g.staves[s].staff_space) for _ in spans])
-                    continue
-                sm, tc = _read_staff(g, s, spans, clefs.get(slot), keys.get(slot, 0), first_x, report,
-                                     page_no)
-                per_staff.append(sm)
-                for k, staff_measure in enumerate(sm):
-                    if any(e.inferred == "even triplet" for e in staff_measure.events):
-                        report.infer("reread", "a note of a triplet read shorter than the other two (a beam "
-                                     "or flag misread) is read as long as they are", page=page_no,
-                                     measure=len(measures) + k + 1, staff=slot + 1)
-                for k, t in tc.items():
-                    time_changes.setdefault(k, t)
-                last = sm[-1]
+            read = Report()  # (kept once the measures are settled)
+            per_staff, time_changes = _read_system(g, staves, slots, spans, clefs, keys, first_x, read,
+                                                   page_no, len(measures))
+            joined, where = _join_split_measures(spans, per_staff, time_changes, time)
+            if where:
+                spans, read = joined, Report()
+                per_staff, time_changes = _read_system(g, staves, slots, spans, clefs, keys, first_x, read,
+                                                       page_no, len(measures))
+                for k in where:
+                    report.infer("split_measure", "a doubtful barline cut a measure into two short ones that "
+                                 "make one whole measure: read as one measure (a crease or a stem)",
+                                 page=page_no, measure=len(measures) + k + 1)
+            report.inferred.extend(read.inferred)
+            report.warnings.extend(read.warnings)
+            for slot in slots:
+                last = per_staff[slot][-1]
                 clefs[slot] = last.clef_changes[-1][1] if last.clef_changes else last.clef
-                keys[slot] = next((m.key for m in reversed(sm) if m.key is not None), keys.get(slot, 0))
+                keys[slot] = next((m.key for m in reversed(per_staff[slot]) if m.key is not None),
+                                  keys.get(slot, 0))
             content_time = _time_from_content(per_staff, spans)
             for k, span in enumerate(spans):
                 if k in time_changes:
@@ -341,6 +340,81 @@ def _choose_time(readings: list[tuple[int, int]], per_staff, spans, report: Repo
         report.infer("time_reading", f"the time signature reads as {readings[0][0]}/{readings[0][1]} or "
                      f"{best[0]}/{best[1]}; {best[0]}/{best[1]} fills more measures", page=page, measure=measure)
     return best
+
+
+def _read_system(g: StaffGraph, staves: list[int], slots, spans: list[MeasureSpan], clefs: dict, keys: dict,
+                 first_x: float, report: Report, page: int, before: int):
+    """Every staff of one system read measure by measure: ``(per_staff, time_changes)``.
+    ``staves``: the page staff standing for each slot of the piece (``slots``: those
+    present in this system; the others read as empty), ``clefs``/``keys``: in force
+    per slot before the system; ``before``: how many measures came before it."""
+    per_staff: list[list[StaffMeasure]] = []
+    time_changes: dict[int, list[tuple[int, int]]] = {}  # readings, surest first
+    for slot, s in enumerate(staves):
+        if slot not in slots:
+            per_staff.append([StaffMeasure(events=[], clef=clefs.get(slot),
+                                           staff_space=g.staves[s].staff_space) for _ in spans])
+            continue
+        sm, tc = _read_staff(g, s, spans, clefs.get(slot), keys.get(slot, 0), first_x, report, page)
+        per_staff.append(sm)
+        for k, staff_measure in enumerate(sm):
+            if any(e.inferred == "even triplet" for e in staff_measure.events):
+                report.infer("reread", "a note of a triplet read shorter than the other two (a beam "
+                             "or flag misread) is read as long as they are", page=page,
+                             measure=before + k + 1, staff=slot + 1)
+        for k, t in tc.items():
+            time_changes.setdefault(k, t)
+    return per_staff, time_changes
+
+
+#: Two measures of a system are one whose barline between them is a plain one the
+#: detector scored below this, when on every staff with music each is short and
+#: together they make one measure of the time in force (a crease or a stem taken
+#: for a barline; two short measures of a real bar line meet at repeats and section
+#: ends, whose barlines are not plain).
+SPLIT_BARLINE_SCORE = 0.7
+
+
+def _join_split_measures(spans: list[MeasureSpan], per_staff: list[list[StaffMeasure]],
+                         time_changes: dict, time: tuple[int, int] | None) -> tuple[list[MeasureSpan], list[int]]:
+    """``spans`` with the measures cut in two by a doubtful barline joined (see
+    ``SPLIT_BARLINE_SCORE``), and the indices of the joined measures among them."""
+    readings = [t for t in time_changes.get(0, []) if t]
+    t = readings[0] if readings else time
+    if t is None:
+        return spans, []
+    bar = Fraction(4 * t[0], t[1])
+
+    def halves(k: int) -> bool:
+        seen = False
+        for sm in per_staff:
+            a = [e for e in sm[k].events if not e.grace]
+            b = [e for e in sm[k + 1].events if not e.grace]
+            if not a and not b:
+                continue
+            if not a or not b:
+                return False
+            la = max(voice_lengths(a, sm[k].staff_space))
+            lb = max(voice_lengths(b, sm[k + 1].staff_space))
+            if not (0 < la < bar and 0 < lb < bar and la + lb == bar):
+                return False
+            seen = True
+        return seen
+
+    out: list[MeasureSpan] = []
+    where: list[int] = []
+    k = 0
+    while k < len(spans):
+        sp = spans[k]
+        if (k + 1 < len(spans) and sp.right == "barline_single" and sp.right_score < SPLIT_BARLINE_SCORE
+                and k + 1 not in time_changes and not spans[k + 1].cut and halves(k)):
+            where.append(len(out))
+            out.append(replace(spans[k + 1], x0=sp.x0, left=sp.left))
+            k += 2
+        else:
+            out.append(sp)
+            k += 1
+    return out, where
 
 
 def _fit(time: tuple[int, int], per_staff, spans) -> float:

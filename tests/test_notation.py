@@ -11,6 +11,7 @@ fill half the staff each, a barline spans the staff, and so on.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -1109,6 +1110,29 @@ def test_a_barline_on_one_staff_where_the_other_has_a_note_is_none():
     score, _, _ = transcribe(up, low)
     assert [len(r) for r in names(score, 0)] == [4, 4]
     assert [len(r) for r in names(score, 1)] == [4, 4]
+
+
+@pytest.mark.parametrize("score, lengths", [(0.6, [4, 4, 4]), (0.9, [4, 2, 2, 4])])
+def test_a_doubtful_barline_that_cuts_a_measure_in_two_halves_is_none(score, lengths):
+    # a crease read as a barline in the middle of the second measure: two short
+    # measures that make one of 4/4 (a sure barline keeps them: short measures are
+    # printed, and marked)
+    s = Staff()
+    _four_quarters(s, 4)
+    s.barline()
+    s.note(2)
+    s.note(2)
+    crease = s.barline()
+    s.symbols[s.symbols.index(crease)] = dataclasses.replace(crease, score=score)
+    s.note(2)
+    s.note(2)
+    s.barline()
+    _four_quarters(s, 0)
+    s.barline("barline_final")
+    score_, report, _ = transcribe(s)
+    assert [len(r) for r in names(score_)] == lengths
+    assert ("split_measure" in kinds(report)) == (len(lengths) == 3)
+    assert_valid(score_)
 
 
 def _cut_at_the_right(width_past_end_ss: float, after_barline=None):

@@ -73,13 +73,15 @@ _KIND_PRIORITY = ["barline_repeat_both", "barline_repeat_end", "barline_repeat_s
 @dataclass
 class MeasureSpan:
     """One measure of a system: x range (px) and the barline classes at its left
-    and right (None: none printed / start or end of the system); ``cut``: a measure
-    the photo's edge cut off (nothing of it is read)."""
+    and right (None: none printed / start or end of the system); ``right_score``: the
+    detector's score of the right barline (its surest piece); ``cut``: a measure the
+    photo's edge cut off (nothing of it is read)."""
 
     x0: float
     x1: float
     left: str | None = None
     right: str | None = None
+    right_score: float = 1.0
     cut: bool = False
 
 
@@ -185,7 +187,7 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
             kind = max(set(kinds), key=kinds.count)
         # the median: a stem read as a barline beside the real one does not move it
         xs = sorted(it[0] for it in c)
-        barlines.append((0.5 * (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]), kind))
+        barlines.append((0.5 * (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]), kind, max(it[3] for it in c)))
     x_start = min(g.staves[s].x0 for s in staves)
     x_end = max(g.staves[s].x1 for s in staves) + ss
     # (a stem alone counts: a measure whose noteheads the detector missed is a measure)
@@ -197,12 +199,12 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
     spans: list[MeasureSpan] = []
     carry_left: str | None = None
     prev_x, prev_kind = x_start, None
-    for x, kind in barlines + [(x_end, None)]:
+    for x, kind, score in barlines + [(x_end, None, 1.0)]:
         if kind is None and prev_kind is not None and x - ss - prev_x < COURTESY_MAX_SS * ss:
             break  # after the system's last barline: courtesy signatures, no measure
         if has_music(prev_x, x):
             left = carry_left or (prev_kind if prev_kind in REPEAT_START else None)
-            spans.append(MeasureSpan(prev_x, x, left=left, right=kind))
+            spans.append(MeasureSpan(prev_x, x, left=left, right=kind, right_score=score))
             carry_left = None
         elif kind is not None and kind in REPEAT_START:
             carry_left = kind
@@ -214,7 +216,7 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
     merged: list[MeasureSpan] = []
     for sp in spans:
         if merged and sp.x1 - sp.x0 < MIN_MEASURE_SS * ss and sp.left is None:
-            merged[-1].x1, merged[-1].right = sp.x1, sp.right
+            merged[-1].x1, merged[-1].right, merged[-1].right_score = sp.x1, sp.right, sp.right_score
         else:
             merged.append(sp)
     spans = merged
