@@ -751,6 +751,30 @@ def _read_over_measures(g: StaffGraph, staves: list[int], measures: list[ReadMea
 # ---------------------------------------------------------------------------
 
 
+#: At least this many measures in a row that hold the same length, shorter than
+#: their time signature's and itself a meter in common use, on every staff: the
+#: score changed time where the detector saw no time signature (their voices are
+#: kept short, not filled with rests).
+SHORT_RUN_MEASURES = 4
+
+
+def _short_runs(measures: list[ReadMeasure]) -> dict[int, Fraction]:
+    """Index → length of the measures in runs of ``SHORT_RUN_MEASURES`` or more that
+    hold the same length, shorter than their bar (see the constant)."""
+    lengths = [_content_length(m) for m in measures]
+    out: dict[int, Fraction] = {}
+    start = 0
+    for i in range(1, len(measures) + 1):
+        if i < len(measures) and lengths[i] == lengths[start] and measures[i].bar == measures[start].bar:
+            continue
+        length = lengths[start]
+        if (i - start >= SHORT_RUN_MEASURES and 0 < length < measures[start].bar
+                and length in PLAUSIBLE_MEASURE_QUARTERS):
+            out.update({k: length for k in range(start, i)})
+        start = i
+    return out
+
+
 def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
     """Voices, onsets and implied notation for every measure (see module doc)."""
     shapes: dict[int, list[tuple]] = {}
@@ -761,6 +785,8 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
     # ... and only a measure as wide as the bars it would hold: misread durations
     # (beams not seen) can make a measure add up to two bars just as well
     typical_width = float(np.median([m.span.x1 - m.span.x0 for m in measures])) if measures else 0.0
+    # a run of measures all short by the same amount: a time change not seen
+    unseen_time = _short_runs(measures)
     index = -1
     while index + 1 < len(measures):
         index += 1
@@ -841,6 +867,12 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                 m.irregular = True
                 report.infer("irregular_measure", f"the measure holds {longest} quarter notes, not {bar}: "
                              "kept as a short measure (hidden time signature)", **where)
+            elif unseen_time.get(index) == longest and agree == len(m.staves):
+                m.length = longest
+                m.irregular = True
+                report.infer("unseen_time_change", f"the measure holds {longest} quarter notes, not {bar}, as "
+                             f"do the {SHORT_RUN_MEASURES - 1} or more next to it: a change of time not "
+                             "seen; kept as it is (hidden time signature)", **where)
         columns = _columns(m)
         for slot, sm in enumerate(m.staves):
             staff = m.graph.staves[m.staff_ids[slot]]

@@ -1135,6 +1135,31 @@ def test_a_doubtful_barline_that_cuts_a_measure_in_two_halves_is_none(score, len
     assert_valid(score_)
 
 
+@pytest.mark.parametrize("short_measures", [5, 3])
+def test_a_run_of_equally_short_measures_is_a_time_change_not_seen(short_measures):
+    # 3/4, then 2/4 whose time signature the detector missed: four or more measures
+    # in a row of two quarters are kept as they are; fewer get their rests restored
+    # (but the last, which may end a piece short)
+    s = Staff(time=(3, 4))
+    for _ in range(2):
+        for p in (0, 2, 4):
+            s.note(p)
+        s.barline()
+    for _ in range(short_measures):
+        s.note(2)
+        s.note(4)
+        s.barline()
+    score, report, _ = transcribe(s)
+    short = rhythm(score)[2:]
+    if short_measures >= 4:
+        assert all(r == [(0.0, 1.0), (1.0, 1.0)] for r in short)
+        assert "unseen_time_change" in kinds(report)
+    else:
+        assert all(sum(d for _, d in r) == 3.0 for r in short[:-1])  # (the last may end short)
+        assert "unseen_time_change" not in kinds(report)
+    assert_valid(score)
+
+
 def _cut_at_the_right(width_past_end_ss: float, after_barline=None):
     """Two measures, a barline, and the staff running on 5 staff spaces to its end;
     the page image ends ``width_past_end_ss`` after that."""
