@@ -760,8 +760,9 @@ SHORT_RUN_MEASURES = 4
 
 
 def _short_runs(measures: list[ReadMeasure]) -> dict[int, Fraction]:
-    """Index → length of the measures in runs of ``SHORT_RUN_MEASURES`` or more that
-    hold the same length, shorter than their bar (see the constant)."""
+    """``id()`` of each measure in a run of ``SHORT_RUN_MEASURES`` or more that hold
+    the same length, shorter than their bar (see the constant) → that length. (By
+    identity: pass 2 may cut a measure in two, moving the later ones' indices.)"""
     lengths = [_content_length(m) for m in measures]
     out: dict[int, Fraction] = {}
     start = 0
@@ -771,7 +772,7 @@ def _short_runs(measures: list[ReadMeasure]) -> dict[int, Fraction]:
         length = lengths[start]
         if (i - start >= SHORT_RUN_MEASURES and 0 < length < measures[start].bar
                 and length in PLAUSIBLE_MEASURE_QUARTERS):
-            out.update({k: length for k in range(start, i)})
+            out.update({id(measures[k]): length for k in range(start, i)})
         start = i
     return out
 
@@ -868,7 +869,7 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                 m.irregular = True
                 report.infer("irregular_measure", f"the measure holds {longest} quarter notes, not {bar}: "
                              "kept as a short measure (hidden time signature)", **where)
-            elif unseen_time.get(index) == longest and agree == len(m.staves):
+            elif unseen_time.get(id(m)) == longest and agree == len(m.staves):
                 m.length = longest
                 m.irregular = True
                 report.infer("unseen_time_change", f"the measure holds {longest} quarter notes, not {bar}, as "
