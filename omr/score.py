@@ -1426,22 +1426,16 @@ def score_from_graphs(graphs: list[StaffGraph], *, title: str | None = None):
 #: "Tenor 1", "Tenor II"; not a tenor instrument) on treble clefs sings an octave
 #: lower than written, 8 printed under the clef or not (the choral convention).
 TENOR_NAME = re.compile(r"^\s*(tenor[ei]?|t[eé]nor|ten\.)\s*(\d|i{1,3}|iv)?\.?\s*$", re.IGNORECASE)
-#: ... and "T." among parts named by the other voices' initials ("S.", "A.", "B.").
-VOICE_INITIAL = re.compile(r"^\s*([SATB])\.?\s*$")
 
 
 def tenor_octave(score, report: Report) -> None:
-    """Parts of ``score`` named as a tenor voice (``TENOR_NAME``, ``VOICE_INITIAL``) whose clefs are all
+    """Parts of ``score`` named as a tenor voice (``TENOR_NAME``) whose clefs are all
     plain treble clefs: their clefs become treble clefs with an 8 below and their
     notes sound an octave lower (reported)."""
     from music21 import clef, stream
 
-    parts = list(score.getElementsByClass(stream.Part))
-    initials = {m.group(1) for m in (VOICE_INITIAL.match(p.partName or "") for p in parts) if m}
-    for part in parts:
-        initial = VOICE_INITIAL.match(part.partName or "")
-        choir = initial is not None and initial.group(1) == "T" and len(initials & set("SAB")) >= 1
-        if not (TENOR_NAME.match(part.partName or "") or choir):
+    for part in score.getElementsByClass(stream.Part):
+        if not TENOR_NAME.match(part.partName or ""):
             continue
         clefs = list(part.recurse().getElementsByClass(clef.Clef))
         if not clefs or not all(type(c) is clef.TrebleClef for c in clefs):

@@ -1176,21 +1176,6 @@ def test_a_tenor_voice_on_a_treble_clef_sounds_an_octave_lower(label, octave):
     assert_valid(score)
 
 
-@pytest.mark.parametrize("labels, octave", [(("S.", "T."), 3), (("Tpt.", "T."), 4)])
-def test_a_staff_named_t_among_choir_initials_is_a_tenor(labels, octave):
-    # "S." and "T." left of two treble staves: a choir's soprano and tenor; "T."
-    # beside a trumpet says nothing
-    up, low = Staff(top=TOP), Staff(top=TOP + 100)
-    for st, label in zip((up, low), labels):
-        for p in (0, 2, 4, 6):
-            st.note(p)
-        st.barline("barline_final")
-        st.add("text_other", (0, st.top + 15, 18, st.top + 25), text=label)
-    score, report, _ = transcribe(up, low)
-    assert names(score, 0) == [["E4", "G4", "B4", "D5"]]
-    assert names(score, 1) == [[f"E{octave}", f"G{octave}", f"B{octave}", f"D{octave + 1}"]]
-
-
 def _cut_at_the_right(width_past_end_ss: float, after_barline=None):
     """Two measures, a barline, and the staff running on 5 staff spaces to its end;
     the page image ends ``width_past_end_ss`` after that."""
