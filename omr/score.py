@@ -22,7 +22,6 @@ navigation as music21 repeat objects. Inferred notes and rests are coloured
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 
@@ -1418,32 +1417,4 @@ def score_from_graphs(graphs: list[StaffGraph], *, title: str | None = None):
     parts = staff_layout(g, k) if g is not None else []
     names = part_names(g, parts, k) if g is not None else []
     score = to_music21(measures, parts, names, title=title)
-    tenor_octave(score, report)
     return score, report
-
-
-#: A voice part named so (printed left of its staff: "Tenor", "Ten.", "Tenore",
-#: "Tenor 1", "Tenor II"; not a tenor instrument) on treble clefs sings an octave
-#: lower than written, 8 printed under the clef or not (the choral convention).
-TENOR_NAME = re.compile(r"^\s*(tenor[ei]?|t[eé]nor|ten\.)\s*(\d|i{1,3}|iv)?\.?\s*$", re.IGNORECASE)
-
-
-def tenor_octave(score, report: Report) -> None:
-    """Parts of ``score`` named as a tenor voice (``TENOR_NAME``) whose clefs are all
-    plain treble clefs: their clefs become treble clefs with an 8 below and their
-    notes sound an octave lower (reported)."""
-    from music21 import clef, stream
-
-    for part in score.getElementsByClass(stream.Part):
-        if not TENOR_NAME.match(part.partName or ""):
-            continue
-        clefs = list(part.recurse().getElementsByClass(clef.Clef))
-        if not clefs or not all(type(c) is clef.TrebleClef for c in clefs):
-            continue
-        for c in clefs:
-            c.activeSite.replace(c, clef.Treble8vbClef())
-        for n in part.recurse().notes:
-            for p in n.pitches:
-                p.octave -= 1
-        report.infer("tenor_octave", f"the part named {part.partName!r} is a tenor voice: its treble clef "
-                     "sounds an octave lower (an 8 under the clef, printed or not)")

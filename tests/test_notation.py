@@ -1160,22 +1160,6 @@ def test_a_run_of_equally_short_measures_is_a_time_change_not_seen(short_measure
     assert_valid(score)
 
 
-@pytest.mark.parametrize("label, octave", [("Tenor", 3), ("Ten.", 3), ("Tenor Saxophone", 4)])
-def test_a_tenor_voice_on_a_treble_clef_sounds_an_octave_lower(label, octave):
-    # a choir's tenor part on a plain treble clef (its 8 not printed, or not seen)
-    s = Staff()
-    for p in (0, 2, 4, 6):
-        s.note(p)
-    s.barline("barline_final")
-    s.add("text_other", (0, TOP + 15, 18, TOP + 25), text=label)
-    score, report, _ = transcribe(s)
-    assert names(score) == [[f"E{octave}", f"G{octave}", f"B{octave}", f"D{octave + 1}"]]
-    clefs = list(score.parts[0].recurse().getElementsByClass("Clef"))
-    assert [type(c).__name__ for c in clefs] == ["Treble8vbClef" if octave == 3 else "TrebleClef"]
-    assert ("tenor_octave" in kinds(report)) == (octave == 3)
-    assert_valid(score)
-
-
 def _cut_at_the_right(width_past_end_ss: float, after_barline=None):
     """Two measures, a barline, and the staff running on 5 staff spaces to its end;
     the page image ends ``width_past_end_ss`` after that."""
