@@ -1246,13 +1246,12 @@ def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bo
             groups.append([i])
     groups = _even_systems(groups, joins)
     if len(staves) >= 4 and 2 * sum(len(g) == 1 for g in groups) > len(groups):
+        # most staves alone: the photo cut off their starts
         by_gaps = _systems_by_gaps(staves)
         if by_gaps and all(any(set(g) <= set(b) for b in by_gaps) for g in groups):
             groups = by_gaps
-    if len(staves) >= 4 and 2 * sum(len(g) == 1 for g in groups) > len(groups):
-        by_brackets = _systems_by_cut_brackets(staves, binary, joins)
-        if by_brackets:
-            groups = by_brackets
+        else:
+            groups = _systems_by_cut_brackets(staves, binary, joins) or groups
     systems = []
     for g_index, g in enumerate(groups):
         boxes = np.array([staves[i].box() for i in g])

@@ -143,11 +143,9 @@ def level_barlines(g: StaffGraph) -> StaffGraph:
                       systems=[list(s) for s in g.systems], width=g.width)
 
 
-def _blocked(g: StaffGraph, staves: set[int], xs: list[float]) -> bool:
-    """Whether a notehead or a rest on one of ``staves`` covers the middle of ``xs``
-    (the x of a barline found on other staves of their system)."""
-    xs = sorted(xs)
-    x = 0.5 * (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2])
+def _blocked(g: StaffGraph, staves: set[int], x: float) -> bool:
+    """Whether a notehead or a rest on one of ``staves`` covers ``x`` (a barline found
+    on other staves of their system)."""
     return any(n.staff in staves and n.role in ("notehead", "rest") and n.box[0] < x < n.box[2]
                for n in g.nodes)
 
@@ -179,17 +177,19 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
             continue
         if len(staves) >= 4 and 2 * len(covered) <= len(staves) and max(it[3] for it in c) < HALF_BARLINE_SCORE:
             continue  # half the staves, none of them sure: stems or a crease taken for barlines
-        if len(covered) < len(staves) and _blocked(g, set(staves) - covered, [it[0] for it in c]):
+        # the median: a stem read as a barline beside the real one does not move it
+        xs = sorted(it[0] for it in c)
+        x = 0.5 * (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2])
+        if len(covered) < len(staves) and _blocked(g, set(staves) - covered, x):
             continue  # a note stands where the barline would cross another staff: a crease or a stem
         kinds = [it[1] for it in c]
         kind = min(kinds, key=lambda k: _KIND_PRIORITY.index(k) if k in _KIND_PRIORITY else 99)
         if kind == "barline_single" and kinds.count("barline_single") < len(kinds) / 2:
             kind = max(set(kinds), key=kinds.count)
-        # the median: a stem read as a barline beside the real one does not move it
-        xs = sorted(it[0] for it in c)
-        barlines.append((0.5 * (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]), kind, max(it[3] for it in c)))
+        barlines.append((x, kind, max(it[3] for it in c)))
     x_start = min(g.staves[s].x0 for s in staves)
-    x_end = max(g.staves[s].x1 for s in staves) + ss
+    staff_end = max(g.staves[s].x1 for s in staves)
+    x_end = staff_end + ss
     # (a stem alone counts: a measure whose noteheads the detector missed is a measure)
     musical = sorted(n.cx for n in g.nodes if n.staff in staves and n.role in ("notehead", "rest", "stem"))
 
@@ -220,7 +220,6 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
         else:
             merged.append(sp)
     spans = merged
-    staff_end = x_end - ss
     if (spans and g.width and spans[-1].right not in (None, "barline_final")
             and staff_end >= g.width - CUT_EDGE_SS * ss and staff_end - spans[-1].x1 >= CUT_MIN_RUN_SS * ss
             and not any(n.role in ("clef", "key", "time") and n.staff in staves and n.cx > spans[-1].x1
