@@ -18,9 +18,11 @@ from omr.detect import data
 from omr.detect.infer import (
     TILE_OVERLAP_PX,
     TILE_PX,
+    _tile_spans,
     _tiles,
     decode,
     detect,
+    detect_normalized,
     load_model,
 )
 from omr.detect.model import OUTPUT_STRIDE, Detector, ModelConfig
@@ -72,6 +74,40 @@ def test_tiles_cover_with_overlap(length):
     assert starts[0] == 0 and min(starts[-1] + TILE_PX, length) == length
     for a, b in zip(starts, starts[1:]):
         assert b - a <= TILE_PX - TILE_OVERLAP_PX  # neighbours overlap at least this much
+
+
+@pytest.mark.parametrize("length", [100, TILE_PX, TILE_PX + 1, TILE_PX + 108, 3 * TILE_PX + 17])
+def test_tile_spans_share_the_page_out_once(length):
+    """Every pixel row (column) belongs to exactly one tile, inside that tile and at
+    least half the nominal overlap from any of its edges that is not the page's."""
+    spans = _tile_spans(length)
+    assert spans[0][1] == 0 and spans[-1][2] == length
+    for (_, _, own_to), (_, own_from, _) in zip(spans, spans[1:]):
+        assert own_to == own_from
+    for start, own_from, own_to in spans:
+        end = min(start + TILE_PX, length)
+        assert start <= own_from < own_to <= end
+        assert own_from == 0 or own_from - start >= TILE_OVERLAP_PX / 2
+        assert own_to == length or end - own_to >= TILE_OVERLAP_PX / 2
+
+
+def test_a_page_taller_than_a_tile_gives_each_symbol_once():
+    """A normalized page a little taller than a tile is read in two tiles that
+    overlap by most of their height; a symbol there is still reported once."""
+    from synth.engrave import EngraveOptions, Engraver
+    from synth.generate import generate_score
+
+    score = generate_score(7002, features=["chords"], n_measures=16)
+    page = Engraver(score.musicxml, EngraveOptions(staff_space_px=10.0)).render_page(1)
+    grey = cv2.cvtColor(page.image, cv2.COLOR_RGB2GRAY) if page.image.ndim == 3 else page.image
+    tall = np.vstack([grey] * (TILE_PX // grey.shape[0] + 1))[: TILE_PX + 108, :1200]
+    found = [d for d in detect_normalized(load_model(), tall) if d.score >= 0.5]
+    heads = np.array([d.box for d in found if d.cls in NOTEHEADS])
+    assert len(heads) >= 40
+    centres = np.column_stack([(heads[:, 0] + heads[:, 2]) / 2, (heads[:, 1] + heads[:, 3]) / 2])
+    gaps = np.hypot(*(centres[:, None] - centres[None]).transpose(2, 0, 1))
+    np.fill_diagonal(gaps, np.inf)
+    assert gaps.min() > 3.0, "a notehead reported twice"
 
 
 # ----------------------------------------------------------------- shipped model

@@ -152,14 +152,25 @@ def _tiles(length: int) -> list[int]:
     return sorted(set(starts))
 
 
+def _tile_spans(length: int) -> list[tuple[int, float, float]]:
+    """``(start, own_from, own_to)`` of each tile along a side of ``length`` px: a
+    tile owns the page up to the middle of its overlap with each neighbour, so a
+    symbol in an overlap is kept once, from the tile that has it furthest from its
+    edge. (The last tile is moved back to end at the page's edge, so its overlap
+    with the one before can be far wider than ``TILE_OVERLAP_PX``.)"""
+    starts = _tiles(length)
+    bounds = [0.0] + [(b + a + TILE_PX) / 2 for a, b in zip(starts, starts[1:])] + [float(length)]
+    return [(s, bounds[k], bounds[k + 1]) for k, s in enumerate(starts)]
+
+
 @torch.no_grad()
 def detect_normalized(model: LoadedDetector, gray: np.ndarray, *,
                       threshold: float = DEFAULT_THRESHOLD) -> list[Detection]:
     """Detections on a normalized page image (uint8 grey, paper white), in its pixels."""
     h, w = gray.shape
     found: list[Detection] = []
-    for y0 in _tiles(h):
-        for x0 in _tiles(w):
+    for y0, lo_y, hi_y in _tile_spans(h):
+        for x0, lo_x, hi_x in _tile_spans(w):
             tile = gray[y0:y0 + TILE_PX, x0:x0 + TILE_PX]
             th, tw = tile.shape
             ph, pw = -th % PAD_MULTIPLE, -tw % PAD_MULTIPLE
@@ -167,12 +178,6 @@ def detect_normalized(model: LoadedDetector, gray: np.ndarray, *,
             if ph or pw:
                 x = F.pad(x, (0, pw, 0, ph))
             out = model(x.contiguous(memory_format=torch.channels_last))
-            # keep a detection only if its centre is in this tile's own part (the
-            # overlap belongs to whichever tile has it further from the edge)
-            lo_x = x0 + (TILE_OVERLAP_PX // 2 if x0 > 0 else 0)
-            hi_x = x0 + tw - (TILE_OVERLAP_PX // 2 if x0 + tw < w else 0)
-            lo_y = y0 + (TILE_OVERLAP_PX // 2 if y0 > 0 else 0)
-            hi_y = y0 + th - (TILE_OVERLAP_PX // 2 if y0 + th < h else 0)
             for c, (bx0, by0, bx1, by1), s in decode(out, threshold=threshold):
                 cx, cy = x0 + (bx0 + bx1) / 2, y0 + (by0 + by1) / 2
                 if lo_x <= cx < hi_x and lo_y <= cy < hi_y:
