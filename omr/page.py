@@ -467,6 +467,9 @@ class NormalizedPage:
     line_thickness: float = 0.0
     #: the perspective was read off the staves' spacing (:func:`keystone`)
     keystone: bool = False
+    #: degrees by which stems and barlines leaned once the page was level, undone
+    #: by a shear (:func:`lean`; 0.0 where they stood within ``SHEAR_MIN_DEG``)
+    lean_deg: float = 0.0
     #: whether the staff lines clearly run across the page this quarter turn rather
     #: than the other (see ``ORIENTATION_TIE_FACTOR``); False: a guess, which
     #: ``omr.detect.infer.detect`` checks with the detector
@@ -1090,6 +1093,80 @@ def keystone(binary: np.ndarray, staff_space: float, line_thickness: float) -> n
     return _translate(cx, cy) @ proj @ _translate(-cx, -cy)
 
 
+#: After the page is level, stems and barlines may still lean: perspective that the
+#: page outline did not undo (none found, or one side of it the photo's edge). Where
+#: they lean by at least ``SHEAR_MIN_DEG`` (within ``MAX_SHEAR_DEG``) the page is
+#: sheared upright (staff lines stay level): at 2 degrees the barlines of a system
+#: 30 staff spaces tall are a staff space apart from its top staff to its bottom. The lean is read off strokes at least
+#: ``SHEAR_MIN_STROKE_SS`` staff spaces tall (stems, barlines; few letters are), of
+#: which there must be ``SHEAR_MIN_STROKES``.
+SHEAR_MIN_DEG = 2.0
+MAX_SHEAR_DEG = 12.0
+SHEAR_MIN_STROKE_SS = 2.0
+SHEAR_MIN_STROKES = 20
+
+
+def _thin_vertical(binary: np.ndarray, max_run: int) -> np.ndarray:
+    """Ink pixels whose horizontal black run is at most ``max_run`` px (stems,
+    barlines; staff lines, noteheads and beams drop out)."""
+    b = binary.astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (max_run + 1, 1))
+    return (b > 0) & (cv2.morphologyEx(b, cv2.MORPH_OPEN, k) == 0)
+
+
+def lean(binary: np.ndarray, staff_space: float, line_thickness: float) -> float:
+    """Degrees by which the stems and barlines of a level page lean (positive: their
+    lower ends further right): the median slope of the thin vertical strokes at
+    least ``SHEAR_MIN_STROKE_SS`` staff spaces tall, weighted by their height; 0.0
+    when there are fewer than ``SHEAR_MIN_STROKES``.
+
+    >>> page = np.zeros((200, 300), bool)
+    >>> for y in (60, 70, 80, 90, 100, 140, 150, 160, 170, 180):
+    ...     page[y, 20:280] = True                  # two staves, lines level
+    >>> for x in range(40, 260, 20):
+    ...     for y in range(50, 190):
+    ...         page[y, x + int(round((y - 120) * np.tan(np.radians(4.0))))] = True
+    >>> abs(lean(page, 10.0, 1.0) - 4.0) < 0.2
+    True
+    """
+    run = _line_run_px(line_thickness)
+    strokes = _thin_vertical(binary, run).astype(np.uint8)
+    # bridge the staff lines that cut each stem and barline
+    strokes = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, run + 1)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
+    tall = SHEAR_MIN_STROKE_SS * staff_space
+    slant = np.tan(np.radians(MAX_SHEAR_DEG))
+    slopes, weights = [], []
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if h < tall or w > 2 * line_thickness + 2 + h * slant:
+            continue
+        ys, xs = np.nonzero(labels[y:y + h, x:x + w] == i)
+        yc = ys - ys.mean()
+        den = float((yc * yc).sum())
+        if den <= 0:
+            continue
+        slopes.append(float((yc * (xs - xs.mean())).sum()) / den)
+        weights.append(float(h))
+    if len(slopes) < SHEAR_MIN_STROKES:
+        return 0.0
+    order = np.argsort(slopes)
+    cum = np.cumsum(np.asarray(weights)[order])
+    median = np.asarray(slopes)[order][int(np.searchsorted(cum, cum[-1] / 2))]
+    return float(np.degrees(np.arctan(median)))
+
+
+def _upright(deg: float, w: int, h: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The shear (3x3) that sets strokes leaning by ``deg`` (see :func:`lean`) in a
+    w x h image upright, moved so that the whole image stays in view, and the size
+    of the view."""
+    t = np.tan(np.radians(deg))
+    m = np.array([[1.0, -t, t * h / 2], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    corners = _apply(m, np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64))
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    return _translate(-lo[0], 0.0) @ m, (int(np.ceil(hi[0] - lo[0])) + 1, h)
+
+
 def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | None = None):
     """One pass of the analysis at ``scale`` (analysis px per original px);
     ``turned``: the quarter turn (see :func:`normalize`), None to find it.
@@ -1195,11 +1272,23 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
                     m_small, work, binary, stats = m_k, work_k, binary_k, stats_k
                     thin = _thin_horizontal(binary, _line_run_px(stats.line_thickness))
                     keystoned = True
+    size = (work.shape[1], work.shape[0])
+    leaning = lean(binary, stats.staff_space, stats.line_thickness) if find else 0.0
+    if abs(leaning) < SHEAR_MIN_DEG:
+        leaning = 0.0
+    else:
+        shear, size = _upright(leaning, binary.shape[1], binary.shape[0])
+        m_small = shear @ m_small
+        # the ink mask is sheared as it is (it may hold faint lines a threshold lost)
+        binary = cv2.warpAffine(binary.astype(np.uint8), shear[:2], size, flags=cv2.INTER_NEAREST,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        thin = _thin_horizontal(binary, _line_run_px(stats.line_thickness))
     quad = None
     if quad_small is not None:
         quad = _apply(np.linalg.inv(to_small), quad_small)
     return dict(m=m_small @ to_small, stats=stats, quad=quad, quarter=quarter, quarter_sure=sure, skew=skew,
-                size=(work.shape[1], work.shape[0]), binary=binary, thin=thin, keystone=keystoned)
+                size=size, binary=binary, thin=thin, keystone=keystoned,
+                lean=leaning)
 
 
 def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NORM,
@@ -1301,7 +1390,8 @@ def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NO
     return NormalizedPage(image=image, staff_space_norm=float(staff_space_norm), staff_space=ss_orig,
                           to_original=to_original, original_size=(w0, h0), rotation=int(((4 - quarter) % 4) * 90),
                           skew_deg=float(res["skew"]), page_found=quad is not None, page_corners=corners,
-                          keystone=res["keystone"], quarter_sure=bool(res["quarter_sure"]),
+                          keystone=res["keystone"], lean_deg=float(res["lean"]),
+                          quarter_sure=bool(res["quarter_sure"]),
                           line_thickness=float(stats.line_thickness * k))
 
 

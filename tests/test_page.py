@@ -398,6 +398,41 @@ def test_strong_perspective_without_a_page_outline_is_read_off_the_staves(clean)
     assert not normalize(rgb(inner)).keystone
 
 
+@pytest.mark.parametrize("deg", [5.0, -7.0])
+def test_stems_leaning_in_a_photo_without_a_page_outline_are_set_upright(clean, deg):
+    # the page fills the photo, so no outline undoes the perspective that left its
+    # stems and barlines leaning (a shear: the staff lines stay level)
+    from omr.page import binarize, lean
+    from omr.staff import find_staves
+
+    image, symbols = clean
+    h, w = image.shape
+    t = np.tan(np.radians(deg))
+    pad = int(abs(t) * h) + 10
+    m = np.array([[1.0, t, pad if t < 0 else 10.0], [0.0, 1.0, 0.0]], np.float32)
+    scene = cv2.warpAffine(image, m, (w + pad + 10, h), borderValue=255)
+    page = normalize(rgb(scene))
+    assert not page.page_found
+    assert abs(page.lean_deg - deg) <= 0.5
+    upright = lean(binarize(page.image, page.staff_space_norm), page.staff_space_norm, page.line_thickness)
+    assert abs(upright) < 0.5
+    assert_ss(page.staff_space, STAFF_SPACE_PX)
+    # a point of the page, normalized -> original, lands where the shear put it
+    staves = find_staves(page.image, page.staff_space_norm)
+    truth = staff_lines_true(symbols)
+    assert len(staves) == len(truth)
+    s = staves[-1]
+    lines, (x0, _, x1, _) = truth[-1]
+    xm = 0.5 * (x0 + x1)
+    photo_pt = m[:, :2] @ np.array([xm, lines[0]]) + m[:, 2]
+    xs = np.linspace(s.x0, s.x1, 400)
+    d = np.linalg.norm(page.points_to_original(np.column_stack([xs, s.y_top(xs)])) - photo_pt, axis=1)
+    assert d.min() < 0.3 * page.staff_space
+    assert abs(xs[np.argmin(d)] - 0.5 * (s.x0 + s.x1)) < 1.0 * page.staff_space_norm
+    # a photo whose stems stand upright is not sheared
+    assert normalize(rgb(image)).lean_deg == 0.0
+
+
 def test_a_shading_edge_across_a_page_that_fills_the_frame_is_no_page_outline():
     import cv2
 
