@@ -199,7 +199,7 @@ def show_photo(res: dict) -> None:
     if len(names) > 1:
         index = st.selectbox("Page", range(len(names)), format_func=lambda i: f"{i + 1}. {names[i]}",
                              key=f"photo_page_{res['fp']}")
-    dets = t.detections[index].detections
+    dets = sup.photo_detections(t, index)
     counts = sup.class_counts(dets)
     min_score = st.slider("Show symbols the detector is at least this sure of", 0.05, 0.95,
                           sup.DEFAULT_MIN_SCORE, 0.05, key="min_score")

@@ -276,6 +276,14 @@ def role_of(cls: str) -> str:
     return row.role if row is not None else ""
 
 
+def photo_detections(transcription, index: int) -> list:
+    """The detections on photo ``index`` of a transcription (in its pixels): those
+    of every page read from it (a photo of an open book holds two)."""
+    sources = transcription.sources or list(range(len(transcription.detections)))
+    return [d for k, result in zip(sources, transcription.detections) if k == index
+            for d in result.detections]
+
+
 def overlay_image(photo, detections, *, classes=None, min_score: float = DEFAULT_MIN_SCORE,
                   max_side: int = DISPLAY_MAX_SIDE_PX) -> np.ndarray:
     """The photo (an RGB array, shrunk for the screen, or a :class:`Preview`) with

@@ -1,7 +1,9 @@
 """Photos → :class:`Transcription`: the whole program in one function.
 
-For each page: :func:`omr.detect.infer.detect` (page analysis and the symbol
-detector), :func:`omr.staff.analyze` (staves and systems on the normalized page),
+For each photo: :func:`omr.detect.infer.detect` (page analysis and the symbol
+detector); :func:`split_columns` (a photo of an open book holds two pages, read left
+then right); for each page :func:`omr.staff.analyze` (staves and systems on the
+normalized page),
 OCR of the text the detector marks (:mod:`omr.ocr`, when Tesseract is installed),
 :func:`omr.graph.build_graph`; then the pages together through
 :func:`omr.score.score_from_graphs`.
@@ -44,7 +46,8 @@ class Transcription:
     ``score``: the music21 Score; ``detections``: one
     :class:`~omr.detect.types.DetectionResult` per page (boxes in the photo's
     pixels); ``graph``: one :class:`~omr.graph.StaffGraph` per page (normalized-page
-    pixels); ``report``: what was inferred and what is uncertain.
+    pixels); ``report``: what was inferred and what is uncertain; ``sources``: for
+    each page, the index of the photo it is on (a photo of an open book holds two).
     """
 
     score: object
@@ -52,13 +55,14 @@ class Transcription:
     graph: list[StaffGraph] = field(default_factory=list)
     report: Report = field(default_factory=Report)
     timings: dict = field(default_factory=dict)
+    sources: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The ``omr transcribe --json`` content: per page the detections (DESIGN.md
         format) and the staff graph, plus the report."""
         return {
-            "pages": [{"detections": d.to_dict(), "graph": g.to_dict()}
-                      for d, g in zip(self.detections, self.graph)],
+            "pages": [{"photo": k, "detections": d.to_dict(), "graph": g.to_dict()}
+                      for k, d, g in zip(self.sources or itertools.count(), self.detections, self.graph)],
             "report": self.report.to_dict(),
             "report_text": self.report.lines(),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
@@ -82,13 +86,16 @@ def read_text(page_image, symbols: list[Symbol], report: Report, page_no: int) -
         s.text = r.text
 
 
-def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_no: int = 1) -> StaffGraph:
-    """The staff graph of one detected page (a ``DetectionResult`` with its page)."""
+def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_no: int = 1,
+               binary=None) -> StaffGraph:
+    """The staff graph of one detected page (a ``DetectionResult`` with its page);
+    ``binary``: the page image's ink mask, when the caller has it."""
     from omr import staff as staff_mod
     from omr.page import binarize
 
     page = result.page
-    binary = binarize(page.image, page.staff_space_norm)  # once: staves, barlines, beams
+    if binary is None:
+        binary = binarize(page.image, page.staff_space_norm)  # once: staves, barlines, beams
     staves, systems = staff_mod.analyze(page, binary=binary)
     if not staves:
         raise NoMusicError(f"page {page_no}: no five-line staves were found, so no music can be read "
@@ -114,6 +121,55 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     add_image_beams(g, beam_ink)
     measure_beam_levels(g, beam_ink)
     return g
+
+
+#: Symbols of the music itself: the gutter between two pages side by side holds
+#: none of them (see :func:`omr.staff.find_columns`).
+MUSIC_ROLES = ("notehead", "rest", "stem", "beam", "accidental", "flag")
+
+
+def split_columns(result, binary=None) -> list[tuple[object, object]]:
+    """A detected photo → ``[(DetectionResult, binary), ...]``, one per page (or
+    column of music) side by side on it, left to right (see
+    :func:`omr.staff.find_columns`); the photo alone on nearly every photo.
+
+    Each part's page image is its column of the normalized page (its
+    ``to_original`` still maps to the photo), its detections those centred in the
+    column; ``binary`` (the normalized page's ink mask, made here when None) is cut
+    the same way.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from omr import staff as staff_mod
+    from omr.detect.types import Detection, DetectionResult
+    from omr.page import binarize
+
+    page = result.page
+    if binary is None:
+        binary = binarize(page.image, page.staff_space_norm)
+    occupied = [0.5 * (d.box[0] + d.box[2]) for d in result.normalized
+                if d.score >= PARSE_THRESHOLD and d.cls in vocab.CLASSES
+                and vocab.CLASSES[d.cls].role in MUSIC_ROLES]
+    columns = staff_mod.find_columns(binary, page.staff_space_norm, occupied=occupied)
+    if len(columns) == 1:
+        return [(result, binary)]
+    centres = np.array([0.5 * (d.box[0] + d.box[2]) for d in result.normalized]).reshape(-1)
+    parts = []
+    for k, (x0, x1) in enumerate(columns):
+        inside = np.flatnonzero((centres >= x0) & (centres < x1))
+        shift = np.array([[1.0, 0.0, x0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        part_page = dataclasses.replace(page, image=np.ascontiguousarray(page.image[:, x0:x1]),
+                                        to_original=page.to_original @ shift)
+        normalized = [Detection(d.cls, (d.box[0] - x0, d.box[1], d.box[2] - x0, d.box[3]), d.score)
+                      for d in (result.normalized[i] for i in inside)]
+        parts.append((DetectionResult(image_size=result.image_size, staff_space=result.staff_space,
+                                      detections=[result.detections[i] for i in inside],
+                                      normalized=normalized, page=part_page,
+                                      timings=result.timings if k == 0 else {}),
+                      np.ascontiguousarray(binary[:, x0:x1])))
+    return parts
 
 
 #: Two boxes of one role overlapping this much (intersection over union) are one
@@ -550,7 +606,7 @@ def transcribe(images: Sequence, *, model=None, ocr: bool = True, title: str | N
         raise ParameterError("transcribe() takes a list of page images (at least one)")
     model = model or load_model()
     report = Report()
-    results, graphs = [], []
+    results, graphs, sources = [], [], []
     timings = {"detect": 0.0, "graph": 0.0, "notation": 0.0}
     for i, image in enumerate(images, start=1):
         if progress:
@@ -561,9 +617,15 @@ def transcribe(images: Sequence, *, model=None, ocr: bool = True, title: str | N
         if progress:
             progress(f"page {i} of {len(images)}: linking symbols", (i - 0.3) / len(images))
         t = time.perf_counter()
-        graphs.append(page_graph(result, ocr=ocr, report=report, page_no=i))
+        parts = split_columns(result)
+        if len(parts) > 1:
+            report.infer("columns", f"photo {i} holds {len(parts)} pages (or columns of music) side by side: "
+                                    "read from left to right", page=len(graphs) + 1)
+        for part, binary in parts:
+            graphs.append(page_graph(part, ocr=ocr, report=report, page_no=len(graphs) + 1, binary=binary))
+            results.append(part)
+            sources.append(i - 1)
         timings["graph"] += time.perf_counter() - t
-        results.append(result)
     t = time.perf_counter()
     score, notation_report = score_from_graphs(graphs, title=title)
     timings["notation"] = time.perf_counter() - t
@@ -571,4 +633,5 @@ def transcribe(images: Sequence, *, model=None, ocr: bool = True, title: str | N
     report.warnings.extend(notation_report.warnings)
     if progress:
         progress("done", 1.0)
-    return Transcription(score=score, detections=results, graph=graphs, report=report, timings=timings)
+    return Transcription(score=score, detections=results, graph=graphs, report=report, timings=timings,
+                         sources=sources)

@@ -1272,6 +1272,80 @@ def analyze(page: NormalizedPage, *, binary: np.ndarray | None = None) -> tuple[
 
 
 # ---------------------------------------------------------------------------
+# Columns of music side by side (the two pages of an open book)
+# ---------------------------------------------------------------------------
+
+#: A photo may hold two pages side by side (an open book), or a page may set its
+#: music in two columns. Between them runs a band at least ``GUTTER_MIN_SS`` staff
+#: spaces wide in which no staff line runs: at most ``GUTTER_MAX_INK`` of the busiest
+#: column's staff-line ink (page margins, the fold). A column is music only where it
+#: is at least ``COLUMN_MIN_WIDTH_SS`` wide (a sliver of the next page's braces and
+#: clefs is not one) and counts as music where its staff-line ink reaches
+#: ``COLUMN_MIN_INK`` of the busiest column's. Where staff lines only fade (faint
+#: print, glare) the notes go on across the band: a band that holds a note, rest or
+#: other symbol of the music (``occupied``) is no gutter.
+GUTTER_MIN_SS = 4.0
+GUTTER_MAX_INK = 0.02
+COLUMN_MIN_WIDTH_SS = 20.0
+COLUMN_MIN_INK = 0.25
+
+
+def find_columns(binary: np.ndarray, staff_space_px: float, *, occupied=()) -> list[tuple[int, int]]:
+    """``(x0, x1)`` px of each column of music on a normalized page, left to right,
+    split at the middle of the gutters between them; ``[(0, width)]`` for a page of
+    one column (nearly every page). ``occupied``: x (px) of symbols of the music
+    (notes, rests), which no gutter holds.
+
+    >>> page = np.zeros((300, 900), bool)
+    >>> for top in (40, 160):                       # two systems...
+    ...     for k in range(5):
+    ...         page[top + 10 * k, 20:400] = True   # ...on the left page
+    ...         page[top + 5 + 10 * k, 500:880] = True  # ...and on the right one
+    >>> find_columns(page, 10.0)
+    [(0, 451), (451, 900)]
+    >>> find_columns(page, 10.0, occupied=[430])            # lines faded, notes go on
+    [(0, 900)]
+    >>> page[:, 400:500] = False; page[40, 20:880] = True   # a staff across the gap
+    >>> find_columns(page, 10.0)
+    [(0, 900)]
+    """
+    h, w = binary.shape
+    ink = (staff_line_mask(binary, staff_space_px) > 0).sum(axis=0).astype(np.float64)
+    if ink.max() <= 0:
+        return [(0, w)]
+    music = np.flatnonzero(ink >= COLUMN_MIN_INK * ink.max())
+    lo, hi = int(music[0]), int(music[-1]) + 1
+    empty = np.concatenate([[0], (ink[lo:hi] <= GUTTER_MAX_INK * ink.max()).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(empty))
+    taken = np.asarray(list(occupied), np.float64)
+    cuts = [int(lo + (a + b) // 2) for a, b in zip(edges[::2], edges[1::2])
+            if b - a >= GUTTER_MIN_SS * staff_space_px
+            and not ((taken >= lo + a) & (taken < lo + b)).any()]
+    # a column too narrow to hold music joins the one before it (the first, the next)
+    bounds = [0] + cuts + [w]
+    spans = list(zip(bounds, bounds[1:]))
+    wide = []
+    for x0, x1 in spans:
+        held = music[(music >= x0) & (music < x1)]
+        wide.append(len(held) > 0 and held[-1] - held[0] + 1 >= COLUMN_MIN_WIDTH_SS * staff_space_px)
+    columns: list[tuple[int, int]] = []
+    pending = None
+    for (x0, x1), ok in zip(spans, wide):
+        start = pending if pending is not None else x0
+        if not ok:
+            if columns:
+                columns[-1] = (columns[-1][0], x1)
+            else:
+                pending = start
+            continue
+        columns.append((start, x1))
+        pending = None
+    if pending is not None:
+        columns.append((pending, w))
+    return columns or [(0, w)]
+
+
+# ---------------------------------------------------------------------------
 # Barlines found in the image
 # ---------------------------------------------------------------------------
 

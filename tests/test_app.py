@@ -557,3 +557,22 @@ def test_inferred_notation_is_coloured_in_the_engraving():
     assert f'class="rest" color="{INFERRED_COLOUR}"' in e.svgs[0]
     sup.untitled(s)  # what the app does to a transcription without a title
     assert "Music21 Fragment" not in sup.engrave(s).svgs[0]
+
+
+def test_the_overlay_of_a_photo_shows_every_page_read_from_it():
+    """A photo of an open book is read as two pages; its overlay shows both pages'
+    symbols, and the next photo's only its own."""
+    from omr.detect.types import Detection, DetectionResult
+    from omr.pipeline import Transcription
+
+    def result(*names):
+        return DetectionResult(image_size=(100, 100), staff_space=10.0,
+                               detections=[Detection(n, (0, 0, 5, 5), 0.9) for n in names])
+
+    t = Transcription(score=None, detections=[result("clef_g"), result("clef_f"), result("rest_whole")],
+                      sources=[0, 0, 1])
+    assert [d.cls for d in sup.photo_detections(t, 0)] == ["clef_g", "clef_f"]
+    assert [d.cls for d in sup.photo_detections(t, 1)] == ["rest_whole"]
+    # a transcription without sources has one page per photo
+    t.sources = []
+    assert [d.cls for d in sup.photo_detections(t, 2)] == ["rest_whole"]
