@@ -588,6 +588,31 @@ def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]
     return out
 
 
+def _read_photo(image, photo_no: int, first_page: int, *, model, ocr: bool, timings: dict,
+                turned: bool | None = None) -> tuple[list, Report]:
+    """``([(DetectionResult, StaffGraph), ...], report)`` of one photo: detected
+    (``turned``: see :func:`omr.detect.infer.detect`), split into the pages side by
+    side on it, each page's staff graph built; pages numbered from ``first_page``.
+    Raises :class:`~omr.errors.NoMusicError` where a page shows no staves."""
+    import time
+
+    from omr.detect.infer import detect
+
+    report = Report()
+    t = time.perf_counter()
+    result = detect(image, model=model, turned=turned)
+    timings["detect"] += time.perf_counter() - t
+    t = time.perf_counter()
+    parts = split_columns(result)
+    if len(parts) > 1:
+        report.infer("columns", f"photo {photo_no} holds {len(parts)} pages (or columns of music) side by "
+                                "side: read from left to right", page=first_page)
+    read = [(part, page_graph(part, ocr=ocr, report=report, page_no=first_page + k, binary=binary))
+            for k, (part, binary) in enumerate(parts)]
+    timings["graph"] += time.perf_counter() - t
+    return read, report
+
+
 def transcribe(images: Sequence, *, model=None, ocr: bool = True, title: str | None = None,
                progress: Callable[[str, float], None] | None = None) -> Transcription:
     """Photos of the pages of one piece (paths, bytes or RGB arrays, in order) →
@@ -600,7 +625,7 @@ def transcribe(images: Sequence, *, model=None, ocr: bool = True, title: str | N
     """
     import time
 
-    from omr.detect.infer import detect, load_model
+    from omr.detect.infer import load_model
 
     if isinstance(images, (str, bytes)) or not len(images):
         raise ParameterError("transcribe() takes a list of page images (at least one)")
@@ -611,21 +636,29 @@ def transcribe(images: Sequence, *, model=None, ocr: bool = True, title: str | N
     for i, image in enumerate(images, start=1):
         if progress:
             progress(f"page {i} of {len(images)}: detecting symbols", (i - 1) / len(images))
-        t = time.perf_counter()
-        result = detect(image, model=model)
-        timings["detect"] += time.perf_counter() - t
-        if progress:
-            progress(f"page {i} of {len(images)}: linking symbols", (i - 0.3) / len(images))
-        t = time.perf_counter()
-        parts = split_columns(result)
-        if len(parts) > 1:
-            report.infer("columns", f"photo {i} holds {len(parts)} pages (or columns of music) side by side: "
-                                    "read from left to right", page=len(graphs) + 1)
-        for part, binary in parts:
-            graphs.append(page_graph(part, ocr=ocr, report=report, page_no=len(graphs) + 1, binary=binary))
+        first = len(graphs) + 1
+        try:
+            read, photo_report = _read_photo(image, i, first, model=model, ocr=ocr, timings=timings)
+        except NoMusicError as err:
+            # the page analysis may have been misled (grain spaced like staff lines, a
+            # wrong quarter turn): read the photo again with each quarter turn set
+            for turned in (False, True):
+                try:
+                    read, photo_report = _read_photo(image, i, first, model=model, ocr=ocr,
+                                                     timings=timings, turned=turned)
+                    break
+                except NoMusicError:
+                    continue
+            else:
+                raise err
+        report.inferred.extend(photo_report.inferred)
+        report.warnings.extend(photo_report.warnings)
+        for part, graph in read:
             results.append(part)
+            graphs.append(graph)
             sources.append(i - 1)
-        timings["graph"] += time.perf_counter() - t
+        if progress:
+            progress(f"page {i} of {len(images)}: read", i / len(images))
     t = time.perf_counter()
     score, notation_report = score_from_graphs(graphs, title=title)
     timings["notation"] = time.perf_counter() - t

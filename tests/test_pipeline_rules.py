@@ -307,3 +307,31 @@ def test_an_open_book_is_read_left_page_then_right_page():
     same = sum(a == b for a, b in zip(book_measures, page_measures))
     assert same >= 0.8 * len(page_measures)
     assert book_measures[-3:] == page_measures[-3:]  # the right page comes last
+
+
+def test_a_photo_whose_page_analysis_went_wrong_is_read_again_each_way_up(monkeypatch):
+    """Where the page analysis is misled (grain spaced like staff lines, a quarter
+    turn taken the wrong way, surely) no staves show; the photo is then read again
+    with each quarter turn set, instead of failing."""
+    import omr.page as page_mod
+    from omr.detect.infer import load_model
+    from omr.pipeline import transcribe
+    from synth.camera import mild_page_photo
+    from synth.generate import generate_score
+
+    photo = mild_page_photo(generate_score(5, features=["dots"], n_measures=4).musicxml)
+    model = load_model()
+    right = transcribe([photo], model=model, ocr=False)
+    real_normalize = page_mod.normalize
+    asked = []
+
+    def misled(image, *, turned=None, **kw):
+        asked.append(turned)
+        # the analysis left alone takes the staff lines to run down the page
+        return real_normalize(image, turned=True if turned is None else turned, **kw)
+
+    monkeypatch.setattr(page_mod, "normalize", misled)
+    again = transcribe([photo], model=model, ocr=False)
+    assert asked[0] is None and False in asked
+    assert len(again.score.parts[0].getElementsByClass("Measure")) == \
+        len(right.score.parts[0].getElementsByClass("Measure")) >= 4

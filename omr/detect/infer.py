@@ -248,12 +248,13 @@ def turn_half(page):
 
 
 def detect(image, *, model: LoadedDetector | None = None,
-           threshold: float = DEFAULT_THRESHOLD) -> DetectionResult:
+           threshold: float = DEFAULT_THRESHOLD, turned: bool | None = None) -> DetectionResult:
     """Photo (path, bytes or RGB array) → :class:`DetectionResult`.
 
     Where the page analysis was unsure of the quarter turn, the page is read both
     ways (see ``QUARTER_CHECK_RATIO``); where its clefs are weak, also upside down
-    (``UPRIGHT_CLEF_SUM``).
+    (``UPRIGHT_CLEF_SUM``). ``turned`` settles the quarter turn instead (see
+    :func:`omr.page.normalize`).
 
     Raises :class:`omr.errors.ImageError` for an unreadable image and
     :class:`omr.errors.NoMusicError` when there are no staves.
@@ -266,11 +267,12 @@ def detect(image, *, model: LoadedDetector | None = None,
     rgb = page_mod.load_image(image)
     timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
-    page = page_mod.normalize(rgb)
+    page = page_mod.normalize(rgb, turned=turned)
     timings["page"] = time.perf_counter() - t
     t = time.perf_counter()
     normalized = detect_normalized(model, page.image, threshold=threshold)
-    page, normalized = check_quarter_turn(model, rgb, page, normalized, threshold=threshold)
+    if turned is None:
+        page, normalized = check_quarter_turn(model, rgb, page, normalized, threshold=threshold)
     if _clef_score(normalized) < UPRIGHT_CLEF_SUM:
         turned = turn_half(page)
         other = detect_normalized(model, turned.image, threshold=threshold)
