@@ -2,6 +2,10 @@
 notation, note accuracy against the source score's notes on that page.
 
     python bench/parser_e2e.py --data /work/data/test [--variant camera] [--limit N] [--json OUT]
+                               [--resend QUALITY:SIDE]
+
+``--resend 80:1600`` sends each photo on as a messaging app does first: shrunk to
+at most 1600 px on its longer side and compressed again as JPEG at quality 80.
 """
 
 from __future__ import annotations
@@ -22,9 +26,24 @@ from omr.pipeline import transcribe  # noqa: E402
 from synth.oracle import load_record, reference_notes, reference_score  # noqa: E402
 
 
-def run_page(path: str, model, variant: str, ocr: bool) -> dict:
+def resent(path: str, quality: int, side: int):
+    """The photo at ``path`` (RGB) shrunk to at most ``side`` px and JPEG-compressed
+    again at ``quality``, as a messaging app sends a photo on."""
+    import cv2
+
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    f = min(1.0, side / max(bgr.shape[:2]))
+    if f < 1.0:
+        bgr = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def run_page(path: str, model, variant: str, ocr: bool, resend: tuple[int, int] | None = None) -> dict:
     record = load_record(path)
     image = str(Path(record["_dir"]) / record[variant]["image"])
+    if resend:
+        image = resent(image, *resend)
     t = time.perf_counter()
     result = transcribe([image], model=model, ocr=ocr)
     seconds = time.perf_counter() - t
@@ -46,7 +65,10 @@ def main(argv=None) -> int:
     ap.add_argument("--page", default="")
     ap.add_argument("--ocr", action="store_true", help="read text with Tesseract (slower)")
     ap.add_argument("--json", default="")
+    ap.add_argument("--resend", default="", metavar="QUALITY:SIDE",
+                    help="shrink each photo to SIDE px and compress it again as JPEG at QUALITY first")
     args = ap.parse_args(argv)
+    resend = tuple(int(v) for v in args.resend.split(":")) if args.resend else None
     paths = sorted(glob.glob(f"{args.data}/shard-*/*-p*.json"))
     if args.page:
         paths = [p for p in paths if args.page in p]
@@ -56,14 +78,14 @@ def main(argv=None) -> int:
     rows = []
     for p in paths:
         try:
-            m = run_page(p, model, args.variant, args.ocr)
+            m = run_page(p, model, args.variant, args.ocr, resend)
         except Exception as exc:  # a bench reports every page
             m = failed_page(p, exc)
         rows.append(m)
         print(f"{m['page']:12s} acc {m.get('note_accuracy', 0):.3f} aligned {m.get('note_accuracy_aligned', 0):.3f} pitch+onset {m.get('pitch_onset_accuracy', 0):.3f} "
               f"ref {int(m['n_ref'])} est {int(m['n_est'])} meas {m.get('n_measures_ref')}/{m.get('n_measures_est')} "
               f"staves {m.get('n_staves_ref')}/{m.get('n_staves_est')} {m.get('error', '')}", flush=True)
-    return report({"variant": args.variant, **pooled_notes(rows)}, rows, args.json)
+    return report({"variant": args.variant, "resend": args.resend, **pooled_notes(rows)}, rows, args.json)
 
 
 if __name__ == "__main__":

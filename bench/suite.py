@@ -311,6 +311,11 @@ BENCHES: list[Bench] = [
           (lambda c, o: _script("parser_e2e", "--data", c.data, "--variant", "camera",
                                            *_lim(c, 3), "--json", o)),
           _m_parser, needs="data"),
+    Bench("parser_e2e_resent", "accuracy", "note accuracy, camera photo sent on by a messaging app "
+          "(1600 px, JPEG 80) -> score, first 20 pages",
+          (lambda c, o: _script("parser_e2e", "--data", c.data, "--variant", "camera",
+                                           "--resend", "80:1600", *_lim(c, 3, 20), "--json", o)),
+          _m_parser, needs="data"),
     Bench("parser_e2e_clean", "accuracy", "note accuracy, clean page -> score (whole program)",
           (lambda c, o: _script("parser_e2e", "--data", c.data, "--variant", "clean",
                                            *_lim(c, 3), "--json", o)),
