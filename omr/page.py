@@ -1097,9 +1097,9 @@ def keystone(binary: np.ndarray, staff_space: float, line_thickness: float) -> n
 #: page outline did not undo (none found, or one side of it the photo's edge). Where
 #: they lean by at least ``SHEAR_MIN_DEG`` (within ``MAX_SHEAR_DEG``) the page is
 #: sheared upright (staff lines stay level): at 2 degrees the barlines of a system
-#: 30 staff spaces tall are a staff space apart from its top staff to its bottom. The lean is read off strokes at least
-#: ``SHEAR_MIN_STROKE_SS`` staff spaces tall (stems, barlines; few letters are), of
-#: which there must be ``SHEAR_MIN_STROKES``.
+#: 30 staff spaces tall are a staff space apart from its top staff to its bottom.
+#: The lean is read off strokes at least ``SHEAR_MIN_STROKE_SS`` staff spaces tall
+#: (stems, barlines; few letters are), of which there must be ``SHEAR_MIN_STROKES``.
 SHEAR_MIN_DEG = 2.0
 MAX_SHEAR_DEG = 12.0
 SHEAR_MIN_STROKE_SS = 2.0
@@ -1138,7 +1138,7 @@ def lean(binary: np.ndarray, staff_space: float, line_thickness: float) -> float
     slant = np.tan(np.radians(MAX_SHEAR_DEG))
     slopes, weights = [], []
     for i in range(1, n):
-        x, y, w, h, area = stats[i]
+        x, y, w, h, _ = stats[i]
         if h < tall or w > 2 * line_thickness + 2 + h * slant:
             continue
         ys, xs = np.nonzero(labels[y:y + h, x:x + w] == i)
@@ -1287,8 +1287,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
     if quad_small is not None:
         quad = _apply(np.linalg.inv(to_small), quad_small)
     return dict(m=m_small @ to_small, stats=stats, quad=quad, quarter=quarter, quarter_sure=sure, skew=skew,
-                size=size, binary=binary, thin=thin, keystone=keystoned,
-                lean=leaning)
+                size=size, binary=binary, thin=thin, keystone=keystoned, lean=leaning)
 
 
 def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NORM,
@@ -1298,7 +1297,9 @@ def normalize(image_rgb: np.ndarray, *, staff_space_norm: float = STAFF_SPACE_NO
     On a grey copy at most ``ANALYSIS_MAX_SIDE_PX`` on a side: find the paper (its
     perspective is undone; ``find_page=False`` skips this), the quarter turn (staff
     lines run horizontally; clefs stand at the left), the fine skew (within
-    ``MAX_SKEW_DEG``) and the staff space (vertical run lengths). All of it goes into
+    ``MAX_SKEW_DEG``), the staff space (vertical run lengths), perspective left over
+    (:func:`keystone`) and the lean of stems and barlines (:func:`lean`, undone by a
+    shear). All of it goes into
     one homography, and the full-resolution grey photo is warped once with it (after
     an area-averaging shrink when the scale falls below ``MAX_DIRECT_DOWNSCALE``), and
     passed through :func:`flatten_illumination`. ``turned`` settles the quarter turn

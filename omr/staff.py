@@ -1321,28 +1321,20 @@ def find_columns(binary: np.ndarray, staff_space_px: float, *, occupied=()) -> l
     cuts = [int(lo + (a + b) // 2) for a, b in zip(edges[::2], edges[1::2])
             if b - a >= GUTTER_MIN_SS * staff_space_px
             and not ((taken >= lo + a) & (taken < lo + b)).any()]
-    # a column too narrow to hold music joins the one before it (the first, the next)
-    bounds = [0] + cuts + [w]
-    spans = list(zip(bounds, bounds[1:]))
-    wide = []
-    for x0, x1 in spans:
+    def holds_music(x0: int, x1: int) -> bool:
         held = music[(music >= x0) & (music < x1)]
-        wide.append(len(held) > 0 and held[-1] - held[0] + 1 >= COLUMN_MIN_WIDTH_SS * staff_space_px)
-    columns: list[tuple[int, int]] = []
-    pending = None
-    for (x0, x1), ok in zip(spans, wide):
-        start = pending if pending is not None else x0
-        if not ok:
-            if columns:
-                columns[-1] = (columns[-1][0], x1)
-            else:
-                pending = start
-            continue
-        columns.append((start, x1))
-        pending = None
-    if pending is not None:
-        columns.append((pending, w))
-    return columns or [(0, w)]
+        return len(held) > 0 and held[-1] - held[0] + 1 >= COLUMN_MIN_WIDTH_SS * staff_space_px
+
+    # a column too narrow to hold music joins the one before it (the first: the next)
+    bounds = [0] + cuts + [w]
+    k = 0
+    while len(bounds) > 2 and k < len(bounds) - 1:
+        if holds_music(bounds[k], bounds[k + 1]):
+            k += 1
+        else:
+            del bounds[k if k > 0 else 1]
+            k = max(k - 1, 0)
+    return list(zip(bounds, bounds[1:]))
 
 
 # ---------------------------------------------------------------------------
