@@ -171,6 +171,7 @@ def test_transcribe_a_photo(tmp_path, photo, capsys):
     d = json.loads(js.read_text())
     page = d["pages"][0]
     assert len(d["pages"]) == 1
+    assert page["photo"] == 0                     # the photo the page is on
     assert page["detections"]["detections"]
     assert {"nodes", "edges", "staves", "systems"} <= set(page["graph"])
     assert page["graph"]["nodes"] and page["graph"]["staves"]
