@@ -335,3 +335,25 @@ def test_a_photo_whose_page_analysis_went_wrong_is_read_again_each_way_up(monkey
     assert asked[0] is None and False in asked
     assert len(again.score.parts[0].getElementsByClass("Measure")) == \
         len(right.score.parts[0].getElementsByClass("Measure")) >= 4
+
+
+def test_a_photo_with_small_staves_says_a_closer_one_reads_better():
+    """Staff lines under SMALL_STAFF_SPACE_PX apart in the photo: the report says a
+    closer photo, or one sent as a file, reads better; at a good size it says nothing."""
+    import cv2
+
+    from omr.detect.infer import load_model
+    from omr.pipeline import SMALL_STAFF_SPACE_PX, transcribe
+    from synth.camera import mild_page_photo
+    from synth.generate import generate_score
+
+    photo = mild_page_photo(generate_score(5, features=["dots"], n_measures=4).musicxml)
+    model = load_model()
+    big = transcribe([photo], model=model, ocr=False)
+    assert big.detections[0].staff_space >= SMALL_STAFF_SPACE_PX
+    assert not any(w.kind == "small_staves" for w in big.report.warnings)
+    f = 0.8 * SMALL_STAFF_SPACE_PX / big.detections[0].staff_space
+    small = cv2.resize(photo, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    read = transcribe([small], model=model, ocr=False)
+    warned = [w for w in read.report.warnings if w.kind == "small_staves"]
+    assert len(warned) == 1 and "closer" in warned[0].detail and warned[0].page == 1
