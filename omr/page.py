@@ -1133,14 +1133,14 @@ def lean(binary: np.ndarray, staff_space: float, line_thickness: float) -> float
     strokes = _thin_vertical(binary, run).astype(np.uint8)
     # bridge the staff lines that cut each stem and barline
     strokes = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, run + 1)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
-    tall = SHEAR_MIN_STROKE_SS * staff_space
-    slant = np.tan(np.radians(MAX_SHEAR_DEG))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
+    widths, heights = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    # tall and thin enough to be a stroke leaning at most MAX_SHEAR_DEG (label 0: the paper)
+    strokes_at = np.flatnonzero((heights >= SHEAR_MIN_STROKE_SS * staff_space)
+                                & (widths <= 2 * line_thickness + 2 + heights * np.tan(np.radians(MAX_SHEAR_DEG))))
     slopes, weights = [], []
-    for i in range(1, n):
+    for i in strokes_at[strokes_at > 0]:
         x, y, w, h, _ = stats[i]
-        if h < tall or w > 2 * line_thickness + 2 + h * slant:
-            continue
         ys, xs = np.nonzero(labels[y:y + h, x:x + w] == i)
         yc = ys - ys.mean()
         den = float((yc * yc).sum())

@@ -1309,7 +1309,7 @@ def find_columns(binary: np.ndarray, staff_space_px: float, *, occupied=()) -> l
     >>> find_columns(page, 10.0)
     [(0, 900)]
     """
-    h, w = binary.shape
+    w = binary.shape[1]
     ink = (staff_line_mask(binary, staff_space_px) > 0).sum(axis=0).astype(np.float64)
     if ink.max() <= 0:
         return [(0, w)]
@@ -1321,6 +1321,7 @@ def find_columns(binary: np.ndarray, staff_space_px: float, *, occupied=()) -> l
     cuts = [int(lo + (a + b) // 2) for a, b in zip(edges[::2], edges[1::2])
             if b - a >= GUTTER_MIN_SS * staff_space_px
             and not ((taken >= lo + a) & (taken < lo + b)).any()]
+
     def holds_music(x0: int, x1: int) -> bool:
         held = music[(music >= x0) & (music < x1)]
         return len(held) > 0 and held[-1] - held[0] + 1 >= COLUMN_MIN_WIDTH_SS * staff_space_px

@@ -150,6 +150,19 @@ def _blocked(g: StaffGraph, staves: set[int], x: float) -> bool:
                for n in g.nodes)
 
 
+def _cut_after(g: StaffGraph, staves: list[int], spans: list[MeasureSpan], staff_end: float, ss: float) -> bool:
+    """Whether the photo's edge cut off a measure after a system's last measure in
+    ``spans`` (see ``CUT_EDGE_SS``): its staves end at the page image's right side,
+    ``staff_end``, and run on past a last barline that is no final one, with no
+    courtesy clef, key or time signature after it."""
+    if not spans or not g.width or spans[-1].right in (None, "barline_final"):
+        return False
+    last = spans[-1].x1
+    if staff_end < g.width - CUT_EDGE_SS * ss or staff_end - last < CUT_MIN_RUN_SS * ss:
+        return False
+    return not any(n.role in ("clef", "key", "time") and n.staff in staves and n.cx > last for n in g.nodes)
+
+
 def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
     """The measures of the system made of ``staves`` (page staff indices)."""
     if not staves:
@@ -220,10 +233,7 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
         else:
             merged.append(sp)
     spans = merged
-    if (spans and g.width and spans[-1].right not in (None, "barline_final")
-            and staff_end >= g.width - CUT_EDGE_SS * ss and staff_end - spans[-1].x1 >= CUT_MIN_RUN_SS * ss
-            and not any(n.role in ("clef", "key", "time") and n.staff in staves and n.cx > spans[-1].x1
-                        for n in g.nodes)):
+    if _cut_after(g, staves, spans, staff_end, ss):
         left = spans[-1].right if spans[-1].right in REPEAT_START else None
         spans.append(MeasureSpan(spans[-1].x1, staff_end, left=left, cut=True))
     for s in spans:  # a repeat-both opens the next measure only as a start
