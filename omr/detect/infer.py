@@ -274,10 +274,10 @@ def detect(image, *, model: LoadedDetector | None = None,
     if turned is None:
         page, normalized = check_quarter_turn(model, rgb, page, normalized, threshold=threshold)
     if _clef_score(normalized) < UPRIGHT_CLEF_SUM:
-        turned = turn_half(page)
-        other = detect_normalized(model, turned.image, threshold=threshold)
+        upside_down = turn_half(page)
+        other = detect_normalized(model, upside_down.image, threshold=threshold)
         if _turned_is_upright(normalized, other):
-            page, normalized = turned, other
+            page, normalized = upside_down, other
     timings["network"] = time.perf_counter() - t
     t = time.perf_counter()
     boxes = np.array([d.box for d in normalized], np.float64).reshape(-1, 4)
