@@ -76,3 +76,27 @@ def test_time_bounded_runs_end_on_a_low_learning_rate():
     assert lr_at(100, 100, 1.0, warmup=10, time_fraction=0.1) == 0.02
     mid = lr_at(55, 100, 1.0, warmup=10, time_fraction=0.0)
     assert 0.4 < mid < 0.6 and lr_at(55, 100, 1.0, warmup=10, time_fraction=0.8) < mid
+
+
+def test_small_photo_resampling_keeps_symbols_in_place():
+    """The resampled crop is softer (and blocky after JPEG) but its ink stays where
+    the targets say: a disc's centroid moves by under half a pixel."""
+    import cv2
+
+    img = np.full((320, 320), 255, np.uint8)
+    cv2.ellipse(img, (101, 157), (7, 5), -20, 0, 360, 0, -1)
+    cv2.line(img, (200, 40), (200, 280), 0, 2)
+
+    def centroid(a, box):
+        x0, y0, x1, y1 = box
+        ink = 255.0 - a[y0:y1, x0:x1].astype(float)
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        return (ink * xs).sum() / ink.sum(), (ink * ys).sum() / ink.sum()
+
+    for seed in range(8):
+        out = data.resample_small(img, np.random.default_rng(seed))
+        assert out.shape == img.shape and out.dtype == np.uint8
+        assert np.abs(out.astype(int) - img).max() > 40  # edges softened
+        for box in ((80, 140, 122, 175), (190, 30, 211, 290)):
+            (x, y), (x0, y0) = centroid(out, box), centroid(img, box)
+            assert abs(x - x0) < 0.5 and abs(y - y0) < 0.5

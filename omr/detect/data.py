@@ -9,8 +9,9 @@ Two steps:
    to cope with an imperfect page analysis. Pages are cached as ``.npy`` + JSON.
 2. :class:`CropDataset` draws random training crops from the prepared pages, centred
    on a symbol chosen with class-balanced weights (rare classes such as a coda sign
-   are seen far more often than their share of ink), with scale and contrast jitter,
-   and renders the CenterNet targets (:func:`render_targets`).
+   are seen far more often than their share of ink), with scale and contrast jitter
+   and, for some, the blur and blocks of a small photo enlarged
+   (:func:`resample_small`), and renders the CenterNet targets (:func:`render_targets`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ SCALE_JITTER = (0.85, 1.18)
 #: Class-balancing exponent: a symbol of class c is chosen as crop centre with
 #: weight ``count(c) ** -BALANCE``; 0 = no balancing, 1 = every class equally often.
 BALANCE = 0.6
+
+#: Small-photo resampling (``CropDataset(resample=...)``, ``--resample`` in training,
+#: 0.3 when used): that share of crops are shrunk as if the photo had had only
+#: this fraction of the normalized staff space, compressed again as JPEG (as a
+#: messaging app sends a photo on), and enlarged back with linear or cubic
+#: interpolation, as the page analysis does with a photo of small staves.
+RESAMPLE_SHRINK = (0.55, 0.95)
+RESAMPLE_JPEG_PROB = 0.7
+RESAMPLE_JPEG_QUALITY = (45, 90)
 
 #: Smallest Gaussian spread of a centre, in output cells.
 MIN_SIGMA_CELLS = 0.6
@@ -191,11 +201,14 @@ class CropDataset(torch.utils.data.Dataset):
 
     def __init__(self, pages: list[Page], *, samples: int, seed: int = 0,
                  crop: int = CROP_PX, augment: bool = True,
-                 focus: dict[str, float] | None = None):
+                 focus: dict[str, float] | None = None, resample: float = 0.0):
         """``focus`` maps class names to extra factors on their crop-centre weight
-        (a fine-tuning stage aimed at the classes that lag)."""
+        (a fine-tuning stage aimed at the classes that lag); ``resample`` is the
+        share of crops made to look like a small photo enlarged
+        (:func:`resample_small`)."""
         self.pages, self.samples, self.seed, self.crop, self.augment = (
             pages, samples, seed, crop, augment)
+        self.resample = resample
         counts = np.bincount(np.concatenate([p.classes for p in pages]),
                              minlength=len(vocab.DETECTED_NAMES)).astype(np.float64)
         weight_of_class = np.where(counts > 0, np.maximum(counts, 1) ** -BALANCE, 0)
@@ -228,6 +241,8 @@ class CropDataset(torch.utils.data.Dataset):
         boxes[:, [1, 3]] = (boxes[:, [1, 3]] - top) * scale
         if self.augment:
             img = _photometric(img, rng)
+            if rng.random() < self.resample:
+                img = resample_small(img, rng)
         t = render_targets(boxes, page.classes, self.crop // OUTPUT_STRIDE,
                            self.crop // OUTPUT_STRIDE)
         x = torch.from_numpy(image_to_input(img))
@@ -245,6 +260,31 @@ def _photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.3:
         f = f + rng.normal(0, rng.uniform(0.01, 0.06), f.shape).astype(np.float32)
     return np.clip(f * 255, 0, 255).astype(np.uint8)
+
+
+def resample_small(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The crop as a photo with smaller staves would reach the network.
+
+    Shrunk by a factor in ``RESAMPLE_SHRINK`` (area averaging, as the camera's
+    sensor does), compressed as JPEG with probability ``RESAMPLE_JPEG_PROB`` at a
+    quality in ``RESAMPLE_JPEG_QUALITY``, and enlarged back to its size with linear
+    or cubic interpolation. Symbols keep their place and size, so the targets hold.
+
+    >>> rng = np.random.default_rng(0)
+    >>> resample_small(np.full((64, 64), 255, np.uint8), rng).shape
+    (64, 64)
+    """
+    h, w = img.shape
+    f = rng.uniform(*RESAMPLE_SHRINK)
+    small = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))),
+                       interpolation=cv2.INTER_AREA)
+    if rng.random() < RESAMPLE_JPEG_PROB:
+        quality = int(rng.integers(RESAMPLE_JPEG_QUALITY[0], RESAMPLE_JPEG_QUALITY[1] + 1))
+        ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            small = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    interp = cv2.INTER_CUBIC if rng.random() < 0.5 else cv2.INTER_LINEAR
+    return cv2.resize(small, (w, h), interpolation=interp)
 
 
 def image_to_input(gray: np.ndarray) -> np.ndarray:

@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--focus", default="",
                     help="classes chosen more often as crop centres, e.g. "
                          "'accidental_flat=3,rest_whole=3' (a fine-tuning stage)")
+    ap.add_argument("--resample", type=float, default=0.0,
+                    help="share of crops shrunk, compressed as JPEG and enlarged back, "
+                         "like a photo with small staves (0.3 for the stage that used it)")
     args = ap.parse_args(argv)
     focus = parse_focus(args.focus)
 
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resumed at step {step}", flush=True)
 
     train_set = data.CropDataset(train_pages, samples=args.batch * args.steps, seed=args.seed,
-                                 focus=focus)
+                                 focus=focus, resample=args.resample)
     val_set = data.CropDataset(val_pages, samples=192, seed=12345, augment=False)
     sampler = range(step * args.batch, args.steps * args.batch)
     loader = torch.utils.data.DataLoader(
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"command": "python -m omr.detect.train " + " ".join(argv or __import__("sys").argv[1:]),
             "train_pages": len(train_pages), "val_pages": len(val_pages),
             "parameters": count_parameters(model), "batch": args.batch, "seed": args.seed,
-            "torch": torch.__version__, "init": args.init, "focus": focus, "device": str(device)}
+            "torch": torch.__version__, "init": args.init, "focus": focus, "resample": args.resample, "device": str(device)}
     start = time.time()
     running: dict[str, float] = {}
     model.train()
