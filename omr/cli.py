@@ -22,7 +22,8 @@ from omr.page import IMAGE_SUFFIXES
 #: Exit codes. 2 is argparse's own code for bad arguments.
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
-
+#: A bug in omr (an exception no check foresaw): one line, the traceback in a file.
+EXIT_INTERNAL = 3
 
 
 class CliError(Exception):
@@ -243,6 +244,23 @@ def main(argv: list[str] | None = None) -> int:
     except OmrError as err:
         print(f"omr {args.command}: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as err:  # noqa: BLE001 - a bug: say so in one line, keep the details
+        print(f"omr {args.command}: internal error ({type(err).__name__}: {err}). This is "
+              f"a bug in omr, not a problem with your input. "
+              f"The details are in {_save_traceback()}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _save_traceback() -> str:
+    """The current exception's traceback in a new file under the temp folder, for a
+    bug report; its path."""
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix="omr-error-", suffix=".txt",
+                                     delete=False) as f:
+        traceback.print_exc(file=f)
+    return f.name
 
 
 if __name__ == "__main__":

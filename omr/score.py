@@ -1260,13 +1260,27 @@ _TIME_SIGNATURES: dict = {}
 
 def _time_signature(text: str):
     """A fresh music21 TimeSignature (copied from a cached one: making one with a
-    large numerator takes music21 most of a tenth of a second)."""
+    large numerator takes music21 most of a tenth of a second).
+
+    The hidden signature of an irregular measure can be as odd as 119/160 (a
+    measure of unfinished tuplets), for which music21 finds no default beat
+    partition; it is then made as one beat.
+
+    >>> _time_signature("119/160").barDuration.quarterLength
+    Fraction(119, 40)
+    """
     import copy
 
     from music21 import meter
+    from music21.exceptions21 import MeterException
 
     if text not in _TIME_SIGNATURES:
-        _TIME_SIGNATURES[text] = meter.TimeSignature(text)
+        try:
+            ts = meter.TimeSignature(text)
+        except MeterException:
+            ts = meter.TimeSignature()
+            ts.load(text, divisions=1)
+        _TIME_SIGNATURES[text] = ts
     return copy.deepcopy(_TIME_SIGNATURES[text])
 
 

@@ -1690,3 +1690,21 @@ def test_a_duplet_printed_earlier_is_not_applied_to_an_overfull_measure():
     events = [Event(x=10.0 * i, heads=[i], base=Fraction(1, 2), beamed=True, beam_group=i // 3) for i in range(6)]
     assert implied_tuplets(events, bar=Fraction(2), shapes=[triplet])
     assert all(e.tuplet == (3, 2) for e in events)
+
+
+def test_a_hidden_time_signature_of_odd_length_is_made_and_exported():
+    # an irregular measure of unfinished tuplets can last 119/40 quarters: music21
+    # has no default beat partition for 119/160 and raised MeterException (a real
+    # photo crashed the pipeline); it is now one beat, and the score still exports
+    from music21 import note, stream
+
+    from omr.score import _time_signature
+
+    ts = _time_signature("119/160")
+    assert ts.barDuration.quarterLength == Fraction(119, 40)
+    assert _time_signature("3/4").beatCount == 3
+    m = stream.Measure(number=1)
+    m.insert(0, ts)
+    m.append(note.Note("C4", quarterLength=Fraction(119, 40)))
+    part = stream.Part([m])
+    assert_valid(stream.Score([part]))

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from omr import export
-from omr.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from omr.cli import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, main
 
 THREADS = "2"
 
@@ -132,6 +132,25 @@ def test_output_option_is_required(image, capsys):
         main(["transcribe", str(image)])
     assert info.value.code == 2
     assert "-o/--output" in capsys.readouterr().err
+
+
+def test_a_bug_is_one_line_and_a_saved_traceback(tmp_path, photo, capsys, monkeypatch):
+    # an exception no check foresaw (a real photo once raised music21's
+    # MeterException from deep in the score) is named as a bug in one line, with
+    # the traceback kept in a file for the report
+    import omr.pipeline
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(omr.pipeline, "transcribe", broken)
+    code, _, err = _run(["transcribe", str(photo), "-o", str(tmp_path / "o.musicxml"),
+                         "--threads", THREADS], capsys)
+    assert code == EXIT_INTERNAL
+    assert "Traceback" not in err and "internal error (ZeroDivisionError: a bug)" in err
+    saved = err.rsplit("details are in ", 1)[1].strip()
+    assert "Traceback" in open(saved).read() and "ZeroDivisionError" in open(saved).read()
+    assert not (tmp_path / "o.musicxml").exists()
 
 
 def test_blank_white_page_says_no_music(tmp_path, capsys):
