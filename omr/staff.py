@@ -61,6 +61,10 @@ COMB_SUPPRESSION_SS = 2.0
 #: A piece continues a track when its centre is within this of the prediction,
 #: staff spaces (half a line spacing: a comb shifted by a ledger line is not taken).
 TRACK_TOLERANCE_SS = 0.45
+#: A piece continues a track only if its line spacing is within this fraction of the
+#: track's last piece's (a comb stretched over ledger lines and the staff's top lines
+#: is a stepping stone from the staff onto the ledger lines).
+MAX_TRACK_SPACING_CHANGE = 0.2
 #: A track may skip this many staff spaces of strips without a match (a dense chord,
 #: a clef that hides the lines) before it ends.
 MAX_TRACK_GAP_SS = 10.0
@@ -328,12 +332,15 @@ def _track(pieces, width: int, ss: float):
         used: set[int] = set()
         for _, lines in plist:
             centre = float(lines[2])
+            spacing = float(lines[4] - lines[0])
             best, best_d = -1, np.inf
             for t in active:
                 if t in used:
                     continue
                 tr = tracks[t]
                 jl, ll = tr[-1]
+                if abs(spacing / float(ll[4] - ll[0]) - 1.0) > MAX_TRACK_SPACING_CHANGE:
+                    continue
                 slope = 0.0
                 if len(tr) >= 2:
                     j0, l0 = tr[max(0, len(tr) - 4)]

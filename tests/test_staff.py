@@ -582,3 +582,32 @@ def test_a_long_straight_clean_staff_needs_less_coverage():
     assert _plausible(cand(52, 0.0), 10.0)
     assert not _plausible(cand(20, 0.0), 10.0)
     assert not _plausible(cand(52, 1.0), 10.0)
+
+
+def _comb(centre: float, spacing: float) -> np.ndarray:
+    return centre + spacing * (np.arange(5) - 2.0)
+
+
+def test_a_track_does_not_slip_from_ledger_lines_onto_the_staff():
+    """Seen on a real staff crop: a comb on four ledger lines and the top line (centre
+    68.4 px) was joined to the staff itself (centre 77.4) by a comb stretched across
+    both (spacing 13.5 px, centre 72.3) between them. The staff then started a line
+    too high."""
+    from omr.staff import _track
+
+    width, ss = 20, 10.0
+    pieces = [[] for _ in range(30)]
+    for j in (12, 13):
+        pieces[j].append((1.0, _comb(68.4, 10.5)))
+    pieces[15].append((1.0, _comb(72.3, 13.5)))
+    for j in (19, 20, 22, 23):
+        pieces[j].append((1.0, _comb(77.4, 10.4)))
+    tracks = _track(pieces, width, ss)
+    for t in tracks:
+        centres = {round(float(lines[2])) for _, lines in t}
+        assert not (68 in centres and 77 in centres), centres
+    # a bent staff is still followed across a gap: 2 px lower after 5 strips
+    pieces = [[] for _ in range(30)]
+    for j in (2, 3, 4, 9, 10, 11):
+        pieces[j].append((1.0, _comb(77.4 + (2.0 if j >= 9 else 0.0), 10.4)))
+    assert len(_track(pieces, width, ss)) == 1
