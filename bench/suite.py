@@ -197,6 +197,11 @@ def _m_realdata_parser(d):
             ("crops (refused)", f"{s.get('crops')} ({s.get('refused')})", "")]
 
 
+def _m_realdata_sweep(d):
+    s = d.get("summary", {})
+    return [("runs read / refused / crashed", f"{s.get('read')} / {s.get('refused')} / {s.get('crashed')}", "")]
+
+
 def _m_align(d):
     out = []
     for cfg in ("clean", "noise", "second_part"):
@@ -335,6 +340,9 @@ BENCHES: list[Bench] = [
           (lambda c, o: _script(
               "realdata_parser", "--dir", c.realdata / REALDATA_SET, *_lim(c, 5), "--json", o)),
           _m_realdata_parser, needs="realdata"),
+    Bench("realdata_sweep", "accuracy", "every real image, as given and changed four ways: read, refused or crashed",
+          (lambda c, o: _script("realdata_sweep", "--dir", c.realdata, *_lim(c, 4), "--json", o)),
+          _m_realdata_sweep, needs="realdata"),
     Bench("ocr_clean", "accuracy", "OCR of text boxes (lyrics, tempo, words), clean pages",
           (lambda c, o: _script("ocr_bench", "--data", c.data, "--variant", "clean",
                                            "--pages", _q(c, 2, 20), "--single-crops", _q(c, 5, 120),
