@@ -257,9 +257,12 @@ def _save_traceback() -> str:
     import tempfile
     import traceback
 
-    with tempfile.NamedTemporaryFile("w", prefix="omr-error-", suffix=".txt",
-                                     delete=False) as f:
-        traceback.print_exc(file=f)
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix="omr-error-", suffix=".txt",
+                                         delete=False) as f:
+            traceback.print_exc(file=f)
+    except OSError as err:  # no writable temp folder: the one line must still come
+        return f"nowhere: the temp folder could not be written ({err})"
     return f.name
 
 
