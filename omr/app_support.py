@@ -279,8 +279,7 @@ def role_of(cls: str) -> str:
 def photo_detections(transcription, index: int) -> list:
     """The detections on photo ``index`` of a transcription (in its pixels): those
     of every page read from it (a photo of an open book holds two)."""
-    sources = transcription.sources or list(range(len(transcription.detections)))
-    return [d for k, result in zip(sources, transcription.detections) if k == index
+    return [d for k, result in zip(transcription.page_photos(), transcription.detections) if k == index
             for d in result.detections]
 
 

@@ -57,12 +57,17 @@ class Transcription:
     timings: dict = field(default_factory=dict)
     sources: list[int] = field(default_factory=list)
 
+    def page_photos(self) -> list[int]:
+        """For each page, the index of its photo (``sources``; a page per photo when
+        that was not recorded)."""
+        return self.sources or list(range(len(self.detections)))
+
     def to_dict(self) -> dict:
         """The ``omr transcribe --json`` content: per page the detections (DESIGN.md
         format) and the staff graph, plus the report."""
         return {
             "pages": [{"photo": k, "detections": d.to_dict(), "graph": g.to_dict()}
-                      for k, d, g in zip(self.sources or itertools.count(), self.detections, self.graph)],
+                      for k, d, g in zip(self.page_photos(), self.detections, self.graph)],
             "report": self.report.to_dict(),
             "report_text": self.report.lines(),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
@@ -649,20 +654,19 @@ def transcribe(images: Sequence, *, model=None, ocr: bool = True, title: str | N
         if progress:
             progress(f"page {i} of {len(images)}: detecting symbols", (i - 1) / len(images))
         first = len(graphs) + 1
-        try:
-            read, photo_report = _read_photo(image, i, first, model=model, ocr=ocr, timings=timings)
-        except NoMusicError as err:
-            # the page analysis may have been misled (grain spaced like staff lines, a
-            # wrong quarter turn): read the photo again with each quarter turn set
-            for turned in (False, True):
-                try:
-                    read, photo_report = _read_photo(image, i, first, model=model, ocr=ocr,
-                                                     timings=timings, turned=turned)
-                    break
-                except NoMusicError:
-                    continue
-            else:
-                raise err
+        # where no staves are found the page analysis may have been misled (grain
+        # spaced like staff lines, a wrong quarter turn): the photo is read again with
+        # each quarter turn set, and refused with the first reading's reason
+        refusal = None
+        for turned in (None, False, True):
+            try:
+                read, photo_report = _read_photo(image, i, first, model=model, ocr=ocr,
+                                                 timings=timings, turned=turned)
+                break
+            except NoMusicError as err:
+                refusal = refusal or err
+        else:
+            raise refusal
         report.inferred.extend(photo_report.inferred)
         report.warnings.extend(photo_report.warnings)
         for part, graph in read:
