@@ -59,3 +59,14 @@ def pooled_notes(rows: list[dict]) -> dict:
             "mean_page_accuracy": sum(r.get("note_accuracy", 0) for r in rows) / max(len(rows), 1),
             "errors": sum("error" in r for r in rows),
             "median_seconds": secs[len(secs) // 2] if secs else 0}
+
+
+def sent_on(bgr, *, scale: float, quality: int):
+    """A BGR photo as a messaging app sends it on: shrunk by ``scale`` (area
+    averaging; 1 or more leaves the size) and compressed again as JPEG at ``quality``."""
+    import cv2
+
+    if scale < 1.0:
+        bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)

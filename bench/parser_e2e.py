@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_util import failed_page, pooled_notes, report  # noqa: E402
+from bench_util import failed_page, pooled_notes, report, sent_on  # noqa: E402
 
 from omr.detect.infer import load_model  # noqa: E402
 from omr.eval.notes import evaluate, notes_from_score  # noqa: E402
@@ -32,11 +32,8 @@ def resent(path: str, quality: int, side: int):
     import cv2
 
     bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-    f = min(1.0, side / max(bgr.shape[:2]))
-    if f < 1.0:
-        bgr = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    bgr = sent_on(bgr, scale=side / max(bgr.shape[:2]), quality=quality)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def run_page(path: str, model, variant: str, ocr: bool, resend: tuple[int, int] | None = None) -> dict:

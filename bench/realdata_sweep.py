@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_util import report  # noqa: E402
+from bench_util import report, sent_on  # noqa: E402
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -45,9 +45,7 @@ def variants(bgr):
 
     h, w = bgr.shape[:2]
     yield "as given", bgr
-    small = cv2.resize(bgr, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 60])
-    yield "small", cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    yield "small", sent_on(bgr, scale=0.6, quality=60)
     yield "turned", cv2.rotate(bgr, cv2.ROTATE_90_CLOCKWISE)
     yield "cropped", bgr[h // 5: h - h // 7, w // 9: w - w // 6]
 
