@@ -653,6 +653,11 @@ FIT_RANGE_SS = 20.0
 SAME_STAFF_SS = 0.5
 SAME_SPACING = 0.15
 STAFF_CLEARANCE_SS = 4.5
+#: A candidate that clashes with a stronger one only over its end (a comb that slid a
+#: line up or down where a bent staff crosses beams and hairpins) joins it if, without
+#: its samples within ``BEND_TRIM_SS`` staff spaces of the stronger one's ends, it is
+#: the same staff carried on (see :func:`_trim_outside`).
+BEND_TRIM_SS = 8.0
 
 
 @dataclass
@@ -973,6 +978,26 @@ def _merge(a: _Cand, c: _Cand, mask: np.ndarray, ink: tuple, ss: float) -> None:
     _evidence(a, mask)
 
 
+def _trim_outside(c: _Cand, a: _Cand, mask: np.ndarray, ss: float) -> _Cand | None:
+    """The part of ``c`` that lies on one side of ``a``, more than ``BEND_TRIM_SS``
+    staff spaces beyond its end, as a candidate of its own (ends at its last samples);
+    None when ``c`` reaches past ``a`` on both sides or too little of it is left."""
+    margin = BEND_TRIM_SS * ss
+    left, right = c.xs < a.x0 - margin, c.xs > a.x1 + margin
+    if left.any() and right.any():
+        return None
+    keep = left | right
+    if keep.sum() < MIN_STAFF_STRIPS:
+        return None
+    xs, lines = c.xs[keep], c.lines[:, keep]
+    x0, x1 = (c.x0, float(xs[-1])) if left.any() else (float(xs[0]), c.x1)
+    if x1 - x0 < MIN_STAFF_LENGTH_SS * ss:
+        return None
+    rest = _Cand(xs=xs, lines=lines, x0=x0, x1=x1)
+    _evidence(rest, mask)
+    return rest
+
+
 def _consolidate(cands: list[_Cand], mask: np.ndarray, ink: tuple, ss: float) -> list[_Cand]:
     """Strongest first, each candidate joins a kept one that it continues, is dropped
     when it clashes with a kept one, or is kept."""
@@ -988,6 +1013,10 @@ def _consolidate(cands: list[_Cand], mask: np.ndarray, ink: tuple, ss: float) ->
                 break
             if rel == "clash":
                 fate = "dropped"
+                rest = _trim_outside(c, a, mask, ss)
+                if rest is not None and _relation(a, rest, ink, ss) == "same":
+                    _merge(a, rest, mask, ink, ss)
+                    fate = "merged"
                 break
         if fate == "new":
             kept.append(c)

@@ -611,3 +611,35 @@ def test_a_track_does_not_slip_from_ledger_lines_onto_the_staff():
     for j in (2, 3, 4, 9, 10, 11):
         pieces[j].append((1.0, _comb(77.4 + (2.0 if j >= 9 else 0.0), 10.4)))
     assert len(_track(pieces, width, ss)) == 1
+
+
+def test_a_piece_that_slid_a_line_where_a_bent_staff_meets_a_stronger_piece_joins_it():
+    """A staff bends down by a staff space over a fold. The comb track of its left
+    part slid a line up over its last samples (beams over the bend) and so overlaps
+    the stronger right part a line off: without those samples it is the same staff
+    carried on, and the staff runs whole from end to end."""
+    from omr.staff import _Cand, _consolidate, _evidence
+
+    ss = 10.0
+    w = 1000
+    mask = np.zeros((300, w), np.uint8)
+    cols = np.arange(w)
+    centre = 120.0 + np.clip((cols - 300) / 200.0, 0, 1) * ss  # 120 left of 300, 130 right of 500
+    for k in range(5):
+        mask[np.round(centre + (k - 2) * ss).astype(int), cols] = 255
+
+    def cand(xs, mid):
+        c = _Cand(xs=xs, lines=np.array([mid + (k - 2) * ss for k in range(5)]), x0=xs[0] - 10, x1=xs[-1] + 10)
+        _evidence(c, mask)
+        return c
+
+    right_xs = np.arange(450.0, 990.0, 20.0)
+    right = cand(right_xs, np.interp(right_xs, cols, centre))
+    left_xs = np.arange(30.0, 470.0, 20.0)
+    left_mid = np.interp(left_xs, cols, centre) - np.where(left_xs >= 400, ss, 0.0)  # slid a line up
+    left = cand(left_xs, left_mid)
+    ink = (mask > 0, None, 0)
+    kept = _consolidate([right, left], mask, ink, ss)
+    assert len(kept) == 1
+    assert kept[0].x0 <= 25 and kept[0].x1 >= 995
+    assert abs(np.interp(100, kept[0].xs, kept[0].lines[2]) - 120) < 1
