@@ -602,6 +602,12 @@ ORIENTATION_TIE_FACTOR = 2.0
 ORIENTATION_SURE_COMBS = 50
 GREY_ORIENTATION_RATIO = 1.5
 ORIENTATION_RUN_FRACTION = 1 / 40
+#: The grey periodicity's staff space replaces the run statistics' when they differ
+#: by more than ``GREY_RIVAL_DIFFERENCE`` and the ink shows ``GREY_RIVAL_COMBS_RATIO``
+#: times as many five-line combs at it (see :func:`_grey_rival`; at half or twice
+#: the staff space of printed lines there are none).
+GREY_RIVAL_DIFFERENCE = 0.25
+GREY_RIVAL_COMBS_RATIO = 1.0
 #: 180-degree test: ink near the staves' left ends (clefs, braces, key signatures)
 #: must exceed that near the right ends by this factor to keep the page as it is.
 FLIP_RATIO = 1.15
@@ -894,15 +900,26 @@ def _quarter_turn(binary: np.ndarray, stats: RunStats | None, turned: RunStats |
     page ``binary`` was thresholded from."""
     c0, c1 = (st.combs if st is not None else 0 for st in (stats, turned))
     one_sided = max(c0, c1) >= ORIENTATION_TIE_FACTOR * min(c0, c1) and max(c0, c1) >= MIN_COMBS
+    (g0, s0), (g1, s1) = _grey_both_ways(flat)
+    grey_sided = max(s0, s1) >= GREY_MIN_SCORE and max(s0, s1) >= GREY_ORIENTATION_RATIO * max(min(s0, s1), 0.0)
+    # the combs at each way's grey staff space: the run lengths of a dark, grainy
+    # photo count combs of grain; lines spaced as the grey periodicity says are music
+    across = np.ascontiguousarray(np.rot90(binary, 1))
+    k0 = _combs_at(binary, g0) if g0 > 0 else 0
+    k1 = _combs_at(across, g1) if g1 > 0 else 0
+    grey_combs_sided = max(k0, k1) >= ORIENTATION_TIE_FACTOR * min(k0, k1) and max(k0, k1) >= RUN_MODE_MIN_COMBS
     if one_sided and max(c0, c1) >= ORIENTATION_SURE_COMBS:
+        if grey_sided and grey_combs_sided and (s1 > s0) == (k1 > k0) != (c1 > c0):
+            return k1 > k0, False  # grain's combs one way, the music's lines the other
         return c1 > c0, True
-    (_, s0), (_, s1) = _grey_both_ways(flat)
-    if max(s0, s1) >= GREY_MIN_SCORE and max(s0, s1) >= GREY_ORIENTATION_RATIO * max(min(s0, s1), 0.0):
+    if grey_sided:
         return s1 > s0, True
     if one_sided:
         return c1 > c0, False
     if max(c0, c1) < MIN_COMBS:  # no combs to go by: the likelier grey periodicity
         return s1 > s0, False
+    if grey_combs_sided:
+        return k1 > k0, False
     length = int(round(ORIENTATION_RUN_FRACTION * max(binary.shape)))
     as_is = _level_run_ink(binary, length)
     across = _level_run_ink(np.ascontiguousarray(np.rot90(binary, 1)), length)
@@ -917,6 +934,21 @@ def _grey_both_ways(flat: np.ndarray) -> tuple[tuple[float, float], tuple[float,
         g = grey_staff_space(image)
         out.append(g if g is not None else (0.0, -1.0))
     return out[0], out[1]
+
+
+def _grey_rival(binary: np.ndarray, stats: RunStats, flat: np.ndarray) -> tuple[float, float] | None:
+    """The grey page's staff space (see :func:`grey_staff_space`: staff space, score)
+    where it differs from the run statistics' by more than ``GREY_RIVAL_DIFFERENCE``
+    and ``binary`` (lines across) holds more five-line combs at it (at least
+    ``RUN_MODE_MIN_COMBS``): the run lengths of a dark, grainy
+    photo measure its grain, not its faint lines. None otherwise."""
+    g = grey_staff_space(flat)
+    if g is None or g[1] < GREY_MIN_SCORE or abs(g[0] / stats.staff_space - 1.0) <= GREY_RIVAL_DIFFERENCE:
+        return None
+    at_runs, at_grey = _combs_at(binary, stats.staff_space), _combs_at(binary, g[0])
+    if at_grey >= GREY_RIVAL_COMBS_RATIO * max(at_runs, 1) and at_grey >= RUN_MODE_MIN_COMBS:
+        return g
+    return None
 
 
 def _enough(stats: RunStats | None) -> bool:
@@ -1212,9 +1244,11 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
         stats, binary, flat = stats_t, lines_t, flat_t
         work = np.ascontiguousarray(np.rot90(work, 1))
     grey = False
-    if not _enough(stats):
-        # faint or blurred lines: the binary runs fail; the grey periodicity does not
-        g = grey_staff_space(flat)
+    rival = None if not _enough(stats) else _grey_rival(binary, stats, flat)
+    if not _enough(stats) or rival is not None:
+        # faint or blurred lines: the binary runs fail (or measure the grain of a dark
+        # photo); the grey periodicity does not
+        g = rival if rival is not None else grey_staff_space(flat)
         if g is None or g[1] < GREY_MIN_SCORE:
             return None
         ss = g[0]
@@ -1268,7 +1302,8 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
                                              borderMode=cv2.BORDER_CONSTANT, borderValue=255)
                 binary_k = binarize(work_k, stats.staff_space)
                 stats_k = run_stats(binary_k, modes=RUN_MODES)
-                if _enough(stats_k) and stats_k.combs >= stats.combs * 0.8:
+                if _enough(stats_k) and stats_k.combs >= stats.combs * 0.8 \
+                        and (not grey or abs(stats_k.staff_space / stats.staff_space - 1) < 0.1):
                     m_small, work, binary, stats = m_k, work_k, binary_k, stats_k
                     thin = _thin_horizontal(binary, _line_run_px(stats.line_thickness))
                     keystoned = True

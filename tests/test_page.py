@@ -536,3 +536,26 @@ def test_a_page_outline_that_cuts_through_the_staves_starts_is_refused(clean):
     whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
     assert _music_page(gray, [inner]) is None
     assert _music_page(gray, [whole]) is whole
+
+
+def dim_and_grainy(image, seed, *, paper=90.0, depth=40.0, sigma=18.0, blur_px=0.8, scale=0.75):
+    """A page photographed in low light: paper at grey ``paper``, ink only ``depth``
+    darker, grain of ``sigma`` grey levels about ``blur_px`` px across, shrunk by
+    ``scale`` and sent on as JPEG 80 (like the photos a messaging app passes on)."""
+    g = paper - (255.0 - image.astype(np.float32)) / 255.0 * depth
+    grain = np.random.default_rng(seed).normal(0, sigma, g.shape).astype(np.float32)
+    g = np.clip(g + cv2.GaussianBlur(grain, (0, 0), blur_px), 0, 255).astype(np.uint8)
+    g = cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return rgb(cv2.imdecode(cv2.imencode(".jpg", g, [cv2.IMWRITE_JPEG_QUALITY, 80])[1], 0))
+
+
+@pytest.mark.parametrize("seed, depth, blur_px", [(0, 40.0, 0.8), (1, 30.0, 1.0)])
+def test_the_grain_of_a_dim_photo_is_not_taken_for_the_staff_lines(clean, seed, depth, blur_px):
+    """In a dim photo the grain's black runs space about half a staff space apart,
+    and they outnumber the faint lines' runs, more of them across than along: the
+    grey page's periodicity and the five-line combs at its spacing keep the page the
+    way up it is, at its staff space."""
+    image, _ = clean
+    page = normalize(dim_and_grainy(image, seed, depth=depth, blur_px=blur_px))
+    assert page.rotation == 0
+    assert_ss(page.staff_space, 0.75 * STAFF_SPACE_PX)
