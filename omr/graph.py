@@ -64,6 +64,10 @@ ACCIDENTAL_MAX_OVERLAP_SS = 0.3
 #: height from the top (a flat's bowl is low in its box).
 ACCIDENTAL_ANCHOR = {"accidental_flat": 0.70, "accidental_double_flat": 0.70}
 ACCIDENTAL_MAX_DY_SS = 0.7
+#: An accidental goes to the notehead nearest it, counting a staff space up or down
+#: as this many staff spaces to the right (of a second in a chord, the head a step
+#: off the accidental's height is the nearer one, the other sits across the stem).
+ACCIDENTAL_DY_WEIGHT = 4.0
 #: An augmentation dot lies right of its note or rest within this gap, and at most
 #: this far above/below its centre.
 DOT_MAX_GAP_SS = 2.2
@@ -737,7 +741,7 @@ def _link_accidentals(g: StaffGraph) -> None:
             dy = abs(h.cy - ay)
             if dy > ACCIDENTAL_MAX_DY_SS * ss:
                 continue
-            d = max(gap, 0.0) / ss + 2.0 * dy / ss
+            d = max(gap, 0.0) / ss + ACCIDENTAL_DY_WEIGHT * dy / ss
             if d < best_d:
                 best, best_d = h, d
         if best is None:

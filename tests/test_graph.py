@@ -471,6 +471,20 @@ def test_flat_taller_above_links_by_its_bowl():
     assert g.nodes[0].position == 1
 
 
+def test_accidentals_of_a_second_go_to_their_own_heads():
+    # A-flat and B-natural a second apart on an up stem: A left of the stem, B set
+    # across it. The natural, in the column next to the chord, is level with the B;
+    # the flat, a column further left, with the A. The A is nearer the natural
+    # across, but a step off its height.
+    low = head(60, 3)
+    high = head(60 + HEAD_W - STEM_W, 4)
+    h = 25.8
+    natural = Symbol("accidental_natural", (low.box[0] - 2 - 6.3, cy(high) - 14, low.box[0] - 2, cy(high) + 14))
+    flat = Symbol("accidental_flat", (low.box[0] - 12 - 8, cy(low) - 0.7 * h, low.box[0] - 12, cy(low) + 0.3 * h))
+    g = graph([natural, flat, low, high, stem_up(low)])
+    assert edges(g, "accidental") == {(0, 3), (1, 2)}
+
+
 def test_accidental_too_far_left_is_not_linked():
     h = head(100, 3)
     sharp = Symbol("accidental_sharp", (40, cy(h) - 13.85, 47.8, cy(h) + 13.85))
