@@ -147,8 +147,9 @@ class Staff:
 
     ``xs`` (N,) are sample x positions and ``lines`` (5, N) the y of each line there,
     top line first, normalized-image px; between samples lines are linearly
-    interpolated, beyond them held constant. ``x0``, ``x1``: where the lines start and
-    end (px). ``staff_space`` and ``line_thickness``: measured on this staff (px).
+    interpolated, beyond them held constant (the samples reach ``CARRY_ON_SS`` beyond
+    the lines' ends, carried on along their slope). ``x0``, ``x1``: where the lines
+    start and end (px). ``staff_space`` and ``line_thickness``: measured on this staff (px).
     ``system``: index of its :class:`System` (-1 until grouped).
     """
 
@@ -196,7 +197,9 @@ class Staff:
     def box(self) -> tuple[float, float, float, float]:
         """x0, y0, x1, y1 (px): the lines' extent, from the highest point of the top
         line to the lowest of the bottom line."""
-        return (float(self.x0), float(self.lines[0].min()), float(self.x1), float(self.lines[4].max()))
+        on = (self.xs >= self.x0 - 1e-6) & (self.xs <= self.x1 + 1e-6)
+        top, bottom = (self.lines[0][on], self.lines[4][on]) if on.any() else (self.lines[0], self.lines[4])
+        return (float(self.x0), float(top.min()), float(self.x1), float(bottom.max()))
 
     @property
     def center_y(self) -> float:
@@ -566,21 +569,48 @@ def _find_staves_in(binary: np.ndarray, ss: float, faint: np.ndarray | None = No
 
     staves = []
     for c in kept:
-        xs, lines = c.xs, c.lines
-        if c.x0 < xs[0]:
-            xs = np.concatenate([[float(c.x0)], xs])
-            lines = np.concatenate([lines[:, :1], lines], axis=1)
-        if c.x1 > xs[-1]:
-            xs = np.concatenate([xs, [float(c.x1)]])
-            lines = np.concatenate([lines, lines[:, -1:]], axis=1)
+        xs, lines = _carried_on(c, ss, 0.0)
         staff_sp = float(np.median((lines[4] - lines[0]) / 4.0))
+        thickness = _thickness(binary, xs, lines, ss)
+        xs, lines = _carried_on(c, ss, CARRY_ON_SS * ss)
         staves.append(Staff(index=0, xs=xs.astype(np.float64), lines=lines.astype(np.float64),
                             x0=float(c.x0), x1=float(c.x1), staff_space=staff_sp,
-                            line_thickness=_thickness(binary, xs, lines, ss)))
+                            line_thickness=thickness))
     staves.sort(key=lambda s: (s.center_y, s.x0))  # top to bottom
     for i, s in enumerate(staves):
         s.index = i
     return staves
+
+
+#: A staff's lines are carried on this far beyond where they were found (a clef
+#: whose lines the photo lost), along the slope of their ends, staff spaces.
+CARRY_ON_SS = 8.0
+
+
+def _carried_on(c: "_Cand", ss: float, beyond: float) -> tuple[np.ndarray, np.ndarray]:
+    """The samples of ``c`` with its lines carried on to its ends ``x0``, ``x1`` and
+    ``beyond`` px further, each end along a straight line fitted to its samples
+    within ``FIT_RANGE_SS`` (slope at most ``MAX_TRACK_SLOPE``)."""
+    xs, lines = c.xs, c.lines
+    ends = []
+    for x_end, side in ((c.x0 - beyond, 0), (c.x1 + beyond, -1)):
+        near = _near_end(c, x_end, ss)
+        k = 0.0
+        if near.sum() >= 2 and np.ptp(xs[near]) > 0:
+            k = float(np.clip(np.polyfit(xs[near], lines[2][near], 1)[0], -MAX_TRACK_SLOPE, MAX_TRACK_SLOPE))
+        ends.append((x_end, lines[:, side] + k * (x_end - xs[side])))
+    (xa, la), (xb, lb) = ends
+    keep_a, keep_b = bool(xa < xs[0]), bool(xb > xs[-1])
+    xs = np.concatenate([[xa]] * keep_a + [xs] + [[xb]] * keep_b)
+    lines = np.concatenate([la[:, None]] * keep_a + [lines] + [lb[:, None]] * keep_b, axis=1)
+    if beyond > 0:  # the staff's own ends, on the same lines
+        inner = [x for x, keep in ((c.x0, keep_a), (c.x1, keep_b)) if keep and not np.any(np.isclose(xs, x))]
+        if inner:
+            both = np.concatenate([xs, inner])
+            order = np.argsort(both, kind="stable")
+            lines = np.stack([np.interp(both, xs, lines[i]) for i in range(5)])[:, order]
+            xs = both[order]
+    return xs, lines
 
 
 # ---------------------------------------------------------------------------

@@ -643,3 +643,19 @@ def test_a_piece_that_slid_a_line_where_a_bent_staff_meets_a_stronger_piece_join
     assert len(kept) == 1
     assert kept[0].x0 <= 25 and kept[0].x1 >= 995
     assert abs(np.interp(100, kept[0].xs, kept[0].lines[2]) - 120) < 1
+
+
+def test_a_sloping_staffs_lines_carry_on_past_where_they_were_found():
+    """A staff sloping 1 in 8 (a keystoned photo) whose lines the photo lost left of
+    x = 150: the clef printed there is placed on the lines carried on along their
+    slope, not on the lines held level from where they were found."""
+    ss = 10
+    img = np.full((300, 900), 255, np.uint8)
+    xs = np.arange(150, 860)
+    draw_lines(img, xs, lambda k: 60 + k * ss + 0.125 * (xs - 150))
+    (staff,) = find_staves(img, 10.0)
+    assert staff.x0 >= 140
+    x = staff.x0 - 50  # a clef's centre, 5 staff spaces before the found start
+    assert abs(staff.line_y(2, x) - (80.5 + 0.125 * (x - 150))) < 1.5
+    assert abs(staff.position(x, 80.5 + 0.125 * (x - 150) + 2 * ss) - 0.0) < 0.3  # the bottom line
+    assert abs(staff.box()[1] - staff.line_y(0, staff.x0)) < 0.5  # the box holds the lines found
