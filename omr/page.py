@@ -602,10 +602,12 @@ ORIENTATION_TIE_FACTOR = 2.0
 ORIENTATION_SURE_COMBS = 50
 GREY_ORIENTATION_RATIO = 1.5
 ORIENTATION_RUN_FRACTION = 1 / 40
-#: The grey periodicity's staff space replaces the run statistics' when they differ
-#: by more than ``GREY_RIVAL_DIFFERENCE`` and the ink shows ``GREY_RIVAL_COMBS_RATIO``
-#: times as many five-line combs at it (see :func:`_grey_rival`; at half or twice
-#: the staff space of printed lines there are none).
+#: Where the run lengths put the staff space under ``MIN_ANALYSIS_STAFF_SPACE_PX``
+#: (small staves, or a dim photo's grain), the grey periodicity's staff space
+#: replaces theirs when they differ by more than ``GREY_RIVAL_DIFFERENCE`` and the ink
+#: shows ``GREY_RIVAL_COMBS_RATIO`` times as many five-line combs at it (see
+#: :func:`_grey_rival`; at half or twice the staff space of printed lines there are
+#: none), and a sure quarter turn is checked against the grey page too.
 GREY_RIVAL_DIFFERENCE = 0.25
 GREY_RIVAL_COMBS_RATIO = 1.0
 #: 180-degree test: ink near the staves' left ends (clefs, braces, key signatures)
@@ -893,18 +895,26 @@ def _level_run_ink(binary: np.ndarray, length: int) -> int:
 
 
 def _quarter_turn(binary: np.ndarray, stats: RunStats | None, turned: RunStats | None,
-                  flat: np.ndarray) -> tuple[bool, bool]:
+                  flat: np.ndarray, grey: dict | None = None) -> tuple[bool, bool]:
     """Whether ``binary`` turned a quarter is the way up rather than as it is, and
     whether that is sure: see ``ORIENTATION_TIE_FACTOR``. ``stats``, ``turned``: the
     run stats of ``binary`` as it is and turned (None: no combs); ``flat``: the grey
-    page ``binary`` was thresholded from."""
+    page ``binary`` was thresholded from; ``grey``: where the grey periodicity of
+    each way (:func:`_grey_way`) is kept once measured."""
+    grey = {} if grey is None else grey
+    across = np.ascontiguousarray(np.rot90(binary, 1))
     c0, c1 = (st.combs if st is not None else 0 for st in (stats, turned))
     one_sided = max(c0, c1) >= ORIENTATION_TIE_FACTOR * min(c0, c1) and max(c0, c1) >= MIN_COMBS
-    (g0, s0), (g1, s1) = _grey_both_ways(flat)
+    if one_sided and max(c0, c1) >= ORIENTATION_SURE_COMBS:
+        chosen = turned if c1 > c0 else stats
+        if chosen.staff_space >= MIN_ANALYSIS_STAFF_SPACE_PX:
+            return c1 > c0, True
+        # runs a few px apart may be a dim photo's grain, whose combs can outnumber
+        # the faint staff lines' either way up: the grey page has its say
+    (g0, s0), (g1, s1) = _grey_way(flat, 0, grey), _grey_way(flat, 1, grey)
     grey_sided = max(s0, s1) >= GREY_MIN_SCORE and max(s0, s1) >= GREY_ORIENTATION_RATIO * max(min(s0, s1), 0.0)
-    # the combs at each way's grey staff space: the run lengths of a dark, grainy
-    # photo count combs of grain; lines spaced as the grey periodicity says are music
-    across = np.ascontiguousarray(np.rot90(binary, 1))
+    # the combs at each way's grey staff space: lines spaced as the grey periodicity
+    # says are music, the runs' combs may be grain
     k0 = _combs_at(binary, g0) if g0 > 0 else 0
     k1 = _combs_at(across, g1) if g1 > 0 else 0
     grey_combs_sided = max(k0, k1) >= ORIENTATION_TIE_FACTOR * min(k0, k1) and max(k0, k1) >= RUN_MODE_MIN_COMBS
@@ -921,29 +931,26 @@ def _quarter_turn(binary: np.ndarray, stats: RunStats | None, turned: RunStats |
     if grey_combs_sided:
         return k1 > k0, False
     length = int(round(ORIENTATION_RUN_FRACTION * max(binary.shape)))
-    as_is = _level_run_ink(binary, length)
-    across = _level_run_ink(np.ascontiguousarray(np.rot90(binary, 1)), length)
-    return across > as_is, False
+    return _level_run_ink(across, length) > _level_run_ink(binary, length), False
 
 
-def _grey_both_ways(flat: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
-    """:func:`grey_staff_space` of ``flat`` as it is and turned a quarter: (staff
-    space, comb score) each, the score -1 (and the space 0) where there is none."""
-    out = []
-    for image in (flat, np.ascontiguousarray(np.rot90(flat, 1))):
-        g = grey_staff_space(image)
-        out.append(g if g is not None else (0.0, -1.0))
-    return out[0], out[1]
+def _grey_way(flat: np.ndarray, quarter: int, grey: dict) -> tuple[float, float]:
+    """:func:`grey_staff_space` of ``flat`` turned ``quarter`` quarters (0 or 1):
+    (staff space, comb score), the score -1 (and the space 0) where there is none;
+    kept in ``grey`` (by ``quarter``), so each way is measured once."""
+    if quarter not in grey:
+        g = grey_staff_space(np.ascontiguousarray(np.rot90(flat, quarter)))
+        grey[quarter] = g if g is not None else (0.0, -1.0)
+    return grey[quarter]
 
 
-def _grey_rival(binary: np.ndarray, stats: RunStats, flat: np.ndarray) -> tuple[float, float] | None:
-    """The grey page's staff space (see :func:`grey_staff_space`: staff space, score)
-    where it differs from the run statistics' by more than ``GREY_RIVAL_DIFFERENCE``
-    and ``binary`` (lines across) holds more five-line combs at it (at least
-    ``RUN_MODE_MIN_COMBS``): the run lengths of a dark, grainy
-    photo measure its grain, not its faint lines. None otherwise."""
-    g = grey_staff_space(flat)
-    if g is None or g[1] < GREY_MIN_SCORE or abs(g[0] / stats.staff_space - 1.0) <= GREY_RIVAL_DIFFERENCE:
+def _grey_rival(binary: np.ndarray, stats: RunStats | None, g: tuple[float, float]) -> tuple[float, float] | None:
+    """``g``, the grey page's staff space and score (see :func:`grey_staff_space`),
+    where it differs from the run statistics' ``stats`` by more than
+    ``GREY_RIVAL_DIFFERENCE`` and ``binary`` (lines across) holds more five-line combs
+    at it (at least ``RUN_MODE_MIN_COMBS``): the run lengths of a dark, grainy photo
+    measure its grain, not its faint lines. None otherwise."""
+    if stats is None or g[1] < GREY_MIN_SCORE or abs(g[0] / stats.staff_space - 1.0) <= GREY_RIVAL_DIFFERENCE:
         return None
     at_runs, at_grey = _combs_at(binary, stats.staff_space), _combs_at(binary, g[0])
     if at_grey >= GREY_RIVAL_COMBS_RATIO * max(at_runs, 1) and at_grey >= RUN_MODE_MIN_COMBS:
@@ -1234,8 +1241,9 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
         # the threshold lost the staff lines (faint, thin or blurred): add them back
         lines, lines_t = with_faint_lines(flat, lines), with_faint_lines(flat_t, lines_t)
         stats, stats_t = run_stats(lines), run_stats(lines_t)
+    grey_ways: dict = {}  # the grey periodicity of each way up, once measured
     if turned is None:
-        turned, sure = _quarter_turn(binary, stats, stats_t, flat)
+        turned, sure = _quarter_turn(binary, stats, stats_t, flat, grey_ways)
     else:
         sure = True
     quarter = int(turned)
@@ -1244,7 +1252,12 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
         stats, binary, flat = stats_t, lines_t, flat_t
         work = np.ascontiguousarray(np.rot90(work, 1))
     grey = False
-    rival = None if not _enough(stats) else _grey_rival(binary, stats, flat)
+    rival = None
+    if _enough(stats) and stats.staff_space < MIN_ANALYSIS_STAFF_SPACE_PX:
+        # runs a few px apart: a photo of small staves, or of grain (see _grey_rival)
+        if quarter not in grey_ways:  # (``flat`` is this way up already)
+            grey_ways[quarter] = _grey_way(flat, 0, {})
+        rival = _grey_rival(binary, stats, grey_ways[quarter])
     if not _enough(stats) or rival is not None:
         # faint or blurred lines: the binary runs fail (or measure the grain of a dark
         # photo); the grey periodicity does not
