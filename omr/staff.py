@@ -197,8 +197,10 @@ class Staff:
     def box(self) -> tuple[float, float, float, float]:
         """x0, y0, x1, y1 (px): the lines' extent, from the highest point of the top
         line to the lowest of the bottom line."""
-        on = (self.xs >= self.x0 - 1e-6) & (self.xs <= self.x1 + 1e-6)
-        top, bottom = (self.lines[0][on], self.lines[4][on]) if on.any() else (self.lines[0], self.lines[4])
+        inside = (self.xs > self.x0) & (self.xs < self.x1)
+        ends = [self.x0, self.x1]
+        top = np.concatenate([self.lines[0][inside], self.line_y(0, ends)])
+        bottom = np.concatenate([self.lines[4][inside], self.line_y(4, ends)])
         return (float(self.x0), float(top.min()), float(self.x1), float(bottom.max()))
 
     @property
@@ -589,28 +591,16 @@ CARRY_ON_SS = 8.0
 
 def _carried_on(c: "_Cand", ss: float, beyond: float) -> tuple[np.ndarray, np.ndarray]:
     """The samples of ``c`` with its lines carried on to its ends ``x0``, ``x1`` and
-    ``beyond`` px further, each end along a straight line fitted to its samples
-    within ``FIT_RANGE_SS`` (slope at most ``MAX_TRACK_SLOPE``)."""
+    ``beyond`` px further, each end along its slope there (:func:`_end_slope`)."""
     xs, lines = c.xs, c.lines
-    ends = []
-    for x_end, side in ((c.x0 - beyond, 0), (c.x1 + beyond, -1)):
-        near = _near_end(c, x_end, ss)
-        k = 0.0
-        if near.sum() >= 2 and np.ptp(xs[near]) > 0:
-            k = float(np.clip(np.polyfit(xs[near], lines[2][near], 1)[0], -MAX_TRACK_SLOPE, MAX_TRACK_SLOPE))
-        ends.append((x_end, lines[:, side] + k * (x_end - xs[side])))
-    (xa, la), (xb, lb) = ends
-    keep_a, keep_b = bool(xa < xs[0]), bool(xb > xs[-1])
-    xs = np.concatenate([[xa]] * keep_a + [xs] + [[xb]] * keep_b)
-    lines = np.concatenate([la[:, None]] * keep_a + [lines] + [lb[:, None]] * keep_b, axis=1)
-    if beyond > 0:  # the staff's own ends, on the same lines
-        inner = [x for x, keep in ((c.x0, keep_a), (c.x1, keep_b)) if keep and not np.any(np.isclose(xs, x))]
-        if inner:
-            both = np.concatenate([xs, inner])
-            order = np.argsort(both, kind="stable")
-            lines = np.stack([np.interp(both, xs, lines[i]) for i in range(5)])[:, order]
-            xs = both[order]
-    return xs, lines
+    x_left = np.array(sorted({c.x0 - beyond, c.x0}))
+    x_left = x_left[x_left < xs[0]]
+    x_right = np.array(sorted({c.x1, c.x1 + beyond}))
+    x_right = x_right[x_right > xs[-1]]
+    k_left, k_right = _end_slope(c, xs[0] - 1.0, ss), _end_slope(c, xs[-1] + 1.0, ss)
+    left = lines[:, :1] + k_left * (x_left - xs[0])[None, :]
+    right = lines[:, -1:] + k_right * (x_right - xs[-1])[None, :]
+    return np.concatenate([x_left, xs, x_right]), np.concatenate([left, lines, right], axis=1)
 
 
 # ---------------------------------------------------------------------------
@@ -982,15 +972,23 @@ def _end_spacing(c: _Cand, x: float, ss: float) -> float:
     return float(np.median(c.lines[4][near] - c.lines[0][near])) / 4.0
 
 
-def _predict_centre(c: _Cand, x: float, ss: float) -> float:
-    """The middle line of ``c`` carried on to ``x`` along a straight line fitted to its
-    samples within ``FIT_RANGE_SS`` of its end nearest ``x``."""
+def _end_slope(c: _Cand, x: float, ss: float) -> float:
+    """The slope of the middle line of ``c`` at its end nearest ``x``: a straight line
+    fitted to its samples within ``FIT_RANGE_SS`` of that end, at most
+    ``MAX_TRACK_SLOPE`` either way (0 where fewer than two samples are there)."""
     near = _near_end(c, x, ss)
     xs, ys = c.xs[near], c.lines[2][near]
     if len(xs) < 2 or np.ptp(xs) <= 0:
-        return float(np.median(ys))
-    k = float(np.clip(np.polyfit(xs, ys, 1)[0], -MAX_TRACK_SLOPE, MAX_TRACK_SLOPE))
-    return float(np.median(ys - k * xs) + k * x)
+        return 0.0
+    return float(np.clip(np.polyfit(xs, ys, 1)[0], -MAX_TRACK_SLOPE, MAX_TRACK_SLOPE))
+
+
+def _predict_centre(c: _Cand, x: float, ss: float) -> float:
+    """The middle line of ``c`` carried on to ``x`` along its slope at its end nearest
+    ``x`` (:func:`_end_slope`)."""
+    near = _near_end(c, x, ss)
+    k = _end_slope(c, x, ss)
+    return float(np.median(c.lines[2][near] - k * c.xs[near]) + k * x)
 
 
 def _merge(a: _Cand, c: _Cand, mask: np.ndarray, ink: tuple, ss: float) -> None:
