@@ -1247,7 +1247,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
     else:
         sure = True
     quarter = int(turned)
-    binary = lines
+    binary, flat_as_is = lines, flat
     if turned:
         stats, binary, flat = stats_t, lines_t, flat_t
         work = np.ascontiguousarray(np.rot90(work, 1))
@@ -1255,9 +1255,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
     rival = None
     if _enough(stats) and stats.staff_space < MIN_ANALYSIS_STAFF_SPACE_PX:
         # runs a few px apart: a photo of small staves, or of grain (see _grey_rival)
-        if quarter not in grey_ways:  # (``flat`` is this way up already)
-            grey_ways[quarter] = _grey_way(flat, 0, {})
-        rival = _grey_rival(binary, stats, grey_ways[quarter])
+        rival = _grey_rival(binary, stats, _grey_way(flat_as_is, quarter, grey_ways))
     if not _enough(stats) or rival is not None:
         # faint or blurred lines: the binary runs fail (or measure the grain of a dark
         # photo); the grey periodicity does not
