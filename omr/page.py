@@ -895,30 +895,29 @@ def _level_run_ink(binary: np.ndarray, length: int) -> int:
 
 
 def _quarter_turn(binary: np.ndarray, stats: RunStats | None, turned: RunStats | None,
-                  flat: np.ndarray, grey: dict | None = None) -> tuple[bool, bool]:
+                  flat: np.ndarray, grey_ways: dict | None = None) -> tuple[bool, bool]:
     """Whether ``binary`` turned a quarter is the way up rather than as it is, and
     whether that is sure: see ``ORIENTATION_TIE_FACTOR``. ``stats``, ``turned``: the
     run stats of ``binary`` as it is and turned (None: no combs); ``flat``: the grey
-    page ``binary`` was thresholded from; ``grey``: where the grey periodicity of
+    page ``binary`` was thresholded from; ``grey_ways``: where the grey periodicity of
     each way (:func:`_grey_way`) is kept once measured."""
-    grey = {} if grey is None else grey
-    across = np.ascontiguousarray(np.rot90(binary, 1))
+    grey_ways = {} if grey_ways is None else grey_ways
     c0, c1 = (st.combs if st is not None else 0 for st in (stats, turned))
     one_sided = max(c0, c1) >= ORIENTATION_TIE_FACTOR * min(c0, c1) and max(c0, c1) >= MIN_COMBS
-    if one_sided and max(c0, c1) >= ORIENTATION_SURE_COMBS:
-        chosen = turned if c1 > c0 else stats
-        if chosen.staff_space >= MIN_ANALYSIS_STAFF_SPACE_PX:
-            return c1 > c0, True
-        # runs a few px apart may be a dim photo's grain, whose combs can outnumber
-        # the faint staff lines' either way up: the grey page has its say
-    (g0, s0), (g1, s1) = _grey_way(flat, 0, grey), _grey_way(flat, 1, grey)
+    sure_by_combs = one_sided and max(c0, c1) >= ORIENTATION_SURE_COMBS
+    if sure_by_combs and (turned if c1 > c0 else stats).staff_space >= MIN_ANALYSIS_STAFF_SPACE_PX:
+        return c1 > c0, True
+    # (runs a few px apart may be a dim photo's grain, whose combs can outnumber the
+    # faint staff lines' either way up: the grey page has its say)
+    across = np.ascontiguousarray(np.rot90(binary, 1))
+    (g0, s0), (g1, s1) = _grey_way(flat, 0, grey_ways), _grey_way(flat, 1, grey_ways)
     grey_sided = max(s0, s1) >= GREY_MIN_SCORE and max(s0, s1) >= GREY_ORIENTATION_RATIO * max(min(s0, s1), 0.0)
     # the combs at each way's grey staff space: lines spaced as the grey periodicity
     # says are music, the runs' combs may be grain
     k0 = _combs_at(binary, g0) if g0 > 0 else 0
     k1 = _combs_at(across, g1) if g1 > 0 else 0
     grey_combs_sided = max(k0, k1) >= ORIENTATION_TIE_FACTOR * min(k0, k1) and max(k0, k1) >= RUN_MODE_MIN_COMBS
-    if one_sided and max(c0, c1) >= ORIENTATION_SURE_COMBS:
+    if sure_by_combs:
         if grey_sided and grey_combs_sided and (s1 > s0) == (k1 > k0) != (c1 > c0):
             return k1 > k0, False  # grain's combs one way, the music's lines the other
         return c1 > c0, True
@@ -944,13 +943,13 @@ def _grey_way(flat: np.ndarray, quarter: int, grey: dict) -> tuple[float, float]
     return grey[quarter]
 
 
-def _grey_rival(binary: np.ndarray, stats: RunStats | None, g: tuple[float, float]) -> tuple[float, float] | None:
+def _grey_rival(binary: np.ndarray, stats: RunStats, g: tuple[float, float]) -> tuple[float, float] | None:
     """``g``, the grey page's staff space and score (see :func:`grey_staff_space`),
     where it differs from the run statistics' ``stats`` by more than
     ``GREY_RIVAL_DIFFERENCE`` and ``binary`` (lines across) holds more five-line combs
     at it (at least ``RUN_MODE_MIN_COMBS``): the run lengths of a dark, grainy photo
     measure its grain, not its faint lines. None otherwise."""
-    if stats is None or g[1] < GREY_MIN_SCORE or abs(g[0] / stats.staff_space - 1.0) <= GREY_RIVAL_DIFFERENCE:
+    if g[1] < GREY_MIN_SCORE or abs(g[0] / stats.staff_space - 1.0) <= GREY_RIVAL_DIFFERENCE:
         return None
     at_runs, at_grey = _combs_at(binary, stats.staff_space), _combs_at(binary, g[0])
     if at_grey >= GREY_RIVAL_COMBS_RATIO * max(at_runs, 1) and at_grey >= RUN_MODE_MIN_COMBS:

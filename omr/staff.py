@@ -1006,7 +1006,7 @@ def _merge(a: _Cand, c: _Cand, mask: np.ndarray, ink: tuple, ss: float) -> None:
     _evidence(a, mask)
 
 
-def _trim_outside(c: _Cand, a: _Cand, mask: np.ndarray, ss: float) -> _Cand | None:
+def _trim_outside(c: _Cand, a: _Cand, ss: float) -> _Cand | None:
     """The part of ``c`` that lies on one side of ``a``, more than ``BEND_TRIM_SS``
     staff spaces beyond its end, as a candidate of its own (ends at its last samples);
     None when ``c`` reaches past ``a`` on both sides or too little of it is left."""
@@ -1021,9 +1021,7 @@ def _trim_outside(c: _Cand, a: _Cand, mask: np.ndarray, ss: float) -> _Cand | No
     x0, x1 = (c.x0, float(xs[-1])) if left.any() else (float(xs[0]), c.x1)
     if x1 - x0 < MIN_STAFF_LENGTH_SS * ss:
         return None
-    rest = _Cand(xs=xs, lines=lines, x0=x0, x1=x1)
-    _evidence(rest, mask)
-    return rest
+    return _Cand(xs=xs, lines=lines, x0=x0, x1=x1)
 
 
 def _consolidate(cands: list[_Cand], mask: np.ndarray, ink: tuple, ss: float) -> list[_Cand]:
@@ -1041,7 +1039,7 @@ def _consolidate(cands: list[_Cand], mask: np.ndarray, ink: tuple, ss: float) ->
                 break
             if rel == "clash":
                 fate = "dropped"
-                rest = _trim_outside(c, a, mask, ss)
+                rest = _trim_outside(c, a, ss)
                 if rest is not None and _relation(a, rest, ink, ss) == "same":
                     _merge(a, rest, mask, ink, ss)
                     fate = "merged"
