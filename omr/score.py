@@ -134,6 +134,11 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
     clefs: dict[int, ClefInfo] = {}
     keys: dict[int, int] = {}
     time = None
+    # Until a time signature is read, the meter is the one the measures' contents
+    # suggest, voted over every system read so far (a first system read badly does
+    # not decide it alone); ``unprinted`` holds each such system's lengths.
+    unprinted: list[tuple[list[set], list[Fraction]]] | None = []
+    unprinted_note: Inference | None = None
     n_slots, slot_maps = staff_slots(graphs)
     votes = _clef_votes(graphs, slot_maps)
     for page_no, g in enumerate(graphs, start=1):
@@ -173,7 +178,10 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                 clefs[slot] = last.clef_changes[-1][1] if last.clef_changes else last.clef
                 keys[slot] = next((m.key for m in reversed(per_staff[slot]) if m.key is not None),
                                   keys.get(slot, 0))
-            content_time = _time_from_content(per_staff, spans)
+            lengths = _system_lengths(per_staff, spans)
+            content_time = _time_from_lengths([lengths])
+            if time_changes:
+                unprinted = None  # a time signature is read: the measures before it keep theirs
             for k, span in enumerate(spans):
                 if k in time_changes:
                     time = _choose_time(time_changes[k], per_staff, spans, report, page_no, len(measures) + k + 1)
@@ -185,9 +193,9 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                                     page=page_no, measure=len(measures) + k + 1)
                         time = content_time
                 if time is None:
-                    time = _time_from_content(per_staff, spans)
-                    report.infer("time_from_content", f"no time signature printed before the first measure; "
-                                 f"{time[0]}/{time[1]} inferred from the measures' contents", page=page_no)
+                    time = content_time
+                    unprinted_note = Inference("time_from_content", _unprinted_detail(time), page=page_no)
+                    report.inferred.append(unprinted_note)
                 m = ReadMeasure(page=page_no, system=sys_no, span=span, graph=g, staff_ids=list(staves),
                                 staves=[per_staff[i][k] for i in range(len(staves))], time=time)
                 m.length = m.bar
@@ -206,7 +214,20 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                         measures.append(_rest_copy(m))
                     measures[-1].span.right = right
             _read_over_measures(g, present, measures[-len(spans):])
+            if unprinted is not None:
+                unprinted.append(lengths)
+                time = _time_from_lengths(unprinted)
+                for m in measures:  # (all of them so far: no time signature was read)
+                    m.time = time
+                    m.length = m.bar
+                if unprinted_note is not None:
+                    unprinted_note.detail = _unprinted_detail(time)
     return measures
+
+
+def _unprinted_detail(time: tuple[int, int]) -> str:
+    return (f"no time signature printed before the first measure; {time[0]}/{time[1]} inferred from "
+            f"the measures' contents")
 
 
 def _nearest(slots: list[int], i: int) -> int:
@@ -520,23 +541,37 @@ CLEF_VOTE_MAX_SHIFT = 2
 #: measure: the ones in common use (3 quarters is 3/4; 3/8, 9/8 from their eighths).
 PLAUSIBLE_MEASURE_QUARTERS = (Fraction(2), Fraction(3), Fraction(4), Fraction(3, 2), Fraction(9, 2),
                               Fraction(6), Fraction(5), Fraction(1), Fraction(8))
+#: ... of which these are taken only where no other fits a measure: a measure read
+#: as one quarter note is more often one whose rests were lost (a small photo) than
+#: a measure of 1/4.
+RARE_MEASURE_QUARTERS = (Fraction(1),)
 
 
-def _time_from_content(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]) -> tuple[int, int]:
-    """The time signature most measures of a system fill (a continuation page, or a
-    staff that prints none): of the meters in common use
-    (:data:`PLAUSIBLE_MEASURE_QUARTERS`), the one that most measures have a staff
-    filling exactly; ties go to the longer (rests left out make measures short, never
-    long). Nothing fits: the commonest longest-voice length, in quarters or eighths,
-    when it is a plausible meter."""
+def _system_lengths(per_staff: list[list[StaffMeasure]], spans: list[MeasureSpan]
+                    ) -> tuple[list[set], list[Fraction]]:
+    """What a system's measures suggest of the meter: per measure, the lengths its
+    staves fill (:func:`_staff_lengths`) and its fullest staff's length
+    (:func:`_measure_lengths`)."""
+    return _staff_lengths(per_staff, spans), _measure_lengths(per_staff, spans)
+
+
+def _time_from_lengths(systems: list[tuple[list[set], list[Fraction]]]) -> tuple[int, int]:
+    """The time signature most measures of ``systems`` (each as from
+    :func:`_system_lengths`) fill, for a continuation page or a staff that prints
+    none: of the meters in common use (:data:`PLAUSIBLE_MEASURE_QUARTERS`; the
+    :data:`RARE_MEASURE_QUARTERS` only where no other fits), the one that most
+    measures have a staff filling exactly; ties go to the longer (rests
+    left out make measures short, never long). Nothing fits: the commonest
+    longest-voice length, in quarters or eighths, when it is a plausible meter."""
     from collections import Counter
 
-    per_measure = _staff_lengths(per_staff, spans)
-    fits = Counter(q for lengths in per_measure for q in PLAUSIBLE_MEASURE_QUARTERS if q in lengths)
+    fits = Counter(q for per_measure, _ in systems for lengths in per_measure
+                   for q in PLAUSIBLE_MEASURE_QUARTERS if q in lengths)
+    fits = Counter({q: n for q, n in fits.items() if q not in RARE_MEASURE_QUARTERS}) or fits
     if fits:
         length = max(fits, key=lambda q: (fits[q], q))
     else:
-        lengths = Counter(x for x in _measure_lengths(per_staff, spans) if x > 0)
+        lengths = Counter(x for _, longest in systems for x in longest if x > 0)
         if not lengths:
             return DEFAULT_TIME
         repeated = [n for n, c in lengths.items() if c >= 2]

@@ -512,6 +512,39 @@ def test_time_from_content_is_a_meter_in_common_use():
     assert "time_from_content" in kinds(report)
 
 
+@pytest.mark.parametrize("lengths, meter", [((1, 1, 1, 3, 3), "3/4"), ((1, 1, 1), "1/4")])
+def test_time_from_content_takes_one_quarter_only_where_nothing_else_fits(lengths, meter):
+    # a page in 3/4 whose small photo lost the rests of three measures: each reads
+    # as one quarter note; a page all of whose measures hold one quarter is in 1/4
+    s = Staff(time=None)
+    for quarters in lengths:
+        for _ in range(quarters):
+            s.note(4)
+        s.barline()
+    score, report, _ = transcribe(s)
+    assert time_signatures(score)[0].ratioString == meter
+
+
+def test_time_from_content_is_voted_over_every_system_before_a_time_signature():
+    # a piece in 3/4 that prints no time signature, over two pages: a barline
+    # missed on the first makes a measure of six quarters there, and 6/4 fits as
+    # many of its measures as 3/4 does; the second page's measures settle it
+    first, second = Staff(time=None), Staff(time=None)
+    for staff, lengths in ((first, (6, 3)), (second, (3, 3, 3))):
+        for quarters in lengths:
+            for _ in range(quarters):
+                staff.note(4)
+            staff.barline()
+    graphs = [build_graph(st.symbols, [straight_staff(0, x0=X0, x1=max(s.box[2] for s in st.symbols) + 2,
+                                                      top=st.top, staff_space=SS, system=0)], [[0]])
+              for st in (first, second)]
+    score, report = score_from_graphs(graphs)
+    assert time_signatures(score)[0].ratioString == "3/4"
+    assert [i.detail.split("; ")[1][:3] for i in report.inferred if i.kind == "time_from_content"] == ["3/4"]
+    assert "restored_rest" not in kinds(report)  # (the second page's measures are full)
+    assert [len(m.notes) for m in measures(score)][-3:] == [3, 3, 3]
+
+
 @pytest.mark.parametrize("printed", [(4, 4), None])
 def test_four_measures_with_stems_both_ways(printed):
     s = Staff(time=printed)
