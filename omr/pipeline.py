@@ -194,13 +194,19 @@ ALTERNATIVE_ROLES = ("time", "rest", "notehead")
 #: ... those scoring at least this fraction of the glyph's own score (a near tie:
 #: a sure "2" seen faintly as a "3" too stays a "2", whatever the measures hold).
 ALTERNATIVE_MIN_RATIO = 0.6
+#: ... a notehead's at least this fraction: blur fills a half note's hollow, and the
+#: detector then scores it black, and half at a third to a half of that; a black
+#: notehead it scores half at under a tenth (of 3,552 on the validation pages, one
+#: above a quarter).
+NOTEHEAD_ALTERNATIVE_MIN_RATIO = 0.25
 
 
 def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
     """Give each time signature glyph, rest and notehead of ``symbols`` the other
     classes of its role the detector saw at its place (``seen``: every detection
     scoring at least ``VETO_SCORE`` and ``ALTERNATIVE_MIN_RATIO`` of the glyph's
-    score; boxes overlapping by ``DUPLICATE_IOU``), surest first, in place. A digit
+    score, a notehead's ``NOTEHEAD_ALTERNATIVE_MIN_RATIO``; boxes overlapping by
+    ``DUPLICATE_IOU``), surest first, in place. A digit
     read as a "4" and almost as a "3", a rest read as an eighth and almost as a
     sixteenth, a blurred half note read as black, are settled by the measures."""
     import numpy as np
@@ -209,6 +215,7 @@ def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
 
     kept = {id(s) for s in symbols}  # (no kept glyph overlaps another of its role)
     for role in ALTERNATIVE_ROLES:
+        ratio = NOTEHEAD_ALTERNATIVE_MIN_RATIO if role == "notehead" else ALTERNATIVE_MIN_RATIO
         mine = [s for s in symbols if vocab.CLASSES[s.cls].role == role]
         others = sorted((s for s in seen if vocab.CLASSES[s.cls].role == role and id(s) not in kept),
                         key=lambda s: -s.score)
@@ -219,7 +226,7 @@ def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
             alts = []
             for j, o in enumerate(others):
                 if iou[i, j] > DUPLICATE_IOU and o.cls != s.cls and o.cls not in alts \
-                        and o.score >= ALTERNATIVE_MIN_RATIO * s.score:
+                        and o.score >= ratio * s.score:
                     alts.append(o.cls)
             s.alternatives = tuple(alts)
 

@@ -1456,6 +1456,18 @@ def test_a_half_note_read_as_black_takes_the_reading_that_fills_the_measure():
     assert "reread" in kinds(report)
 
 
+def test_two_blurred_half_notes_read_as_black_take_the_readings_that_fill_the_measure():
+    # a blurred photo: both half notes of a measure read black, and half too
+    s = Staff(time=(4, 4))
+    for p in (4, 5):
+        s.note(p).head.alternatives = ("notehead_half",)
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert rhythm(score)[0] == [(0.0, 2.0), (2.0, 2.0)]
+    assert "reread" in kinds(report)
+    assert "restored_rest" not in kinds(report)
+
+
 def test_a_whole_note_held_under_four_quarters_is_a_voice_of_its_own():
     # piano music: D5 quarters, stems up, over an F#4 whole note in the first column
     s = Staff(time=(4, 4))

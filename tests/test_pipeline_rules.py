@@ -218,6 +218,17 @@ def test_a_rest_keeps_the_other_rests_seen_at_its_place():
     assert eighth.alternatives == ("rest_16th",)  # a rest's, not a time digit's
 
 
+def test_a_blurred_half_note_keeps_its_half_reading_far_below_black():
+    # blur filled the hollow: black 0.75, half 0.3 (a rest or digit seen so
+    # faintly beside its reading keeps none)
+    head = Symbol("notehead_black", (300, 90, 312, 100), 0.75)
+    rest = Symbol("rest_quarter", (400, 85, 410, 115), 0.75)
+    add_alternatives([head, rest], [head, rest, Symbol("notehead_half", (300, 90, 312, 100), 0.3),
+                                    Symbol("rest_8th", (400, 85, 410, 115), 0.3)])
+    assert head.alternatives == ("notehead_half",)
+    assert rest.alternatives == ()
+
+
 def test_weak_barlines_on_every_staff_of_a_system_confirm_one_another():
     # motion blur: the image shows no line, but each staff has a weak barline at
     # the same x (slanting a little from staff to staff, as in a photo)

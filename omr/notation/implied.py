@@ -175,7 +175,8 @@ def reread(events: list[Event], *, bar: Fraction) -> list[str]:
     """When the voice ``events`` does not fill ``bar`` but would with one rest or
     note read as one of its ``alternatives`` (the first such, left to right, surest
     reading first), or with every note of one beam group that has an alternative
-    read as its first, read them so (marked ``inferred='reread'``)."""
+    read as its first, or with every note and rest that has one read as its first,
+    read them so (marked ``inferred='reread'``)."""
     have = total(events)
     if have == bar:
         return []
@@ -197,6 +198,13 @@ def reread(events: list[Event], *, bar: Fraction) -> list[str]:
             for e in group:
                 e.base, e.inferred = e.alternatives[0], "reread"
             return [f"{len(group)} notes of one beam read with the beam lines the detector saw: that fills the measure"]
+    # a blurred photo fills the hollow of every half note of a measure alike
+    change = sum((dotted(e.alternatives[0], e.dots) - e.duration for e in candidates), Fraction(0))
+    if len(candidates) > 1 and have + change == bar:
+        for e in candidates:
+            e.base, e.inferred = e.alternatives[0], "reread"
+        return [f"{len(candidates)} notes and rests read as the detector's other readings of them: "
+                f"that fills the measure"]
     return []
 
 
