@@ -1037,9 +1037,11 @@ def _holds_music(binary: np.ndarray, mask: np.ndarray, ss: float) -> bool:
     fewer than ``PAGE_MAX_OUTSIDE_COMBS_COUNT``) of the five-line combs (spacing
     ``ss``) of ink mask ``binary`` (lines across) outside."""
     m = np.ascontiguousarray(mask)
-    # the page edge may cut a staff's end: leave a band of two staff spaces
+    # the page edge may cut a staff's end: leave a band of two staff spaces along the
+    # lines (none across them: a staff all of whose lines lie beyond the page's top or
+    # bottom edge is out of it, lighting taken for an edge through a system)
     r = max(3, int(round(4 * ss)) | 1)
-    near = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (r, r)))
+    near = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (r, 1)))
     n_in = _combs_at(binary & (m > 0), ss)
     n_out = _combs_at(binary & (near == 0), ss)
     return n_in + n_out == 0 or (n_out <= PAGE_MAX_OUTSIDE_COMBS * (n_in + n_out)

@@ -538,6 +538,23 @@ def test_a_page_outline_that_cuts_through_the_staves_starts_is_refused(clean):
     assert _music_page(gray, [whole]) is whole
 
 
+def test_a_page_outline_whose_top_edge_runs_under_the_first_staff_is_refused(clean):
+    """Lighting can pass for the page's top edge too: one running along the first
+    staff, a staff space under it, leaves that whole staff out. A page's real top
+    edge lies above its first staff."""
+    from omr.page import _music_page
+
+    image, symbols = clean
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    h, w = gray.shape
+    first = min((s.box for s in symbols if s.cls == "staff"), key=lambda b: b[1])
+    cut = first[3] + 0.25 * (first[3] - first[1])  # a staff space under its bottom line
+    lower = np.array([[0, cut], [w - 1, cut], [w - 1, h - 1], [0, h - 1]], np.float64)
+    whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
+    assert _music_page(gray, [lower]) is None
+    assert _music_page(gray, [whole]) is whole
+
+
 def dim_and_grainy(image, seed, *, paper=90.0, depth=40.0, sigma=18.0, blur_px=0.8, scale=0.75):
     """A page photographed in low light: paper at grey ``paper``, ink only ``depth``
     darker, grain of ``sigma`` grey levels about ``blur_px`` px across, shrunk by
