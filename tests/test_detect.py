@@ -266,6 +266,21 @@ def test_the_way_up_without_clefs_is_read_off_flags_rests_and_accidentals():
     assert not _turned_is_upright(upside_down + clef, upright)
 
 
+def test_a_sure_clef_one_way_up_outweighs_the_shapes_of_the_other():
+    """A one-staff crop read upside down: the network sees two weak clefs and two
+    time digits in it, and only one, sure, clef and a key sharp upright. The sums
+    of the clefs are too close to call; the one sure clef settles it."""
+    from omr.detect.infer import _turned_is_upright
+    from omr.detect.types import Detection
+
+    upright = [Detection("clef_g", (0, 0, 5, 15), 0.91), Detection("key_sharp", (6, 0, 8, 6), 0.8)]
+    upside_down = [Detection("clef_g_8vb", (90, 0, 95, 15), 0.38), Detection("clef_c", (60, 0, 65, 8), 0.34),
+                   Detection("time_4", (80, 0, 84, 4), 0.41), Detection("time_4", (80, 4, 84, 8), 0.7),
+                   Detection("key_sharp", (86, 0, 88, 6), 0.58), Detection("accidental_sharp", (40, 0, 42, 6), 0.38)]
+    assert not _turned_is_upright(upright, upside_down)
+    assert _turned_is_upright(upside_down, upright)
+
+
 def test_a_quarter_turn_the_page_analysis_was_unsure_of_is_checked_by_the_detector(photo):
     """Faint or blurred staff lines can leave the page analysis guessing which way
     they run; a wrong guess, marked unsure, is undone by reading the page both ways

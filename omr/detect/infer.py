@@ -50,6 +50,10 @@ PAD_MULTIPLE = 32
 CLEF_SCORE = 0.3
 UPRIGHT_CLEF_SUM = 2.0
 FLIP_MARGIN = 0.5
+#: Where their sums do not settle it, a clef at least this sure one way, with none
+#: as sure the other way, does (the network sees weak clefs in upside-down music,
+#: seldom a sure one).
+SURE_CLEF_SCORE = 0.7
 #: Where the clefs do not settle it, the turn is kept when the symbols that look
 #: different upside down score this many times as much turned.
 SHAPE_FLIP_RATIO = 1.5
@@ -198,14 +202,18 @@ def _shape_score(detections: list[Detection]) -> float:
 
 def _turned_is_upright(as_is: list[Detection], turned: list[Detection]) -> bool:
     """Whether the page turned by 180 degrees reads as upright music rather than the
-    page as it is: by its clefs, or, where the clefs do not settle it (a photo that
-    cut off the staves' starts shows none), by its flags, rests, accidentals, dots,
-    key and time signatures (``SHAPE_FLIP_RATIO``)."""
+    page as it is: by its clefs (their sums, else a sure one only one way:
+    ``SURE_CLEF_SCORE``), or, where the clefs do not settle it (a photo that cut off
+    the staves' starts shows none), by its flags, rests, accidentals, dots, key and
+    time signatures (``SHAPE_FLIP_RATIO``)."""
     c0, c1 = _clef_score(as_is), _clef_score(turned)
     if c1 >= c0 + FLIP_MARGIN:
         return True
     if c0 >= c1 + FLIP_MARGIN:
         return False
+    s0, s1 = (max((d.score for d in ds if d.cls in _CLEFS), default=0.0) for ds in (as_is, turned))
+    if (s0 >= SURE_CLEF_SCORE) != (s1 >= SURE_CLEF_SCORE):
+        return s1 >= SURE_CLEF_SCORE
     return _shape_score(turned) >= SHAPE_FLIP_RATIO * max(_shape_score(as_is), 1.0)
 
 
