@@ -189,33 +189,29 @@ SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef")
 
 
 #: Roles whose glyphs keep the other classes the detector saw at their place
-#: (``Symbol.alternatives``): the measures settle which reading is right.
-ALTERNATIVE_ROLES = ("time", "rest", "notehead")
-#: ... those scoring at least this fraction of the glyph's own score (a near tie:
-#: a sure "2" seen faintly as a "3" too stays a "2", whatever the measures hold).
-ALTERNATIVE_MIN_RATIO = 0.6
-#: ... a notehead's at least this fraction: blur fills a half note's hollow, and the
-#: detector then scores it black, and half at a third to a half of that; a black
-#: notehead it scores half at under a tenth (of 3,552 on the validation pages, one
-#: above a quarter).
-NOTEHEAD_ALTERNATIVE_MIN_RATIO = 0.25
+#: (``Symbol.alternatives``): the measures settle which reading is right. Each keeps
+#: those scoring at least this fraction of the glyph's own score: a near tie for a
+#: time digit or a rest (a sure "2" seen faintly as a "3" too stays a "2", whatever
+#: the measures hold); a quarter for a notehead, as blur fills a half note's hollow
+#: and the detector then scores it black, and half at a third to a half of that (a
+#: black notehead it scores half at under a tenth: of 3,552 on the validation pages,
+#: one above a quarter).
+ALTERNATIVE_MIN_RATIO = {"time": 0.6, "rest": 0.6, "notehead": 0.25}
 
 
 def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
     """Give each time signature glyph, rest and notehead of ``symbols`` the other
     classes of its role the detector saw at its place (``seen``: every detection
-    scoring at least ``VETO_SCORE`` and ``ALTERNATIVE_MIN_RATIO`` of the glyph's
-    score, a notehead's ``NOTEHEAD_ALTERNATIVE_MIN_RATIO``; boxes overlapping by
-    ``DUPLICATE_IOU``), surest first, in place. A digit
-    read as a "4" and almost as a "3", a rest read as an eighth and almost as a
-    sixteenth, a blurred half note read as black, are settled by the measures."""
+    scoring at least ``VETO_SCORE`` and its role's ``ALTERNATIVE_MIN_RATIO`` of the
+    glyph's score; boxes overlapping by ``DUPLICATE_IOU``), surest first, in place.
+    A digit read as a "4" and almost as a "3", a rest read as an eighth and almost
+    as a sixteenth, a blurred half note read as black, are settled by the measures."""
     import numpy as np
 
     from omr.eval.detection import iou_matrix
 
     kept = {id(s) for s in symbols}  # (no kept glyph overlaps another of its role)
-    for role in ALTERNATIVE_ROLES:
-        ratio = NOTEHEAD_ALTERNATIVE_MIN_RATIO if role == "notehead" else ALTERNATIVE_MIN_RATIO
+    for role, ratio in ALTERNATIVE_MIN_RATIO.items():
         mine = [s for s in symbols if vocab.CLASSES[s.cls].role == role]
         others = sorted((s for s in seen if vocab.CLASSES[s.cls].role == role and id(s) not in kept),
                         key=lambda s: -s.score)
