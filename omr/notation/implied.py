@@ -193,19 +193,24 @@ def reread(events: list[Event], *, bar: Fraction) -> list[str]:
         if e.beam_group is not None:
             groups.setdefault(e.beam_group, []).append(e)
     for group in groups.values():
-        change = sum((dotted(e.alternatives[0], e.dots) - e.duration for e in group), Fraction(0))
-        if len(group) > 1 and have + change == bar:
-            for e in group:
-                e.base, e.inferred = e.alternatives[0], "reread"
+        if _reread_together(group, have, bar):
             return [f"{len(group)} notes of one beam read with the beam lines the detector saw: that fills the measure"]
     # a blurred photo fills the hollow of every half note of a measure alike
-    change = sum((dotted(e.alternatives[0], e.dots) - e.duration for e in candidates), Fraction(0))
-    if len(candidates) > 1 and have + change == bar:
-        for e in candidates:
-            e.base, e.inferred = e.alternatives[0], "reread"
+    if _reread_together(candidates, have, bar):
         return [f"{len(candidates)} notes and rests read as the detector's other readings of them: "
                 f"that fills the measure"]
     return []
+
+
+def _reread_together(events: list[Event], have: Fraction, bar: Fraction) -> bool:
+    """Read the two or more ``events`` (each with ``alternatives``) as their first
+    alternatives if that makes the voice, now ``have`` long, fill ``bar``; whether so."""
+    change = sum((dotted(e.alternatives[0], e.dots) - e.duration for e in events), Fraction(0))
+    if len(events) < 2 or have + change != bar:
+        return False
+    for e in events:
+        e.base, e.inferred = e.alternatives[0], "reread"
+    return True
 
 
 def trim_overfull(events: list[Event], *, bar: Fraction) -> list[str]:
