@@ -610,6 +610,10 @@ ORIENTATION_RUN_FRACTION = 1 / 40
 #: none), and a sure quarter turn is checked against the grey page too.
 GREY_RIVAL_DIFFERENCE = 0.25
 GREY_RIVAL_COMBS_RATIO = 1.0
+#: Where the staff space came from the grey page, run lengths measured again (on
+#: the ink thresholded at it, or after a warp) stand for it only within this
+#: fraction of it.
+GREY_RUNS_AGREE = 0.1
 #: 180-degree test: ink near the staves' left ends (clefs, braces, key signatures)
 #: must exceed that near the right ends by this factor to keep the page as it is.
 FLIP_RATIO = 1.15
@@ -894,6 +898,12 @@ def _level_run_ink(binary: np.ndarray, length: int) -> int:
     return int(cv2.countNonZero(cv2.morphologyEx(binary.astype(np.uint8), cv2.MORPH_OPEN, kernel)))
 
 
+def _one_sided(a: int, b: int, least: int) -> bool:
+    """Whether one of two comb counts is ``ORIENTATION_TIE_FACTOR`` times the other
+    and at least ``least``."""
+    return max(a, b) >= ORIENTATION_TIE_FACTOR * min(a, b) and max(a, b) >= least
+
+
 def _quarter_turn(binary: np.ndarray, stats: RunStats | None, turned: RunStats | None,
                   flat: np.ndarray, grey_ways: dict | None = None) -> tuple[bool, bool]:
     """Whether ``binary`` turned a quarter is the way up rather than as it is, and
@@ -903,7 +913,7 @@ def _quarter_turn(binary: np.ndarray, stats: RunStats | None, turned: RunStats |
     each way (:func:`_grey_way`) is kept once measured."""
     grey_ways = {} if grey_ways is None else grey_ways
     c0, c1 = (st.combs if st is not None else 0 for st in (stats, turned))
-    one_sided = max(c0, c1) >= ORIENTATION_TIE_FACTOR * min(c0, c1) and max(c0, c1) >= MIN_COMBS
+    one_sided = _one_sided(c0, c1, MIN_COMBS)
     sure_by_combs = one_sided and max(c0, c1) >= ORIENTATION_SURE_COMBS
     if sure_by_combs and (turned if c1 > c0 else stats).staff_space >= MIN_ANALYSIS_STAFF_SPACE_PX:
         return c1 > c0, True
@@ -912,14 +922,17 @@ def _quarter_turn(binary: np.ndarray, stats: RunStats | None, turned: RunStats |
     across = np.ascontiguousarray(np.rot90(binary, 1))
     (g0, s0), (g1, s1) = _grey_way(flat, 0, grey_ways), _grey_way(flat, 1, grey_ways)
     grey_sided = max(s0, s1) >= GREY_MIN_SCORE and max(s0, s1) >= GREY_ORIENTATION_RATIO * max(min(s0, s1), 0.0)
-    # the combs at each way's grey staff space: lines spaced as the grey periodicity
-    # says are music, the runs' combs may be grain
-    k0 = _combs_at(binary, g0) if g0 > 0 else 0
-    k1 = _combs_at(across, g1) if g1 > 0 else 0
-    grey_combs_sided = max(k0, k1) >= ORIENTATION_TIE_FACTOR * min(k0, k1) and max(k0, k1) >= RUN_MODE_MIN_COMBS
+
+    def grey_combs() -> tuple[int, int]:
+        # the combs at each way's grey staff space: lines spaced as the grey
+        # periodicity says are music, the runs' combs may be grain
+        return (_combs_at(binary, g0) if g0 > 0 else 0), (_combs_at(across, g1) if g1 > 0 else 0)
+
     if sure_by_combs:
-        if grey_sided and grey_combs_sided and (s1 > s0) == (k1 > k0) != (c1 > c0):
-            return k1 > k0, False  # grain's combs one way, the music's lines the other
+        if grey_sided:
+            k0, k1 = grey_combs()
+            if _one_sided(k0, k1, RUN_MODE_MIN_COMBS) and (s1 > s0) == (k1 > k0) != (c1 > c0):
+                return k1 > k0, False  # grain's combs one way, the music's lines the other
         return c1 > c0, True
     if grey_sided:
         return s1 > s0, True
@@ -927,7 +940,8 @@ def _quarter_turn(binary: np.ndarray, stats: RunStats | None, turned: RunStats |
         return c1 > c0, False
     if max(c0, c1) < MIN_COMBS:  # no combs to go by: the likelier grey periodicity
         return s1 > s0, False
-    if grey_combs_sided:
+    k0, k1 = grey_combs()
+    if _one_sided(k0, k1, RUN_MODE_MIN_COMBS):
         return k1 > k0, False
     length = int(round(ORIENTATION_RUN_FRACTION * max(binary.shape)))
     return _level_run_ink(across, length) > _level_run_ink(binary, length), False
@@ -1259,14 +1273,14 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
         rival = _grey_rival(binary, stats, _grey_way(flat_as_is, quarter, grey_ways))
     if not _enough(stats) or rival is not None:
         # faint or blurred lines: the binary runs fail (or measure the grain of a dark
-        # photo); the grey periodicity does not
-        g = rival if rival is not None else grey_staff_space(flat)
-        if g is None or g[1] < GREY_MIN_SCORE:
+        # photo); the grey periodicity does not (the rival is it, when there is one)
+        g = _grey_way(flat_as_is, quarter, grey_ways)
+        if g[1] < GREY_MIN_SCORE:
             return None
         ss = g[0]
         binary = binarize(work, ss)
         again = run_stats(binary)
-        if again is not None and _enough(again) and abs(again.staff_space / ss - 1) < 0.1:
+        if again is not None and _enough(again) and abs(again.staff_space / ss - 1) < GREY_RUNS_AGREE:
             stats = again
         else:
             stats = RunStats(staff_space=ss, line_thickness=max(1.0, 0.12 * ss), combs=MIN_COMBS, pairs=0)
@@ -1296,7 +1310,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
         stats2 = run_stats(binary, modes=RUN_MODES)
         # the level image gives cleaner runs, but only a result with enough combs
         # replaces the first one (glare or blur can break the lines after the warp)
-        if _enough(stats2) and (not grey or abs(stats2.staff_space / stats.staff_space - 1) < 0.1):
+        if _enough(stats2) and (not grey or abs(stats2.staff_space / stats.staff_space - 1) < GREY_RUNS_AGREE):
             stats = stats2
         thin = _thin_horizontal(binary, _line_run_px(stats.line_thickness))
     if find:
@@ -1315,7 +1329,7 @@ def _analyse(gray_full: np.ndarray, scale: float, find: bool, turned: bool | Non
                 binary_k = binarize(work_k, stats.staff_space)
                 stats_k = run_stats(binary_k, modes=RUN_MODES)
                 if _enough(stats_k) and stats_k.combs >= stats.combs * 0.8 \
-                        and (not grey or abs(stats_k.staff_space / stats.staff_space - 1) < 0.1):
+                        and (not grey or abs(stats_k.staff_space / stats.staff_space - 1) < GREY_RUNS_AGREE):
                     m_small, work, binary, stats = m_k, work_k, binary_k, stats_k
                     thin = _thin_horizontal(binary, _line_run_px(stats.line_thickness))
                     keystoned = True
