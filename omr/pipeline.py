@@ -117,6 +117,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
              if not is_stem(binary, staves[i], x0, x1, stem_ends, beyond_only=True)]
     symbols = confirm_weak_barlines(symbols, staves, lines, doubtful)
     add_alternatives(symbols, seen)
+    read_octave_marks(symbols, binary, staves)
     symbols += image_barlines(binary, staves, symbols, lines=lines, doubtful=doubtful)
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
@@ -516,6 +517,124 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines, doubtful: Sequen
             continue  # a notehead at its side
         out.append(d)
     return out
+
+
+#: The small "8" of an octave clef, read from the image: the detector often takes a
+#: tenor's treble-8 clef for a treble clef or the other way round, and hardly ever
+#: sees an 8 above one. Along the middle ``1 - 2 * OCTAVE_BAND_MARGIN`` of a G clef's
+#: box, its ink runs on past the staff's outer line (gaps of at most
+#: ``OCTAVE_GAP_SS``): a plain clef's tail or top loop ends within
+#: ``OCTAVE_MARK_FROM_SS`` staff spaces of the line (and reaches at least
+#: ``CLEF_TAIL_MIN_SS`` below it), the 8 below or above ends within
+#: ``OCTAVE_MARK_TO_SS`` (further: a neighbour's note, text).
+OCTAVE_BAND_MARGIN = 0.2
+OCTAVE_GAP_SS = 0.35
+OCTAVE_MARK_FROM_SS = 1.9
+OCTAVE_MARK_TO_SS = 2.9
+CLEF_TAIL_MIN_SS = 0.8
+#: The mark's rows (those from ``OCTAVE_MARK_ROWS_SS`` beyond the line, below or above)
+#: hold one glyph this wide, staff spaces, within ``OCTAVE_MARK_SEARCH_SS`` of the
+#: box: a digit, not a word or a line.
+OCTAVE_MARK_ROWS_SS = {"below": 1.85, "above": 1.6}
+OCTAVE_MARK_WIDTH_SS = (0.5, 1.4)
+OCTAVE_MARK_SEARCH_SS = 1.5
+#: An 8 above sits over the clef's upper loop, right of the box's middle by at least
+#: this fraction of its width (a measure number above the staff's start sits left).
+OCTAVE_ABOVE_MIN_RIGHT = 0.1
+#: Clefs whose box is shorter than this (staff spaces) are clef changes, printed
+#: smaller: not measured.
+FULL_CLEF_MIN_SS = 4.5
+G_CLEFS = {"below": "clef_g_8vb", "above": "clef_g_8va", None: "clef_g"}
+
+
+def _ink_reach(binary, staff, box, side: str) -> tuple[float, float, float]:
+    """How far (staff spaces) the ink along the middle of the clef ``box`` runs on
+    past the staff's bottom (``side`` "below") or top ("above") line, and the width
+    (staff spaces) and centre (fraction of the box width right of its middle) of the
+    glyph in the rows of a possible octave mark (0, 0 when there is none)."""
+    import numpy as np
+
+    ss = staff.staff_space
+    x0, _, x1, _ = box
+    w = x1 - x0
+    cx = 0.5 * (x0 + x1)
+    h, wid = binary.shape
+    a = int(np.clip(round(x0 + OCTAVE_BAND_MARGIN * w), 0, wid - 1))
+    b = int(np.clip(round(x1 - OCTAVE_BAND_MARGIN * w), a + 1, wid))
+    band = binary[:, a:b].any(axis=1)
+    if side == "below":
+        rows = np.arange(int(round(staff.y_bottom(cx))) + 1, min(h, int(staff.y_bottom(cx) + 2 * OCTAVE_MARK_TO_SS * ss)))
+    else:
+        rows = np.arange(int(round(staff.y_top(cx))) - 1, max(-1, int(staff.y_top(cx) - 2 * OCTAVE_MARK_TO_SS * ss)), -1)
+    last, miss = 0, 0
+    for i, y in enumerate(rows):
+        if band[y]:
+            last, miss = i, 0
+        else:
+            miss += 1
+            if miss > OCTAVE_GAP_SS * ss:
+                break
+    reach = last / ss
+    mark_rows = rows[int(OCTAVE_MARK_ROWS_SS[side] * ss): last + 1]
+    if not len(mark_rows):
+        return reach, 0.0, 0.0
+    wa = int(max(0, x0 - OCTAVE_MARK_SEARCH_SS * ss))
+    wb = int(min(wid, x1 + OCTAVE_MARK_SEARCH_SS * ss))
+    inked = binary[mark_rows][:, wa:wb].any(axis=0)
+    inside = np.nonzero(inked[a - wa:b - wa])[0]
+    if not len(inside):
+        return reach, 0.0, 0.0
+    left = right = int(inside[0]) + a - wa
+    while left > 0 and inked[left - 1]:
+        left -= 1
+    while right + 1 < len(inked) and inked[right + 1]:
+        right += 1
+    return reach, (right - left + 1) / ss, (0.5 * (left + right) + wa - cx) / w
+
+
+def _octave_mark_seen(binary, staff, box, side: str) -> bool | None:
+    """Whether the image shows an 8 ``side`` ("below" or "above") the G clef in
+    ``box``: True, False (the plain clef's tail or top ends there), or None (it
+    cannot tell: other ink runs on, or the clef's own is not seen)."""
+    reach, width, right = _ink_reach(binary, staff, box, side)
+    lo, hi = OCTAVE_MARK_WIDTH_SS
+    if OCTAVE_MARK_FROM_SS < reach <= OCTAVE_MARK_TO_SS and lo <= width <= hi \
+            and (side == "below" or right >= OCTAVE_ABOVE_MIN_RIGHT):
+        return True
+    if reach <= OCTAVE_MARK_FROM_SS and (side == "above" or reach >= CLEF_TAIL_MIN_SS):
+        return False
+    return None
+
+
+def octave_mark(binary, staff, box, said: str = "clef_g") -> str:
+    """Which G clef the ink around ``box`` (normalized px) on ``staff`` shows:
+    ``"clef_g"``, ``"clef_g_8vb"`` (an 8 below) or ``"clef_g_8va"`` (an 8 above).
+    ``said``, the detector's reading, stays where the image cannot tell (see
+    ``OCTAVE_MARK_FROM_SS``)."""
+    seen = {side: _octave_mark_seen(binary, staff, box, side) for side in ("below", "above")}
+    eights = [side for side, eight in seen.items() if eight]
+    if len(eights) == 1:
+        return G_CLEFS[eights[0]]
+    if eights or any(said == G_CLEFS[side] and eight is None for side, eight in seen.items()):
+        return said
+    return G_CLEFS[None]
+
+
+def read_octave_marks(symbols: list[Symbol], binary, staves) -> None:
+    """Set each full-size G clef's class (plain, 8 below, 8 above) by the ink around
+    it where the image tells (:func:`octave_mark`); the detector's reading stays
+    where it does not."""
+    for d in symbols:
+        if d.cls not in G_CLEFS.values():
+            continue
+        cx, cy = 0.5 * (d.box[0] + d.box[2]), 0.5 * (d.box[1] + d.box[3])
+        on = [s for s in staves if s.y_top(cx) <= cy <= s.y_bottom(cx)]
+        if not on or d.box[3] - d.box[1] < FULL_CLEF_MIN_SS * on[0].staff_space:
+            continue
+        seen = octave_mark(binary, on[0], d.box, d.cls)
+        if seen != d.cls:
+            d.alternatives = tuple(c for c in (d.cls,) + d.alternatives if c != seen)
+            d.cls = seen
 
 
 #: A barline is a crease (a fold in the paper, a line through the whole page) when

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import add_alternatives, drop_creases, image_barlines, suppress_duplicates
+from omr.pipeline import add_alternatives, drop_creases, image_barlines, read_octave_marks, suppress_duplicates
 
 SS = 10.0
 
@@ -368,3 +368,46 @@ def test_a_photo_with_small_staves_says_a_closer_one_reads_better():
     read = transcribe([small], model=model, ocr=False)
     warned = [w for w in read.report.warnings if w.kind == "small_staves"]
     assert len(warned) == 1 and "closer" in warned[0].detail and warned[0].page == 1
+
+
+def clef_page(mark: str = ""):
+    """A staff (top line y = 100, 10 px per space) starting with a G clef drawn as a
+    stroke from 1.4 spaces above the top line to 1.6 below the bottom line, box
+    x 50..76, and ``mark``: "below"/"above" an 8 (a blob a space wide) under its
+    tail or over its top right of its middle, "number" a measure number above its
+    left end, "words" a line of text under it."""
+    staff = straight_staff(0, x0=40, x1=560, top=100, staff_space=SS)
+    binary = np.zeros((260, 600), bool)
+    for k in range(5):
+        binary[100 + int(k * SS), 40:560] = True
+    binary[86:157, 60:66] = True                # the clef's stroke: y 86..156
+    if mark == "below":
+        binary[159:170, 57:67] = True           # 8: y 159..169 (1.9 to 2.9 spaces below)
+    if mark == "above":
+        binary[72:84, 64:73] = True             # 8: y 72..83, right of the middle (63)
+    if mark == "number":
+        binary[72:84, 42:60] = True             # "12" above the staff's start
+    if mark == "words":
+        binary[159:170, 30:140] = True          # a word under the clef
+    return binary, staff, Symbol("clef_g", (50, 86, 76, 157), 0.8)
+
+
+def test_an_8_under_a_g_clef_makes_it_a_treble_8_clef_whatever_the_detector_said():
+    for mark, seen in (("below", "clef_g_8vb"), ("above", "clef_g_8va"), ("", "clef_g")):
+        for said in ("clef_g", "clef_g_8vb", "clef_g_8va"):
+            binary, staff, clef = clef_page(mark)
+            clef.cls = said
+            read_octave_marks([clef], binary, [staff])
+            assert clef.cls == seen, (mark, said)
+            assert clef.alternatives == (() if said == seen else (said,))
+
+
+def test_a_measure_number_or_words_by_a_g_clef_are_no_octave_mark():
+    # the side they are on cannot tell, so there the detector's reading stays; the
+    # other side shows the plain clef's end
+    for mark, unclear in (("number", "clef_g_8va"), ("words", "clef_g_8vb")):
+        for said in ("clef_g", "clef_g_8vb", "clef_g_8va"):
+            binary, staff, clef = clef_page(mark)
+            clef.cls = said
+            read_octave_marks([clef], binary, [staff])
+            assert clef.cls == (said if said == unclear else "clef_g"), (mark, said)
