@@ -544,14 +544,17 @@ OCTAVE_ABOVE_MIN_RIGHT = 0.1
 #: Clefs whose box is shorter than this (staff spaces) are clef changes, printed
 #: smaller: not measured.
 FULL_CLEF_MIN_SS = 4.5
+#: ... and those within this many staff spaces of the image's side may be cut by it.
+OCTAVE_EDGE_SS = 1.0
 G_CLEFS = {"below": "clef_g_8vb", "above": "clef_g_8va", None: "clef_g"}
 
 
-def _ink_reach(binary, staff, box, side: str) -> tuple[float, float, float]:
+def _ink_reach(binary, staff, box, side: str, room: float) -> tuple[float, float, float]:
     """How far (staff spaces) the ink along the middle of the clef ``box`` runs on
-    past the staff's bottom (``side`` "below") or top ("above") line, and the width
-    (staff spaces) and centre (fraction of the box width right of its middle) of the
-    glyph in the rows of a possible octave mark (0, 0 when there is none)."""
+    past the staff's bottom (``side`` "below") or top ("above") line, up to ``room``
+    staff spaces, and the width (staff spaces) and centre (fraction of the box width
+    right of its middle) of the glyph in the rows of a possible octave mark (0, 0
+    when there is none)."""
     import numpy as np
 
     ss = staff.staff_space
@@ -563,9 +566,9 @@ def _ink_reach(binary, staff, box, side: str) -> tuple[float, float, float]:
     b = int(np.clip(round(x1 - OCTAVE_BAND_MARGIN * w), a + 1, wid))
     band = binary[:, a:b].any(axis=1)
     if side == "below":
-        rows = np.arange(int(round(staff.y_bottom(cx))) + 1, min(h, int(staff.y_bottom(cx) + 2 * OCTAVE_MARK_TO_SS * ss)))
+        rows = np.arange(int(round(staff.y_bottom(cx))) + 1, min(h, int(staff.y_bottom(cx) + room * ss)))
     else:
-        rows = np.arange(int(round(staff.y_top(cx))) - 1, max(-1, int(staff.y_top(cx) - 2 * OCTAVE_MARK_TO_SS * ss)), -1)
+        rows = np.arange(int(round(staff.y_top(cx))) - 1, max(-1, int(staff.y_top(cx) - room * ss)), -1)
     last, miss = 0, 0
     for i, y in enumerate(rows):
         if band[y]:
@@ -592,11 +595,15 @@ def _ink_reach(binary, staff, box, side: str) -> tuple[float, float, float]:
     return reach, (right - left + 1) / ss, (0.5 * (left + right) + wa - cx) / w
 
 
-def _octave_mark_seen(binary, staff, box, side: str) -> bool | None:
+def _octave_mark_seen(binary, staff, box, side: str, room: float) -> bool | None:
     """Whether the image shows an 8 ``side`` ("below" or "above") the G clef in
     ``box``: True, False (the plain clef's tail or top ends there), or None (it
-    cannot tell: other ink runs on, or the clef's own is not seen)."""
-    reach, width, right = _ink_reach(binary, staff, box, side)
+    cannot tell: other ink runs on, or on into the half of the ``room`` staff spaces
+    to the next staff that is that staff's, or the clef's own is not seen)."""
+    room = min(0.5 * room, 2 * OCTAVE_MARK_TO_SS)
+    reach, width, right = _ink_reach(binary, staff, box, side, room)
+    if reach >= room - OCTAVE_GAP_SS:
+        return None
     lo, hi = OCTAVE_MARK_WIDTH_SS
     if OCTAVE_MARK_FROM_SS < reach <= OCTAVE_MARK_TO_SS and lo <= width <= hi \
             and (side == "below" or right >= OCTAVE_ABOVE_MIN_RIGHT):
@@ -606,12 +613,15 @@ def _octave_mark_seen(binary, staff, box, side: str) -> bool | None:
     return None
 
 
-def octave_mark(binary, staff, box, said: str = "clef_g") -> str:
+def octave_mark(binary, staff, box, said: str = "clef_g", *, room_below: float = float("inf"),
+                room_above: float = float("inf")) -> str:
     """Which G clef the ink around ``box`` (normalized px) on ``staff`` shows:
     ``"clef_g"``, ``"clef_g_8vb"`` (an 8 below) or ``"clef_g_8va"`` (an 8 above).
     ``said``, the detector's reading, stays where the image cannot tell (see
-    ``OCTAVE_MARK_FROM_SS``)."""
-    seen = {side: _octave_mark_seen(binary, staff, box, side) for side in ("below", "above")}
+    ``OCTAVE_MARK_FROM_SS``). ``room_below``, ``room_above``: staff spaces from the
+    staff's outer line to the next staff's (a clef there reaches towards this one)."""
+    room = {"below": room_below, "above": room_above}
+    seen = {side: _octave_mark_seen(binary, staff, box, side, room[side]) for side in ("below", "above")}
     eights = [side for side, eight in seen.items() if eight]
     if len(eights) == 1:
         return G_CLEFS[eights[0]]
@@ -629,9 +639,17 @@ def read_octave_marks(symbols: list[Symbol], binary, staves) -> None:
             continue
         cx, cy = 0.5 * (d.box[0] + d.box[2]), 0.5 * (d.box[1] + d.box[3])
         on = [s for s in staves if s.y_top(cx) <= cy <= s.y_bottom(cx)]
-        if not on or d.box[3] - d.box[1] < FULL_CLEF_MIN_SS * on[0].staff_space:
+        if not on:
             continue
-        seen = octave_mark(binary, on[0], d.box, d.cls)
+        s, ss = on[0], on[0].staff_space
+        if d.box[3] - d.box[1] < FULL_CLEF_MIN_SS * ss \
+                or min(d.box[0], binary.shape[1] - d.box[2]) < OCTAVE_EDGE_SS * ss:
+            continue  # a clef change, or a clef the photo's edge may cut
+        beside = [t for t in staves if t.x0 - OCTAVE_EDGE_SS * ss <= cx <= t.x1]
+        above = [s.y_top(cx) - t.y_bottom(cx) for t in beside if t.y_bottom(cx) < s.y_top(cx)]
+        below = [t.y_top(cx) - s.y_bottom(cx) for t in beside if t.y_top(cx) > s.y_bottom(cx)]
+        seen = octave_mark(binary, s, d.box, d.cls, room_below=min(below, default=float("inf")) / ss,
+                           room_above=min(above, default=float("inf")) / ss)
         if seen != d.cls:
             d.alternatives = tuple(c for c in (d.cls,) + d.alternatives if c != seen)
             d.cls = seen

@@ -411,3 +411,18 @@ def test_a_measure_number_or_words_by_a_g_clef_are_no_octave_mark():
             clef.cls = said
             read_octave_marks([clef], binary, [staff])
             assert clef.cls == (said if said == unclear else "clef_g"), (mark, said)
+
+
+def test_ink_in_the_half_of_the_gap_nearer_the_next_staff_tells_nothing():
+    # an 8 above a clef whose staff has another 4 spaces above it: the ink comes
+    # into that staff's half of the gap (its clef's tail may reach down there)
+    for said in ("clef_g", "clef_g_8va"):
+        binary, staff, clef = clef_page("above")
+        for k in range(5):
+            binary[20 + int(k * SS), 40:560] = True
+        above = straight_staff(1, x0=40, x1=560, top=20, staff_space=SS)
+        clef.cls = said
+        read_octave_marks([clef], binary, [staff, above])
+        assert clef.cls == said
+        read_octave_marks([clef], binary, [staff])  # alone on its page, it is an 8
+        assert clef.cls == "clef_g_8va"
