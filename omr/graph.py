@@ -1016,6 +1016,58 @@ def _runs_of_joined(joined: list[tuple[Node, Node]]) -> list[list[Node]]:
     return runs
 
 
+#: A black or half notehead left without a stem joins one whose end is at most this
+#: many staff spaces above or below its box (``STEM_X_TOLERANCE_SS`` beside it) when
+#: the stem's column is inked over ``IMAGE_STEM_INK`` of the rows between: the
+#: detector's box stopped short of a stem the image shows running on to the head.
+IMAGE_STEM_GAP_SS = 2.0
+IMAGE_STEM_INK = 0.9
+#: Half the width, px, of the column searched for the stem's ink.
+IMAGE_STEM_HALF_WIDTH_PX = 1
+
+
+def add_image_stem_heads(g: StaffGraph, binary: np.ndarray) -> list[int]:
+    """Attach noteheads still without a stem (see :func:`_link_stems`) to a stem the
+    image shows reaching them (``IMAGE_STEM_GAP_SS``), and stretch the stem's box to
+    the head's centre. Returns the heads attached."""
+    stems = [n for n in g.nodes if n.cls == "stem"]
+    if not stems:
+        return []
+    index = _XIndex(stems)
+    h_px, w_px = binary.shape
+    done = []
+    for h in _by_role(g, "notehead"):
+        if h.cls not in STEMMED_HEADS or g.targets(h.id, "stem"):
+            continue
+        ss = _ss(g, h)
+        best, best_d = None, np.inf
+        for s in index.between(h.box[0] - STEM_X_TOLERANCE_SS * ss, h.box[2] + STEM_X_TOLERANCE_SS * ss):
+            dx = min(abs(s.cx - h.box[0]), abs(s.cx - h.box[2]))
+            if dx > STEM_X_TOLERANCE_SS * ss:
+                continue
+            if s.box[1] >= h.box[3]:      # the head above the stem's top end
+                y0, y1 = h.box[3], s.box[1]
+            elif h.box[1] >= s.box[3]:    # ... below its bottom end
+                y0, y1 = s.box[3], h.box[1]
+            else:
+                continue
+            if y1 - y0 > IMAGE_STEM_GAP_SS * ss:
+                continue
+            x = int(round(s.cx))
+            rows = binary[max(0, int(np.floor(y0))):min(h_px, int(np.ceil(y1)) + 1),
+                          max(0, x - IMAGE_STEM_HALF_WIDTH_PX):min(w_px, x + IMAGE_STEM_HALF_WIDTH_PX + 1)]
+            if not rows.size or rows.any(axis=1).mean() < IMAGE_STEM_INK:
+                continue
+            if dx + (y1 - y0) < best_d:
+                best, best_d = s, dx + (y1 - y0)
+        if best is not None:
+            g.add_edge(h.id, best.id, "stem")
+            x0, y0, x1, y1 = best.box
+            best.box = (x0, min(y0, h.cy), x1, max(y1, h.cy))
+            done.append(h.id)
+    return done
+
+
 def add_image_beams(g: StaffGraph, binary: np.ndarray) -> list[int]:
     """Beams the detector missed, found in the page's ink mask (staff lines
     removed): neighbouring stems of black notes on one staff, stemmed the same way,

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 from omr import vocab
 from omr.errors import NoMusicError, ParameterError
-from omr.graph import StaffGraph, Symbol, add_image_beams, build_graph, measure_beam_levels
+from omr.graph import StaffGraph, Symbol, add_image_beams, add_image_stem_heads, build_graph, measure_beam_levels
 from omr.score import Report, score_from_graphs
 
 #: Detections below this score are not given to the parser (the detector's own
@@ -123,6 +123,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
     g = build_graph(symbols, staves, [s.staves for s in systems], width=binary.shape[1])
+    add_image_stem_heads(g, binary)
     beam_ink = binary & (staff_mod.staff_line_mask(binary, page.staff_space_norm) == 0)
     add_image_beams(g, beam_ink)
     measure_beam_levels(g, beam_ink)

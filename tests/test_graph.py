@@ -20,6 +20,7 @@ from omr.graph import (
     StaffGraph,
     Symbol,
     add_image_beams,
+    add_image_stem_heads,
     build_graph,
     draw_graph,
     stem_direction,
@@ -680,3 +681,39 @@ def test_draw_graph_returns_an_rgb_image_of_the_right_shape():
     assert out3.shape == big.shape
     ys, xs = np.nonzero((out3 != 255).any(axis=2))
     assert xs.max() > 200 and ys.max() > 100
+
+
+# --------------------------------------------- stems seen running on to a head
+
+def _chord_with_a_short_stem():
+    """A down-stemmed chord E (position 1) + high B (position 11, over a ledger
+    line): the detector's stem box starts 1.5 staff spaces below the upper head."""
+    low, high = head(100, 1), head(100, 11)
+    stem = stem_down(low)
+    stem.box = (stem.box[0], high.box[3] + 1.5 * SS, stem.box[2], stem.box[3])
+    ledger = Symbol("ledger_line", (97, y_of(10) - 0.5, 116, y_of(10) + 0.5))
+    return low, high, stem, ledger
+
+
+def test_a_head_past_the_end_of_a_stem_the_image_shows_running_on_joins_its_chord():
+    low, high, stem, ledger = _chord_with_a_short_stem()
+    g = graph([low, high, stem, ledger])
+    assert sorted(stem_heads(g, 2)) == [0]  # the detector's box alone: the high head is left out
+    ink = np.zeros((200, 400), bool)
+    x = int(round(0.5 * (stem.box[0] + stem.box[2])))
+    ink[int(high.box[1]):int(stem.box[3]), x] = True  # the stem's ink, up into the head
+    assert add_image_stem_heads(g, ink) == [1]
+    assert sorted(stem_heads(g, 2)) == [0, 1]
+    assert g.nodes[2].box[1] <= cy(high)
+    events = read_events(g, 0, 0, 400)
+    assert len(events) == 1 and len(events[0].heads) == 2
+
+
+def test_a_head_past_the_end_of_a_stem_with_paper_between_stays_alone():
+    low, high, stem, ledger = _chord_with_a_short_stem()
+    g = graph([low, high, stem, ledger])
+    ink = np.zeros((200, 400), bool)
+    x = int(round(0.5 * (stem.box[0] + stem.box[2])))
+    ink[int(stem.box[1]):int(stem.box[3]), x] = True  # the stem ends where its box does
+    assert add_image_stem_heads(g, ink) == []
+    assert sorted(stem_heads(g, 2)) == [0]
