@@ -560,13 +560,22 @@ def _link_stems(g: StaffGraph) -> None:
         best, best_d = None, np.inf
         for s in index.between(h.box[0] - STEM_X_TOLERANCE_SS * ss, h.box[2] + STEM_X_TOLERANCE_SS * ss):
             dx = min(abs(s.cx - h.box[0]), abs(s.cx - h.box[2]))
-            gap = max(s.box[1] - h.box[3], h.box[1] - s.box[3], 0.0)
+            y0, y1 = _end_gap(h, s)
+            gap = max(y1 - y0, 0.0)
             if dx > STEM_X_TOLERANCE_SS * ss or gap > STEM_END_GAP_SS * ss or not g.sources(s.id, "stem"):
                 continue
             if dx + gap < best_d:
                 best, best_d = s, dx + gap
         if best is not None:
             g.add_edge(h.id, best.id, "stem")
+
+
+def _end_gap(h: Node, s: Node) -> tuple[float, float]:
+    """The rows (y from, y to) between notehead ``h`` and the nearer end of stem
+    ``s``: from the head's bottom to the stem's top when the head is above it, from
+    the stem's bottom to the head's top when below; y to < y from where they overlap."""
+    above, below = s.box[1] - h.box[3], h.box[1] - s.box[3]
+    return (h.box[3], s.box[1]) if above >= below else (s.box[3], h.box[1])
 
 
 #: Noteheads that have a stem (a half or black one without is a detection short of it).
@@ -1045,14 +1054,9 @@ def add_image_stem_heads(g: StaffGraph, binary: np.ndarray) -> list[int]:
             dx = min(abs(s.cx - h.box[0]), abs(s.cx - h.box[2]))
             if dx > STEM_X_TOLERANCE_SS * ss:
                 continue
-            if s.box[1] >= h.box[3]:      # the head above the stem's top end
-                y0, y1 = h.box[3], s.box[1]
-            elif h.box[1] >= s.box[3]:    # ... below its bottom end
-                y0, y1 = s.box[3], h.box[1]
-            else:
-                continue
-            if y1 - y0 > IMAGE_STEM_GAP_SS * ss:
-                continue
+            y0, y1 = _end_gap(h, s)
+            if not 0 <= y1 - y0 <= IMAGE_STEM_GAP_SS * ss:
+                continue  # the boxes overlap (the first passes judged that), or too far
             x = int(round(s.cx))
             rows = binary[max(0, int(np.floor(y0))):min(h_px, int(np.ceil(y1)) + 1),
                           max(0, x - IMAGE_STEM_HALF_WIDTH_PX):min(w_px, x + IMAGE_STEM_HALF_WIDTH_PX + 1)]

@@ -565,14 +565,13 @@ def _ink_reach(binary, staff, box, side: str, room: float) -> tuple[float, float
     h, wid = binary.shape
     a = int(np.clip(round(x0 + OCTAVE_BAND_MARGIN * w), 0, wid - 1))
     b = int(np.clip(round(x1 - OCTAVE_BAND_MARGIN * w), a + 1, wid))
-    band = binary[:, a:b].any(axis=1)
     if side == "below":
         rows = np.arange(int(round(staff.y_bottom(cx))) + 1, min(h, int(staff.y_bottom(cx) + room * ss)))
     else:
         rows = np.arange(int(round(staff.y_top(cx))) - 1, max(-1, int(staff.y_top(cx) - room * ss)), -1)
     last, miss = 0, 0
-    for i, y in enumerate(rows):
-        if band[y]:
+    for i, inked in enumerate(binary[rows, a:b].any(axis=1)):  # outward from the line
+        if inked:
             last, miss = i, 0
         else:
             miss += 1
@@ -584,7 +583,7 @@ def _ink_reach(binary, staff, box, side: str, room: float) -> tuple[float, float
         return reach, 0.0, 0.0
     wa = int(max(0, x0 - OCTAVE_MARK_SEARCH_SS * ss))
     wb = int(min(wid, x1 + OCTAVE_MARK_SEARCH_SS * ss))
-    inked = binary[mark_rows][:, wa:wb].any(axis=0)
+    inked = binary[mark_rows, wa:wb].any(axis=0)
     inside = np.nonzero(inked[a - wa:b - wa])[0]
     if not len(inside):
         return reach, 0.0, 0.0
