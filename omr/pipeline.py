@@ -115,6 +115,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     stem_ends = Columns([s for s in symbols if vocab.CLASSES[s.cls].role in STEM_END_ROLES])
     lines = [(i, x0, x1) for i, x0, x1 in staff_mod.find_barlines(binary, staves)
              if not is_stem(binary, staves[i], x0, x1, stem_ends, beyond_only=True)]
+    symbols = drop_open_barlines(symbols, binary, staves)
     symbols = confirm_weak_barlines(symbols, staves, lines, doubtful)
     add_alternatives(symbols, seen)
     read_octave_marks(symbols, binary, staves)
@@ -391,6 +392,60 @@ def _touches(d: Symbol, x: float, gap: float) -> bool:
     """Whether the vertical line at ``x`` runs through ``d``'s box or passes an edge of
     it within ``gap`` px."""
     return d.box[0] < x < d.box[2] or min(abs(d.box[0] - x), abs(d.box[2] - x)) < gap
+
+
+#: A barline crosses its whole staff. A detected one whose box leaves more than
+#: ``BARLINE_OPEN_SS`` staff spaces of its staff open at an end, where the staff's
+#: column at the box holds ink in under ``BARLINE_OPEN_INK`` of the rows between the
+#: lines there, is the wavy line of an arpeggio beside a chord (the detector has
+#: hardly seen one: synth/'s scores have almost none), unless another staff of its
+#: system has a barline at about its x (a faint barline the binarization broke).
+BARLINE_OPEN_SS = 0.5
+BARLINE_OPEN_INK = 0.25
+
+
+def drop_open_barlines(symbols: list[Symbol], binary, staves) -> list[Symbol]:
+    """``symbols`` without the barlines that leave part of their staff open
+    (:data:`BARLINE_OPEN_SS`, :data:`BARLINE_OPEN_INK`): an arpeggio's wavy line
+    read as a barline splits its measure in two and turns the piece's time."""
+    import numpy as np
+
+    if not staves:
+        return symbols
+    h, w = binary.shape
+    centres = np.array([s.center_y for s in staves])
+    bars = [s for s in symbols if vocab.CLASSES[s.cls].role == "barline"]
+
+    def staff_of(sym: Symbol) -> int:
+        return int(np.argmin(np.abs(centres - 0.5 * (sym.box[1] + sym.box[3]))))
+
+    def open_end(sym: Symbol, s) -> bool:
+        x0, y0, x1, y1 = sym.box
+        x = 0.5 * (x0 + x1)
+        top, bottom = float(s.y_top(x)), float(s.y_bottom(x))
+        lines = np.array([s.line_y(i, x) for i in range(5)], float)
+        cols = slice(max(0, int(np.floor(x0)) - 1), min(w, int(np.ceil(x1)) + 2))
+        for lo, hi in ((top, y0), (y1, bottom)):
+            if hi - lo <= BARLINE_OPEN_SS * s.staff_space or lo < 0 or hi >= h:
+                continue
+            rows = [y for y in range(int(round(lo)), int(round(hi)) + 1)
+                    if np.min(np.abs(lines - y)) > 0.5 * s.line_thickness + 1]
+            if rows and binary[rows, cols].any(axis=1).mean() < BARLINE_OPEN_INK:
+                return True
+        return False
+
+    def backed(sym: Symbol, k: int) -> bool:
+        """Another staff of ``k``'s system has a barline at about ``sym``'s x."""
+        x = 0.5 * (sym.box[0] + sym.box[2])
+        system = staves[k].system
+        return system >= 0 and any(
+            b is not sym and staff_of(b) != k and staves[staff_of(b)].system == system
+            and abs(0.5 * (b.box[0] + b.box[2]) - x) <= BARLINE_DUPLICATE_SS * staves[k].staff_space
+            for b in bars)
+
+    dropped = {id(sym) for sym in bars
+               if open_end(sym, staves[staff_of(sym)]) and not backed(sym, staff_of(sym))}
+    return [s for s in symbols if id(s) not in dropped]
 
 
 #: A detected barline less confident than this is kept only where the image shows

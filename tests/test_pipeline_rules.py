@@ -426,3 +426,38 @@ def test_ink_in_the_half_of_the_gap_nearer_the_next_staff_tells_nothing():
         assert clef.cls == said
         read_octave_marks([clef], binary, [staff])  # alone on its page, it is an 8
         assert clef.cls == "clef_g_8va"
+
+
+def arpeggio_page():
+    """The two-staff system of :func:`page` (barline at x = 300) with, on the upper
+    staff, an arpeggio's wavy line at x = 400 from the second line to a space below
+    the staff (the chord it rolls is read as a barline too), and on the lower staff
+    a faint barline at x = 500 whose top half the binarization lost."""
+    binary, staves, _, bars = page(crease=False)
+    for y in range(70, 111):                    # zigzag: 2 px wide, swinging 3 px
+        x = 399 + (y // 3) % 3
+        binary[y, x:x + 2] = True
+    binary[180:201, 500:502] = True             # the barline's lower half only
+    arpeggio = Symbol("barline_single", (398, 70, 404, 110), 0.8)
+    faint = [Symbol("barline_single", (499, 60, 502, 100), 0.6),    # upper staff: whole
+             Symbol("barline_single", (499, 180, 502, 200), 0.6)]   # lower: half of it seen
+    binary[60:101, 500:502] = True
+    return binary, staves, bars[:2], arpeggio, faint
+
+
+def test_a_barline_that_leaves_its_staff_open_is_an_arpeggio():
+    from omr.pipeline import drop_open_barlines
+
+    binary, staves, bars, arpeggio, _ = arpeggio_page()
+    assert drop_open_barlines(bars + [arpeggio], binary, staves) == bars
+    # drawn through the whole staff, the same box is a barline
+    binary[60:70, 400:402] = True
+    assert drop_open_barlines(bars + [arpeggio], binary, staves) == bars + [arpeggio]
+
+
+def test_a_barline_left_open_is_kept_where_the_other_staff_has_one_at_its_x():
+    from omr.pipeline import drop_open_barlines
+
+    binary, staves, bars, _, faint = arpeggio_page()
+    assert drop_open_barlines(bars + faint, binary, staves) == bars + faint
+    assert drop_open_barlines(bars + faint[1:], binary, staves) == bars
