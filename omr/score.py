@@ -169,7 +169,7 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                                                        page_no, len(measures))
                 for k in where:
                     report.infer("split_measure", "a doubtful barline cut a measure into two short ones that "
-                                 "make one whole measure: read as one measure (a crease or a stem)",
+                                 "make one whole measure: read as one measure (a crease, a stem or an arpeggio)",
                                  page=page_no, measure=len(measures) + k + 1)
             report.inferred.extend(read.inferred)
             report.warnings.extend(read.warnings)
@@ -389,10 +389,10 @@ def _read_system(g: StaffGraph, staves: list[int], slots, spans: list[MeasureSpa
 
 
 #: Two measures of a system are one whose barline between them is a plain one the
-#: detector scored below this, when on every staff with music each is short and
-#: together they make one measure of the time in force (a crease or a stem taken
-#: for a barline; two short measures of a real bar line meet at repeats and section
-#: ends, whose barlines are not plain).
+#: detector scored below this (its staves' median), when on every staff with
+#: music each is short and together they make one measure of the time in force (a
+#: crease, a stem or an arpeggio taken for a barline; two short measures of a real
+#: bar line meet at repeats and section ends, whose barlines are not plain).
 SPLIT_BARLINE_SCORE = 0.7
 
 

@@ -1168,6 +1168,30 @@ def test_a_doubtful_barline_that_cuts_a_measure_in_two_halves_is_none(score, len
     assert_valid(score_)
 
 
+@pytest.mark.parametrize("upper, lengths", [(0.4, [4, 4, 4]), (0.9, [4, 2, 2, 4])])
+def test_a_barline_sure_on_one_staff_only_that_cuts_measures_in_halves_is_none(upper, lengths):
+    # an arpeggio rolling a chord on both staves in mid-measure: read as a sure
+    # barline on the lower staff and a doubtful one on the upper; the column is as
+    # sure as its staves' median
+    up, low = Staff(top=TOP), Staff(top=TOP + 100)
+    for st, score in ((up, upper), (low, 0.9)):
+        _four_quarters(st, 4)
+        st.barline()
+        st.note(2)
+        st.note(2)
+        arpeggio = st.barline()
+        st.symbols[st.symbols.index(arpeggio)] = dataclasses.replace(arpeggio, score=score)
+        st.note(2)
+        st.note(2)
+        st.barline()
+        _four_quarters(st, 0)
+        st.barline("barline_final")
+    score_, report, _ = transcribe(up, low)
+    for part in (0, 1):
+        assert [len(r) for r in names(score_, part)] == lengths
+    assert ("split_measure" in kinds(report)) == (len(lengths) == 3)
+
+
 @pytest.mark.parametrize("short_measures", [5, 3])
 def test_a_run_of_equally_short_measures_is_a_time_change_not_seen(short_measures):
     # 3/4, then 2/4 whose time signature the detector missed: four or more measures

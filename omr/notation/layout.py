@@ -74,7 +74,8 @@ _KIND_PRIORITY = ["barline_repeat_both", "barline_repeat_end", "barline_repeat_s
 class MeasureSpan:
     """One measure of a system: x range (px) and the barline classes at its left
     and right (None: none printed / start or end of the system); ``right_score``: the
-    detector's score of the right barline (its surest piece); ``cut``: a measure the
+    detector's score of the right barline (the median over its staves, each
+    staff by its surest box); ``cut``: a measure the
     photo's edge cut off (nothing of it is read)."""
 
     x0: float
@@ -199,7 +200,11 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
         kind = min(kinds, key=lambda k: _KIND_PRIORITY.index(k) if k in _KIND_PRIORITY else 99)
         if kind == "barline_single" and kinds.count("barline_single") < len(kinds) / 2:
             kind = max(set(kinds), key=kinds.count)
-        barlines.append((x, kind, max(it[3] for it in c)))
+        # the column is as sure as its staves' median (each staff by its surest box):
+        # an arpeggio's wavy line beside a chord rolled on both staves looks like a
+        # barline on one of them only
+        surest = sorted(max(it[3] for it in c if k in it[2]) for k in covered)
+        barlines.append((x, kind, 0.5 * (surest[(len(surest) - 1) // 2] + surest[len(surest) // 2])))
     x_start = min(g.staves[s].x0 for s in staves)
     staff_end = max(g.staves[s].x1 for s in staves)
     x_end = staff_end + ss
