@@ -189,6 +189,9 @@ EXCLUSIVE_ROLES = ("notehead", "rest", "accidental", "clef", "key", "time", "fla
 #: Roles that cannot sit on one another either: a time signature's digit is no
 #: note, rest or clef (an "8" read as a whole note too, a "2" as an F clef).
 SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef")
+#: A rest at the place of a surer beam is that beam (a sixteenth's short beam read
+#: as a half rest too: both are filled bars).
+BEAM_PLACE_ROLES = ("rest",)
 
 
 #: Roles whose glyphs keep the other classes the detector saw at their place
@@ -232,12 +235,20 @@ def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
 
 def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     """Drop the weaker of two overlapping symbols of one role, or of two roles of
-    ``SHARED_PLACE_ROLES`` (see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``)."""
+    ``SHARED_PLACE_ROLES``, and the symbols of ``BEAM_PLACE_ROLES`` on a surer beam
+    (see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``)."""
     import numpy as np
 
     from omr.eval.detection import iou_matrix
 
     keep = [True] * len(symbols)
+    beams = [s for s in symbols if vocab.CLASSES[s.cls].role == "beam"]
+    on_beams = [i for i, s in enumerate(symbols) if vocab.CLASSES[s.cls].role in BEAM_PLACE_ROLES]
+    if beams and on_beams:
+        iou = iou_matrix(np.array([symbols[i].box for i in on_beams], float), np.array([b.box for b in beams], float))
+        for row, i in enumerate(on_beams):
+            if any(iou[row, j] > DUPLICATE_IOU and b.score > symbols[i].score for j, b in enumerate(beams)):
+                keep[i] = False
     by_role: dict[str, list[int]] = {}
     for i, s in enumerate(symbols):
         role = vocab.CLASSES[s.cls].role

@@ -461,3 +461,14 @@ def test_a_barline_left_open_is_kept_where_the_other_staff_has_one_at_its_x():
     binary, staves, bars, _, faint = arpeggio_page()
     assert drop_open_barlines(bars + faint, binary, staves) == bars + faint
     assert drop_open_barlines(bars + faint[1:], binary, staves) == bars
+
+
+def test_a_rest_at_the_place_of_a_surer_beam_is_the_beam():
+    # a sixteenth's short beam, read as a half rest too (both are filled bars)
+    hook = Symbol("beam", (424, 358, 449, 372), 0.82)
+    rest = Symbol("rest_half", (424, 358, 449, 372), 0.36)
+    elsewhere = Symbol("rest_half", (500, 358, 525, 372), 0.36)
+    assert suppress_duplicates([hook, rest, elsewhere]) == [hook, elsewhere]
+    # a rest surer than the beam seen at its place stays a rest
+    sure = Symbol("rest_whole", (424, 358, 449, 372), 0.9)
+    assert suppress_duplicates([hook, sure]) == [hook, sure]
