@@ -116,6 +116,8 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     lines = [(i, x0, x1) for i, x0, x1 in staff_mod.find_barlines(binary, staves)
              if not is_stem(binary, staves[i], x0, x1, stem_ends, beyond_only=True)]
     symbols = drop_open_barlines(symbols, binary, staves)
+    line_free = binary & (staff_mod.staff_line_mask(binary, page.staff_space_norm) == 0)
+    symbols = drop_ledger_stub_dots(symbols, line_free, staves)
     symbols = confirm_weak_barlines(symbols, staves, lines, doubtful)
     add_alternatives(symbols, seen)
     read_octave_marks(symbols, binary, staves)
@@ -125,9 +127,8 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
     g = build_graph(symbols, staves, [s.staves for s in systems], width=binary.shape[1])
     add_image_stem_heads(g, binary)
-    beam_ink = binary & (staff_mod.staff_line_mask(binary, page.staff_space_norm) == 0)
-    add_image_beams(g, beam_ink)
-    measure_beam_levels(g, beam_ink)
+    add_image_beams(g, line_free)
+    measure_beam_levels(g, line_free)
     return g
 
 
@@ -457,6 +458,47 @@ def drop_open_barlines(symbols: list[Symbol], binary, staves) -> list[Symbol]:
     dropped = {id(sym) for sym in bars
                if open_end(sym, staves[staff_of(sym)]) and not backed(sym, staff_of(sym))}
     return [s for s in symbols if id(s) not in dropped]
+
+
+#: An augmentation dot sits in a space, never on a line. One the detector reports
+#: within ``LEDGER_STUB_LINE_SS`` staff spaces of a staff or ledger line's place,
+#: joined by unbroken ink along its middle rows to a notehead at most
+#: ``LEDGER_STUB_REACH_SS`` to its left, is the end of the ledger line through that
+#: notehead (a note on a ledger line read as dotted).
+LEDGER_STUB_LINE_SS = 0.15
+LEDGER_STUB_REACH_SS = 1.5
+
+
+def drop_ledger_stub_dots(symbols: list[Symbol], ink, staves) -> list[Symbol]:
+    """``symbols`` without the augmentation dots that are a ledger line's end (see
+    :data:`LEDGER_STUB_LINE_SS`); ``ink``: the page's ink mask without its staff
+    lines (ledger lines stay)."""
+    import numpy as np
+
+    if not staves:
+        return symbols
+    centres = np.array([s.center_y for s in staves])
+    heads = [s for s in symbols if vocab.CLASSES[s.cls].role == "notehead"]
+
+    def stub(dot: Symbol) -> bool:
+        cx, cy = 0.5 * (dot.box[0] + dot.box[2]), 0.5 * (dot.box[1] + dot.box[3])
+        staff = staves[int(np.argmin(np.abs(centres - cy)))]
+        ss = staff.staff_space
+        position = float(staff.position(cx, cy))  # half staff spaces; lines at even ones
+        if abs(position - 2 * round(position / 2)) >= 2 * LEDGER_STUB_LINE_SS:
+            return False
+        left = [h for h in heads if h.box[2] <= dot.box[0] + 2
+                and dot.box[0] - h.box[2] < LEDGER_STUB_REACH_SS * ss
+                and abs(0.5 * (h.box[1] + h.box[3]) - cy) < 0.75 * ss]
+        if not left:
+            return False
+        a = int(round(max(h.box[2] for h in left))) - 1
+        b = int(round(dot.box[0])) + 1
+        y = int(round(cy))
+        rows = ink[max(0, y - 1):y + 2, max(0, a):max(a + 1, b)]
+        return bool(rows.size) and bool(rows.any(axis=0).all())
+
+    return [s for s in symbols if not (s.cls == "augmentation_dot" and stub(s))]
 
 
 #: A detected barline less confident than this is kept only where the image shows

@@ -472,3 +472,26 @@ def test_a_rest_at_the_place_of_a_surer_beam_is_the_beam():
     # a rest surer than the beam seen at its place stays a rest
     sure = Symbol("rest_whole", (424, 358, 449, 372), 0.9)
     assert suppress_duplicates([hook, sure]) == [hook, sure]
+
+
+def test_a_dot_at_the_end_of_a_ledger_line_through_a_note_is_no_dot():
+    # a note on the first ledger line below a staff (top line y = 100), the ledger
+    # line running on 0.8 spaces right of the head, where the detector saw a dot;
+    # and a dotted note in the space below it, whose dot the paper parts from the head
+    from omr.pipeline import drop_ledger_stub_dots
+
+    staff = straight_staff(0, x0=40, x1=560, top=100, staff_space=SS)
+    ink = np.zeros((260, 600), bool)             # staff lines removed; ledgers stay
+    ink[160, 196:222] = True                     # ledger line at y 160, x 196..221
+    ink[156:165, 200:213] = True                 # the notehead on it
+    on_line = Symbol("notehead_black", (200, 155, 213, 165), 0.9)
+    stub = Symbol("augmentation_dot", (216, 158, 221, 163), 0.7)
+    ink[161:170, 300:313] = True                 # a note in the space below it
+    ink[164:167, 316:319] = True                 # and its dot
+    in_space = Symbol("notehead_black", (300, 160, 313, 170), 0.9)
+    dot = Symbol("augmentation_dot", (315, 163, 320, 168), 0.7)
+    symbols = [on_line, stub, in_space, dot]
+    assert drop_ledger_stub_dots(symbols, ink, [staff]) == [on_line, in_space, dot]
+    # a dot on the line's place but parted from the head by paper stays
+    ink[160, 214] = False
+    assert drop_ledger_stub_dots(symbols, ink, [staff]) == symbols
