@@ -1145,23 +1145,29 @@ def test_a_barline_on_one_staff_where_the_other_has_a_note_is_none():
     assert [len(r) for r in names(score, 1)] == [4, 4]
 
 
+def _halves_cut_by_a_barline(s: Staff, score: float) -> None:
+    """4/4: a measure, one cut in halves by a plain barline scored ``score``, a
+    measure and a final barline."""
+    _four_quarters(s, 4)
+    s.barline()
+    s.note(2)
+    s.note(2)
+    cut = s.barline()
+    s.symbols[s.symbols.index(cut)] = dataclasses.replace(cut, score=score)
+    s.note(2)
+    s.note(2)
+    s.barline()
+    _four_quarters(s, 0)
+    s.barline("barline_final")
+
+
 @pytest.mark.parametrize("score, lengths", [(0.6, [4, 4, 4]), (0.9, [4, 2, 2, 4])])
 def test_a_doubtful_barline_that_cuts_a_measure_in_two_halves_is_none(score, lengths):
     # a crease read as a barline in the middle of the second measure: two short
     # measures that make one of 4/4 (a sure barline keeps them: short measures are
     # printed, and marked)
     s = Staff()
-    _four_quarters(s, 4)
-    s.barline()
-    s.note(2)
-    s.note(2)
-    crease = s.barline()
-    s.symbols[s.symbols.index(crease)] = dataclasses.replace(crease, score=score)
-    s.note(2)
-    s.note(2)
-    s.barline()
-    _four_quarters(s, 0)
-    s.barline("barline_final")
+    _halves_cut_by_a_barline(s, score)
     score_, report, _ = transcribe(s)
     assert [len(r) for r in names(score_)] == lengths
     assert ("split_measure" in kinds(report)) == (len(lengths) == 3)
@@ -1174,18 +1180,8 @@ def test_a_barline_sure_on_one_staff_only_that_cuts_measures_in_halves_is_none(u
     # barline on the lower staff and a doubtful one on the upper; the column is as
     # sure as its staves' median
     up, low = Staff(top=TOP), Staff(top=TOP + 100)
-    for st, score in ((up, upper), (low, 0.9)):
-        _four_quarters(st, 4)
-        st.barline()
-        st.note(2)
-        st.note(2)
-        arpeggio = st.barline()
-        st.symbols[st.symbols.index(arpeggio)] = dataclasses.replace(arpeggio, score=score)
-        st.note(2)
-        st.note(2)
-        st.barline()
-        _four_quarters(st, 0)
-        st.barline("barline_final")
+    _halves_cut_by_a_barline(up, upper)
+    _halves_cut_by_a_barline(low, 0.9)
     score_, report, _ = transcribe(up, low)
     for part in (0, 1):
         assert [len(r) for r in names(score_, part)] == lengths
