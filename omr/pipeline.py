@@ -463,10 +463,12 @@ def drop_open_barlines(symbols: list[Symbol], binary, staves) -> list[Symbol]:
 #: An augmentation dot sits in a space, never on a line. One the detector reports
 #: within ``LEDGER_STUB_LINE_SS`` staff spaces of a staff or ledger line's place,
 #: joined by unbroken ink along its middle rows to a notehead at most
-#: ``LEDGER_STUB_REACH_SS`` to its left, is the end of the ledger line through that
-#: notehead (a note on a ledger line read as dotted).
+#: ``LEDGER_STUB_REACH_SS`` to its left (centres within ``LEDGER_STUB_DY_SS`` of one
+#: another's height), is the end of the ledger line through that notehead (a note
+#: on a ledger line read as dotted).
 LEDGER_STUB_LINE_SS = 0.15
 LEDGER_STUB_REACH_SS = 1.5
+LEDGER_STUB_DY_SS = 0.75
 
 
 def drop_ledger_stub_dots(symbols: list[Symbol], ink, staves) -> list[Symbol]:
@@ -487,9 +489,9 @@ def drop_ledger_stub_dots(symbols: list[Symbol], ink, staves) -> list[Symbol]:
         position = float(staff.position(cx, cy))  # half staff spaces; lines at even ones
         if abs(position - 2 * round(position / 2)) >= 2 * LEDGER_STUB_LINE_SS:
             return False
-        left = [h for h in heads if h.box[2] <= dot.box[0] + 2
+        left = [h for h in heads if h.box[2] <= dot.box[0] + 2  # (px: boxes may touch)
                 and dot.box[0] - h.box[2] < LEDGER_STUB_REACH_SS * ss
-                and abs(0.5 * (h.box[1] + h.box[3]) - cy) < 0.75 * ss]
+                and abs(0.5 * (h.box[1] + h.box[3]) - cy) < LEDGER_STUB_DY_SS * ss]
         if not left:
             return False
         a = int(round(max(h.box[2] for h in left))) - 1

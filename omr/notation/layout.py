@@ -74,9 +74,9 @@ _KIND_PRIORITY = ["barline_repeat_both", "barline_repeat_end", "barline_repeat_s
 class MeasureSpan:
     """One measure of a system: x range (px) and the barline classes at its left
     and right (None: none printed / start or end of the system); ``right_score``: the
-    detector's score of the right barline (the median over its staves, each
-    staff by its surest box); ``cut``: a measure the
-    photo's edge cut off (nothing of it is read)."""
+    detector's score of the right barline (the median over its staves, each staff by
+    its surest box); ``cut``: a measure the photo's edge cut off (nothing of it is
+    read)."""
 
     x0: float
     x1: float
