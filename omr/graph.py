@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from omr import vocab
-from omr.staff import Staff
+from omr.staff import Staff, off_line
 
 # --- tolerances, staff spaces ------------------------------------------------------
 #: A stem touches a notehead when its x is this close to the notehead's left or
@@ -769,8 +769,7 @@ def _link_dots(g: StaffGraph) -> None:
     for d in dots:
         ss = _ss(g, d)
         if d.score < DOT_ON_LINE_MAX_SCORE and d.staff >= 0:
-            pos = float(g.staves[d.staff].position(d.cx, d.cy))
-            if abs(pos - 2 * round(pos / 2)) < DOT_ON_LINE_HALF_SPACES:
+            if off_line(float(g.staves[d.staff].position(d.cx, d.cy))) < DOT_ON_LINE_HALF_SPACES:
                 continue  # dots sit in spaces: this is a speck on a (ledger) line
         best, best_d = None, np.inf
         for t in target_index.between(d.box[0] - (DOT_MAX_GAP_SS + _REACH_SS) * ss, d.box[2] + _REACH_SS * ss):

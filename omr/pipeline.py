@@ -406,6 +406,15 @@ def _touches(d: Symbol, x: float, gap: float) -> bool:
     return d.box[0] < x < d.box[2] or min(abs(d.box[0] - x), abs(d.box[2] - x)) < gap
 
 
+def _nearest_staff(staves) -> Callable[[Symbol], int]:
+    """A function giving the index of the staff whose middle lies nearest a
+    symbol's middle, up or down."""
+    import numpy as np
+
+    centres = np.array([s.center_y for s in staves])
+    return lambda sym: int(np.argmin(np.abs(centres - 0.5 * (sym.box[1] + sym.box[3]))))
+
+
 #: A barline crosses its whole staff. A detected one whose box leaves more than
 #: ``BARLINE_OPEN_SS`` staff spaces of its staff open at an end, where the staff's
 #: column at the box holds ink in under ``BARLINE_OPEN_INK`` of the rows between the
@@ -425,11 +434,10 @@ def drop_open_barlines(symbols: list[Symbol], binary, staves) -> list[Symbol]:
     if not staves:
         return symbols
     h, w = binary.shape
-    centres = np.array([s.center_y for s in staves])
-    bars = [s for s in symbols if vocab.CLASSES[s.cls].role == "barline"]
-
-    def staff_of(sym: Symbol) -> int:
-        return int(np.argmin(np.abs(centres - 0.5 * (sym.box[1] + sym.box[3]))))
+    staff_of = _nearest_staff(staves)
+    # each barline's staff and x, once
+    bars = {id(s): (staff_of(s), 0.5 * (s.box[0] + s.box[2]))
+            for s in symbols if vocab.CLASSES[s.cls].role == "barline"}
 
     def open_end(sym: Symbol, s) -> bool:
         x0, y0, x1, y1 = sym.box
@@ -446,18 +454,18 @@ def drop_open_barlines(symbols: list[Symbol], binary, staves) -> list[Symbol]:
                 return True
         return False
 
-    def backed(sym: Symbol, k: int) -> bool:
-        """Another staff of ``k``'s system has a barline at about ``sym``'s x."""
-        x = 0.5 * (sym.box[0] + sym.box[2])
+    def backed(k: int, x: float) -> bool:
+        """Another staff of ``k``'s system has a barline at about ``x``."""
         system = staves[k].system
-        return system >= 0 and any(
-            b is not sym and staff_of(b) != k and staves[staff_of(b)].system == system
-            and abs(0.5 * (b.box[0] + b.box[2]) - x) <= BARLINE_DUPLICATE_SS * staves[k].staff_space
-            for b in bars)
+        return system >= 0 and any(j != k and staves[j].system == system
+                                   and abs(bx - x) <= BARLINE_DUPLICATE_SS * staves[k].staff_space
+                                   for j, bx in bars.values())
 
-    dropped = {id(sym) for sym in bars
-               if open_end(sym, staves[staff_of(sym)]) and not backed(sym, staff_of(sym))}
-    return [s for s in symbols if id(s) not in dropped]
+    def dropped(sym: Symbol) -> bool:
+        k, x = bars[id(sym)]
+        return open_end(sym, staves[k]) and not backed(k, x)
+
+    return [s for s in symbols if id(s) not in bars or not dropped(s)]
 
 
 #: An augmentation dot sits in a space, never on a line. One the detector reports
@@ -475,20 +483,19 @@ def drop_ledger_stub_dots(symbols: list[Symbol], ink, staves) -> list[Symbol]:
     """``symbols`` without the augmentation dots that are a ledger line's end (see
     :data:`LEDGER_STUB_LINE_SS`); ``ink``: the page's ink mask without its staff
     lines (ledger lines stay)."""
-    import numpy as np
+    from omr.staff import off_line
 
     if not staves:
         return symbols
-    centres = np.array([s.center_y for s in staves])
+    staff_of = _nearest_staff(staves)
     heads = [s for s in symbols if vocab.CLASSES[s.cls].role == "notehead"]
 
     def stub(dot: Symbol) -> bool:
         cx, cy = 0.5 * (dot.box[0] + dot.box[2]), 0.5 * (dot.box[1] + dot.box[3])
-        staff = staves[int(np.argmin(np.abs(centres - cy)))]
+        staff = staves[staff_of(dot)]
         ss = staff.staff_space
-        position = float(staff.position(cx, cy))  # half staff spaces; lines at even ones
-        if abs(position - 2 * round(position / 2)) >= 2 * LEDGER_STUB_LINE_SS:
-            return False
+        if off_line(float(staff.position(cx, cy))) >= 2 * LEDGER_STUB_LINE_SS:
+            return False  # (as graph._link_dots' DOT_ON_LINE rule, which needs no image)
         left = [h for h in heads if h.box[2] <= dot.box[0] + 2  # (px: boxes may touch)
                 and dot.box[0] - h.box[2] < LEDGER_STUB_REACH_SS * ss
                 and abs(0.5 * (h.box[1] + h.box[3]) - cy) < LEDGER_STUB_DY_SS * ss]
@@ -532,14 +539,9 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines, doubtful: Sequen
     (:data:`STROKE_ROLES`); with the ``doubtful`` barlines that such a full column
     of barlines, one of them kept, confirms, unless a notehead touches them (a
     stem)."""
-    import numpy as np
-
     if not staves:
         return symbols
-    centres = np.array([s.center_y for s in staves])
-
-    def staff_of(sym: Symbol) -> int:
-        return int(np.argmin(np.abs(centres - 0.5 * (sym.box[1] + sym.box[3]))))
+    staff_of = _nearest_staff(staves)
 
     def cx(sym: Symbol) -> float:
         return 0.5 * (sym.box[0] + sym.box[2])

@@ -224,6 +224,16 @@ class System:
 # ---------------------------------------------------------------------------
 
 
+def off_line(position: float) -> float:
+    """Half staff spaces from a staff ``position`` (:meth:`Staff.position`) to the
+    nearest staff or ledger line's place (lines lie at even positions).
+
+    >>> off_line(4.5), off_line(-3.0), off_line(8.0)
+    (0.5, 1.0, 0.0)
+    """
+    return abs(position - 2 * round(position / 2))
+
+
 def staff_line_mask(binary: np.ndarray, staff_space_px: float) -> np.ndarray:
     """uint8 mask (1 = ink) of thin horizontal ink: runs at most
     ``MAX_LINE_THICKNESS_SS`` tall and at least ``MIN_LINE_LENGTH_SS`` long."""
