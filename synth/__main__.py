@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated: clean, camera (default both)")
     b.add_argument("--difficulty", type=_fraction, default=0.5,
                    help="camera difficulty, 0 mild to 1 hard (default 0.5)")
+    b.add_argument("--extras", action="store_true",
+                   help="generated scores also draw flags, arpeggios and fingering "
+                        "(off by default: earlier builds come out the same)")
     b.add_argument("--workers", type=_positive_int, default=1, metavar="W",
                    help="processes (default 1)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -74,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         config = BuildConfig(pages=args.pages, seed=args.seed, split=args.split,
                              generated_fraction=args.generated,
                              max_pages_per_piece=args.max_pages_per_piece,
-                             variants=variants, difficulty=args.difficulty)
+                             variants=variants, difficulty=args.difficulty,
+                             extras=args.extras)
         try:
             report = build(args.out, config, clean=args.clean, workers=args.workers,
                            progress=not args.quiet)

@@ -78,6 +78,10 @@ class BuildConfig:
     variants: tuple[str, ...] = VARIANTS
     #: Camera difficulty, 0 (mild) to 1 (hard); each photo draws around it.
     difficulty: float = 0.5
+    #: Generated scores also draw the decorations (flags, arpeggios, fingering:
+    #: ``synth.generate.DECORATIONS``). Off by default, so that the data sets built
+    #: before they existed come out page for page the same.
+    extras: bool = False
 
     def validate(self) -> None:
         if self.pages < 1:
@@ -97,6 +101,8 @@ class BuildConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["variants"] = list(self.variants)
+        if not self.extras:
+            del d["extras"]  # so the manifests written before it existed still match
         return d
 
 
@@ -133,7 +139,7 @@ def choose_source(config: BuildConfig, rng: np.random.Generator,
     if not corpus or rng.random() < config.generated_fraction:
         number = int(rng.integers(0, 2**31))
         key = sources.generated_key(config.split, number)
-        score = generate.generate_score(sources.generated_seed(key))
+        score = generate.generate_score(sources.generated_seed(key), extras=config.extras)
         return key, score.musicxml, {"features": sorted(score.features), "title": score.title}
     piece = corpus[int(rng.integers(len(corpus)))]
     try:

@@ -80,7 +80,18 @@ FEATURES: tuple[str, ...] = (
     "short_values",          # 32nd and 64th notes
     "rests",                 # rests of every value, whole to 64th (brings short_values)
     "multi_rest",            # a multi-measure rest
+    # Decorations (DECORATIONS): drawn only when asked for or with ``extras=True``.
+    "flags",                 # a melody written without beams, as in vocal music:
+                             # eighths, 16ths and shorter each with their own flag
+    "arpeggios",             # the wavy line of a rolled chord (brings "chords")
+    "fingering",             # finger numbers 1-5 over some notes of a melody
 )
+
+DECORATIONS = frozenset({"flags", "arpeggios", "fingering"})
+"""Features laid over a finished score from a random stream of their own, so a
+score generated without them is the same with ``extras=True`` until they are
+drawn. They came after the data sets of 2026-11 and 2026-12 were built; drawing
+them by default would change those builds page for page."""
 
 # What each repeat structure brings with it.
 FORM_IMPLIES: dict[str, frozenset[str]] = {
@@ -105,6 +116,9 @@ FEATURE_PROBABILITY: dict[str, float] = {
     "slurs": 0.45, "grace_notes": 0.2, "short_values": 0.15, "rests": 0.1,
     "multi_rest": 0.08,
 }
+# Chance of each decoration when ``features=None`` and ``extras=True``.
+EXTRA_FEATURE_PROBABILITY: dict[str, float] = {"flags": 0.3, "arpeggios": 0.3, "fingering": 0.25}
+DECORATION_STREAM = 1  # the decorations' random stream: default_rng([seed, DECORATION_STREAM])
 
 
 @dataclass(frozen=True)
@@ -293,6 +307,9 @@ HAIRPIN_PROBABILITY = 0.25       # per measure
 DYNAMIC_CHANGE_PROBABILITY = 0.3  # per phrase
 MELISMA_PROBABILITY = 0.12
 PARENTHESES_PROBABILITY = 0.7
+ARPEGGIO_PROBABILITY = 0.3       # per chord
+FINGERING_PROBABILITY = 0.15     # per note of the melody
+FINGERS = (1, 2, 3, 4, 5)
 OMITTED_REST_SHARE = 0.3         # share of measures with an omitted rest
 PHRASE_LENGTH = 4
 
@@ -329,6 +346,7 @@ def generate_score(
     *,
     features: Iterable[str] | None = None,
     n_measures: int | None = None,
+    extras: bool = False,
 ) -> GeneratedScore:
     """Generate a short random score as MusicXML.
 
@@ -349,6 +367,11 @@ def generate_score(
     n_measures : int or None
         Number of full measures, 4 to 24 (a pickup measure comes on top).
         ``None`` picks one.
+    extras : bool
+        With ``features=None``, also draw the :data:`DECORATIONS` (flags,
+        arpeggios, fingering; :data:`EXTRA_FEATURE_PROBABILITY`). They are laid
+        over the score from a random stream of their own, so the music is the
+        same as without them. Decorations named in ``features`` are always made.
 
     Returns
     -------
@@ -369,17 +392,20 @@ def generate_score(
     True
     """
     requested = None if features is None else _check_features(features)
+    base = None if requested is None else _base_features(requested)
     if n_measures is not None and not MIN_MEASURES <= n_measures <= MAX_MEASURES:
         raise ValueError(f"n_measures must be between {MIN_MEASURES} and {MAX_MEASURES}")
     rng = np.random.default_rng(seed)
+    decoration_rng = np.random.default_rng([seed, DECORATION_STREAM])
     problem = ""
     for _ in range(MAX_ATTEMPTS):
-        enabled, form = _choose_features(rng, requested)
+        enabled, form = _choose_features(rng, base)
         try:
             score = _compose(rng, enabled, form, n_measures)
         except _NoRoom as error:
             problem = str(error)
             continue
+        _decorate(decoration_rng, score, _choose_decorations(decoration_rng, requested, extras))
         present = _present_features(score)
         if requested is None or requested <= present:
             break
@@ -405,6 +431,22 @@ def _check_features(features: Iterable[str]) -> frozenset[str]:
         raise ValueError(f"these features need different repeat structures: "
                          f"{', '.join(sorted(requested & STRUCTURE_FEATURES))}")
     return requested
+
+
+def _base_features(requested: frozenset[str]) -> frozenset[str]:
+    """The features the score is composed with; the decorations come after."""
+    base = requested - DECORATIONS
+    if "arpeggios" in requested:
+        base |= {"chords"}
+    return base
+
+
+def _choose_decorations(rng, requested: frozenset[str] | None, extras: bool) -> frozenset[str]:
+    if requested is not None:
+        return requested & DECORATIONS
+    if not extras:
+        return frozenset()
+    return frozenset(name for name, p in EXTRA_FEATURE_PROBABILITY.items() if rng.random() < p)
 
 
 def _forms_for(requested: frozenset[str]) -> list[str | None]:
@@ -621,6 +663,9 @@ class _Event:
     lyrics: list[tuple[int, str, str, bool]] = field(default_factory=list)  # verse, syllabic, text, extend
     directions: list[_Direction] = field(default_factory=list)
     role: str = ""                   # accompaniment role of the notes (bass, chord, ...)
+    unbeamed: bool = False           # "flags": beams of its cell left off
+    arpeggio: bool = False
+    fingering: int | None = None
 
     @property
     def is_rest(self) -> bool:
@@ -1706,6 +1751,43 @@ def _spell_accidentals(rng, score: _Score, staff: _Staff) -> None:
 
 
 # ---------------------------------------------------------------------------
+# Decorations: flags, arpeggios, fingering (DECORATIONS)
+
+def _decorate(rng, score: _Score, wanted: frozenset[str]) -> None:
+    """Lay the decorations over a composed score (forced on the lead where asked)."""
+    lead = _lead(score.parts)
+    if "flags" in wanted:
+        _unbeam(score, _flagged_voice(score, lead))
+    if "arpeggios" in wanted:
+        chords = [e for *_, v in score.voices() for events in v.measures if events
+                  for e in events if len(e.pitches) > 1 and not e.hidden]
+        for event in _choose_some(rng, chords, ARPEGGIO_PROBABILITY, force=True):
+            event.arpeggio = True
+    if "fingering" in wanted:
+        notes = [e for _, e in _plain_notes(score, lead)]
+        for event in _choose_some(rng, notes, FINGERING_PROBABILITY, force=True):
+            event.fingering = _pick(rng, FINGERS)
+
+
+def _flagged_voice(score: _Score, lead: _Voice) -> _Voice:
+    """The singer's melody where there is one (vocal music is where flags are), else the lead."""
+    for part, _, _, voice in score.voices():
+        if part.singer and voice.kind == "melody":
+            return voice
+    return lead
+
+
+def _unbeam(score: _Score, voice: _Voice) -> None:
+    """Every note of the voice with its own flag; triplets then need a bracket."""
+    for _, event in _voice_sequence(score, voice):
+        if event.beams:
+            event.beams = []
+            event.unbeamed = True
+        if event.triplet:
+            event.tuplet_bracket = True
+
+
+# ---------------------------------------------------------------------------
 # Expression: dynamics, hairpins, articulations, slurs, fermatas, lyrics, tempo
 
 def _add_expression(rng, score: _Score) -> None:
@@ -1941,6 +2023,9 @@ def _present_features(score: _Score) -> frozenset[str]:
         "rests": REST_TYPES_FOR_FEATURE <= {e.note_type or "whole" for e in events
                                             if e.is_rest and not e.hidden},
         "multi_rest": any(m.multi_rest for m in measures),
+        "flags": any(e.unbeamed for e in events),
+        "arpeggios": any(e.arpeggio for e in events),
+        "fingering": any(e.fingering is not None for e in events),
     }
     found |= {name for name, present in checks.items() if present}
     return frozenset(found)
@@ -2171,10 +2256,16 @@ def _write_note_body(note, event: _Event, pitch, voice, staff, stem, first: bool
                                          "bracket": "yes" if event.tuplet_bracket else "no"}))
         if event.tuplet_printed and event.tuplet_stop:
             notations.append(("tuplet", {"type": "stop", "number": "1"}))
-    if notations or (first and (event.articulations or event.fermata)):
+    fingering = event.fingering if first else None
+    if notations or event.arpeggio or fingering or (first and (event.articulations or event.fermata)):
         element = _sub(note, "notations")
         for tag, attrib in notations:
             _sub(element, tag, **attrib)
+        if fingering:
+            technical = _sub(element, "technical")
+            _sub(technical, "fingering", fingering, placement="above")
+        if event.arpeggio:  # on every note of the chord, as MusicXML has it
+            _sub(element, "arpeggiate")
         if first and event.articulations:
             articulations = _sub(element, "articulations")
             for name in event.articulations:

@@ -169,3 +169,19 @@ def test_a_failing_piece_is_recorded_and_the_build_goes_on(tmp_path, monkeypatch
     assert failure["job"] == 0 and failure["source"].split(":")[0] in ("corpus", "generated")
     assert "cannot load" in failure["error"]
     assert read_index(tmp_path / "ds")[0].job == 1
+
+
+def test_extras_build_draws_the_decorations_and_old_manifests_still_resume(tmp_path):
+    # Generated scores only; a few pages so that flags, arpeggios or fingering come up.
+    config = BuildConfig(pages=4, seed=6, split="test", generated_fraction=1.0,
+                         variants=("clean",), extras=True)
+    build(tmp_path / "extras", config, progress=False)
+    manifest = json.loads((tmp_path / "extras" / "manifest.json").read_text())
+    assert manifest["config"]["extras"] is True
+    classes = set()
+    for r in read_index(tmp_path / "extras"):
+        page = json.loads((tmp_path / "extras" / r.record).read_text())
+        classes |= {s["cls"] for s in page["clean"]["symbols"]}
+    assert classes & {"flag_16th", "arpeggio", "fingering"}
+    # A build without extras writes the manifest it wrote before the option existed.
+    assert "extras" not in BuildConfig(pages=4).to_dict()
