@@ -1140,6 +1140,8 @@ def to_music21(measures: list[ReadMeasure], parts: list[list[int]], names: list[
             sm = m.staves[slot] if slot < len(m.staves) else None
             mm = _measure(m, sm, number, state[slot], slot == 0)
             slot_streams[slot].append(mm)
+    for ps in slot_streams.values():
+        ps.streamStatus.beams = True  # beamed as printed (set_printed_beams): not by the meter
     _attach_spanners(score, measures, slot_streams)
     _attach_slurs(measures, slot_streams, made)
     return score
@@ -1216,15 +1218,16 @@ def _measure(m: ReadMeasure, sm: StaffMeasure | None, number: int, state: dict, 
     voices = sm.voices or {1: sm.events}
     clef_offsets = _clef_change_offsets(sm)
     g = m.graph
-    if len(voices) == 1:
-        for e in next(iter(voices.values())):
-            mm.insert(float(e.onset), _element(g, sm, e, state["made"], state["lyrics"]))
-    else:
-        for v, events in voices.items():
-            voice = stream.Voice(id=str(v))
-            for e in events:
-                voice.insert(float(e.onset), _element(g, sm, e, state["made"], state["lyrics"]))
-            mm.insert(0, voice)
+    for v, events in voices.items():
+        container = mm if len(voices) == 1 else stream.Voice(id=str(v))
+        made = []
+        for e in events:
+            el = _element(g, sm, e, state["made"], state["lyrics"])
+            container.insert(float(e.onset), el)
+            made.append((e, el))
+        set_printed_beams(g, made)
+        if container is not mm:
+            mm.insert(0, container)
     for off, info in clef_offsets:
         mm.insert(float(off), _m21_clef(info))
         state["clef"] = info
@@ -1412,6 +1415,50 @@ def _element(g: StaffGraph, sm: StaffMeasure, e: Event, made: dict, lyrics: dict
     for h in e.heads:
         made[(id(g), h)] = el
     return el
+
+
+#: Beam lines of the note types that take them.
+BEAM_LINES = {"eighth": 1, "16th": 2, "32nd": 3, "64th": 4, "128th": 5}
+
+
+def set_printed_beams(g: StaffGraph, made: list[tuple[Event, object]]) -> None:
+    """Beam the notes of one voice as the page does; leave the others flagged.
+
+    Notes in a row whose stems share a beam in the graph are one beamed group; each
+    gets as many beam lines as its note type has (an eighth one, a 16th two), each
+    line starting, continuing or stopping with its neighbours', or a hook toward
+    the group where no neighbour has it (forward from the first note, backward
+    from the others). Eighths and shorter on no beam keep their flags: music21
+    would otherwise beam them by the time signature when it writes MusicXML (see
+    ``streamStatus.beams`` in :func:`to_music21`).
+    """
+    run: list[tuple[set[int], object]] = []
+    for e, el in [*made, (None, None)]:
+        beams = (set(g.targets(e.stem, "beam")) if e is not None and e.stem is not None
+                 and not e.is_rest and not e.grace else set())
+        lines = BEAM_LINES.get(el.duration.type, 0) if beams else 0
+        if lines and run and run[-1][0] & beams:
+            run.append((beams, el))
+            continue
+        if len(run) > 1:
+            _beam_group([el_ for _, el_ in run])
+        run = [(beams, el)] if lines else []
+
+
+def _beam_group(notes: list) -> None:
+    levels = [BEAM_LINES[n.duration.type] for n in notes]
+    for i, (n, count) in enumerate(zip(notes, levels)):
+        for level in range(1, count + 1):
+            before = i > 0 and levels[i - 1] >= level
+            after = i < len(notes) - 1 and levels[i + 1] >= level
+            if before and after:
+                n.beams.append("continue")
+            elif before:
+                n.beams.append("stop")
+            elif after:
+                n.beams.append("start")
+            else:
+                n.beams.append("partial", "left" if i > 0 else "right")
 
 
 def _attach_slurs(measures: list[ReadMeasure], slot_streams: dict, made: dict) -> None:

@@ -38,6 +38,8 @@ PAGES = {
     "ds_al_coda-two_voices": (13, ["ds_al_coda", "two_voices"]),
     "grand_staff-omitted_rests": (14, ["grand_staff", "omitted_rests"]),
     "volta-courtesy_accidentals": (126, ["volta", "courtesy_accidentals"]),
+    "flags-arpeggios-fingering": (15, ["flags", "arpeggios", "fingering"]),
+    "flags-short_values": (7, ["flags", "short_values"]),
 }
 #: Pages the parser gets wrong today (see the reasons); they pass when fixed.
 #: Pages that once failed (each names the bug it found); they pass now.
@@ -121,6 +123,28 @@ def test_oracle_note_accuracy(pages, name):
     ref_score = music21.converter.parse(str(Path(record["_dir"]) / record["musicxml"]), format="musicxml")
     assert len(score.parts) == len(ref_score.parts)
     assert len(score.parts[0].getElementsByClass("Measure")) == len(page_measures(record, ref_score))
+
+
+def _beams_by_part(xml: bytes | str) -> list[list[tuple[str, str]]]:
+    """Per part, each note's type and beam lines (``-``: flagged or no beam), chords
+    and grace notes left out."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
+    return [[(n.findtext("type"), " ".join(b.text for b in n.findall("beam")) or "-")
+             for n in part.iter("note")
+             if n.find("rest") is None and n.find("chord") is None and n.find("grace") is None]
+            for part in root.iter("part")]
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_oracle_beams_and_flags_as_printed(pages, name):
+    """The MusicXML beams notes as the page does and leaves flagged notes flagged
+    (music21 would beam them by the meter)."""
+    seed, features = PAGES[name]
+    record, _, score, _ = pages(seed, features)
+    source = (Path(record["_dir"]) / record["musicxml"]).read_text(encoding="utf-8")
+    assert _beams_by_part(export.to_musicxml(score)) == _beams_by_part(source)
 
 
 @pytest.mark.parametrize("name", list(PAGES))
