@@ -106,6 +106,12 @@ TUPLET_REACH_SS = 1.0
 #: An expression (articulation, fermata) belongs to a note within this distance.
 EXPRESSION_MAX_DIST_SS = 3.0
 
+#: A fingering digit belongs to the notehead of its staff nearest in x, within this
+#: many staff spaces of its centre, and within FINGERING_MAX_GAP_SS of it (digits
+#: above the staff stand over low notes too).
+FINGERING_MAX_DX_SS = 1.2
+FINGERING_MAX_GAP_SS = 6.0
+
 #: Edge kinds and what they mean (source → target).
 EDGE_KINDS = {
     "staff": "symbol → the staff it belongs to (target is the staff index, not a node id)",
@@ -121,6 +127,7 @@ EDGE_KINDS = {
     "slur_to": "slur → the notehead it ends on",
     "tuplet": "tuplet number → a notehead or rest of its group",
     "lyric": "lyric syllable → its notehead",
+    "fingering": "fingering digit → its notehead",
     "expression": "articulation/ornament/fermata → its notehead or rest",
     "brace": "brace or bracket → a staff it joins",
 }
@@ -323,6 +330,7 @@ def build_graph(symbols: list[Symbol], staves: list[Staff],
     _link_curves(g)
     _link_tuplets(g)
     _link_lyrics(g)
+    _link_fingering(g)
     _link_expressions(g)
     _link_braces(g)
     return g
@@ -911,6 +919,19 @@ def _link_lyrics(g: StaffGraph) -> None:
         # verovio and most engravers align a syllable's left part under the notehead
         h = min(cands, key=lambda h: abs(h.cx - (syl.box[0] + min(syl.width, 2.0 * ss) * 0.5)))
         g.add_edge(syl.id, h.id, "lyric")
+
+
+def _link_fingering(g: StaffGraph) -> None:
+    index = _XIndex(_by_role(g, "notehead"))
+    for f in (n for n in g.nodes if n.cls == "fingering"):
+        ss = _ss(g, f)
+        reach = FINGERING_MAX_DX_SS * ss
+        cands = [h for h in index.between(f.cx - reach - _REACH_SS * ss, f.cx + reach + _REACH_SS * ss)
+                 if h.staff == f.staff and abs(h.cx - f.cx) <= reach
+                 and _box_distance(h.box, f.box) <= FINGERING_MAX_GAP_SS * ss]
+        if cands:  # nearest in x; of a chord, the head nearest the digit
+            h = min(cands, key=lambda h: (round(abs(h.cx - f.cx) / ss), _box_distance(h.box, f.box)))
+            g.add_edge(f.id, h.id, "fingering")
 
 
 def _link_expressions(g: StaffGraph) -> None:

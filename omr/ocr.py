@@ -109,6 +109,7 @@ KIND_CONFIGS: dict[str, OcrConfig] = {
     "navigation": OcrConfig(psm=7, lang="eng"),
     "volta": OcrConfig(psm=7, whitelist="0123456789.,-"),
     "number": OcrConfig(psm=7, whitelist="0123456789"),
+    "finger": OcrConfig(psm=10, whitelist="12345"),  # one character
     "dynamic": OcrConfig(psm=8, whitelist="pmfszrn"),
 }
 KINDS = tuple(KIND_CONFIGS)
@@ -125,7 +126,7 @@ CLASS_KINDS: dict[str, str] = {
     "text_tocoda": "navigation",
     "volta_number": "volta",
     "measure_number": "number",
-    "fingering": "number",
+    "fingering": "finger",
 }
 
 

@@ -36,6 +36,7 @@ OCR_KINDS = {
     "lyric_syllable": "lyric", "tempo_text": "tempo", "text_other": "words",
     "volta_number": "volta", "text_dacapo": "navigation", "text_dalsegno": "navigation",
     "text_fine": "navigation", "text_tocoda": "navigation", "rest_multi_number": "number",
+    "fingering": "finger",
 }
 
 

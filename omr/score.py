@@ -1371,7 +1371,7 @@ def _duration(e: Event):
 
 
 def _element(g: StaffGraph, sm: StaffMeasure, e: Event, made: dict, lyrics: dict):
-    from music21 import chord, note, pitch, tie
+    from music21 import articulations, chord, note, pitch, tie
 
     if e.is_rest:
         r = note.Rest()
@@ -1412,9 +1412,18 @@ def _element(g: StaffGraph, sm: StaffMeasure, e: Event, made: dict, lyrics: dict
         el.stemDirection = e.direction
     if e.inferred:
         el.style.color = INFERRED_COLOUR
+    for digit in _fingering(g, e.heads):
+        el.articulations.append(articulations.Fingering(digit))
     for h in e.heads:
         made[(id(g), h)] = el
     return el
+
+
+def _fingering(g: StaffGraph, heads: list[int]) -> list[int]:
+    """The finger numbers (1-5) read over or under these noteheads, top to bottom."""
+    digits = [g.nodes[f] for h in heads for f in g.sources(h, "fingering")]
+    return [int(f.text.strip()) for f in sorted(digits, key=lambda f: f.cy)
+            if f.text.strip() in ("1", "2", "3", "4", "5")]
 
 
 #: Beam lines of the note types that take them.

@@ -22,6 +22,7 @@ LYRIC_SIZE_PX = 22  # ~16 px from cap top to baseline, ~20 px with descenders
 WORDS_SIZE_PX = 22
 TEMPO_SIZE_PX = 24
 VOLTA_SIZE_PX = 18
+FINGER_SIZE_PX = 16
 STAFF_LINE_PX = 1.5  # staff line thickness (0.15 staff spaces)
 
 needs_tesseract = pytest.mark.skipif(not ocr.tesseract_available(),
@@ -122,6 +123,15 @@ def test_read_number():
     assert ocr.read_text(img, box, kind="number").text == "12"
 
 
+@needs_tesseract
+@needs_fonts
+@pytest.mark.parametrize("digit", ["1", "2", "3", "4", "5"])
+def test_read_finger_number(digit):
+    """A lone small digit over a note (about 1.5 staff spaces tall) reads as itself."""
+    img, (box,) = render([(digit, "Regular", FINGER_SIZE_PX, (40, 40))])
+    assert ocr.read_text(img, box, kind="finger").text == digit
+
+
 SYLLABLES = ["Glo-", "ri", "a", "in", "ex-", "cel-", "sis"]
 
 
@@ -198,6 +208,7 @@ def test_kind_of_class():
     assert ocr.kind_of_class("volta_number") == "volta"
     assert ocr.kind_of_class("text_dalsegno") == "navigation"
     assert ocr.kind_of_class("dynamic_sf") == "dynamic"
+    assert ocr.kind_of_class("fingering") == "finger"
     assert ocr.kind_of_class("clef_g") is None
 
 

@@ -147,6 +147,24 @@ def test_oracle_beams_and_flags_as_printed(pages, name):
     assert _beams_by_part(export.to_musicxml(score)) == _beams_by_part(source)
 
 
+def test_oracle_fingering_reaches_the_musicxml(pages):
+    """Finger numbers end up on their notes, as in the source."""
+    import xml.etree.ElementTree as ET
+
+    seed, features = PAGES["flags-arpeggios-fingering"]
+    record, _, score, _ = pages(seed, features)
+    source = (Path(record["_dir"]) / record["musicxml"]).read_text(encoding="utf-8")
+
+    def fingered(xml):
+        root = ET.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
+        return [(n.findtext("pitch/step"), n.findtext("pitch/octave"), f.text)
+                for n in root.iter("note") for f in n.iter("fingering")]
+
+    expected = fingered(source)
+    assert len(expected) >= 2
+    assert fingered(export.to_musicxml(score)) == expected
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_oracle_musicxml_validates_and_reads_back(pages, name):
     seed, features = PAGES[name]
