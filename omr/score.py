@@ -1220,12 +1220,12 @@ def _measure(m: ReadMeasure, sm: StaffMeasure | None, number: int, state: dict, 
     g = m.graph
     for v, events in voices.items():
         container = mm if len(voices) == 1 else stream.Voice(id=str(v))
-        made = []
+        elements = []
         for e in events:
             el = _element(g, sm, e, state["made"], state["lyrics"])
             container.insert(float(e.onset), el)
-            made.append((e, el))
-        set_printed_beams(g, made)
+            elements.append((e, el))
+        set_printed_beams(g, elements)
         if container is not mm:
             mm.insert(0, container)
     for off, info in clef_offsets:
@@ -1430,7 +1430,7 @@ def _fingering(g: StaffGraph, heads: list[int]) -> list[int]:
 BEAM_LINES = {"eighth": 1, "16th": 2, "32nd": 3, "64th": 4, "128th": 5}
 
 
-def set_printed_beams(g: StaffGraph, made: list[tuple[Event, object]]) -> None:
+def set_printed_beams(g: StaffGraph, elements: list[tuple[Event, object]]) -> None:
     """Beam the notes of one voice as the page does; leave the others flagged.
 
     Notes in a row whose stems share a beam in the graph are one beamed group; each
@@ -1441,17 +1441,18 @@ def set_printed_beams(g: StaffGraph, made: list[tuple[Event, object]]) -> None:
     would otherwise beam them by the time signature when it writes MusicXML (see
     ``streamStatus.beams`` in :func:`to_music21`).
     """
-    run: list[tuple[set[int], object]] = []
-    for e, el in [*made, (None, None)]:
+    group: list[object] = []        # music21 notes and chords of the group so far
+    group_beams: set[int] = set()   # beam nodes of the group's last stem
+    for e, el in [*elements, (None, None)]:
         beams = (set(g.targets(e.stem, "beam")) if e is not None and e.stem is not None
                  and not e.is_rest and not e.grace else set())
-        lines = BEAM_LINES.get(el.duration.type, 0) if beams else 0
-        if lines and run and run[-1][0] & beams:
-            run.append((beams, el))
-            continue
-        if len(run) > 1:
-            _beam_group([el_ for _, el_ in run])
-        run = [(beams, el)] if lines else []
+        if beams and BEAM_LINES.get(el.duration.type) and group and beams & group_beams:
+            group.append(el)
+        else:
+            if len(group) > 1:
+                _beam_group(group)
+            group = [el] if beams and BEAM_LINES.get(el.duration.type) else []
+        group_beams = beams
 
 
 def _beam_group(notes: list) -> None:
