@@ -24,6 +24,9 @@ import sys
 import time
 from pathlib import Path
 
+# this checkout first, not the editable install (a worktree measures its own code and model)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import cv2
 import numpy as np
 

@@ -36,6 +36,9 @@ import sys
 import time
 from pathlib import Path
 
+# this checkout first, not the editable install (a worktree measures its own code and model)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bench_util import json_safe
 
 from omr import vocab

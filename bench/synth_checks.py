@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
+
+# this checkout first, not the editable install (a worktree measures its own code and model)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
