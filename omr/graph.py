@@ -111,6 +111,10 @@ EXPRESSION_MAX_DIST_SS = 3.0
 #: above the staff stand over low notes too).
 FINGERING_MAX_DX_SS = 1.2
 FINGERING_MAX_GAP_SS = 6.0
+#: A digit just left of a notehead at its height (guitar and harp fingering) belongs
+#: to it: centres within this many staff spaces up or down, this much paper between.
+FINGERING_BESIDE_DY_SS = 0.6
+FINGERING_BESIDE_GAP_SS = 1.0
 
 #: Edge kinds and what they mean (source → target).
 EDGE_KINDS = {
@@ -922,16 +926,26 @@ def _link_lyrics(g: StaffGraph) -> None:
 
 
 def _link_fingering(g: StaffGraph) -> None:
+    """A finger number to its notehead: the head just right of it at its height
+    (fingering beside the note), else the head of its staff nearest in x above or
+    below (of a chord, the one nearest the digit)."""
     index = _XIndex(_by_role(g, "notehead"))
     for f in (n for n in g.nodes if n.cls == "fingering"):
         ss = _ss(g, f)
         reach = FINGERING_MAX_DX_SS * ss
-        cands = [h for h in index.between(f.cx - reach - _REACH_SS * ss, f.cx + reach + _REACH_SS * ss)
-                 if h.staff == f.staff and abs(h.cx - f.cx) <= reach
-                 and _box_distance(h.box, f.box) <= FINGERING_MAX_GAP_SS * ss]
-        if cands:  # nearest in x; of a chord, the head nearest the digit
-            h = min(cands, key=lambda h: (round(abs(h.cx - f.cx) / ss), _box_distance(h.box, f.box)))
-            g.add_edge(f.id, h.id, "fingering")
+        near = [h for h in index.between(f.cx - reach - _REACH_SS * ss, f.cx + reach + _REACH_SS * ss)
+                if h.staff == f.staff]
+        beside = [h for h in near if abs(h.cy - f.cy) <= FINGERING_BESIDE_DY_SS * ss
+                  and -0.25 * h.width <= h.box[0] - f.box[2] <= FINGERING_BESIDE_GAP_SS * ss]
+        over = [h for h in near if abs(h.cx - f.cx) <= reach
+                and _box_distance(h.box, f.box) <= FINGERING_MAX_GAP_SS * ss]
+        if beside:
+            h = min(beside, key=lambda h: h.box[0] - f.box[2])
+        elif over:
+            h = min(over, key=lambda h: (round(abs(h.cx - f.cx) / ss), _box_distance(h.box, f.box)))
+        else:
+            continue
+        g.add_edge(f.id, h.id, "fingering")
 
 
 def _link_expressions(g: StaffGraph) -> None:

@@ -603,6 +603,15 @@ def test_lyric_below_the_upper_staff_belongs_to_it():
     assert edges(g, "lyric") == {(2, 0)}
 
 
+def test_fingering_goes_to_the_note_below_it_and_to_the_note_right_of_it():
+    low, high, other = head(60, 0), head(60, 6), head(120, 4)
+    over = Symbol("fingering", (63, TOP - 25, 70, TOP - 14), text="3")  # above the staff
+    beside = Symbol("fingering", (106, y_of(4) - 6, 114, y_of(4) + 6), text="1")  # left of `other`
+    far = Symbol("fingering", (200, TOP - 25, 207, TOP - 14), text="2")  # over no note
+    g = graph([low, high, other, over, beside, far])
+    assert edges(g, "fingering") == {(3, 1), (4, 2)}  # the chord's head nearest the digit
+
+
 def test_brace_joins_the_staves_it_spans():
     brace = Symbol("brace", (-14, TOP - 2, -3, TOP + 100 + 42))
     g = graph([brace, head(60, 4), head(60, 4, top=TOP + 100), head(60, 4, top=TOP + 200)],
