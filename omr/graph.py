@@ -116,6 +116,12 @@ FINGERING_MAX_GAP_SS = 6.0
 FINGERING_BESIDE_DY_SS = 0.6
 FINGERING_BESIDE_GAP_SS = 1.0
 
+#: An arpeggio's wavy line rolls the chord whose heads lie right of it, up to this
+#: many staff spaces of paper away (accidentals may stand between), and within its
+#: height and this much more above and below.
+ARPEGGIO_MAX_GAP_SS = 3.0
+ARPEGGIO_REACH_Y_SS = 0.5
+
 #: Edge kinds and what they mean (source → target).
 EDGE_KINDS = {
     "staff": "symbol → the staff it belongs to (target is the staff index, not a node id)",
@@ -132,6 +138,7 @@ EDGE_KINDS = {
     "tuplet": "tuplet number → a notehead or rest of its group",
     "lyric": "lyric syllable → its notehead",
     "fingering": "fingering digit → its notehead",
+    "arpeggio": "arpeggio → a notehead of the chord it rolls",
     "expression": "articulation/ornament/fermata → its notehead or rest",
     "brace": "brace or bracket → a staff it joins",
 }
@@ -335,6 +342,7 @@ def build_graph(symbols: list[Symbol], staves: list[Staff],
     _link_tuplets(g)
     _link_lyrics(g)
     _link_fingering(g)
+    _link_arpeggios(g)
     _link_expressions(g)
     _link_braces(g)
     return g
@@ -946,6 +954,26 @@ def _link_fingering(g: StaffGraph) -> None:
         else:
             continue
         g.add_edge(f.id, h.id, "fingering")
+
+
+def _link_arpeggios(g: StaffGraph) -> None:
+    """An arpeggio to the heads of the nearest column right of it within its height
+    (on one staff or across a grand staff), if that column is a chord."""
+    index = _XIndex(_by_role(g, "notehead"))
+    for a in (n for n in g.nodes if n.cls == "arpeggio"):
+        ss = _ss(g, a)
+        reach_y = ARPEGGIO_REACH_Y_SS * ss
+        cands = [h for h in index.between(a.box[2] - ss, a.box[2] + (ARPEGGIO_MAX_GAP_SS + _REACH_SS) * ss)
+                 if a.box[1] - reach_y <= h.cy <= a.box[3] + reach_y
+                 and -0.25 * h.width <= h.box[0] - a.box[2] <= ARPEGGIO_MAX_GAP_SS * ss]
+        if not cands:
+            continue
+        nearest = min(h.box[0] for h in cands)
+        column = [h for h in cands if h.box[0] - nearest <= 0.5 * ss]  # a second's heads stand apart
+        if len(column) < 2:
+            continue  # a chord is rolled; a mark beside one note is something else (a finger number)
+        for h in column:
+            g.add_edge(a.id, h.id, "arpeggio")
 
 
 def _link_expressions(g: StaffGraph) -> None:

@@ -1371,7 +1371,7 @@ def _duration(e: Event):
 
 
 def _element(g: StaffGraph, sm: StaffMeasure, e: Event, made: dict, lyrics: dict):
-    from music21 import articulations, chord, note, pitch, tie
+    from music21 import articulations, chord, expressions, note, pitch, tie
 
     if e.is_rest:
         r = note.Rest()
@@ -1414,6 +1414,8 @@ def _element(g: StaffGraph, sm: StaffMeasure, e: Event, made: dict, lyrics: dict
         el.style.color = INFERRED_COLOUR
     for digit in _fingering(g, e.heads):
         el.articulations.append(articulations.Fingering(digit))
+    if any(g.sources(h, "arpeggio") for h in e.heads):
+        el.expressions.append(expressions.ArpeggioMark())
     for h in e.heads:
         made[(id(g), h)] = el
     return el

@@ -612,6 +612,18 @@ def test_fingering_goes_to_the_note_below_it_and_to_the_note_right_of_it():
     assert edges(g, "fingering") == {(3, 1), (4, 2)}  # the chord's head nearest the digit
 
 
+def test_arpeggio_rolls_the_chord_right_of_it_only():
+    chord = [head(60, 2), head(60, 4), head(60, 6)]
+    above = head(60, 10)            # beyond the wavy line's height: not rolled
+    later = head(100, 4)            # the next column
+    arpeggio = Symbol("arpeggio", (48, y_of(6) - 6, 54, y_of(2) + 6))
+    g = graph(chord + [above, later, arpeggio])
+    assert edges(g, "arpeggio") == {(5, 0), (5, 1), (5, 2)}
+    # beside a single note (a guitar finger number read as an arpeggio): nothing rolled
+    lone = Symbol("arpeggio", (88, y_of(4) - 6, 94, y_of(4) + 6))
+    assert edges(graph([later, lone]), "arpeggio") == set()
+
+
 def test_brace_joins_the_staves_it_spans():
     brace = Symbol("brace", (-14, TOP - 2, -3, TOP + 100 + 42))
     g = graph([brace, head(60, 4), head(60, 4, top=TOP + 100), head(60, 4, top=TOP + 200)],

@@ -165,6 +165,24 @@ def test_oracle_fingering_reaches_the_musicxml(pages):
     assert fingered(export.to_musicxml(score)) == expected
 
 
+def test_oracle_arpeggios_reach_the_musicxml(pages):
+    """Rolled chords are rolled in the output, as in the source."""
+    import xml.etree.ElementTree as ET
+
+    seed, features = PAGES["flags-arpeggios-fingering"]
+    record, _, score, _ = pages(seed, features)
+    source = (Path(record["_dir"]) / record["musicxml"]).read_text(encoding="utf-8")
+
+    def rolled(xml):
+        root = ET.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
+        return sorted((n.findtext("pitch/step"), n.findtext("pitch/octave"))
+                      for n in root.iter("note") if n.find("notations/arpeggiate") is not None)
+
+    expected = rolled(source)
+    assert len(expected) >= 2
+    assert rolled(export.to_musicxml(score)) == expected
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_oracle_musicxml_validates_and_reads_back(pages, name):
     seed, features = PAGES[name]
