@@ -125,62 +125,49 @@ def test_oracle_note_accuracy(pages, name):
     assert len(score.parts[0].getElementsByClass("Measure")) == len(page_measures(record, ref_score))
 
 
+def _parts_of(xml: bytes | str):
+    import xml.etree.ElementTree as ET
+
+    return ET.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml).iter("part")
+
+
 def _beams_by_part(xml: bytes | str) -> list[list[tuple[str, str]]]:
     """Per part, each note's type and beam lines (``-``: flagged or no beam), chords
     and grace notes left out."""
-    import xml.etree.ElementTree as ET
-
-    root = ET.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
     return [[(n.findtext("type"), " ".join(b.text for b in n.findall("beam")) or "-")
              for n in part.iter("note")
              if n.find("rest") is None and n.find("chord") is None and n.find("grace") is None]
-            for part in root.iter("part")]
+            for part in _parts_of(xml)]
+
+
+def _marked_notes(xml: bytes | str, mark: str) -> list[tuple[str, str, str]]:
+    """(step, octave, text) of every note carrying ``mark`` (a path under <note>), in order."""
+    return [(n.findtext("pitch/step"), n.findtext("pitch/octave"), (m.text or "").strip())
+            for part in _parts_of(xml) for n in part.iter("note") for m in n.findall(mark)]
+
+
+def _source_and_output(pages, name: str) -> tuple[str, bytes]:
+    """The source MusicXML of an oracle page and the MusicXML read from its boxes."""
+    seed, features = PAGES[name]
+    record, _, score, _ = pages(seed, features)
+    return (Path(record["_dir"]) / record["musicxml"]).read_text(encoding="utf-8"), export.to_musicxml(score)
 
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_oracle_beams_and_flags_as_printed(pages, name):
     """The MusicXML beams notes as the page does and leaves flagged notes flagged
     (music21 would beam them by the meter)."""
-    seed, features = PAGES[name]
-    record, _, score, _ = pages(seed, features)
-    source = (Path(record["_dir"]) / record["musicxml"]).read_text(encoding="utf-8")
-    assert _beams_by_part(export.to_musicxml(score)) == _beams_by_part(source)
+    source, output = _source_and_output(pages, name)
+    assert _beams_by_part(output) == _beams_by_part(source)
 
 
-def test_oracle_fingering_reaches_the_musicxml(pages):
-    """Finger numbers end up on their notes, as in the source."""
-    import xml.etree.ElementTree as ET
-
-    seed, features = PAGES["flags-arpeggios-fingering"]
-    record, _, score, _ = pages(seed, features)
-    source = (Path(record["_dir"]) / record["musicxml"]).read_text(encoding="utf-8")
-
-    def fingered(xml):
-        root = ET.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
-        return [(n.findtext("pitch/step"), n.findtext("pitch/octave"), f.text)
-                for n in root.iter("note") for f in n.iter("fingering")]
-
-    expected = fingered(source)
+@pytest.mark.parametrize("mark", ["notations/technical/fingering", "notations/arpeggiate"])
+def test_oracle_fingering_and_arpeggios_reach_the_musicxml(pages, mark):
+    """Finger numbers and rolled chords end up on their notes, as in the source."""
+    source, output = _source_and_output(pages, "flags-arpeggios-fingering")
+    expected = _marked_notes(source, mark)
     assert len(expected) >= 2
-    assert fingered(export.to_musicxml(score)) == expected
-
-
-def test_oracle_arpeggios_reach_the_musicxml(pages):
-    """Rolled chords are rolled in the output, as in the source."""
-    import xml.etree.ElementTree as ET
-
-    seed, features = PAGES["flags-arpeggios-fingering"]
-    record, _, score, _ = pages(seed, features)
-    source = (Path(record["_dir"]) / record["musicxml"]).read_text(encoding="utf-8")
-
-    def rolled(xml):
-        root = ET.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
-        return sorted((n.findtext("pitch/step"), n.findtext("pitch/octave"))
-                      for n in root.iter("note") if n.find("notations/arpeggiate") is not None)
-
-    expected = rolled(source)
-    assert len(expected) >= 2
-    assert rolled(export.to_musicxml(score)) == expected
+    assert sorted(_marked_notes(output, mark)) == sorted(expected)
 
 
 @pytest.mark.parametrize("name", list(PAGES))
