@@ -343,7 +343,8 @@ KEY_BEFORE_BARLINE_SS = 3.0
 
 #: A glyph of a time signature that the detector also read as another digit is
 #: read as that other digit when the time signature it makes fills more of the
-#: system's measures, and at least this fraction of them.
+#: system's measures, and at least this fraction of them (or any, when the surest
+#: reading fills none: a blurred digit no measure agrees with).
 TIME_ALTERNATIVE_MIN_FIT = 0.25
 
 
@@ -355,7 +356,7 @@ def _choose_time(readings: list[tuple[int, int]], per_staff, spans, report: Repo
     best = readings[0]
     fits = {t: _fit(t, per_staff, spans) for t in readings}
     for t in readings[1:]:
-        if fits[t] > fits[best] and fits[t] >= TIME_ALTERNATIVE_MIN_FIT:
+        if fits[t] > fits[best] and (fits[t] >= TIME_ALTERNATIVE_MIN_FIT or fits[readings[0]] == 0):
             best = t
     if best != readings[0]:
         report.infer("time_reading", f"the time signature reads as {readings[0][0]}/{readings[0][1]} or "

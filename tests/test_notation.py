@@ -1431,6 +1431,22 @@ def test_a_time_digit_the_detector_also_read_as_another_is_settled_by_the_measur
     assert rhythm(score)[1] == [(0.0, 1.0), (1.0, 1.0), (2.0, 1.0)]
 
 
+def test_a_time_reading_no_measure_fits_gives_way_to_one_some_fit():
+    # a blurred page: 4/4 fits none of five measures, 3/4 one of them (under
+    # TIME_ALTERNATIVE_MIN_FIT), and that is the reading to keep
+    s = Staff(time=(4, 4))
+    upper = next(x for x in s.symbols if x.cls == "time_4" and x.box[1] < s.top + 15)
+    upper.alternatives = ("time_3",)
+    for quarters in (3, 5, 5, 5, 5):
+        for _ in range(quarters):
+            s.note(4)
+        s.barline()
+    s.symbols[-1].cls = "barline_final"
+    score, report, _ = transcribe(s)
+    assert time_signatures(score)[0].ratioString == "3/4"
+    assert "time_reading" in kinds(report)
+
+
 def test_the_surer_time_reading_stays_when_the_measures_fit_it():
     score, report, _ = _time_read_as_four_four_or("time_3", 4)
     assert time_signatures(score)[0].ratioString == "4/4"
