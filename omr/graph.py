@@ -933,6 +933,12 @@ def _link_lyrics(g: StaffGraph) -> None:
         g.add_edge(syl.id, h.id, "lyric")
 
 
+def _starts_right_of(h: Node, mark: Node, max_gap: float) -> bool:
+    """Notehead ``h`` begins right of ``mark`` with at most ``max_gap`` px of paper
+    between (or overlapping it by up to a quarter of its width)."""
+    return -0.25 * h.width <= h.box[0] - mark.box[2] <= max_gap
+
+
 def _link_fingering(g: StaffGraph) -> None:
     """A finger number to its notehead: the head just right of it at its height
     (fingering beside the note), else the head of its staff nearest in x above or
@@ -944,7 +950,7 @@ def _link_fingering(g: StaffGraph) -> None:
         near = [h for h in index.between(f.cx - reach - _REACH_SS * ss, f.cx + reach + _REACH_SS * ss)
                 if h.staff == f.staff]
         beside = [h for h in near if abs(h.cy - f.cy) <= FINGERING_BESIDE_DY_SS * ss
-                  and -0.25 * h.width <= h.box[0] - f.box[2] <= FINGERING_BESIDE_GAP_SS * ss]
+                  and _starts_right_of(h, f, FINGERING_BESIDE_GAP_SS * ss)]
         over = [h for h in near if abs(h.cx - f.cx) <= reach
                 and _box_distance(h.box, f.box) <= FINGERING_MAX_GAP_SS * ss]
         if beside:
@@ -965,7 +971,7 @@ def _link_arpeggios(g: StaffGraph) -> None:
         reach_y = ARPEGGIO_REACH_Y_SS * ss
         cands = [h for h in index.between(a.box[2] - ss, a.box[2] + (ARPEGGIO_MAX_GAP_SS + _REACH_SS) * ss)
                  if a.box[1] - reach_y <= h.cy <= a.box[3] + reach_y
-                 and -0.25 * h.width <= h.box[0] - a.box[2] <= ARPEGGIO_MAX_GAP_SS * ss]
+                 and _starts_right_of(h, a, ARPEGGIO_MAX_GAP_SS * ss)]
         if not cands:
             continue
         nearest = min(h.box[0] for h in cands)

@@ -33,7 +33,7 @@ from omr.notation.layout import (REPEAT_END, REPEAT_START, MeasureSpan, level_ba
                                  system_measures, time_readings)
 from omr.notation.pitch import (CLEFS, ClefInfo, MeasureAccidentals, clef_for, fifths_from_key_symbols, key_starts_right,
                                 pitch_at)
-from omr.notation.rhythm import Event, dotted, read_events
+from omr.notation.rhythm import Event, beam_values, dotted, read_events
 from omr.notation.voices import columns_conflict, set_onsets, split_voices, total, voice_lengths
 
 #: Colour of inferred notes and rests in the output (MusicXML ``color``).
@@ -1449,29 +1449,26 @@ def set_printed_beams(g: StaffGraph, elements: list[tuple[Event, object]]) -> No
     for e, el in [*elements, (None, None)]:
         beams = (set(g.targets(e.stem, "beam")) if e is not None and e.stem is not None
                  and not e.is_rest and not e.grace else set())
-        if beams and BEAM_LINES.get(el.duration.type) and group and beams & group_beams:
+        beamable = bool(beams) and el.duration.type in BEAM_LINES
+        if beamable and group and beams & group_beams:
             group.append(el)
         else:
             if len(group) > 1:
                 _beam_group(group)
-            group = [el] if beams and BEAM_LINES.get(el.duration.type) else []
+            group = [el] if beamable else []
         group_beams = beams
 
 
+#: MusicXML beam values (:func:`omr.notation.rhythm.beam_values`) as music21
+#: ``Beams.append`` arguments.
+MUSIC21_BEAMS = {"begin": ("start",), "continue": ("continue",), "end": ("stop",),
+                 "forward hook": ("partial", "right"), "backward hook": ("partial", "left")}
+
+
 def _beam_group(notes: list) -> None:
-    levels = [BEAM_LINES[n.duration.type] for n in notes]
-    for i, (n, count) in enumerate(zip(notes, levels)):
-        for level in range(1, count + 1):
-            before = i > 0 and levels[i - 1] >= level
-            after = i < len(notes) - 1 and levels[i + 1] >= level
-            if before and after:
-                n.beams.append("continue")
-            elif before:
-                n.beams.append("stop")
-            elif after:
-                n.beams.append("start")
-            else:
-                n.beams.append("partial", "left" if i > 0 else "right")
+    for n, values in zip(notes, beam_values([BEAM_LINES[n.duration.type] for n in notes])):
+        for value in values:
+            n.beams.append(*MUSIC21_BEAMS[value])
 
 
 def _attach_slurs(measures: list[ReadMeasure], slot_streams: dict, made: dict) -> None:

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from omr.notation.rhythm import beam_values
+
 __all__ = ["FEATURES", "GeneratedScore", "generate_score"]
 
 # ---------------------------------------------------------------------------
@@ -1262,23 +1264,7 @@ def _beam(events: list[_Event]) -> None:
 
 def _beam_values(note_types: Sequence[str]) -> list[list[str]]:
     """Beam values of a beamed group, level by level: begin/continue/end, hooks."""
-    levels = [BEAM_LEVELS[t] for t in note_types]
-    values = []
-    for i, count in enumerate(levels):
-        beams = []
-        for level in range(1, count + 1):
-            before = i > 0 and levels[i - 1] >= level
-            after = i < len(levels) - 1 and levels[i + 1] >= level
-            if before and after:
-                beams.append("continue")
-            elif before:
-                beams.append("end")
-            elif after:
-                beams.append("begin")
-            else:
-                beams.append("backward hook" if i > 0 else "forward hook")
-        values.append(beams)
-    return values
+    return beam_values([BEAM_LEVELS[t] for t in note_types])
 
 
 def _rests(offset: int, length: int, meter: _Meter, hidden: bool = False) -> list[_Event]:

@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from dataclasses import dataclass
 
 from omr.graph import Node, StaffGraph
@@ -203,8 +204,7 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
         # the column is as sure as its staves' median (each staff by its surest box):
         # an arpeggio's wavy line beside a chord rolled on both staves looks like a
         # barline on one of them only
-        surest = sorted(max(it[3] for it in c if k in it[2]) for k in covered)
-        barlines.append((x, kind, 0.5 * (surest[(len(surest) - 1) // 2] + surest[len(surest) // 2])))
+        barlines.append((x, kind, statistics.median(max(it[3] for it in c if k in it[2]) for k in covered)))
     x_start = min(g.staves[s].x0 for s in staves)
     staff_end = max(g.staves[s].x1 for s in staves)
     x_end = staff_end + ss

@@ -93,6 +93,35 @@ class Event:
         return d
 
 
+def beam_values(lines: list[int]) -> list[list[str]]:
+    """MusicXML beam values of a beamed group, note by note and level by level,
+    from each note's number of beam lines: a line begins, continues or ends with its
+    neighbours', or is a hook (forward from the first note, backward from the
+    others). Used to write beams (``omr.score``) and to generate them (``synth``).
+
+    >>> beam_values([1, 2, 1])     # eighth, sixteenth, eighth
+    [['begin'], ['continue', 'backward hook'], ['end']]
+    >>> beam_values([2, 2])
+    [['begin', 'begin'], ['end', 'end']]
+    """
+    values = []
+    for i, count in enumerate(lines):
+        beams = []
+        for level in range(1, count + 1):
+            before = i > 0 and lines[i - 1] >= level
+            after = i < len(lines) - 1 and lines[i + 1] >= level
+            if before and after:
+                beams.append("continue")
+            elif before:
+                beams.append("end")
+            elif after:
+                beams.append("begin")
+            else:
+                beams.append("backward hook" if i > 0 else "forward hook")
+        values.append(beams)
+    return values
+
+
 def base_duration(notehead_cls: str, *, beams: int = 0, flags: int = 0) -> Fraction:
     """Written duration of a notehead with ``beams`` beams or ``flags`` flag halvings
     (black noteheads only are shortened)."""
