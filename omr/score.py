@@ -29,8 +29,8 @@ import numpy as np
 
 from omr.graph import StaffGraph
 from omr.notation import implied
-from omr.notation.layout import (REPEAT_END, REPEAT_START, MeasureSpan, level_barlines, signature_groups,
-                                 system_measures, time_readings)
+from omr.notation.layout import (REPEAT_END, REPEAT_START, MeasureSpan, half_read_time, level_barlines,
+                                 signature_groups, system_measures, time_readings)
 from omr.notation.pitch import (CLEFS, ClefInfo, MeasureAccidentals, clef_for, fifths_from_key_symbols, key_starts_right,
                                 pitch_at)
 from omr.notation.rhythm import Event, beam_values, dotted, read_events
@@ -353,6 +353,8 @@ def _choose_time(readings: list[tuple[int, int]], per_staff, spans, report: Repo
     """The reading of a printed time signature (``readings``: surest first; see
     :func:`omr.notation.layout.time_readings`) that the measures' contents fit
     best (see ``TIME_ALTERNATIVE_MIN_FIT``)."""
+    if _is_half_read(readings):
+        return _complete_time(readings[0], per_staff, spans, report, page, measure)
     best = readings[0]
     fits = {t: _fit(t, per_staff, spans) for t in readings}
     for t in readings[1:]:
@@ -364,6 +366,35 @@ def _choose_time(readings: list[tuple[int, int]], per_staff, spans, report: Repo
     return best
 
 
+#: What a time signature of which one number was read (see
+#: :func:`omr.notation.layout.half_read_time`) is completed to: the upper numbers
+#: over a known lower one, the lower numbers under a known upper one, each in
+#: order of preference where the measures fit several equally (or none).
+COMMON_UPPER_NUMBERS = (4, 3, 2, 6, 12, 9, 5)
+COMMON_LOWER_NUMBERS = (4, 8, 2)
+
+
+def _complete_time(half: tuple[int | None, int | None], per_staff, spans, report: Report, page: int,
+                   measure: int) -> tuple[int, int]:
+    """The time signature of which only one number was read (``half``: the other
+    is None) that fills the most of the system's measures."""
+    upper, lower = half
+    if lower is None:
+        candidates = [(upper, d) for d in COMMON_LOWER_NUMBERS]
+        read = f"only the upper number of the time signature ({upper}) was read"
+    else:
+        candidates = [(u, lower) for u in COMMON_UPPER_NUMBERS]
+        read = f"only the lower number of the time signature ({lower}) was read"
+    time = max(candidates, key=lambda t: _fit(t, per_staff, spans))  # (the first of equals)
+    report.infer("time_half_read", f"{read}; {time[0]}/{time[1]} fills the most measures",
+                 page=page, measure=measure)
+    return time
+
+
+def _is_half_read(readings: list[tuple]) -> bool:
+    return None in readings[0]
+
+
 def _read_system(g: StaffGraph, staves: list[int], slots, spans: list[MeasureSpan], clefs: dict, keys: dict,
                  first_x: float, report: Report, page: int, before: int):
     """Every staff of one system read measure by measure: ``(per_staff, time_changes)``.
@@ -371,7 +402,7 @@ def _read_system(g: StaffGraph, staves: list[int], slots, spans: list[MeasureSpa
     present in this system; the others read as empty), ``clefs``/``keys``: in force
     per slot before the system; ``before``: how many measures came before it."""
     per_staff: list[list[StaffMeasure]] = []
-    time_changes: dict[int, list[tuple[int, int]]] = {}  # readings, surest first
+    time_changes: dict[int, list[tuple[int, int]]] = {}  # readings, surest first (or one half-read)
     for slot, s in enumerate(staves):
         if slot not in slots:
             per_staff.append([StaffMeasure(events=[], clef=clefs.get(slot),
@@ -384,8 +415,9 @@ def _read_system(g: StaffGraph, staves: list[int], slots, spans: list[MeasureSpa
                 report.infer("reread", "a note of a triplet read shorter than the other two (a beam "
                              "or flag misread) is read as long as they are", page=page,
                              measure=before + k + 1, staff=slot + 1)
-        for k, t in tc.items():
-            time_changes.setdefault(k, t)
+        for k, t in tc.items():  # (a staff that read both numbers outvotes one that read one)
+            if k not in time_changes or _is_half_read(time_changes[k]) and not _is_half_read(t):
+                time_changes[k] = t
     return per_staff, time_changes
 
 
@@ -401,7 +433,7 @@ def _join_split_measures(spans: list[MeasureSpan], per_staff: list[list[StaffMea
                          time_changes: dict, time: tuple[int, int] | None) -> tuple[list[MeasureSpan], list[int]]:
     """``spans`` with the measures cut in two by a doubtful barline joined (see
     ``SPLIT_BARLINE_SCORE``), and the indices of the joined measures among them."""
-    readings = [t for t in time_changes.get(0, []) if t]
+    readings = [t for t in time_changes.get(0, []) if t and None not in t]
     t = readings[0] if readings else time
     if t is None:
         return spans, []
@@ -654,12 +686,15 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
             if k >= len(spans):
                 continue
         key_at[k] = fifths_from_key_symbols([n.cls for n in group])
-    time_at: dict[int, list[tuple[int, int]]] = {}  # the readings, surest first
+    time_at: dict[int, list[tuple[int, int]]] = {}  # the readings, surest first, or [(upper, None)] or [(None, lower)]
     for group in signature_groups(g, s, "time"):
         t = [reading for reading in time_readings(g, group) if reading is not None]
         if not t:
-            report.warn("time_unread", "a time signature could not be read", page=page)
-            continue
+            half = half_read_time(g, group)
+            if half is None:
+                report.warn("time_unread", "a time signature could not be read", page=page)
+                continue
+            t = [half]  # (the measures settle the other number: _complete_time)
         x = group[0].box[0]
         k = _span_index(spans, x)
         if any(spans[k].x0 <= n.cx < x for n in g.nodes if n.staff == s and n.role in ("notehead", "rest")):

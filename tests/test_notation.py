@@ -1447,6 +1447,31 @@ def test_a_time_reading_no_measure_fits_gives_way_to_one_some_fit():
     assert "time_reading" in kinds(report)
 
 
+@pytest.mark.parametrize("time, lost, notes, meter", [
+    ((3, 4), "upper", "4 4 4", "3/4"),   # the "3" blurred away: the measures hold three quarters
+    ((6, 8), "lower", "8 8 8 8 8 8", "6/8"),   # the "8" lost: six eighths
+    ((3, 8), "lower", "8 8 8", "3/8"),   # ... three eighths
+])
+def test_a_time_signature_read_only_in_half_is_completed_by_the_measures(time, lost, notes, meter):
+    s = Staff(time=time)
+    glyphs = sorted((x for x in s.symbols if x.cls.startswith("time_")), key=lambda x: x.box[1])
+    s.symbols.remove(glyphs[0] if lost == "upper" else glyphs[1])
+    for _ in range(4):
+        if notes.startswith("8"):
+            for _ in range(notes.count("8") // 3):
+                s.beamed([2, 3, 4])
+        else:
+            for _ in notes.split():
+                s.note(4)
+        s.barline()
+    s.symbols[-1].cls = "barline_final"
+    score, report, _ = transcribe(s)
+    assert time_signatures(score)[0].ratioString == meter
+    assert "time_half_read" in kinds(report)
+    assert "time_from_content" not in kinds(report)
+    assert "time_unread" not in [w.kind for w in report.warnings]
+
+
 def test_the_surer_time_reading_stays_when_the_measures_fit_it():
     score, report, _ = _time_read_as_four_four_or("time_3", 4)
     assert time_signatures(score)[0].ratioString == "4/4"

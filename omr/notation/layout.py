@@ -261,6 +261,10 @@ def signature_groups(g: StaffGraph, staff: int, role: str) -> list[list[Node]]:
     return groups
 
 
+#: The lower numbers a time signature can have.
+TIME_DENOMINATORS = (1, 2, 4, 8, 16, 32, 64)
+
+
 def fraction_of_time(upper: list[str], lower: list[str]) -> tuple[int, int] | None:
     """Time signature from the classes of its upper and lower glyphs (left to
     right); None when they do not make one."""
@@ -273,7 +277,7 @@ def fraction_of_time(upper: list[str], lower: list[str]) -> tuple[int, int] | No
     if not digits_u or not digits_l:
         return None
     num, den = int(digits_u), int(digits_l)
-    if num <= 0 or den not in (1, 2, 4, 8, 16, 32, 64):
+    if num <= 0 or den not in TIME_DENOMINATORS:
         return None
     return num, den
 
@@ -294,11 +298,9 @@ def _one_reading_per_glyph(half: list[Node]) -> list[Node]:
     return sorted(kept, key=lambda n: n.cx)
 
 
-def time_readings(g: StaffGraph, group: list[Node]) -> list[tuple[int, int] | None]:
-    """The time signatures a group of time glyphs can be: first the detector's
-    surest reading of each glyph (None when those make none), then, for each
-    glyph in turn, each other class the detector gave it (``Node.alternatives``)
-    that makes a time signature; no repeats."""
+def _time_halves(g: StaffGraph, group: list[Node]) -> tuple[list[Node], list[Node]]:
+    """A group of time glyphs split into its upper and lower numbers (a common or
+    cut time sign counts as upper), one reading per glyph, each left to right."""
     staff = g.staves[group[0].staff]
     upper, lower = [], []
     for n in group:
@@ -308,7 +310,15 @@ def time_readings(g: StaffGraph, group: list[Node]) -> list[tuple[int, int] | No
             upper.append(n)
         else:
             lower.append(n)
-    upper, lower = _one_reading_per_glyph(upper), _one_reading_per_glyph(lower)
+    return _one_reading_per_glyph(upper), _one_reading_per_glyph(lower)
+
+
+def time_readings(g: StaffGraph, group: list[Node]) -> list[tuple[int, int] | None]:
+    """The time signatures a group of time glyphs can be: first the detector's
+    surest reading of each glyph (None when those make none), then, for each
+    glyph in turn, each other class the detector gave it (``Node.alternatives``)
+    that makes a time signature; no repeats."""
+    upper, lower = _time_halves(g, group)
     classes = [n.cls for n in upper + lower]
     cut = len(upper)
     options: list[tuple[int, int] | None] = [fraction_of_time(classes[:cut], classes[cut:])]
@@ -319,3 +329,20 @@ def time_readings(g: StaffGraph, group: list[Node]) -> list[tuple[int, int] | No
             if t is not None and t not in options:
                 options.append(t)
     return options
+
+
+def half_read_time(g: StaffGraph, group: list[Node]) -> tuple[int | None, int | None] | None:
+    """The one number of a time signature whose other number was not read (a
+    blurred digit the detector missed): ``(upper, None)`` or ``(None, lower)``;
+    None when both numbers or neither are digits. The measures' contents settle
+    the missing number (:func:`omr.score.complete_time`)."""
+    upper, lower = _time_halves(g, group)
+    if any(n.cls in ("time_common", "time_cut") for n in upper):
+        return None
+    digits_u = "".join(n.cls[5:] for n in upper if n.cls[5:].isdigit())
+    digits_l = "".join(n.cls[5:] for n in lower if n.cls[5:].isdigit())
+    if digits_u and not digits_l and int(digits_u) > 0:
+        return int(digits_u), None
+    if digits_l and not digits_u and int(digits_l) in TIME_DENOMINATORS:
+        return None, int(digits_l)
+    return None
