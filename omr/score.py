@@ -180,6 +180,8 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                                   keys.get(slot, 0))
             lengths = _system_lengths(per_staff, spans)
             content_time = _time_from_lengths([lengths])
+            time_changes = _settle_half_read(time_changes, per_staff, spans, time or content_time, report,
+                                             page_no, len(measures))
             if time_changes:
                 unprinted = None  # a time signature is read: the measures before it keep theirs
             for k, span in enumerate(spans):
@@ -353,8 +355,6 @@ def _choose_time(readings: list[tuple[int, int]], per_staff, spans, report: Repo
     """The reading of a printed time signature (``readings``: surest first; see
     :func:`omr.notation.layout.time_readings`) that the measures' contents fit
     best (see ``TIME_ALTERNATIVE_MIN_FIT``)."""
-    if _is_half_read(readings):
-        return _complete_time(readings[0], per_staff, spans, report, page, measure)
     best = readings[0]
     fits = {t: _fit(t, per_staff, spans) for t in readings}
     for t in readings[1:]:
@@ -367,28 +367,43 @@ def _choose_time(readings: list[tuple[int, int]], per_staff, spans, report: Repo
 
 
 #: What a time signature of which one number was read (see
-#: :func:`omr.notation.layout.half_read_time`) is completed to: the upper numbers
+#: :func:`omr.notation.layout.half_read_time` and :func:`_settle_half_read`) is completed to: the upper numbers
 #: over a known lower one, the lower numbers under a known upper one, each in
-#: order of preference where the measures fit several equally (or none).
+#: order of preference where the measures fit several equally.
 COMMON_UPPER_NUMBERS = (4, 3, 2, 6, 12, 9, 5)
 COMMON_LOWER_NUMBERS = (4, 8, 2)
 
 
-def _complete_time(half: tuple[int | None, int | None], per_staff, spans, report: Report, page: int,
-                   measure: int) -> tuple[int, int]:
-    """The time signature of which only one number was read (``half``: the other
-    is None) that fills the most of the system's measures."""
-    upper, lower = half
-    if lower is None:
-        candidates = [(upper, d) for d in COMMON_LOWER_NUMBERS]
-        read = f"only the upper number of the time signature ({upper}) was read"
-    else:
-        candidates = [(u, lower) for u in COMMON_UPPER_NUMBERS]
-        read = f"only the lower number of the time signature ({lower}) was read"
-    time = max(candidates, key=lambda t: _fit(t, per_staff, spans))  # (the first of equals)
-    report.infer("time_half_read", f"{read}; {time[0]}/{time[1]} fills the most measures",
-                 page=page, measure=measure)
-    return time
+def _settle_half_read(time_changes: dict, per_staff, spans, in_force: tuple[int, int], report: Report,
+                      page: int, before: int) -> dict:
+    """``time_changes`` with each time signature read in half (``[(upper, None)]`` or
+    ``[(None, lower)]``) completed: to the meter with that number that fills the most
+    of the system's measures (see ``COMMON_UPPER_NUMBERS``), when it fills some and
+    as many as the meter in force (``in_force``: the one read before, or the one the
+    contents suggest); otherwise the lone digit is dropped as unread (a stray mark
+    the detector took for a time digit, or a blur no measure settles)."""
+    out = {}
+    for k, readings in time_changes.items():
+        if not _is_half_read(readings):
+            out[k] = readings
+            continue
+        upper, lower = readings[0]
+        if lower is None:
+            candidates = [(upper, d) for d in COMMON_LOWER_NUMBERS]
+            read = f"only the upper number of the time signature ({upper}) was read"
+        else:
+            candidates = [(u, lower) for u in COMMON_UPPER_NUMBERS]
+            read = f"only the lower number of the time signature ({lower}) was read"
+        fits = {t: _fit(t, per_staff, spans) for t in candidates}
+        time = max(candidates, key=fits.get)  # (the first of equals)
+        if fits[time] > 0 and fits[time] >= _fit(in_force, per_staff, spans):
+            out[k] = [time]
+            report.infer("time_half_read", f"{read}; {time[0]}/{time[1]} fills the most measures",
+                         page=page, measure=before + k + 1)
+        else:
+            report.warn("time_unread", f"a time signature could not be read ({read}, and no meter with it "
+                        f"fits the measures)", page=page, measure=before + k + 1)
+    return out
 
 
 def _is_half_read(readings: list[tuple]) -> bool:
@@ -694,7 +709,7 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
             if half is None:
                 report.warn("time_unread", "a time signature could not be read", page=page)
                 continue
-            t = [half]  # (the measures settle the other number: _complete_time)
+            t = [half]  # (the measures settle the other number: _settle_half_read)
         x = group[0].box[0]
         k = _span_index(spans, x)
         if any(spans[k].x0 <= n.cx < x for n in g.nodes if n.staff == s and n.role in ("notehead", "rest")):

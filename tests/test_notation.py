@@ -1472,6 +1472,24 @@ def test_a_time_signature_read_only_in_half_is_completed_by_the_measures(time, l
     assert "time_unread" not in [w.kind for w in report.warnings]
 
 
+def test_a_lone_time_digit_no_measure_agrees_with_changes_no_meter():
+    # a mark in a 4/4 piece taken for a "3" of a time signature at the start of the
+    # third measure: 3/4, 3/8 and 3/2 fill none of the measures, 4/4 all of them
+    s = Staff(time=(4, 4))
+    for m in range(4):
+        if m == 2:
+            s.add("time_3", (s.x, s.top + 0.5, s.x + 15, s.top + 20.5))
+            s.x += 24
+        for _ in range(4):
+            s.note(4)
+        s.barline()
+    s.symbols[-1].cls = "barline_final"
+    score, report, _ = transcribe(s)
+    assert {ts.ratioString for ts in time_signatures(score)} == {"4/4"}
+    assert "time_half_read" not in kinds(report)
+    assert "time_unread" in [w.kind for w in report.warnings]
+
+
 def test_the_surer_time_reading_stays_when_the_measures_fit_it():
     score, report, _ = _time_read_as_four_four_or("time_3", 4)
     assert time_signatures(score)[0].ratioString == "4/4"
