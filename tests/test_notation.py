@@ -1546,6 +1546,25 @@ def test_two_blurred_half_notes_read_as_black_take_the_readings_that_fill_the_me
     assert "reread" in kinds(report)
     assert "restored_rest" not in kinds(report)
 
+@pytest.mark.parametrize("also, length", [(("notehead_whole",), 4.0), ((), 2.0)])
+def test_a_whole_chord_read_as_half_takes_the_reading_that_fills_the_measure(also, length):
+    # a blurred whole-note chord (no stem) read as half noteheads, and almost as
+    # whole ones: the whole fills the measure; read only as half it stays half
+    s = Staff(time=(4, 4))
+    for _ in range(4):
+        s.note(4)
+    s.barline()
+    chord = s.note(2, "w", chord=(4,))
+    for head in chord.heads:
+        head.cls = "notehead_half"
+        head.alternatives = also
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert rhythm(score)[1][0] == (0.0, length)
+    assert ("reread" in kinds(report)) == bool(also)
+    assert ("irregular_measure" in kinds(report)) != bool(also)
+
+
 
 def test_a_whole_note_held_under_four_quarters_is_a_voice_of_its_own():
     # piano music: D5 quarters, stems up, over an F#4 whole note in the first column

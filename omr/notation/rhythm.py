@@ -40,6 +40,10 @@ FLAG_HALVINGS = {"flag_8th": 1, "flag_16th": 2, "flag_32nd": 3, "flag_64th": 4}
 #: Noteheads within this many staff spaces of each other (and with no stem) are
 #: one chord.
 CHORD_COLUMN_SS = 0.6
+#: The durations (quarter notes) a stemless notehead column may take instead of its
+#: surest reading, when the detector also saw each head so: a whole note or a half
+#: note whose stem was not found.
+STEMLESS_ALTERNATIVES = (Fraction(4), Fraction(2))
 #: Most beams/flags believed on one stem.
 MAX_HALVINGS = 5
 
@@ -334,9 +338,15 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
     for h in loose + [None]:
         if column and (h is None or h.cx - column[0].cx > CHORD_COLUMN_SS * ss):
             kind = max((c.cls for c in column), key=lambda k: NOTEHEAD_QUARTERS[k])
+            base = NOTEHEAD_QUARTERS[kind]
+            # a stemless column read two ways, whole or half (blur fills a whole
+            # note's hollow unevenly): the other reading, where every head has it
+            readable = [{NOTEHEAD_QUARTERS[k] for k in (c.cls, *c.alternatives) if k in NOTEHEAD_QUARTERS}
+                        for c in column]
+            alternatives = tuple(q for q in STEMLESS_ALTERNATIVES if q != base and all(q in r for r in readable))
             events.append(Event(x=sum(c.cx for c in column) / len(column),
                                 heads=[c.id for c in sorted(column, key=lambda c: -c.cy)],
-                                base=NOTEHEAD_QUARTERS[kind], dots=max(_dots_of(g, c.id) for c in column),
+                                base=base, alternatives=alternatives, dots=max(_dots_of(g, c.id) for c in column),
                                 grace=all(c.cls.endswith("_cue") for c in column),
                                 y=sum(c.cy for c in column) / len(column)))
             column = []
