@@ -579,6 +579,8 @@ def _find_staves_in(binary: np.ndarray, ss: float, faint: np.ndarray | None = No
         kept = [c for c, v in zip(kept, sp) if abs(v / common - 1.0) <= ODD_SPACING
                 or (c.coverage >= ODD_MIN_COVERAGE and c.x1 - c.x0 >= ODD_MIN_LENGTH_SS * ss)]
 
+    for c in kept:
+        _follow_bends(c, mask, ss)
     staves = []
     for c in kept:
         xs, lines = _carried_on(c, ss, 0.0)
@@ -592,6 +594,68 @@ def _find_staves_in(binary: np.ndarray, ss: float, faint: np.ndarray | None = No
     for i, s in enumerate(staves):
         s.index = i
     return staves
+
+
+#: Following a staff's lines round a bend beyond its outermost samples (a page
+#: curling at the binding bends them ever more steeply towards their end, where the
+#: clef stands): steps of ``FOLLOW_STEP_SS``, in each of which the lines may turn by up
+#: to ``FOLLOW_MAX_TURN_SS`` from where their slope carries them (to at most
+#: ``FOLLOW_MAX_SLOPE``); a step is taken while at least ``FOLLOW_MIN_COVERAGE`` of its
+#: columns show thin line ink (no brace, barline or clef stroke) at ``END_MIN_LINES``
+#: of the lines. The slope to start from is fitted over the samples within
+#: ``FOLLOW_FIT_SS`` of the end.
+FOLLOW_STEP_SS = 1.0
+FOLLOW_MAX_TURN_SS = 0.3
+FOLLOW_MAX_SLOPE = 0.6
+FOLLOW_MIN_COVERAGE = 0.5
+FOLLOW_FIT_SS = 4.0
+
+
+def _follow_bends(c: "_Cand", mask: np.ndarray, ss: float) -> None:
+    """Add samples to ``c`` beyond its outermost ones where its lines go on round a
+    bend (see ``FOLLOW_STEP_SS``; ``mask``: thin line ink, :func:`staff_line_mask`),
+    and move its ends ``x0``, ``x1`` out to them."""
+    w = mask.shape[1]
+    step = max(2, int(round(FOLLOW_STEP_SS * ss)))
+    turn = max(1, int(round(FOLLOW_MAX_TURN_SS * ss)))
+    for side in (-1, 1):
+        end = 0 if side < 0 else -1
+        x, y = float(c.xs[end]), c.lines[:, end].copy()
+        near = np.abs(c.xs - x) <= FOLLOW_FIT_SS * ss
+        k = (float(np.polyfit(c.xs[near], c.lines[2][near], 1)[0]) if near.sum() >= 2 and np.ptp(c.xs[near]) > 0
+             else _end_slope(c, x + side, ss))
+        k = float(np.clip(k, -FOLLOW_MAX_SLOPE, FOLLOW_MAX_SLOPE))
+        added = []
+        while True:
+            cols = x + side * np.arange(1, step + 1)
+            cols = cols[(cols >= 0) & (cols < w)].astype(np.int64)
+            if len(cols) < step:
+                break
+            along = (cols - x) * side / step  # 0 .. 1 over the step
+            carried = y[:, None] + k * (cols - x)[None, :]
+            best, best_d, best_seen = -1.0, 0, None
+            for d in sorted(range(-turn, turn + 1), key=abs):  # (ties: the straighter)
+                ys = carried + d * along[None, :]
+                seen = _line_hits(mask, cols, ys).sum(axis=0) >= END_MIN_LINES
+                if seen.mean() > best:
+                    best, best_d, best_seen = float(seen.mean()), d, seen
+            if best < FOLLOW_MIN_COVERAGE:
+                break
+            xn = x + side * step
+            yn = y + k * (xn - x) + best_d
+            k = float(np.clip((yn[2] - y[2]) / (xn - x), -FOLLOW_MAX_SLOPE, FOLLOW_MAX_SLOPE))
+            x, y = xn, yn
+            added.append((x, y, float(cols[np.flatnonzero(best_seen)[-1]])))  # (its outermost inked column)
+        if not added:
+            continue
+        xs = np.array([a[0] for a in added])
+        lines = np.stack([a[1] for a in added], axis=1)
+        if side < 0:
+            c.xs, c.lines = np.concatenate([xs[::-1], c.xs]), np.concatenate([lines[:, ::-1], c.lines], axis=1)
+            c.x0 = min(c.x0, added[-1][2])
+        else:
+            c.xs, c.lines = np.concatenate([c.xs, xs]), np.concatenate([c.lines, lines], axis=1)
+            c.x1 = max(c.x1, added[-1][2])
 
 
 #: A staff's lines are carried on this far beyond where they were found (a clef

@@ -659,3 +659,23 @@ def test_a_sloping_staffs_lines_carry_on_past_where_they_were_found():
     assert abs(staff.line_y(2, x) - (80.5 + 0.125 * (x - 150))) < 1.5
     assert abs(staff.position(x, 80.5 + 0.125 * (x - 150) + 2 * ss) - 0.0) < 0.3  # the bottom line
     assert abs(staff.box()[1] - staff.line_y(0, staff.x0)) < 0.5  # the box holds the lines found
+
+
+def test_lines_that_curl_away_at_the_staffs_end_are_followed_to_it():
+    """A page curling at the binding: a staff straight over most of its length bends
+    down ever more steeply over its last 14 staff spaces. Its lines are followed round
+    the bend to their end, not carried on flat from where they began to bend (the
+    clef and first notes sit there)."""
+    ss = 10
+    img = np.full((300, 900), 255, np.uint8)
+    xs = np.arange(60, 860)
+    drop = 0.0012 * np.clip(200 - xs, 0, None) ** 2
+    draw_lines(img, xs, lambda k: 100 + k * ss + drop)
+    staves = find_staves(img, 10.0)
+    assert len(staves) == 1
+    s = staves[0]
+    assert s.x0 <= 70
+    for x in (70, 100, 150):
+        true = 100.5 + 0.0012 * (200 - x) ** 2
+        assert abs(s.y_top(x) - true) < 0.3 * ss, x
+        assert abs(s.y_bottom(x) - (true + 4 * ss)) < 0.3 * ss, x
