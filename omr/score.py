@@ -156,6 +156,14 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
             first_x = _first_music_x(g, present)
             for slot, s in zip(slots, present):
                 _vote_start_clef(g, s, first_x, votes.get(slot, {}), report, page_no)
+                if slot not in clefs and _start_clef(g, s, first_x) is None:
+                    # no clef in force and none read (cut off at the photo's edge, or
+                    # blurred): the one the part's other systems begin with
+                    voted = _part_clef(votes.get(slot, {}))
+                    if voted is not None:
+                        clefs[slot] = voted
+                        report.infer("clef_from_part", "no clef read at the start of the staff; the clef "
+                                     "its part's other systems begin with is used", page=page_no, staff=s + 1)
             # every slot of the piece; a staff left out of this system reads as empty
             # (its nearest present staff stands in for its geometry)
             staves = [present[_nearest(slots, i)] for i in range(n_slots)]
@@ -578,6 +586,13 @@ def _vote_start_clef(g: StaffGraph, s: int, first_x: float, vote: dict[str, str]
             and abs(n.position - usual) <= CLEF_VOTE_MAX_SHIFT \
             and (n.cls != "clef_c" or n.position % 2):  # alto <-> tenor is a real change
         n.position = usual  # a clef read a little off sits where the part's other systems have it
+
+
+def _part_clef(vote: dict[str, str]) -> ClefInfo | None:
+    """The clef a part's systems most often begin with (``vote``: its entry of
+    :func:`_clef_votes`), on the line they have it on; None when none was read."""
+    cls = next((v for k, v in vote.items() if not k.endswith("@")), None)
+    return None if cls is None else clef_for(cls, vote.get(f"{cls}@"))
 
 
 #: A system-start clef read at most this many half staff spaces from where the

@@ -545,6 +545,23 @@ def test_time_from_content_is_voted_over_every_system_before_a_time_signature():
     assert [len(m.notes) for m in measures(score)][-3:] == [3, 3, 3]
 
 
+def test_a_first_staff_whose_clef_was_not_read_takes_the_clef_its_part_begins_with():
+    # a cello part over two pages whose first photo cut off the clef at its edge:
+    # the second page's systems begin with the bass clef, so the first one reads in it
+    first, second = Staff(clef=None), Staff(clef="clef_f")
+    for staff in (first, second):
+        for p in (0, 2, 4, 6):
+            staff.note(p)
+        staff.barline()
+    graphs = [build_graph(st.symbols, [straight_staff(0, x0=X0, x1=max(s.box[2] for s in st.symbols) + 2,
+                                                      top=st.top, staff_space=SS, system=0)], [[0]])
+              for st in (first, second)]
+    score, report = score_from_graphs(graphs)
+    assert names(score)[0] == ["G2", "B2", "D3", "F3"]
+    assert "clef_from_part" in kinds(report)
+    assert "default_clef" not in [w.kind for w in report.warnings]
+
+
 @pytest.mark.parametrize("printed", [(4, 4), None])
 def test_four_measures_with_stems_both_ways(printed):
     s = Staff(time=printed)
