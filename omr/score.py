@@ -415,6 +415,8 @@ def _settle_half_read(time_changes: dict, per_staff, spans, in_force: tuple[int,
 
 
 def _is_half_read(readings: list[tuple]) -> bool:
+    """Whether a time signature's readings are one read in half: ``[(upper, None)]``
+    or ``[(None, lower)]`` (see :func:`omr.notation.layout.half_read_time`)."""
     return None in readings[0]
 
 

@@ -335,7 +335,7 @@ def half_read_time(g: StaffGraph, group: list[Node]) -> tuple[int | None, int | 
     """The one number of a time signature whose other number was not read (a
     blurred digit the detector missed): ``(upper, None)`` or ``(None, lower)``;
     None when both numbers or neither are digits. The measures' contents settle
-    the missing number (:func:`omr.score.complete_time`)."""
+    the missing number (:func:`omr.score._settle_half_read`)."""
     upper, lower = _time_halves(g, group)
     if any(n.cls in ("time_common", "time_cut") for n in upper):
         return None
