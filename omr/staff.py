@@ -891,6 +891,8 @@ def _realign(c: _Cand, mask: np.ndarray, ink: tuple, ss: float) -> _Cand | None:
         score = sum(peak(k + i) for i in range(-2, 3))
         if score > best + REALIGN_MARGIN:
             best, shift = score, k
+    if not shift:
+        shift = _shift_onto_covered_line(ink[0], cols, centre, sp)
     if shift:
         spacing = (c.lines[4] - c.lines[0]) / 4.0
         c.lines = c.lines + shift * spacing[None, :]
@@ -899,6 +901,25 @@ def _realign(c: _Cand, mask: np.ndarray, ink: tuple, ss: float) -> _Cand | None:
         _extend(c, ink)
     _evidence(c, mask)
     return c
+
+
+#: A staff also moves by one line where the line beyond one end has ink (thin line
+#: ink, or a beam lying over it) in at least ``REALIGN_COVERED`` of its columns and the
+#: line at the other end in at most ``REALIGN_UNCOVERED``: a bottom line under beams
+#: all along, with ledger lines above that the thin-line ink takes for the top line.
+REALIGN_COVERED = 0.9
+REALIGN_UNCOVERED = 0.5
+
+
+def _shift_onto_covered_line(binary: np.ndarray, cols: np.ndarray, centre: np.ndarray, sp: np.ndarray) -> int:
+    """-1 (up), 1 (down) or 0: the move of :data:`REALIGN_COVERED` (``centre``, ``sp``:
+    the staff's middle line and spacing at ``cols``)."""
+    for k in (-1, 1):
+        gained = _line_hits(binary, cols, (centre + 3 * k * sp)[None])[0].mean()
+        lost = _line_hits(binary, cols, (centre - 2 * k * sp)[None])[0].mean()
+        if gained >= REALIGN_COVERED and lost <= REALIGN_UNCOVERED:
+            return k
+    return 0
 
 
 def _realign_locally(c: _Cand, mask: np.ndarray, any_ink: np.ndarray, ss: float) -> bool:

@@ -679,3 +679,23 @@ def test_lines_that_curl_away_at_the_staffs_end_are_followed_to_it():
         true = 100.5 + 0.0012 * (200 - x) ** 2
         assert abs(s.y_top(x) - true) < 0.3 * ss, x
         assert abs(s.y_bottom(x) - (true + 4 * ss)) < 0.3 * ss, x
+
+
+def test_a_bottom_line_under_beams_all_along_is_not_traded_for_ledger_lines_above():
+    """A piano bass staff of broken chords: beams lie on its bottom line almost all
+    along (thick ink, no thin line there), and a ledger line above the staff stands
+    at every other note. The staff is its five lines, not the ledger lines and the
+    four lines above the beams."""
+    ss = 10
+    img = np.full((300, 900), 255, np.uint8)
+    xs = np.arange(40, 860)
+    draw_lines(img, xs, lambda k: 100 + k * ss + 0 * xs)
+    for x in range(60, 840, 40):                       # beams over the bottom line
+        img[139:145, x:x + 34] = 0
+    for x in range(70, 840, 40):                       # ledger lines a space above
+        img[90:92, x:x + 16] = 0
+        img[80:82, x:x + 16] = 0 if x % 80 == 70 else 255
+    staves = find_staves(img, 10.0)
+    assert len(staves) == 1
+    assert abs(staves[0].y_top(450) - 100.5) < 0.3 * ss
+    assert abs(staves[0].y_bottom(450) - 140.5) < 0.3 * ss
