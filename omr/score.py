@@ -141,6 +141,7 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
     unprinted_note: Inference | None = None
     n_slots, slot_maps = staff_slots(graphs)
     votes = _clef_votes(graphs, slot_maps)
+    part_clefs = {slot: _part_clef(vote) for slot, vote in votes.items()}
     for page_no, g in enumerate(graphs, start=1):
         g = level_barlines(g)  # a photo whose perspective was left: slanted barlines
         for sys_no, present in enumerate(g.systems):
@@ -156,24 +157,16 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
             first_x = _first_music_x(g, present)
             for slot, s in zip(slots, present):
                 _vote_start_clef(g, s, first_x, votes.get(slot, {}), report, page_no)
-                if slot not in clefs and _start_clef(g, s, first_x) is None:
-                    # no clef in force and none read (cut off at the photo's edge, or
-                    # blurred): the one the part's other systems begin with
-                    voted = _part_clef(votes.get(slot, {}))
-                    if voted is not None:
-                        clefs[slot] = voted
-                        report.infer("clef_from_part", "no clef read at the start of the staff; the clef "
-                                     "its part's other systems begin with is used", page=page_no, staff=s + 1)
             # every slot of the piece; a staff left out of this system reads as empty
             # (its nearest present staff stands in for its geometry)
             staves = [present[_nearest(slots, i)] for i in range(n_slots)]
             read = Report()  # (kept once the measures are settled)
-            per_staff, time_changes = _read_system(g, staves, slots, spans, clefs, keys, first_x, read,
+            per_staff, time_changes = _read_system(g, staves, slots, spans, clefs, part_clefs, keys, first_x, read,
                                                    page_no, len(measures))
             joined, where = _join_split_measures(spans, per_staff, time_changes, time)
             if where:
                 spans, read = joined, Report()
-                per_staff, time_changes = _read_system(g, staves, slots, spans, clefs, keys, first_x, read,
+                per_staff, time_changes = _read_system(g, staves, slots, spans, clefs, part_clefs, keys, first_x, read,
                                                        page_no, len(measures))
                 for k in where:
                     report.infer("split_measure", "a doubtful barline cut a measure into two short ones that "
@@ -420,12 +413,13 @@ def _is_half_read(readings: list[tuple]) -> bool:
     return None in readings[0]
 
 
-def _read_system(g: StaffGraph, staves: list[int], slots, spans: list[MeasureSpan], clefs: dict, keys: dict,
-                 first_x: float, report: Report, page: int, before: int):
+def _read_system(g: StaffGraph, staves: list[int], slots, spans: list[MeasureSpan], clefs: dict, part_clefs: dict,
+                 keys: dict, first_x: float, report: Report, page: int, before: int):
     """Every staff of one system read measure by measure: ``(per_staff, time_changes)``.
     ``staves``: the page staff standing for each slot of the piece (``slots``: those
     present in this system; the others read as empty), ``clefs``/``keys``: in force
-    per slot before the system; ``before``: how many measures came before it."""
+    per slot before the system, ``part_clefs``: the clef each slot's systems most
+    often begin with (:func:`_part_clef`); ``before``: how many measures came before it."""
     per_staff: list[list[StaffMeasure]] = []
     time_changes: dict[int, list[tuple[int, int]]] = {}  # readings, surest first (or one half-read)
     for slot, s in enumerate(staves):
@@ -433,7 +427,8 @@ def _read_system(g: StaffGraph, staves: list[int], slots, spans: list[MeasureSpa
             per_staff.append([StaffMeasure(events=[], clef=clefs.get(slot),
                                            staff_space=g.staves[s].staff_space) for _ in spans])
             continue
-        sm, tc = _read_staff(g, s, spans, clefs.get(slot), keys.get(slot, 0), first_x, report, page)
+        sm, tc = _read_staff(g, s, spans, clefs.get(slot), part_clefs.get(slot), keys.get(slot, 0), first_x,
+                             report, page)
         per_staff.append(sm)
         for k, staff_measure in enumerate(sm):
             if any(e.inferred == "even triplet" for e in staff_measure.events):
@@ -675,8 +670,8 @@ def _span_index(spans: list[MeasureSpan], x: float) -> int:
     return len(spans) - 1
 
 
-def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo | None, key: int,
-                first_x: float, report: Report, page: int):
+def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo | None,
+                part_clef: ClefInfo | None, key: int, first_x: float, report: Report, page: int):
     staff = g.staves[s]
     # (a clef sits on its staff: one centred beyond the outer lines is something else)
     clef_nodes = sorted((n for n in g.nodes if n.role == "clef" and n.staff == s and n.cls in CLEFS
@@ -736,9 +731,16 @@ def _read_staff(g: StaffGraph, s: int, spans: list[MeasureSpan], clef: ClefInfo 
     out: list[StaffMeasure] = []
     ci = 0
     if clef is None and not (clef_nodes and clef_nodes[0].cx < first_x):
-        clef = CLEFS[DEFAULT_CLEF]
-        report.warn("default_clef", "no clef at the start of a staff; treble clef assumed", page=page,
-                    staff=s + 1)
+        # no clef in force and none read on the staff (cut off at the photo's edge,
+        # blurred): the one the part's other systems begin with, else treble
+        if part_clef is not None:
+            clef = part_clef
+            report.infer("clef_from_part", "no clef read at the start of the staff; the clef its part's "
+                         "other systems begin with is used", page=page, staff=s + 1)
+        else:
+            clef = CLEFS[DEFAULT_CLEF]
+            report.warn("default_clef", "no clef at the start of a staff; treble clef assumed", page=page,
+                        staff=s + 1)
     tie_pitch: dict[int, tuple[str, int, int, bool]] = {}
     for k, span in enumerate(spans):
         x_lo = -float("inf") if k == 0 else span.x0
