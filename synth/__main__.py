@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--extras", action="store_true",
                    help="generated scores also draw flags, arpeggios and fingering "
                         "(off by default: earlier builds come out the same)")
+    b.add_argument("--feature-chance", default="", metavar="NAME=P,...",
+                   help="generated scores draw these features (synth.generate.FEATURES) with "
+                        "these chances, e.g. rest_rhythms=0.7 for many short rests (default: "
+                        "the usual mix, and no opt-in features)")
     b.add_argument("--workers", type=_positive_int, default=1, metavar="W",
                    help="processes (default 1)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -67,6 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _feature_chances(text: str) -> tuple[tuple[str, float], ...]:
+    """``"rest_rhythms=0.7,rests=0.5"`` → ``(("rest_rhythms", 0.7), ("rests", 0.5))``."""
+    pairs = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        name, sep, value = item.partition("=")
+        try:
+            chance = float(value)
+        except ValueError:
+            chance = None
+        if not sep or chance is None:
+            raise ValueError(f"{item!r} is not NAME=CHANCE")
+        pairs.append((name.strip(), chance))
+    return tuple(pairs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -74,11 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         from synth.build import BuildConfig, BuildError, build
 
         variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
+        try:
+            chances = _feature_chances(args.feature_chance)
+        except ValueError as err:
+            parser.exit(2, f"python -m synth build: --feature-chance: {err}\n")
         config = BuildConfig(pages=args.pages, seed=args.seed, split=args.split,
                              generated_fraction=args.generated,
                              max_pages_per_piece=args.max_pages_per_piece,
                              variants=variants, difficulty=args.difficulty,
-                             extras=args.extras)
+                             extras=args.extras, feature_chance=chances)
         try:
             report = build(args.out, config, clean=args.clean, workers=args.workers,
                            progress=not args.quiet)

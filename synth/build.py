@@ -82,6 +82,10 @@ class BuildConfig:
     #: ``synth.generate.DECORATIONS``). Off by default, so that the data sets built
     #: before they existed come out page for page the same.
     extras: bool = False
+    #: ``(feature, chance)`` pairs that generated scores draw with in place of
+    #: ``synth.generate.FEATURE_PROBABILITY``'s (and the opt-in features, such as
+    #: ``rest_rhythms``, only when named). Empty by default, for the same reason.
+    feature_chance: tuple[tuple[str, float], ...] = ()
 
     def validate(self) -> None:
         if self.pages < 1:
@@ -97,12 +101,20 @@ class BuildConfig:
             raise BuildError(f"variants must be a non-empty subset of {VARIANTS}")
         if not 0.0 <= self.difficulty <= 1.0:
             raise BuildError("difficulty must lie in [0, 1]")
+        try:
+            generate.check_feature_chance(dict(self.feature_chance))
+        except ValueError as err:
+            raise BuildError(str(err)) from None
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["variants"] = list(self.variants)
         if not self.extras:
             del d["extras"]  # so the manifests written before it existed still match
+        if self.feature_chance:
+            d["feature_chance"] = dict(self.feature_chance)
+        else:
+            del d["feature_chance"]  # (likewise)
         return d
 
 
@@ -139,7 +151,8 @@ def choose_source(config: BuildConfig, rng: np.random.Generator,
     if not corpus or rng.random() < config.generated_fraction:
         number = int(rng.integers(0, 2**31))
         key = sources.generated_key(config.split, number)
-        score = generate.generate_score(sources.generated_seed(key), extras=config.extras)
+        score = generate.generate_score(sources.generated_seed(key), extras=config.extras,
+                                        feature_chance=dict(config.feature_chance))
         return key, score.musicxml, {"features": sorted(score.features), "title": score.title}
     piece = corpus[int(rng.integers(len(corpus)))]
     try:

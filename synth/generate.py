@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import copy
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,6 +82,9 @@ FEATURES: tuple[str, ...] = (
     "short_values",          # 32nd and 64th notes
     "rests",                 # rests of every value, whole to 64th (brings short_values)
     "multi_rest",            # a multi-measure rest
+    "rest_rhythms",          # 16th and 8th rests between the notes of a beat, in the melody
+                             # and the accompaniment, as pop piano arrangements print them
+                             # (never drawn by default: see OPT_IN_FEATURES)
     # Decorations (DECORATIONS): drawn only when asked for or with ``extras=True``.
     "flags",                 # a melody written without beams, as in vocal music:
                              # eighths, 16ths and shorter each with their own flag
@@ -90,6 +93,10 @@ FEATURES: tuple[str, ...] = (
 )
 
 DECORATIONS = frozenset({"flags", "arpeggios", "fingering"})
+OPT_IN_FEATURES = frozenset({"rest_rhythms"})
+"""Features a random mix never draws unless a build asks for them (``feature_chance``):
+they came after the data sets of 2026-11 and 2026-12 were built, and drawing them
+by default would change those builds page for page."""
 """Features laid over a finished score from a random stream of their own, so a
 score generated without them is the same with ``extras=True`` until they are
 drawn. They came after the data sets of 2026-11 and 2026-12 were built; drawing
@@ -241,6 +248,10 @@ SIMPLE_CELLS = (
     ("8 32 32 32 32", ("short_values",), 0.6), ("64 64 64 64 16 8", ("short_values",), 0.4),
     ("8. 32 32", ("short_values", "dots"), 0.5),
     ("r16 16 8", ("rests",), 0.5), ("r32 32 16 8", ("rests", "short_values"), 0.3),
+    ("r16 16 r16 16", ("rest_rhythms",), 1.5), ("r8 16 16", ("rest_rhythms",), 1.0),
+    ("r16 16 16 16", ("rest_rhythms",), 1.0), ("16 r16 16 16", ("rest_rhythms",), 0.6),
+    ("r16 16 8", ("rest_rhythms",), 1.0), ("8 r8", ("rest_rhythms",), 0.6),
+    ("r16 8 16", ("rest_rhythms",), 0.4),
 )
 COMPOUND_CELLS = (
     ("4.", (), 5.0), ("4 8", (), 4.0), ("8 8 8", (), 5.0), ("2.", (), 2.0), ("1.", (), 0.5),
@@ -248,6 +259,8 @@ COMPOUND_CELLS = (
     ("16 16 16 16 16 16", (), 0.6), ("8. 16 8", (), 1.5), ("r8 8 8", (), 0.5), ("r4 8", (), 0.3),
     ("32 32 32 32 8 8", ("short_values",), 0.5), ("64 64 64 64 16 8 8", ("short_values",), 0.3),
     ("r16 16 8 8", ("rests",), 0.4),
+    ("r16 16 r16 16 r16 16", ("rest_rhythms",), 1.0), ("8 r16 16 8", ("rest_rhythms",), 1.0),
+    ("r8 16 16 8", ("rest_rhythms",), 1.0), ("8 r8 8", ("rest_rhythms",), 0.8),
 )
 LOWER_VOICE_CELLS_SIMPLE = (("2", (), 4.0), ("4", (), 3.0), ("1", (), 1.5), ("8 8", (), 1.0),
                             ("2.", ("dots",), 1.0), ("4. 8", ("dots",), 0.7))
@@ -265,6 +278,8 @@ REQUIRED_CELLS: dict[str, dict[str, tuple[tuple[str, ...], ...]]] = {
                      "compound": (("32 32 32 32 8 8",), ("64 64 64 64 16 8 8",))},
     "rests": {"simple": (("r2",), ("r4",), ("r8 8",), ("r16 16 8",), ("r32 32 16 8",),
                          ("r64 64 32 16 8",))},
+    "rest_rhythms": {"simple": (("r16 16 r16 16", "r8 16 16"),),
+                     "compound": (("r16 16 r16 16 r16 16",),)},
 }
 REST_TYPES_FOR_FEATURE = frozenset({"whole", "half", "quarter", "eighth", "16th", "32nd", "64th"})
 
@@ -285,6 +300,11 @@ ACCOMPANIMENT_COMPOUND = {
     "oompah": ("4:bass 8:chord", "4:chord 8:chord"), "broken": ("8:low 8:mid 8:high",),
     "block": ("4.:full", "4.:chord"), "held": ("measure:full",),
 }
+# Patterns drawn only with a feature (so the other features' draws stay as they were).
+ACCOMPANIMENT_SIMPLE["offbeat16"] = ("r8 16:chord 16:chord", "16:full r16 r8")
+ACCOMPANIMENT_SIMPLE["pulse16"] = ("16:full r16 16:chord r16",)
+ACCOMPANIMENT_COMPOUND["offbeat16"] = ("8:bass r16 16:chord r16 16:chord",)
+ACCOMPANIMENT_NEEDS = {"offbeat16": "rest_rhythms", "pulse16": "rest_rhythms"}
 UPPER_ACCOMPANIMENT = ("block", "offbeat", "broken", "halves")  # piano right hand under a singer
 LOWER_ACCOMPANIMENT_UNDER_SINGER = ("oompah", "halves", "held", "block")
 
@@ -349,6 +369,7 @@ def generate_score(
     features: Iterable[str] | None = None,
     n_measures: int | None = None,
     extras: bool = False,
+    feature_chance: Mapping[str, float] | None = None,
 ) -> GeneratedScore:
     """Generate a short random score as MusicXML.
 
@@ -374,6 +395,10 @@ def generate_score(
         arpeggios, fingering; :data:`EXTRA_FEATURE_PROBABILITY`). They are laid
         over the score from a random stream of their own, so the music is the
         same as without them. Decorations named in ``features`` are always made.
+    feature_chance : mapping of str to float, or None
+        With ``features=None``, the chance of these features in place of
+        :data:`FEATURE_PROBABILITY`'s (the :data:`OPT_IN_FEATURES` are drawn only
+        when named here): ``{"rest_rhythms": 0.7}`` writes many short rests.
 
     Returns
     -------
@@ -394,6 +419,7 @@ def generate_score(
     True
     """
     requested = None if features is None else _check_features(features)
+    chances = check_feature_chance(feature_chance)
     base = None if requested is None else _base_features(requested)
     if n_measures is not None and not MIN_MEASURES <= n_measures <= MAX_MEASURES:
         raise ValueError(f"n_measures must be between {MIN_MEASURES} and {MAX_MEASURES}")
@@ -401,7 +427,7 @@ def generate_score(
     decoration_rng = np.random.default_rng([seed, DECORATION_STREAM])
     problem = ""
     for _ in range(MAX_ATTEMPTS):
-        enabled, form = _choose_features(rng, base)
+        enabled, form = _choose_features(rng, base, chances)
         try:
             score = _compose(rng, enabled, form, n_measures)
         except _NoRoom as error:
@@ -435,6 +461,26 @@ def _check_features(features: Iterable[str]) -> frozenset[str]:
     return requested
 
 
+def check_feature_chance(feature_chance: Mapping[str, float] | None) -> dict[str, float]:
+    """:data:`FEATURE_PROBABILITY` with ``feature_chance`` laid over it (new names last,
+    so the draws of a build that names none are the same as before).
+
+    Raises ``ValueError`` for a name that is no feature of a random mix (the repeat
+    structures and decorations have chances of their own) or a chance outside [0, 1].
+
+    >>> check_feature_chance({"rest_rhythms": 0.7})["rest_rhythms"]
+    0.7
+    """
+    chances = dict(FEATURE_PROBABILITY)
+    for name, p in (feature_chance or {}).items():
+        if name not in FEATURES or name in DECORATIONS or name in FORM_FEATURES:
+            raise ValueError(f"feature_chance: {name!r} is not a feature a random mix draws")
+        if not 0.0 <= float(p) <= 1.0:
+            raise ValueError(f"feature_chance: the chance of {name!r} must lie in [0, 1], not {p}")
+        chances[name] = float(p)
+    return chances
+
+
 def _base_features(requested: frozenset[str]) -> frozenset[str]:
     """The features the score is composed with; the decorations come after."""
     base = requested - DECORATIONS
@@ -461,10 +507,12 @@ def _forms_for(requested: frozenset[str]) -> list[str | None]:
     return [f for f in forms if len(FORM_IMPLIES[f]) == smallest]
 
 
-def _choose_features(rng, requested: frozenset[str] | None) -> tuple[frozenset[str], str | None]:
-    """The features to use and the repeat structure (or None)."""
+def _choose_features(rng, requested: frozenset[str] | None, chances: Mapping[str, float]
+                     ) -> tuple[frozenset[str], str | None]:
+    """The features to use and the repeat structure (or None); ``chances``: each
+    feature's chance in a random mix."""
     if requested is None:
-        enabled = {name for name, p in FEATURE_PROBABILITY.items() if rng.random() < p}
+        enabled = {name for name, p in chances.items() if rng.random() < p}
         if {"tuplets_all", "tuplets_first_only"} <= enabled:
             enabled.discard(_pick(rng, ("tuplets_all", "tuplets_first_only")))
         if enabled & {"grand_staff", "voice_piano"}:
@@ -1589,7 +1637,7 @@ def _accompaniment(rng, score: _Score, part: _Part, staff: _Staff, voice: _Voice
             continue
         table = ACCOMPANIMENT_COMPOUND if meter.compound else ACCOMPANIMENT_SIMPLE
         if pattern_name is None or pattern_name not in table or i % PHRASE_LENGTH == 0:
-            names = list(table)
+            names = [n for n in table if n not in ACCOMPANIMENT_NEEDS or ACCOMPANIMENT_NEEDS[n] in enabled]
             if under_singer:
                 allowed = LOWER_ACCOMPANIMENT_UNDER_SINGER if lower_staff else UPPER_ACCOMPANIMENT
                 names = [n for n in names if n in allowed] or names
@@ -2009,6 +2057,7 @@ def _present_features(score: _Score) -> frozenset[str]:
         "rests": REST_TYPES_FOR_FEATURE <= {e.note_type or "whole" for e in events
                                             if e.is_rest and not e.hidden},
         "multi_rest": any(m.multi_rest for m in measures),
+        "rest_rhythms": sum(e.is_rest and not e.hidden and e.note_type == "16th" for e in events) >= 2,
         "flags": any(e.unbeamed for e in events),
         "arpeggios": any(e.arpeggio for e in events),
         "fingering": any(e.fingering is not None for e in events),

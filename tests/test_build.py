@@ -111,6 +111,8 @@ def test_existing_folders_are_protected(tmp_path):
     (["build", "--out", "x", "--pages", "1", "--split", "training"], "invalid choice"),
     (["build", "--pages", "1"], "required: --out"),
     (["build", "--out", "x", "--pages", "1", "--difficulty", "2"], "in [0, 1]"),
+    (["build", "--out", "x", "--pages", "1", "--feature-chance", "rest_rhythms"], "not NAME=CHANCE"),
+    (["build", "--out", "x", "--pages", "1", "--feature-chance", "volta=1"], "not a feature"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_bad_cli_arguments_exit_2_with_a_message(argv, message, capsys):
@@ -185,3 +187,19 @@ def test_extras_build_draws_the_decorations_and_old_manifests_still_resume(tmp_p
     assert classes & {"flag_16th", "arpeggio", "fingering"}
     # A build without extras writes the manifest it wrote before the option existed.
     assert "extras" not in BuildConfig(pages=4).to_dict()
+
+
+def test_feature_chance_build_prints_short_rests(tmp_path):
+    config = BuildConfig(pages=2, seed=6, split="test", generated_fraction=1.0,
+                         variants=("clean",), feature_chance=(("rest_rhythms", 1.0),))
+    build(tmp_path / "rests", config, progress=False)
+    manifest = json.loads((tmp_path / "rests" / "manifest.json").read_text())
+    assert manifest["config"]["feature_chance"] == {"rest_rhythms": 1.0}
+    rests = 0
+    for r in read_index(tmp_path / "rests"):
+        page = json.loads((tmp_path / "rests" / r.record).read_text())
+        rests += sum(s["cls"] == "rest_16th" for s in page["clean"]["symbols"])
+    assert rests >= 2
+    assert "feature_chance" not in BuildConfig(pages=4).to_dict()
+    with pytest.raises(BuildError, match="not a feature"):
+        BuildConfig(pages=4, feature_chance=(("volta", 0.5),)).validate()

@@ -15,7 +15,7 @@ from music21 import (articulations, bar, chord, clef, dynamics, expressions, rep
                      stream, tempo)
 from music21.musicxml.m21ToXml import GeneralObjectExporter
 
-from synth.generate import DECORATIONS, FEATURES, GeneratedScore, generate_score
+from synth.generate import DECORATIONS, FEATURES, OPT_IN_FEATURES, GeneratedScore, generate_score
 
 SEED = 11                      # any seed works for every feature; one keeps the tests fast
 RANDOM_SEEDS = range(8)        # random mixes (features=None)
@@ -149,6 +149,8 @@ XML_CHECKS = {
     and {n.findtext("type") for n in r.iter("note") if n.find("rest") is not None
          and n.get("print-object") != "no"} >= ALL_REST_TYPES - {"whole"},
     "multi_rest": lambda r: r.find(".//measure-style/multiple-rest") is not None,
+    "rest_rhythms": lambda r: sum(n.find("rest") is not None and n.findtext("type") == "16th"
+                                  and n.get("print-object") != "no" for n in r.iter("note")) >= 2,
     "flags": lambda r: any(_unbeamed_run(notes) for notes in voice_notes(r)),
     "arpeggios": lambda r: any(_chord_arpeggiated(notes) for notes in voice_notes(r)),
     "fingering": lambda r: {f.text for f in r.iter("fingering")} <= {"1", "2", "3", "4", "5"}
@@ -243,6 +245,8 @@ M21_CHECKS = {
     "short_values": lambda s: {n.duration.type for n in s.recurse().notes} >= {"32nd", "64th"},
     "rests": lambda s: _visible_rest_types(s) >= ALL_REST_TYPES,
     "multi_rest": lambda s: bool(_all(s, spanner.MultiMeasureRest)),
+    "rest_rhythms": lambda s: sum(r.duration.type == "16th" and not r.style.hideObjectOnPrint
+                                  for r in _all(s, "Rest")) >= 2,
     "flags": lambda s: any(a.duration.type in SHORT_NOTE_TYPES and b.duration.type in SHORT_NOTE_TYPES
                            and not a.beams.beamsList and not b.beams.beamsList
                            for m in _all(s, stream.Measure) for v in list(m.voices) or [m]
@@ -437,6 +441,35 @@ def test_extras_lay_decorations_over_the_same_music():
             assert extra.musicxml == plain.musicxml
         drawn |= extra.features & DECORATIONS
     assert drawn == DECORATIONS
+
+
+def test_opt_in_features_only_where_a_chance_is_given():
+    with_chance = 0
+    for seed in range(12):
+        plain = generate_score(seed)
+        assert not plain.features & OPT_IN_FEATURES
+        # no chances given: the draws of the builds made before the option existed
+        assert generate_score(seed, feature_chance={}).musicxml == plain.musicxml
+        rich = generate_score(seed, feature_chance={"rest_rhythms": 1.0})
+        with_chance += "rest_rhythms" in rich.features
+    assert with_chance == 12
+
+
+def test_rest_rhythms_print_short_rests_between_notes():
+    root = xml_root("rest_rhythms")
+    types = [("r" if n.find("rest") is not None else "") + n.findtext("type")
+             for notes in voice_notes(root) for n in notes]
+    # a 16th rest followed by a 16th note, as in "r16 16 r16 16"
+    assert any(a == "r16th" and b == "16th" for a, b in zip(types, types[1:]))
+
+
+@pytest.mark.parametrize("chance, message", [({"volta": 0.5}, "not a feature"),
+                                             ({"flags": 0.5}, "not a feature"),
+                                             ({"nonsense": 0.5}, "not a feature"),
+                                             ({"rests": 1.5}, "must lie in [0, 1]")])
+def test_bad_feature_chance_raises(chance, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        generate_score(1, feature_chance=chance)
 
 
 def test_flags_leave_the_singer_without_beams():
