@@ -30,6 +30,9 @@ How staves are found
 6. A staff must be long enough, show its lines, have clean spaces and straight lines
    (text, wood grain and paper texture make combs that fail), and, when its spacing is
    odd for the page, be strong: :func:`_plausible`.
+7. All this is done again with the faint lines of the grey page smoothed a little
+   across the lines (``SMEARED_LINE_SIGMA_SS``), and the pass that finds more staves
+   wins: a line smeared by a shaking phone and sharpened prints as two edges.
 """
 
 from __future__ import annotations
@@ -493,7 +496,32 @@ def find_staves(page_image_gray: np.ndarray, staff_space_px: float, *, binary: n
     # faint or blurred lines that the plain threshold loses (in places or everywhere):
     # the grey page averaged along the lines, thresholded against the paper's noise
     faint = faint_line_binary(gray, ss)
-    return _find_staves_in(binary, ss, faint=faint)
+    staves = _find_staves_in(binary, ss, faint=faint)
+    # lines smeared across by a shaking phone, then sharpened by it, print as bands
+    # with a dark edge each side: two faint lines for each line, ten for a staff.
+    # Smoothed a little across, each band is one line again.
+    sigma = SMEARED_LINE_SIGMA_SS * ss
+    soft = cv2.GaussianBlur(gray.astype(np.uint8), (1, 2 * int(np.ceil(3 * sigma)) + 1), 0, sigmaY=sigma)
+    faint = faint_line_binary(soft, ss)
+    if faint is not None:
+        smeared = _alike(_find_staves_in(binary, ss, faint=faint))
+        if len(smeared) > len(staves):
+            staves = smeared
+            for i, s in enumerate(staves):
+                s.index = i
+    return staves
+
+
+def _alike(staves: list[Staff]) -> list[Staff]:
+    """The staves of a smoothed pass that look like the page's staves: spacing within
+    ``SMEARED_SPACING_TOLERANCE`` of their median, at least ``SMEARED_MIN_LENGTH`` as
+    long as the longest (smoothing makes short combs of ledger lines and beams)."""
+    if not staves:
+        return []
+    spacing = float(np.median([s.staff_space for s in staves]))
+    longest = max(s.x1 - s.x0 for s in staves)
+    return [s for s in staves if abs(s.staff_space - spacing) <= SMEARED_SPACING_TOLERANCE * spacing
+            and s.x1 - s.x0 >= SMEARED_MIN_LENGTH * longest]
 
 
 #: Faint lines: horizontal averaging window, staff spaces (1.5: low-light grain hides
@@ -508,6 +536,15 @@ FAINT_MIN_DEPTH = 4.0
 #: grain stay below it, faded lines of a page with dark ones above.
 FAINT_REL_DEPTH = 0.15
 FAINT_STRONG_PERCENTILE = 99.0
+#: A page where no staff is found is searched again with the grey page smoothed across
+#: the lines (Gaussian sigma, staff spaces): lines smeared by motion blur and sharpened
+#: print as two edges each, which this merges into one line (0.3 merges neighbours).
+SMEARED_LINE_SIGMA_SS = 0.15
+#: ... where it also makes short combs of ledger lines and beams: a staff of that pass
+#: counts if its spacing is within this fraction of the others' and it is at least
+#: this fraction as long as the longest.
+SMEARED_SPACING_TOLERANCE = 0.08
+SMEARED_MIN_LENGTH = 0.5
 
 
 def faint_line_binary(gray: np.ndarray, staff_space_px: float) -> np.ndarray | None:

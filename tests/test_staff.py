@@ -699,3 +699,38 @@ def test_a_bottom_line_under_beams_all_along_is_not_traded_for_ledger_lines_abov
     assert len(staves) == 1
     assert abs(staves[0].y_top(450) - 100.5) < 0.3 * ss
     assert abs(staves[0].y_bottom(450) - 140.5) < 0.3 * ss
+
+
+def test_lines_smeared_by_a_shaking_phone_and_sharpened_are_found(grand):
+    # a vertical shake of half a staff space smears each line into a band; the phone's
+    # sharpening then darkens the band's edges, so the faint-line mask sees two lines
+    # for each (before: 1 staff of 6 found)
+    image, symbols = grand
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    n = int(round(0.5 * STAFF_SPACE_PX))
+    smeared = cv2.filter2D(gray.astype(np.float32), -1, np.ones((n, 1), np.float32) / n)
+    sharpened = cv2.addWeighted(smeared, 1.3, cv2.GaussianBlur(smeared, (0, 0), 1.0), -0.3, 0)
+    photo = np.clip(sharpened, 0, 255).astype(np.uint8)
+    staves = find_staves(photo, STAFF_SPACE_PX)
+    truth = true_staves(symbols)
+    assert len(staves) == len(truth)
+    for s, (lines, (x0, _, x1, _), _) in zip(staves, truth):
+        xm = 0.5 * (x0 + x1)
+        assert max(abs(s.line_y(i, xm) - lines[i]) for i in range(5)) < LINE_TOLERANCE_SS * STAFF_SPACE_PX
+
+
+def test_the_smoothed_pass_keeps_only_staves_like_the_others():
+    # smoothing across the lines also turns ledger lines and beams into short combs of
+    # odd spacing (a violin crop: one found at 8.2 px spacing under a staff of 10)
+    from omr.staff import _alike
+
+    def staff(top, x0, x1, spacing):
+        xs = np.array([x0, x1], float)
+        lines = np.array([[top + k * spacing] * 2 for k in range(5)], float)
+        return Staff(index=0, xs=xs, lines=lines, x0=x0, x1=x1, staff_space=spacing, line_thickness=1.5)
+
+    page = [staff(50, 0, 1000, 10.0), staff(150, 0, 1000, 10.1), staff(250, 40, 980, 9.9)]
+    assert _alike(page) == page
+    assert _alike(page + [staff(320, 200, 460, 8.2)]) == page        # odd spacing
+    assert _alike(page + [staff(320, 300, 420, 10.0)]) == page       # too short
+    assert _alike([]) == []
