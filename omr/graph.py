@@ -91,6 +91,10 @@ STAFF_END_MARGIN_SS = 1.0
 #: positions at most (half staff spaces, 0 = bottom line, 8 = top line); one far
 #: beyond belongs to a staff the photo cut off, whose lines were not found.
 KEY_POSITIONS = (-3, 11)
+#: Rests stand on and around their staff, at these staff positions at most (4 staff
+#: spaces beyond the outer lines; an upper voice's rest stands at most 3 above in the
+#: synthetic pages): one farther off is a glyph of a staff beyond, cut off by the photo.
+REST_POSITIONS = (-8, 16)
 #: A notehead at least this far (staff spaces) outside its nearest staff, between
 #: two staves, may belong to the other staff (:func:`_ledger_sides`); a ledger line
 #: is where one is needed when it is within this many staff spaces of the line
@@ -434,6 +438,8 @@ def _assign_staves(g: StaffGraph) -> None:
                 continue
             position = int(round(s.position(cx, _anchor_y(n))))
             if n.role == "key" and not KEY_POSITIONS[0] <= position <= KEY_POSITIONS[1]:
+                continue
+            if n.role == "rest" and not REST_POSITIONS[0] <= position <= REST_POSITIONS[1]:
                 continue
             n.staff = best
             if n.role in ("notehead", "rest", "clef", "key", "accidental", "dot", "ledger"):

@@ -116,6 +116,18 @@ def test_notehead_in_the_margin_beside_a_staff_is_no_note():
     assert [n.staff for n in g.nodes] == [-1, 0]
 
 
+def test_rest_far_beyond_its_staff_is_no_rest():
+    # a glyph of the staff above, cut off by the photo's edge, read as an 8th rest 5
+    # staff spaces over the top line; an upper voice's rest 3 over it is kept
+    def rest(x, p):
+        y = y_of(p)
+        return Symbol("rest_8th", (x, y - 0.75 * SS, x + 0.8 * SS, y + 0.75 * SS))
+
+    g = graph([rest(40, 18), rest(80, 14), rest(120, 4), rest(160, -6), rest(200, -10)])
+    assert [n.staff for n in g.nodes] == [-1, 0, 0, 0, -1]
+    assert [n.position for n in g.nodes][1:4] == [14, 4, -6]
+
+
 def test_no_staves_gives_nodes_without_edges():
     g = build_graph([head(40, 4), stem_up(head(40, 4))], [])
     assert len(g.nodes) == 2 and g.edges == []
