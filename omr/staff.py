@@ -31,8 +31,9 @@ How staves are found
    (text, wood grain and paper texture make combs that fail), and, when its spacing is
    odd for the page, be strong: :func:`_plausible`.
 7. All this is done again with the faint lines of the grey page smoothed a little
-   across the lines (``SMEARED_LINE_SIGMA_SS``), and the pass that finds more staves
-   wins: a line smeared by a shaking phone and sharpened prints as two edges.
+   across the lines (``SMEARED_LINE_SIGMA_SS``), and that pass wins where it finds more
+   staves alike in spacing and length (:func:`_alike`): a line smeared by a shaking
+   phone and sharpened prints as two edges.
 """
 
 from __future__ import annotations
@@ -502,9 +503,9 @@ def find_staves(page_image_gray: np.ndarray, staff_space_px: float, *, binary: n
     # Smoothed a little across, each band is one line again.
     sigma = SMEARED_LINE_SIGMA_SS * ss
     soft = cv2.GaussianBlur(gray.astype(np.uint8), (1, 2 * int(np.ceil(3 * sigma)) + 1), 0, sigmaY=sigma)
-    faint = faint_line_binary(soft, ss)
-    if faint is not None:
-        smeared = _alike(_find_staves_in(binary, ss, faint=faint))
+    soft_faint = faint_line_binary(soft, ss)
+    if soft_faint is not None:
+        smeared = _alike(_find_staves_in(binary, ss, faint=soft_faint))
         if len(smeared) > len(staves):
             staves = smeared
             for i, s in enumerate(staves):
@@ -536,9 +537,9 @@ FAINT_MIN_DEPTH = 4.0
 #: grain stay below it, faded lines of a page with dark ones above.
 FAINT_REL_DEPTH = 0.15
 FAINT_STRONG_PERCENTILE = 99.0
-#: A page where no staff is found is searched again with the grey page smoothed across
-#: the lines (Gaussian sigma, staff spaces): lines smeared by motion blur and sharpened
-#: print as two edges each, which this merges into one line (0.3 merges neighbours).
+#: Every page is searched a second time with the grey page smoothed across the lines
+#: (Gaussian sigma, staff spaces): lines smeared by motion blur and sharpened print as
+#: two edges each, which this merges into one line (0.3 merges neighbouring lines).
 SMEARED_LINE_SIGMA_SS = 0.15
 #: ... where it also makes short combs of ledger lines and beams: a staff of that pass
 #: counts if its spacing is within this fraction of the others' and it is at least
