@@ -93,14 +93,14 @@ FEATURES: tuple[str, ...] = (
 )
 
 DECORATIONS = frozenset({"flags", "arpeggios", "fingering"})
-OPT_IN_FEATURES = frozenset({"rest_rhythms"})
-"""Features a random mix never draws unless a build asks for them (``feature_chance``):
-they came after the data sets of 2026-11 and 2026-12 were built, and drawing them
-by default would change those builds page for page."""
 """Features laid over a finished score from a random stream of their own, so a
 score generated without them is the same with ``extras=True`` until they are
 drawn. They came after the data sets of 2026-11 and 2026-12 were built; drawing
 them by default would change those builds page for page."""
+OPT_IN_FEATURES = frozenset({"rest_rhythms"})
+"""Features a random mix never draws unless a build asks for them (``feature_chance``):
+they came after the data sets of 2026-11 and 2026-12 were built, and drawing them
+by default would change those builds page for page."""
 
 # What each repeat structure brings with it.
 FORM_IMPLIES: dict[str, frozenset[str]] = {
@@ -295,15 +295,15 @@ ACCOMPANIMENT_SIMPLE = {
     "block": ("4:full", "4:chord"), "oompah": ("4:bass", "4:chord"),
     "alberti": ("8:low 8:high", "8:mid 8:high"), "broken": ("8:low 8:mid", "8:high 8:mid"),
     "offbeat": ("4:bass", "r8 8:chord"), "halves": ("2:full",), "held": ("measure:full",),
+    # (last, and drawn only with their feature: ACCOMPANIMENT_NEEDS)
+    "offbeat16": ("r8 16:chord 16:chord", "16:full r16 r8"), "pulse16": ("16:full r16 16:chord r16",),
 }
 ACCOMPANIMENT_COMPOUND = {
     "oompah": ("4:bass 8:chord", "4:chord 8:chord"), "broken": ("8:low 8:mid 8:high",),
     "block": ("4.:full", "4.:chord"), "held": ("measure:full",),
+    "offbeat16": ("8:bass r16 16:chord r16 16:chord",),
 }
-# Patterns drawn only with a feature (so the other features' draws stay as they were).
-ACCOMPANIMENT_SIMPLE["offbeat16"] = ("r8 16:chord 16:chord", "16:full r16 r8")
-ACCOMPANIMENT_SIMPLE["pulse16"] = ("16:full r16 16:chord r16",)
-ACCOMPANIMENT_COMPOUND["offbeat16"] = ("8:bass r16 16:chord r16 16:chord",)
+# Patterns drawn only with a feature, so that the draws without it stay as they were.
 ACCOMPANIMENT_NEEDS = {"offbeat16": "rest_rhythms", "pulse16": "rest_rhythms"}
 UPPER_ACCOMPANIMENT = ("block", "offbeat", "broken", "halves")  # piano right hand under a singer
 LOWER_ACCOMPANIMENT_UNDER_SINGER = ("oompah", "halves", "held", "block")
