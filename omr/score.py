@@ -899,10 +899,14 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
         m = measures[index]
         bar = m.bar
         where = {"page": m.page, "measure": index + 1}
+        # every staff of the system holds the same whole number of bars, as read: a
+        # barline missed on all of them, however narrow the measure (two half notes)
+        bars_held = _bars_held_by_all(m)
         for slot, sm in enumerate(m.staves):
             staff = m.graph.staves[m.staff_ids[slot]]
             middle = staff.line_y(2, 0.5 * (m.span.x0 + m.span.x1))
-            if total(sm.events) != bar and len(voice_lengths(sm.events, staff.staff_space)) == 1:
+            if total(sm.events) != bar and len(voice_lengths(sm.events, staff.staff_space)) == 1 \
+                    and not bars_held:
                 # one voice that a rest or note read two ways makes fill its measure
                 for line in implied.reread(sm.events, bar=bar):
                     report.infer("reread", line, staff=slot + 1, **where)
@@ -928,7 +932,7 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
             m.length = longest
             report.infer("pickup", f"the first measure is a pickup of {longest} quarter note(s)", **where)
         wide = m.span.x1 - m.span.x0 >= CUT_MIN_WIDTH * typical_width * int(longest / bar) / 2
-        if may_cut and wide and longest > bar and (longest / bar).denominator == 1:
+        if may_cut and (wide or bars_held) and longest > bar and (longest / bar).denominator == 1:
             parts = _split_at_bars(m, bar, int(longest / bar))
             if parts:
                 # a barline the detector missed: the measure is cut where every
@@ -1006,6 +1010,17 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                     for line in lines:
                         if not (m.pickup and not placed and voice > 1 and not v):
                             report.infer("restored_rest", line, staff=slot + 1, **where)
+
+
+def _bars_held_by_all(m: ReadMeasure) -> bool:
+    """Whether two or more staves each hold the same whole number (2 or more) of
+    bars: a barline the detector missed on every staff (each staff misreading its
+    notes to the same length is far less likely than one barline lost)."""
+    lengths = {total(sm.events) for sm in m.staves}
+    if len(m.staves) < 2 or len(lengths) != 1:
+        return False
+    bars = lengths.pop() / m.bar
+    return bars.denominator == 1 and bars >= 2
 
 
 def _majority_length(m: ReadMeasure) -> Fraction | None:

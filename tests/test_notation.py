@@ -1085,6 +1085,30 @@ def test_missed_barline_cut_only_where_the_measure_is_wide_enough():
     assert not any(w.kind == "missed_barline" for w in report.warnings)
 
 
+def test_missed_barline_across_a_system_is_cut_however_narrow():
+    # 2/4 on two staves; the barline between measures 2 and 3 is lost on both, and
+    # those two measures hold a half note each: narrower than the cut asks of one
+    # staff's measure, but every staff holding exactly two bars says a barline
+    up, low = Staff(top=TOP), Staff(top=TOP + 85, clef="clef_f")
+    for st in (up, low):
+        st.time(2, 4)
+    for m in range(5):
+        for st, p in ((up, 4), (low, 4)):
+            if m in (1, 2):
+                st.note(p + m, "h")
+            else:
+                st.note(p, "q")
+                st.note(p + 1, "q")
+            if m != 1:
+                st.barline("barline_final" if m == 4 else "barline_single")
+        up.x = low.x = max(up.x, low.x)
+    score, report, _ = transcribe(up, low, braced=True)
+    assert [len(r) for r in names(score)] == [2, 1, 1, 2, 2]
+    assert [len(r) for r in names(score, 1)] == [2, 1, 1, 2, 2]
+    assert any(w.kind == "missed_barline" for w in report.warnings)
+    assert_valid(score)
+
+
 def test_stem_taken_for_a_barline_before_the_final_one_makes_no_measure():
     s = Staff()
     _four_quarters(s, 4)
