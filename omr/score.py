@@ -931,14 +931,15 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
             m.pickup = True
             m.length = longest
             report.infer("pickup", f"the first measure is a pickup of {longest} quarter note(s)", **where)
-        wide = m.span.x1 - m.span.x0 >= CUT_MIN_WIDTH * typical_width * int(longest / bar) / 2
-        if may_cut and (wide or bars_held) and longest > bar and (longest / bar).denominator == 1:
-            parts = _split_at_bars(m, bar, int(longest / bar))
+        held = _whole_bars(longest, bar)
+        wide = m.span.x1 - m.span.x0 >= CUT_MIN_WIDTH * typical_width * held / 2
+        if may_cut and (wide or bars_held) and held >= 2:
+            parts = _split_at_bars(m, bar, held)
             if parts:
                 # a barline the detector missed: the measure is cut where every
                 # voice has a note starting on the bar
                 measures[index:index + 1] = parts
-                report.warn("missed_barline", f"a measure held {int(longest / bar)} bars; cut into "
+                report.warn("missed_barline", f"a measure held {held} bars; cut into "
                             f"{len(parts)} at the bar lines (a barline was not seen)", **where)
                 index -= 1
                 continue
@@ -1017,10 +1018,14 @@ def _bars_held_by_all(m: ReadMeasure) -> bool:
     bars: a barline the detector missed on every staff (each staff misreading its
     notes to the same length is far less likely than one barline lost)."""
     lengths = {total(sm.events) for sm in m.staves}
-    if len(m.staves) < 2 or len(lengths) != 1:
-        return False
-    bars = lengths.pop() / m.bar
-    return bars.denominator == 1 and bars >= 2
+    return len(m.staves) >= 2 and len(lengths) == 1 and _whole_bars(lengths.pop(), m.bar) >= 2
+
+
+def _whole_bars(length: Fraction, bar: Fraction) -> int:
+    """How many bars ``length`` (quarter notes) fills exactly; 0 when it is no whole
+    number of them."""
+    bars = Fraction(length) / bar
+    return int(bars) if bars.denominator == 1 else 0
 
 
 def _majority_length(m: ReadMeasure) -> Fraction | None:
