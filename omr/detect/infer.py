@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from omr import vocab
 from omr.detect.data import image_to_input
 from omr.detect.model import OUTPUT_STRIDE, Detector, ModelConfig
+from omr.detect.refine import settle_whole_half_rests
 from omr.detect.types import Detection, DetectionResult
 from omr.errors import ModelError, NoMusicError
 from omr.page import STAFF_SPACE_NORM
@@ -262,7 +263,8 @@ def detect(image, *, model: LoadedDetector | None = None,
     Where the page analysis was unsure of the quarter turn, the page is read both
     ways (see ``QUARTER_CHECK_RATIO``); where its clefs are weak, also upside down
     (``UPRIGHT_CLEF_SUM``). ``turned`` settles the quarter turn instead (see
-    :func:`omr.page.normalize`).
+    :func:`omr.page.normalize`). Whole and half rests are then classed by the
+    line they touch (:func:`omr.detect.refine.settle_whole_half_rests`).
 
     Raises :class:`omr.errors.ImageError` for an unreadable image and
     :class:`omr.errors.NoMusicError` when there are no staves.
@@ -286,6 +288,7 @@ def detect(image, *, model: LoadedDetector | None = None,
         other = detect_normalized(model, upside_down.image, threshold=threshold)
         if _turned_is_upright(normalized, other):
             page, normalized = upside_down, other
+    normalized = settle_whole_half_rests(normalized, page.image, staff_space=page.staff_space_norm)
     timings["network"] = time.perf_counter() - t
     t = time.perf_counter()
     boxes = np.array([d.box for d in normalized], np.float64).reshape(-1, 4)
