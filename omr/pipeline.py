@@ -191,9 +191,12 @@ EXCLUSIVE_ROLES = ("notehead", "rest", "accidental", "clef", "key", "time", "fla
 #: Roles that cannot sit on one another either: a time signature's digit is no
 #: note, rest or clef (an "8" read as a whole note too, a "2" as an F clef).
 SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef")
-#: A rest at the place of a surer beam is that beam (a sixteenth's short beam read
-#: as a half rest too: both are filled bars).
-BEAM_PLACE_ROLES = ("rest",)
+#: Symbols of a role at the place of a surer symbol of one of these classes are
+#: that symbol: a rest on a beam (a sixteenth's short beam read as a half rest too:
+#: both are filled bars), an augmentation dot on a staccato dot (the same round
+#: dot; a staccato dot beside the next note's head, as in a slurred run of
+#: eighths, would otherwise lengthen the note before it).
+YIELDS_PLACE_TO = {"rest": ("beam",), "dot": ("artic_staccato",)}
 
 
 #: Roles whose glyphs keep the other classes the detector saw at their place
@@ -237,19 +240,22 @@ def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
 
 def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     """Drop the weaker of two overlapping symbols of one role, or of two roles of
-    ``SHARED_PLACE_ROLES``, and the symbols of ``BEAM_PLACE_ROLES`` on a surer beam
-    (see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``)."""
+    ``SHARED_PLACE_ROLES``, and a symbol at the place of a surer one it yields to
+    (``YIELDS_PLACE_TO``: a rest on a beam, an augmentation dot on a staccato dot;
+    see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``)."""
     import numpy as np
 
     from omr.eval.detection import iou_matrix
 
     keep = [True] * len(symbols)
-    beams = [s for s in symbols if vocab.CLASSES[s.cls].role == "beam"]
-    on_beams = [i for i, s in enumerate(symbols) if vocab.CLASSES[s.cls].role in BEAM_PLACE_ROLES]
-    if beams and on_beams:
-        iou = iou_matrix(np.array([symbols[i].box for i in on_beams], float), np.array([b.box for b in beams], float))
-        for row, i in enumerate(on_beams):
-            if any(iou[row, j] > DUPLICATE_IOU and b.score > symbols[i].score for j, b in enumerate(beams)):
+    for role, classes in YIELDS_PLACE_TO.items():
+        surer = [s for s in symbols if s.cls in classes]
+        weaker = [i for i, s in enumerate(symbols) if vocab.CLASSES[s.cls].role == role]
+        if not surer or not weaker:
+            continue
+        iou = iou_matrix(np.array([symbols[i].box for i in weaker], float), np.array([b.box for b in surer], float))
+        for row, i in enumerate(weaker):
+            if any(iou[row, j] > DUPLICATE_IOU and b.score > symbols[i].score for j, b in enumerate(surer)):
                 keep[i] = False
     by_role: dict[str, list[int]] = {}
     for i, s in enumerate(symbols):

@@ -474,6 +474,18 @@ def test_a_rest_at_the_place_of_a_surer_beam_is_the_beam():
     assert suppress_duplicates([hook, sure]) == [hook, sure]
 
 
+def test_an_augmentation_dot_at_the_place_of_a_surer_staccato_dot_is_the_staccato():
+    # a slurred run of eighths with a staccato dot over each head: the detector
+    # scored the dot over the third head as an augmentation dot of the second too
+    staccato = Symbol("artic_staccato", (443, 184, 447, 188), 0.85)
+    dot = Symbol("augmentation_dot", (443, 184, 447, 188), 0.52)
+    dotted = Symbol("augmentation_dot", (520, 190, 524, 194), 0.8)  # a real one
+    assert suppress_duplicates([staccato, dot, dotted]) == [staccato, dotted]
+    # a dot surer than the staccato seen at its place stays a dot
+    sure = Symbol("augmentation_dot", (443, 184, 447, 188), 0.9)
+    assert suppress_duplicates([staccato, sure]) == [staccato, sure]
+
+
 def test_a_dot_at_the_end_of_a_ledger_line_through_a_note_is_no_dot():
     # a note on the first ledger line below a staff (top line y = 100), the ledger
     # line running on 0.8 spaces right of the head, where the detector saw a dot;
