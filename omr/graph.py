@@ -160,6 +160,9 @@ class Symbol:
     #: Other classes the detector gave this glyph, surest first (kept for time
     #: signature digits, rests and noteheads: which fits the measures settles them).
     alternatives: tuple[str, ...] = ()
+    #: Seen by the detector too faintly to be read (a flag): it only offers its
+    #: note another reading, which the measure settles.
+    doubtful: bool = False
 
 
 @dataclass
@@ -180,6 +183,8 @@ class Node:
     levels: int | None = None
     #: Other readings of the glyph, surest first (see ``Symbol.alternatives``).
     alternatives: tuple[str, ...] = ()
+    #: Only another reading of what it is linked to (see ``Symbol.doubtful``).
+    doubtful: bool = False
 
     def __post_init__(self):
         self.role = vocab.CLASSES[self.cls].role  # what the symbol is to the graph (omr.vocab.ROLES)
@@ -266,7 +271,8 @@ class StaffGraph:
                        **({"position": n.position} if n.position is not None else {}),
                        **({"text": n.text} if n.text else {}),
                        **({"levels": n.levels} if n.levels is not None else {}),
-                       **({"alternatives": list(n.alternatives)} if n.alternatives else {})} for n in self.nodes],
+                       **({"alternatives": list(n.alternatives)} if n.alternatives else {}),
+                       **({"doubtful": True} if n.doubtful else {})} for n in self.nodes],
             "edges": [[e.src, e.dst, e.kind] for e in self.edges],
             "staves": [{"index": s.index, "system": s.system, "x0": round(float(s.x0), 2),
                         "x1": round(float(s.x1), 2), "staff_space": round(float(s.staff_space), 3),
@@ -285,7 +291,8 @@ class StaffGraph:
                         line_thickness=s["line_thickness"], system=s["system"]) for s in d["staves"]]
         nodes = [Node(id=n["id"], cls=n["cls"], box=tuple(n["box"]), score=n["score"],
                       text=n.get("text", ""), staff=n["staff"], position=n.get("position"),
-                      levels=n.get("levels"), alternatives=tuple(n.get("alternatives", ())))
+                      levels=n.get("levels"), alternatives=tuple(n.get("alternatives", ())),
+                      doubtful=bool(n.get("doubtful", False)))
                  for n in d["nodes"]]
         edges = [Edge(int(a), int(b), k) for a, b, k in d["edges"]]
         return cls(nodes=nodes, edges=edges, staves=staves, systems=[list(s) for s in d["systems"]],
@@ -324,7 +331,7 @@ def build_graph(symbols: list[Symbol], staves: list[Staff],
     ss = float(np.median([s.staff_space for s in staves])) if staves else 10.0
     symbols = merge_stem_pieces(symbols, ss)
     nodes = [Node(id=i, cls=s.cls, box=tuple(float(v) for v in s.box), score=float(s.score), text=s.text,
-                  alternatives=tuple(s.alternatives)) for i, s in enumerate(symbols)]
+                  alternatives=tuple(s.alternatives), doubtful=s.doubtful) for i, s in enumerate(symbols)]
     g = StaffGraph(nodes=nodes, edges=[], staves=staves, systems=systems, width=float(width))
     if not staves:
         return g
@@ -1049,9 +1056,10 @@ def _ink_runs(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _beamable(g: StaffGraph, stem: Node) -> bool:
-    """A stem of black noteheads with no flag (only those are beamed)."""
+    """A stem of black noteheads with no flag (only those are beamed; a doubtful
+    flag may be a beam's end)."""
     heads = stem_heads(g, stem.id)
-    return bool(heads) and not g.targets(stem.id, "flag") and stem.staff >= 0 \
+    return bool(heads) and all(g.nodes[f].doubtful for f in g.targets(stem.id, "flag")) and stem.staff >= 0 \
         and all(g.nodes[h].cls in ("notehead_black", "notehead_black_cue") for h in heads)
 
 

@@ -126,7 +126,8 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
-    g = build_graph(symbols, staves, [s.staves for s in systems], width=binary.shape[1])
+    g = build_graph(symbols + doubtful_flags(doubtful, symbols), staves, [s.staves for s in systems],
+                    width=binary.shape[1])
     add_image_stem_heads(g, binary)
     add_image_beams(g, line_free)
     measure_beam_levels(g, line_free)
@@ -236,6 +237,25 @@ def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
                         and o.score >= ratio * s.score:
                     alts.append(o.cls)
             s.alternatives = tuple(alts)
+
+
+def doubtful_flags(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> list[Symbol]:
+    """The flags among ``doubtful`` (seen, too faintly to read) that overlap no
+    flag of ``symbols`` (by ``DUPLICATE_IOU``), marked ``doubtful``: a stem they
+    hang from may be read as flagged where the measure then fills (on a small or
+    blurred photo an eighth's flag is often scored under ``PARSE_THRESHOLD``)."""
+    import dataclasses
+
+    import numpy as np
+
+    from omr.eval.detection import iou_matrix
+
+    faint = [s for s in doubtful if vocab.CLASSES[s.cls].role == "flag" and s.cls != "grace_slash"]
+    sure = [s for s in symbols if vocab.CLASSES[s.cls].role == "flag"]
+    if faint and sure:
+        iou = iou_matrix(np.array([s.box for s in faint], float), np.array([s.box for s in sure], float))
+        faint = [s for s, row in zip(faint, iou) if not (row > DUPLICATE_IOU).any()]
+    return [dataclasses.replace(s, doubtful=True) for s in faint]
 
 
 def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:

@@ -661,7 +661,9 @@ def _rich_graph():
     sharp = Symbol("accidental_sharp", (h.box[0] - 10, cy(h) - 13.85, h.box[0] - 2, cy(h) + 13.85))
     syl = Symbol("lyric_syllable", (108, TOP + 53, 130, TOP + 70), text="dá")
     three = Symbol("time_3", (10, TOP, 25, TOP + 20), 0.4, alternatives=("time_4", "time_2"))
-    return graph(heads + stems + beams + [sharp, h, stem_up(h), _dot(h.box[2] + 3, cy(h)), syl, three])
+    up = stem_up(h)
+    faint = Symbol("flag_8th", (up.box[0], up.box[1], up.box[0] + 10.5, up.box[1] + 32.7), 0.3, doubtful=True)
+    return graph(heads + stems + beams + [sharp, h, up, faint, _dot(h.box[2] + 3, cy(h)), syl, three])
 
 
 def test_json_round_trip():
@@ -670,9 +672,10 @@ def test_json_round_trip():
     assert len(g.edges) >= 6
     d = json.loads(g.to_json())
     g2 = StaffGraph.from_dict(d)
-    assert [(n.id, n.cls, n.staff, n.position, n.text, n.alternatives) for n in g2.nodes] == \
-        [(n.id, n.cls, n.staff, n.position, n.text, n.alternatives) for n in g.nodes]
+    assert [(n.id, n.cls, n.staff, n.position, n.text, n.alternatives, n.doubtful) for n in g2.nodes] == \
+        [(n.id, n.cls, n.staff, n.position, n.text, n.alternatives, n.doubtful) for n in g.nodes]
     assert any(n.alternatives == ("time_4", "time_2") for n in g2.nodes)
+    assert [n.cls for n in g2.nodes if n.doubtful] == ["flag_8th"]
     for a, b in zip(g.nodes, g2.nodes):
         assert np.allclose(a.box, b.box, atol=0.01)
         assert b.score == pytest.approx(a.score)

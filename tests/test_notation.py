@@ -1587,6 +1587,29 @@ def test_two_blurred_half_notes_read_as_black_take_the_readings_that_fill_the_me
     assert "reread" in kinds(report)
     assert "restored_rest" not in kinds(report)
 
+@pytest.mark.parametrize("first, fills", [(1, True), (0, False)])
+def test_a_faint_flag_is_read_where_the_measure_then_fills(first, fills):
+    # a small photo: the first eighth's flag seen too faintly to read (a doubtful
+    # flag); it is read where the measure needs it (dotted quarter, eighth, dotted
+    # quarter, eighth), not where the measure is full without it (four quarters)
+    s = Staff(time=(4, 4))
+    s.note(5, dots=first)
+    faint = s.note(4, "8")
+    s.note(5, dots=first)
+    s.note(4, "8" if first else "q")
+    flag = next(sym for sym in s.symbols if sym.cls == "flag_8th")
+    flag.doubtful = True
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert faint.stem is not None
+    if fills:
+        assert rhythm(score)[0] == [(0.0, 1.5), (1.5, 0.5), (2.0, 1.5), (3.5, 0.5)]
+    else:
+        assert rhythm(score)[0] == [(0.0, 1.0), (1.0, 1.0), (2.0, 1.0), (3.0, 1.0)]
+    assert ("reread" in kinds(report)) == fills
+    assert "overfull" not in kinds(report)
+
+
 @pytest.mark.parametrize("also, length", [(("notehead_whole",), 4.0), ((), 2.0)])
 def test_a_whole_chord_read_as_half_takes_the_reading_that_fills_the_measure(also, length):
     # a blurred whole-note chord (no stem) read as half noteheads, and almost as

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import add_alternatives, drop_creases, image_barlines, read_octave_marks, suppress_duplicates
+from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, image_barlines, read_octave_marks,
+                          suppress_duplicates)
 
 SS = 10.0
 
@@ -486,6 +487,16 @@ def test_an_augmentation_dot_at_the_place_of_a_surer_staccato_dot_is_the_staccat
     assert suppress_duplicates([staccato, sure]) == [staccato, sure]
 
 
+def test_faint_flags_are_offered_as_doubtful_unless_a_sure_flag_is_there():
+    sure = Symbol("flag_8th", (300, 100, 310, 133), 0.8)
+    faint = Symbol("flag_8th", (400, 100, 410, 133), 0.28)
+    also = Symbol("flag_16th", (300, 101, 310, 134), 0.3)   # the sure flag seen as a 16th's
+    head = Symbol("notehead_black", (500, 100, 511, 110), 0.3)
+    offered = doubtful_flags([faint, also, head], [sure])
+    assert [(s.cls, s.box, s.doubtful) for s in offered] == [("flag_8th", faint.box, True)]
+    assert not faint.doubtful  # the detector's symbol is left as it was
+
+
 def test_a_dot_at_the_end_of_a_ledger_line_through_a_note_is_no_dot():
     # a note on the first ledger line below a staff (top line y = 100), the ledger
     # line running on 0.8 spaces right of the head, where the detector saw a dot;
@@ -507,3 +518,4 @@ def test_a_dot_at_the_end_of_a_ledger_line_through_a_note_is_no_dot():
     # a dot on the line's place but parted from the head by paper stays
     ink[160, 214] = False
     assert drop_ledger_stub_dots(symbols, ink, [staff]) == symbols
+

@@ -253,8 +253,11 @@ class _Components:
         self.parent[self.root(i)] = self.root(j)
 
 
-def _flag_halvings(g: StaffGraph, stem: int) -> int:
-    return max([FLAG_HALVINGS.get(g.nodes[f].cls, 0) for f in g.targets(stem, "flag")] or [0])
+def _flag_halvings(g: StaffGraph, stem: int, *, doubtful: bool = False) -> int:
+    """How many times the flags of ``stem`` halve its note: its sure flags', or with
+    ``doubtful``, its doubtful flags' (``Node.doubtful``)."""
+    return max([FLAG_HALVINGS.get(g.nodes[f].cls, 0) for f in g.targets(stem, "flag")
+                if g.nodes[f].doubtful == doubtful] or [0])
 
 
 def _has_slash(g: StaffGraph, stem: int) -> bool:
@@ -314,11 +317,14 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
         flags = _flag_halvings(g, stem)
         base = base_duration(kind, beams=beams, flags=flags)
         alternatives = ()
-        if len(hs) == 1 and not beams and not flags:
-            # a stemmed notehead read two ways: black or half (a whole has no stem)
-            alternatives = tuple(dict.fromkeys(
-                NOTEHEAD_QUARTERS[c] for c in hs[0].alternatives
-                if NOTEHEAD_QUARTERS.get(c) in (Fraction(1), Fraction(2)) and NOTEHEAD_QUARTERS[c] != base))
+        if not beams and not flags:
+            # a flag seen too faintly to read (a small or blurred photo), and a
+            # stemmed notehead read two ways: black or half (a whole has no stem)
+            faint = _flag_halvings(g, stem, doubtful=True)
+            flagged = (base_duration(kind, flags=faint),) if faint else ()
+            heads = [NOTEHEAD_QUARTERS[c] for c in hs[0].alternatives
+                     if NOTEHEAD_QUARTERS.get(c) in (Fraction(1), Fraction(2))] if len(hs) == 1 else []
+            alternatives = tuple(q for q in dict.fromkeys(flagged + tuple(heads)) if q != base)
         elif beams != boxes:
             # the image showed more beam lines than the detector's boxes (blur can
             # merge a stem's end with a slur or a neighbour's beam): the boxes' count
