@@ -500,10 +500,29 @@ def drop_open_barlines(symbols: list[Symbol], binary, staves) -> list[Symbol]:
 #: joined by unbroken ink along its middle rows to a notehead at most
 #: ``LEDGER_STUB_REACH_SS`` to its left (centres within ``LEDGER_STUB_DY_SS`` of one
 #: another's height), is the end of the ledger line through that notehead (a note
-#: on a ledger line read as dotted).
+#: on a ledger line read as dotted). Between two staves, the line's place may be
+#: the farther staff's (their lines' places need not agree) where the ledger line
+#: also shows left of the head, as far out as the dot, as a line: in the outer half
+#: of those columns the ink is at most ``LEDGER_STUB_THICK_SS`` high (a dot in a
+#: space of the nearer staff has no line beside the head's other side; an
+#: accidental there is taller).
 LEDGER_STUB_LINE_SS = 0.15
 LEDGER_STUB_REACH_SS = 1.5
 LEDGER_STUB_DY_SS = 0.75
+LEDGER_STUB_THICK_SS = 0.5
+
+
+def _ink_run_height(column, y: int) -> int:
+    """Rows of the run of ink in ``column`` through row ``y`` or a row next to it (0: none)."""
+    hits = [r for r in (y, y - 1, y + 1) if 0 <= r < len(column) and column[r]]
+    if not hits:
+        return 0
+    top = bottom = hits[0]
+    while top > 0 and column[top - 1]:
+        top -= 1
+    while bottom < len(column) - 1 and column[bottom + 1]:
+        bottom += 1
+    return bottom - top + 1
 
 
 def drop_ledger_stub_dots(symbols: list[Symbol], ink, staves) -> list[Symbol]:
@@ -512,27 +531,45 @@ def drop_ledger_stub_dots(symbols: list[Symbol], ink, staves) -> list[Symbol]:
     lines (ledger lines stay)."""
     from omr.staff import off_line
 
+    import numpy as np
+
     if not staves:
         return symbols
-    staff_of = _nearest_staff(staves)
+    centres = np.array([s.center_y for s in staves])
     heads = [s for s in symbols if vocab.CLASSES[s.cls].role == "notehead"]
 
     def stub(dot: Symbol) -> bool:
         cx, cy = 0.5 * (dot.box[0] + dot.box[2]), 0.5 * (dot.box[1] + dot.box[3])
-        staff = staves[staff_of(dot)]
-        ss = staff.staff_space
-        if off_line(float(staff.position(cx, cy))) >= 2 * LEDGER_STUB_LINE_SS:
+        on_line = [off_line(float(staves[i].position(cx, cy))) < 2 * LEDGER_STUB_LINE_SS
+                   for i in np.argsort(np.abs(centres - cy))[:2]]  # the nearer staff first
+        if not any(on_line):
             return False  # (as graph._link_dots' DOT_ON_LINE rule, which needs no image)
+        ss = staves[int(np.argmin(np.abs(centres - cy)))].staff_space
         left = [h for h in heads if h.box[2] <= dot.box[0] + 2  # (px: boxes may touch)
                 and dot.box[0] - h.box[2] < LEDGER_STUB_REACH_SS * ss
                 and abs(0.5 * (h.box[1] + h.box[3]) - cy) < LEDGER_STUB_DY_SS * ss]
         if not left:
             return False
-        a = int(round(max(h.box[2] for h in left))) - 1
+        head = max(left, key=lambda h: h.box[2])
+        a = int(round(head.box[2])) - 1
         b = int(round(dot.box[0])) + 1
         y = int(round(cy))
-        rows = ink[max(0, y - 1):y + 2, max(0, a):max(a + 1, b)]
-        return bool(rows.size) and bool(rows.any(axis=0).all())
+
+        def inked(x0: int, x1: int) -> bool:  # every column of x0..x1 inked along the middle rows
+            rows = ink[max(0, y - 1):y + 2, max(0, x0):max(x0 + 1, x1)]
+            return bool(rows.size) and bool(rows.any(axis=0).all())
+
+        if not inked(a, b):
+            return False
+        if on_line[0]:
+            return True
+        # on the farther staff's line place only: the ledger line also left of the head
+        reach = int(round(dot.box[2] - head.box[2]))
+        x0, x1 = int(round(head.box[0])) - reach, int(round(head.box[0])) + 1
+        if x0 < 0 or not inked(x0, x1):
+            return False
+        return all(_ink_run_height(ink[:, x], y) <= LEDGER_STUB_THICK_SS * ss
+                   for x in range(x0, x0 + (x1 - x0 + 1) // 2))
 
     return [s for s in symbols if not (s.cls == "augmentation_dot" and stub(s))]
 

@@ -519,3 +519,30 @@ def test_a_dot_at_the_end_of_a_ledger_line_through_a_note_is_no_dot():
     ink[160, 214] = False
     assert drop_ledger_stub_dots(symbols, ink, [staff]) == symbols
 
+
+def test_a_ledger_line_end_between_two_staves_is_no_dot_on_either_staffs_lines():
+    # a bass note on the second ledger line below its staff (y = 160), nearer the
+    # middle of the staff below, whose lines' places fall elsewhere (its top line
+    # at y = 175: the ledger line's place is a space of that staff's)
+    from omr.pipeline import drop_ledger_stub_dots
+
+    upper = straight_staff(0, x0=40, x1=560, top=100, staff_space=SS)
+    lower = straight_staff(1, x0=40, x1=560, top=175, staff_space=SS)
+    ink = np.zeros((260, 600), bool)
+    ink[[150, 160], 190:222] = True              # two ledger lines, x 190..221
+    ink[156:165, 200:213] = True                 # the notehead on the second
+    head = Symbol("notehead_black", (200, 155, 213, 165), 0.9)
+    stub = Symbol("augmentation_dot", (216, 158, 221, 163), 0.5)
+    assert drop_ledger_stub_dots([head, stub], ink, [upper, lower]) == [head]
+    # by the lower staff's lines alone, the ledger line's place is a space
+    assert drop_ledger_stub_dots([head, stub], ink, [lower]) == [head, stub]
+    # a dotted note in a space of the lower staff (the upper's line place), its dot
+    # touching it: no line runs out left of the head, so the dot stays
+    ink[156:165, 300:313] = True
+    ink[158:163, 313:318] = True
+    dotted = Symbol("notehead_black", (300, 155, 313, 165), 0.9)
+    dot = Symbol("augmentation_dot", (313, 158, 318, 163), 0.7)
+    assert drop_ledger_stub_dots([dotted, dot], ink, [upper, lower]) == [dotted, dot]
+    # ... nor where a flat, blurred on to the head, stands left of it: taller than a line
+    ink[144:166, 290:300] = True
+    assert drop_ledger_stub_dots([dotted, dot], ink, [upper, lower]) == [dotted, dot]
