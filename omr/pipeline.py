@@ -433,13 +433,20 @@ def _touches(d: Symbol, x: float, gap: float) -> bool:
     return d.box[0] < x < d.box[2] or min(abs(d.box[0] - x), abs(d.box[2] - x)) < gap
 
 
-def _nearest_staff(staves) -> Callable[[Symbol], int]:
-    """A function giving the index of the staff whose middle lies nearest a
-    symbol's middle, up or down."""
+def _staves_by_distance(staves) -> Callable[[Symbol], list[int]]:
+    """A function giving the indices of the staves by how near their middles lie to
+    a symbol's middle, up or down, the nearest first (of equally near ones, the first)."""
     import numpy as np
 
     centres = np.array([s.center_y for s in staves])
-    return lambda sym: int(np.argmin(np.abs(centres - 0.5 * (sym.box[1] + sym.box[3]))))
+    return lambda sym: np.argsort(np.abs(centres - 0.5 * (sym.box[1] + sym.box[3])), kind="stable").tolist()
+
+
+def _nearest_staff(staves) -> Callable[[Symbol], int]:
+    """A function giving the index of the staff whose middle lies nearest a
+    symbol's middle, up or down."""
+    by_distance = _staves_by_distance(staves)
+    return lambda sym: by_distance(sym)[0]
 
 
 #: A barline crosses its whole staff. A detected one whose box leaves more than
@@ -531,20 +538,18 @@ def drop_ledger_stub_dots(symbols: list[Symbol], ink, staves) -> list[Symbol]:
     lines (ledger lines stay)."""
     from omr.staff import off_line
 
-    import numpy as np
-
     if not staves:
         return symbols
-    centres = np.array([s.center_y for s in staves])
+    by_distance = _staves_by_distance(staves)
     heads = [s for s in symbols if vocab.CLASSES[s.cls].role == "notehead"]
 
     def stub(dot: Symbol) -> bool:
         cx, cy = 0.5 * (dot.box[0] + dot.box[2]), 0.5 * (dot.box[1] + dot.box[3])
-        on_line = [off_line(float(staves[i].position(cx, cy))) < 2 * LEDGER_STUB_LINE_SS
-                   for i in np.argsort(np.abs(centres - cy))[:2]]  # the nearer staff first
+        near = [staves[i] for i in by_distance(dot)[:2]]  # the nearer staff first
+        on_line = [off_line(float(s.position(cx, cy))) < 2 * LEDGER_STUB_LINE_SS for s in near]
         if not any(on_line):
             return False  # (as graph._link_dots' DOT_ON_LINE rule, which needs no image)
-        ss = staves[int(np.argmin(np.abs(centres - cy)))].staff_space
+        ss = near[0].staff_space
         left = [h for h in heads if h.box[2] <= dot.box[0] + 2  # (px: boxes may touch)
                 and dot.box[0] - h.box[2] < LEDGER_STUB_REACH_SS * ss
                 and abs(0.5 * (h.box[1] + h.box[3]) - cy) < LEDGER_STUB_DY_SS * ss]

@@ -4,6 +4,7 @@ on small hand-made pages (normalized frame, 10 px per staff space)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from omr.graph import Symbol, straight_staff
 from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, image_barlines, read_octave_marks,
@@ -464,27 +465,21 @@ def test_a_barline_left_open_is_kept_where_the_other_staff_has_one_at_its_x():
     assert drop_open_barlines(bars + faint[1:], binary, staves) == bars
 
 
-def test_a_rest_at_the_place_of_a_surer_beam_is_the_beam():
+@pytest.mark.parametrize("surer, weaker, elsewhere, sure", [
     # a sixteenth's short beam, read as a half rest too (both are filled bars)
-    hook = Symbol("beam", (424, 358, 449, 372), 0.82)
-    rest = Symbol("rest_half", (424, 358, 449, 372), 0.36)
-    elsewhere = Symbol("rest_half", (500, 358, 525, 372), 0.36)
-    assert suppress_duplicates([hook, rest, elsewhere]) == [hook, elsewhere]
-    # a rest surer than the beam seen at its place stays a rest
-    sure = Symbol("rest_whole", (424, 358, 449, 372), 0.9)
-    assert suppress_duplicates([hook, sure]) == [hook, sure]
-
-
-def test_an_augmentation_dot_at_the_place_of_a_surer_staccato_dot_is_the_staccato():
+    (Symbol("beam", (424, 358, 449, 372), 0.82), ("rest_half", 0.36),
+     Symbol("rest_half", (500, 358, 525, 372), 0.36), ("rest_whole", 0.9)),
     # a slurred run of eighths with a staccato dot over each head: the detector
     # scored the dot over the third head as an augmentation dot of the second too
-    staccato = Symbol("artic_staccato", (443, 184, 447, 188), 0.85)
-    dot = Symbol("augmentation_dot", (443, 184, 447, 188), 0.52)
-    dotted = Symbol("augmentation_dot", (520, 190, 524, 194), 0.8)  # a real one
-    assert suppress_duplicates([staccato, dot, dotted]) == [staccato, dotted]
-    # a dot surer than the staccato seen at its place stays a dot
-    sure = Symbol("augmentation_dot", (443, 184, 447, 188), 0.9)
-    assert suppress_duplicates([staccato, sure]) == [staccato, sure]
+    (Symbol("artic_staccato", (443, 184, 447, 188), 0.85), ("augmentation_dot", 0.52),
+     Symbol("augmentation_dot", (520, 190, 524, 194), 0.8), ("augmentation_dot", 0.9)),
+], ids=["rest_on_beam", "dot_on_staccato"])
+def test_a_symbol_at_the_place_of_a_surer_one_it_yields_to_is_that_one(surer, weaker, elsewhere, sure):
+    at_its_place = Symbol(weaker[0], surer.box, weaker[1])
+    assert suppress_duplicates([surer, at_its_place, elsewhere]) == [surer, elsewhere]
+    # one surer than the symbol seen at its place stays
+    surest = Symbol(sure[0], surer.box, sure[1])
+    assert suppress_duplicates([surer, surest]) == [surer, surest]
 
 
 def test_faint_flags_are_offered_as_doubtful_unless_a_sure_flag_is_there():

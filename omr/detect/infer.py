@@ -288,9 +288,9 @@ def detect(image, *, model: LoadedDetector | None = None,
         other = detect_normalized(model, upside_down.image, threshold=threshold)
         if _turned_is_upright(normalized, other):
             page, normalized = upside_down, other
-    normalized = settle_whole_half_rests(normalized, page.image, staff_space=page.staff_space_norm)
     timings["network"] = time.perf_counter() - t
     t = time.perf_counter()
+    normalized = settle_whole_half_rests(normalized, page.image, staff_space=page.staff_space_norm)
     boxes = np.array([d.box for d in normalized], np.float64).reshape(-1, 4)
     original = page.boxes_to_original(boxes) if len(boxes) else boxes
     detections = [Detection(d.cls, tuple(float(v) for v in b), d.score)

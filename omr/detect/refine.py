@@ -68,9 +68,10 @@ def rest_edge_ink(gray: np.ndarray, box: tuple[float, float, float, float], *,
     bottom_rows = np.arange(int(np.floor(y1 - reach)), int(np.ceil(y1 + reach)) + 1)
     if not len(cols) or top_rows[0] < 0 or bottom_rows[-1] >= h:
         return None
-    dark = 255.0 - gray[:, cols].astype(np.float64)
-    return (float(np.median(dark[top_rows], axis=1).max()),
-            float(np.median(dark[bottom_rows], axis=1).max()))
+    def darkest(rows: np.ndarray) -> float:  # of the rows, by their median over the strips
+        return float(np.median(255.0 - gray[np.ix_(rows, cols)].astype(np.float64), axis=1).max())
+
+    return darkest(top_rows), darkest(bottom_rows)
 
 
 def whole_or_half(top: float, bottom: float) -> str | None:
