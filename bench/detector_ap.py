@@ -10,6 +10,11 @@ learns (``omr.vocab`` ``detected=True``; ``staff`` and ``system`` are skipped). 
 image goes through ``omr.detect.infer.detect`` (photo in, detections in the photo's
 own pixels out) and is scored with :func:`omr.eval.detection.evaluate`.
 
+Symbols of one class that the record gives twice at the same place are one glyph on
+the page (verovio prints a whole rest per voice where both voices of a staff rest)
+and count once (:func:`omr.eval.detection.merge_coincident`); the output says how
+many were merged, and ``--keep-coincident`` scores every record symbol instead.
+
 Prints, per variant, a markdown table of AP per class (grouped by graph role, in
 ``omr.vocab`` order), the mAP per role and overall, and the target check of the
 detector issue: on camera pages the groups noteheads, rests, accidentals (on notes:
@@ -40,7 +45,7 @@ from bench_util import json_safe
 from omr import vocab
 from omr.detect.data import camera_staff_space
 from omr.errors import OmrError
-from omr.eval.detection import evaluate, widen_thin
+from omr.eval.detection import evaluate, merge_coincident, widen_thin
 
 VARIANT_CHOICES = ("clean", "camera", "both")
 #: Target of the detector issue: these groups need AP >= TARGET_AP on camera pages.
@@ -192,6 +197,9 @@ def main(argv=None) -> int:
     parser.add_argument("--min-box-ss", type=float, default=0.0,
                         help="widen reference and detected boxes thinner than this many "
                              "staff spaces before matching (0: plain AP)")
+    parser.add_argument("--keep-coincident", action="store_true",
+                        help="score every record symbol, also a second copy drawn at the "
+                             "same place (by default such copies count once)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
@@ -201,6 +209,13 @@ def main(argv=None) -> int:
     if not items:
         sys.exit(f"no {' or '.join(variants)} images in {args.data}"
                  f"{f' (first {args.limit} pages)' if args.limit else ''}")
+
+    merged: dict[str, dict[str, int]] = {v: {} for v in variants}
+    if not args.keep_coincident:
+        for item in items:
+            (item["reference"],), dropped = merge_coincident([item["reference"]])
+            for cls, n in dropped.items():
+                merged[item["variant"]][cls] = merged[item["variant"]].get(cls, 0) + n
 
     import torch
 
@@ -228,8 +243,8 @@ def main(argv=None) -> int:
 
     out = {"data": str(args.data), "splits": splits, "checkpoint": str(args.checkpoint or "shipped"),
            "iou_threshold": args.iou, "page_analysis": args.page_analysis,
-           "min_box_ss": args.min_box_ss, "median_seconds_per_image": statistics.median(seconds),
-           "variants": {}}
+           "min_box_ss": args.min_box_ss, "keep_coincident": args.keep_coincident,
+           "median_seconds_per_image": statistics.median(seconds), "variants": {}}
     for variant in variants:
         picked = [i for i, item in enumerate(items) if item["variant"] == variant]
         if not picked:
@@ -240,7 +255,12 @@ def main(argv=None) -> int:
         checks = target_check(scores)
         bad = [f for f in failures if f["variant"] == variant]
         print_variant(variant, scores, checks, len(picked), bad, args.iou)
+        if merged[variant]:
+            print(f"\nsecond copies at one place, counted once: "
+                  f"{', '.join(f'{c} {n}' for c, n in sorted(merged[variant].items()))} "
+                  "(`--keep-coincident` scores them)")
         out["variants"][variant] = {"images": len(picked), "failures": bad,
+                                    "coincident_merged": merged[variant],
                                     "scores": dict(scores), "target_check": checks}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

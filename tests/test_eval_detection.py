@@ -12,7 +12,8 @@ import pytest
 
 from omr.errors import ParameterError
 from omr.eval import detection
-from omr.eval.detection import average_precision, evaluate, iou_matrix, match, validate
+from omr.eval.detection import (average_precision, evaluate, iou_matrix, match, merge_coincident,
+                                validate)
 
 HEAD = "notehead_black"
 A = (10.0, 10.0, 20.0, 18.0)
@@ -175,3 +176,28 @@ def test_bad_thresholds():
         average_precision([[]], [[]], HEAD, iou_threshold=1.5)
     with pytest.raises(ParameterError):
         evaluate([[]], [[]], score_threshold=float("nan"))
+
+
+def test_a_symbol_drawn_twice_at_one_place_is_one_reference():
+    """Two voices' whole rests printed on top of each other are one glyph: merged,
+    a detector that finds it scores AP 1 instead of 0.5; a symbol merely near
+    another of its class, or another class at the same place, stays."""
+    rest, near = (10.0, 10.0, 22.0, 15.0), (13.0, 10.0, 25.0, 15.0)   # IoU 0.6
+    ref = [[("rest_whole", rest), {"cls": "rest_whole", "box": list(rest)},
+            ("rest_whole", near), ("rest_half", rest)]]
+    est = [[("rest_whole", rest, 0.9), ("rest_whole", near, 0.8), ("rest_half", rest, 0.7)]]
+    merged, dropped = merge_coincident(ref)
+    assert dropped == {"rest_whole": 1}
+    assert merged == [[ref[0][0], ref[0][2], ref[0][3]]]
+    assert average_precision(ref, est, "rest_whole") == pytest.approx(2 / 3)
+    assert average_precision(merged, est, "rest_whole") == 1.0
+    assert merge_coincident(ref, iou_threshold=0.5)[1] == {"rest_whole": 2}
+
+
+def test_merge_coincident_rejects_bad_input():
+    with pytest.raises(ParameterError, match="iou_threshold"):
+        merge_coincident([[]], iou_threshold=0.0)
+    with pytest.raises(ParameterError, match=r"reference\[0\]\[0\]"):
+        merge_coincident([[("rest_whole", (5, 0, 0, 5))]])
+    with pytest.raises(ParameterError, match="one list of symbols per image"):
+        merge_coincident("rest_whole")
