@@ -110,7 +110,8 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     # that still veto, confirm or offer another reading
     seen = [Symbol(d.cls, d.box, d.score) for d in result.normalized
             if d.score >= VETO_SCORE and d.cls in vocab.CLASSES]
-    symbols = suppress_duplicates([s for s in seen if s.score >= PARSE_THRESHOLD])
+    symbols = suppress_duplicates(parenthesised_keys_as_accidentals(
+        [s for s in seen if s.score >= PARSE_THRESHOLD], seen, staff_space=page.staff_space_norm))
     doubtful = [s for s in seen if s.score < PARSE_THRESHOLD]
     # lines through a staff; a stem is none (it confirms no weak barline)
     stem_ends = Columns([s for s in symbols if vocab.CLASSES[s.cls].role in STEM_END_ROLES])
@@ -577,6 +578,40 @@ def drop_ledger_stub_dots(symbols: list[Symbol], ink, staves) -> list[Symbol]:
                    for x in range(x0, x0 + (x1 - x0 + 1) // 2))
 
     return [s for s in symbols if not (s.cls == "augmentation_dot" and stub(s))]
+
+
+#: A key signature is never printed in parentheses: a key accidental with a
+#: parenthesis on each side, each within this many staff spaces of it, is a
+#: courtesy accidental ("(#)") that the detector read as a key accidental. One
+#: right after a system's clef would otherwise be taken for the key and carried on
+#: to the systems after it.
+PAREN_REACH_SS = 0.5
+
+
+def parenthesised_keys_as_accidentals(symbols: list[Symbol], parens: Sequence[Symbol], *,
+                                      staff_space: float) -> list[Symbol]:
+    """``symbols`` with each key accidental that stands between two of ``parens``
+    (``accidental_paren`` symbols, doubtful ones too; see :data:`PAREN_REACH_SS`)
+    read as the accidental of its sign (``key_sharp`` as ``accidental_sharp``); where
+    the detector also saw that accidental there, :func:`suppress_duplicates` then
+    keeps the surer of the two."""
+    import dataclasses
+
+    parens = [p for p in parens if p.cls == "accidental_paren"]
+    reach = PAREN_REACH_SS * staff_space
+
+    def beside(key: Symbol, p: Symbol) -> bool:  # level with the key (by half its height)
+        overlap = min(key.box[3], p.box[3]) - max(key.box[1], p.box[1])
+        return overlap > 0.5 * min(key.box[3] - key.box[1], p.box[3] - p.box[1])
+
+    def enclosed(key: Symbol) -> bool:
+        cx = 0.5 * (key.box[0] + key.box[2])
+        left = any(beside(key, p) and p.box[2] < cx and key.box[0] - p.box[2] < reach for p in parens)
+        right = any(beside(key, p) and p.box[0] > cx and p.box[0] - key.box[2] < reach for p in parens)
+        return left and right
+
+    return [dataclasses.replace(s, cls=s.cls.replace("key_", "accidental_", 1))
+            if vocab.CLASSES[s.cls].role == "key" and enclosed(s) else s for s in symbols]
 
 
 #: A detected barline less confident than this is kept only where the image shows

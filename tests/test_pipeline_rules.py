@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, image_barlines, read_octave_marks,
-                          suppress_duplicates)
+from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, image_barlines,
+                          parenthesised_keys_as_accidentals, read_octave_marks, suppress_duplicates)
 
 SS = 10.0
 
@@ -541,3 +541,25 @@ def test_a_ledger_line_end_between_two_staves_is_no_dot_on_either_staffs_lines()
     # ... nor where a flat, blurred on to the head, stands left of it: taller than a line
     ink[144:166, 290:300] = True
     assert drop_ledger_stub_dots([dotted, dot], ink, [upper, lower]) == [dotted, dot]
+
+
+def test_a_key_accidental_in_parentheses_is_a_courtesy_accidental():
+    """A "(#)" right after a system's clef read as a key sharp is read as a sharp on
+    its note (a key is never printed in parentheses); where the detector saw that
+    sharp too, the surer reading stays, once. A key sharp with a parenthesis on one
+    side only, or with parentheses too far off or at another height, stays a key."""
+    ss = 10.0
+    sharp = (40.0, 20.0, 50.0, 45.0)
+    key = Symbol("key_sharp", sharp, 0.4)
+    left = Symbol("accidental_paren", (35.0, 24.0, 39.0, 42.0), 0.6)
+    right = Symbol("accidental_paren", (51.0, 24.0, 55.0, 42.0), 0.3)
+    read = parenthesised_keys_as_accidentals([key, left], [left, right, key], staff_space=ss)
+    assert read == [Symbol("accidental_sharp", sharp, 0.4), left]
+    accidental = Symbol("accidental_sharp", sharp, 0.7)
+    both = parenthesised_keys_as_accidentals([key, accidental], [left, right], staff_space=ss)
+    assert suppress_duplicates(both) == [accidental]
+    assert parenthesised_keys_as_accidentals([key], [left], staff_space=ss) == [key]
+    far = Symbol("accidental_paren", (51.0 + 0.6 * ss, 24.0, 55.0 + 0.6 * ss, 42.0), 0.6)
+    assert parenthesised_keys_as_accidentals([key], [left, far], staff_space=ss) == [key]
+    lower = Symbol("accidental_paren", (51.0, 40.0, 55.0, 58.0), 0.6)
+    assert parenthesised_keys_as_accidentals([key], [left, lower], staff_space=ss) == [key]
