@@ -126,6 +126,7 @@ CLASS_KINDS: dict[str, str] = {
     "text_tocoda": "navigation",
     "volta_number": "volta",
     "measure_number": "number",
+    "rest_multi_number": "number",
     "fingering": "finger",
 }
 

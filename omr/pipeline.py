@@ -31,13 +31,10 @@ from omr.score import Report, score_from_graphs
 #: Detections below this score are not given to the parser (the detector's own
 #: decoding threshold is lower, for recall in ``omr detect``).
 PARSE_THRESHOLD = 0.35
-#: Text classes read by OCR, and the kind of text each is (see :func:`omr.ocr.read_text`).
-OCR_KINDS = {
-    "lyric_syllable": "lyric", "tempo_text": "tempo", "text_other": "words",
-    "volta_number": "volta", "text_dacapo": "navigation", "text_dalsegno": "navigation",
-    "text_fine": "navigation", "text_tocoda": "navigation", "rest_multi_number": "number",
-    "fingering": "finger",
-}
+#: Text classes read by OCR, each as the kind of text :func:`omr.ocr.kind_of_class`
+#: gives it (measure numbers and credits are not read: the score has no use for them).
+OCR_CLASSES = ("lyric_syllable", "tempo_text", "text_other", "volta_number", "text_dacapo",
+               "text_dalsegno", "text_fine", "text_tocoda", "rest_multi_number", "fingering")
 
 
 @dataclass
@@ -80,14 +77,14 @@ def read_text(page_image, symbols: list[Symbol], report: Report, page_no: int) -
     report when Tesseract is not installed."""
     from omr import ocr
 
-    todo = [s for s in symbols if s.cls in OCR_KINDS and not s.text]
+    todo = [s for s in symbols if s.cls in OCR_CLASSES and not s.text]
     if not todo:
         return
     if not ocr.tesseract_available():
         report.warn("no_ocr", "Tesseract is not installed: lyrics, tempo and other words are not read",
                     page=page_no)
         return
-    readings = ocr.read_many(page_image, [s.box for s in todo], [OCR_KINDS[s.cls] for s in todo])
+    readings = ocr.read_many(page_image, [s.box for s in todo], [ocr.kind_of_class(s.cls) for s in todo])
     for s, r in zip(todo, readings):
         s.text = r.text
 

@@ -209,7 +209,14 @@ def test_kind_of_class():
     assert ocr.kind_of_class("text_dalsegno") == "navigation"
     assert ocr.kind_of_class("dynamic_sf") == "dynamic"
     assert ocr.kind_of_class("fingering") == "finger"
+    assert ocr.kind_of_class("rest_multi_number") == "number"
     assert ocr.kind_of_class("clef_g") is None
+
+
+def test_every_class_the_pipeline_reads_has_a_kind():
+    from omr.pipeline import OCR_CLASSES
+
+    assert all(ocr.kind_of_class(c) in ocr.KINDS for c in OCR_CLASSES)
 
 
 # ---------------------------------------------------------------------------
