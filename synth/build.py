@@ -156,9 +156,11 @@ def choose_source(config: BuildConfig, rng: np.random.Generator,
         return key, score.musicxml, {"features": sorted(score.features), "title": score.title}
     piece = corpus[int(rng.integers(len(corpus)))]
     try:
-        return piece.key, sources.read_musicxml(piece.path), {}
+        musicxml = sources.read_musicxml(piece.path)
     except sources.SourceError as err:
         raise JobError(piece.key, err) from err
+    musicxml, added = sources.show_accidentals(musicxml)  # (the page must show what the truth says)
+    return piece.key, musicxml, {"accidentals_shown": added} if added else {}
 
 
 def run_job(config: BuildConfig, job: int, corpus: list[sources.CorpusPiece]) -> dict:

@@ -151,3 +151,102 @@ def _decode_xml(raw: bytes, path: Path) -> str:
     if "<score-partwise" not in text and "<score-timewise" not in text:
         raise SourceError(f"{path}: not a MusicXML score")
     return text
+
+
+# --- accidentals a corpus file leaves to the reader -----------------------------
+
+#: MusicXML ``<accidental>`` text for an alteration in semitones.
+ACCIDENTAL_TEXT = {-2: "flat-flat", -1: "flat", 0: "natural", 1: "sharp", 2: "double-sharp"}
+_TEXT_ALTER = {"flat-flat": -2, "flat": -1, "natural": 0, "sharp": 1, "double-sharp": 2,
+               "sharp-sharp": 2, "double-flat": -2}
+#: Elements that follow ``<accidental>`` in a ``<note>`` (MusicXML's order).
+_AFTER_ACCIDENTAL = ("time-modification", "stem", "notehead", "notehead-text", "staff", "beam",
+                     "notations", "lyric", "play", "listen")
+_SHARP_ORDER = "FCGDAEB"
+
+
+def _key_alter(step: str, fifths: int) -> int:
+    if fifths >= 0:
+        return 1 if step in _SHARP_ORDER[:fifths] else 0
+    return -1 if step in _SHARP_ORDER[::-1][:-fifths] else 0
+
+
+def show_accidentals(musicxml: str) -> tuple[str, int]:
+    """``musicxml`` with an ``<accidental>`` on every note whose alteration neither
+    the key nor an earlier accidental of its measure implies, and how many were
+    added.
+
+    Some corpus files spell a pitch (``<alter>``) but leave its accidental to the
+    program that opens them, and verovio prints only the accidentals a file gives:
+    the page then shows a B where the source, and so the ground truth, has a B flat.
+    The usual rules decide what is implied: an accidental holds for its line and
+    octave on its staff to the end of the measure, a tie carries the alteration to
+    the tied note only, and a key signature holds until the next. Files that need
+    nothing come back unchanged; so do ``score-timewise`` files and unreadable XML.
+
+    >>> xml = ('<score-partwise><part id="P1"><measure number="1"><attributes>'
+    ...        '<key><fifths>0</fifths></key></attributes>'
+    ...        '<note><pitch><step>B</step><alter>-1</alter><octave>4</octave></pitch>'
+    ...        '<duration>1</duration><type>quarter</type></note>'
+    ...        '<note><pitch><step>B</step><alter>-1</alter><octave>4</octave></pitch>'
+    ...        '<duration>1</duration></note></measure></part></score-partwise>')
+    >>> text, added = show_accidentals(xml)
+    >>> added, text.count("<accidental>flat</accidental>")
+    (1, 1)
+    """
+    import xml.etree.ElementTree as ET
+
+    if "<score-partwise" not in musicxml:
+        return musicxml, 0
+    try:
+        root = ET.fromstring(musicxml.encode("utf-8"))
+    except ET.ParseError:
+        return musicxml, 0
+    added = 0
+    for part in root.iter("part"):
+        fifths: dict[str, int] = {}  # staff number ("" for all) -> key
+        for measure in part.iter("measure"):
+            timed, cursor, last_onset = [], 0, 0
+            for order, child in enumerate(measure):
+                if child.tag == "attributes":
+                    for key in child.iter("key"):
+                        text = key.findtext("fifths")
+                        if text is not None and text.strip().lstrip("-").isdigit():
+                            fifths[key.get("number", "")] = int(text)
+                elif child.tag in ("backup", "forward"):
+                    step = int(float(child.findtext("duration", "0") or 0))
+                    cursor += -step if child.tag == "backup" else step
+                elif child.tag == "note":
+                    onset = last_onset if child.find("chord") is not None else cursor
+                    if child.find("chord") is None and child.find("grace") is None:
+                        cursor += int(float(child.findtext("duration", "0") or 0))
+                    last_onset = onset
+                    timed.append((onset, order, child))
+            memory: dict[tuple, int] = {}
+            for _, _, note in sorted(timed, key=lambda t: t[:2]):
+                pitch = note.find("pitch")
+                if pitch is None:
+                    continue
+                step, octave = pitch.findtext("step", ""), pitch.findtext("octave", "")
+                alter_text = pitch.findtext("alter")
+                alter = int(round(float(alter_text))) if alter_text else 0
+                staff = note.findtext("staff", "1")
+                place = (step, octave, staff)
+                shown = note.find("accidental")
+                if shown is not None and shown.text in _TEXT_ALTER:
+                    memory[place] = _TEXT_ALTER[shown.text]
+                    continue
+                if any(t.get("type") == "stop" for t in note.findall("tie")):
+                    continue  # (the tie carries it; a later note of the line states it again)
+                implied = memory.get(place, _key_alter(step, fifths.get(staff, fifths.get("", 0))))
+                if alter == implied or alter not in ACCIDENTAL_TEXT:
+                    continue
+                element = ET.Element("accidental")
+                element.text = ACCIDENTAL_TEXT[alter]
+                at = next((i for i, c in enumerate(note) if c.tag in _AFTER_ACCIDENTAL), len(note))
+                note.insert(at, element)
+                memory[place] = alter
+                added += 1
+    if not added:
+        return musicxml, 0
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode"), added
