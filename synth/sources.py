@@ -212,6 +212,8 @@ def show_accidentals(musicxml: str) -> tuple[str, int]:
                     for key in child.iter("key"):
                         text = key.findtext("fifths")
                         if text is not None and text.strip().lstrip("-").isdigit():
+                            if key.get("number") is None:  # (one key for every staff)
+                                fifths.clear()
                             fifths[key.get("number", "")] = int(text)
                 elif child.tag in ("backup", "forward"):
                     step = int(float(child.findtext("duration", "0") or 0))
