@@ -188,8 +188,10 @@ DUPLICATE_IOU = 0.5
 #: Roles in which one symbol cannot sit on another of the same role.
 EXCLUSIVE_ROLES = ("notehead", "rest", "accidental", "clef", "key", "time", "flag", "dot")
 #: Roles that cannot sit on one another either: a time signature's digit is no
-#: note, rest or clef (an "8" read as a whole note too, a "2" as an F clef).
-SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef")
+#: note, rest or clef (an "8" read as a whole note too, a "2" as an F clef), and a
+#: key accidental none of them (a blurred quarter rest read as a key sharp too,
+#: right after a system's time signature, made a second key there).
+SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef", "key")
 #: Symbols of a role at the place of a surer symbol of one of these classes are
 #: that symbol: a rest on a beam (a sixteenth's short beam read as a half rest too:
 #: both are filled bars), an augmentation dot on a staccato dot (the same round

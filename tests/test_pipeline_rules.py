@@ -114,6 +114,19 @@ def test_a_time_digit_read_as_a_whole_note_too_is_no_note():
         == [Symbol("notehead_whole", whole.box, 0.9)]
 
 
+def test_a_rest_read_as_a_key_sharp_too_is_no_key():
+    """A blurred quarter rest right after a system's time signature, scored a key
+    sharp too (0.4 against 0.76), made a second key there; a sure key accidental
+    stays beside a note and beside the accidental reading of its own glyph."""
+    rest = Symbol("rest_quarter", (334.0, 248.0, 346.0, 274.0), 0.76)
+    key = Symbol("key_sharp", (334.0, 248.0, 346.0, 274.0), 0.4)
+    assert suppress_duplicates([rest, key]) == [rest]
+    flat = Symbol("key_flat", (276.0, 250.0, 284.0, 278.0), 0.9)
+    head = Symbol("notehead_black", (286.0, 262.0, 298.0, 272.0), 0.9)
+    same_glyph = Symbol("accidental_flat", flat.box, 0.5)
+    assert suppress_duplicates([flat, head, same_glyph]) == [flat, head, same_glyph]
+
+
 def test_a_line_through_a_doubtful_rest_is_no_missed_barline():
     # a 32nd rest is a stroke through the staff: find_barlines reports a line there,
     # and the detector saw the rest, if with too low a score to read it
