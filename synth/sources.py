@@ -155,20 +155,12 @@ def _decode_xml(raw: bytes, path: Path) -> str:
 
 # --- accidentals a corpus file leaves to the reader -----------------------------
 
-#: MusicXML ``<accidental>`` text for an alteration in semitones.
-ACCIDENTAL_TEXT = {-2: "flat-flat", -1: "flat", 0: "natural", 1: "sharp", 2: "double-sharp"}
-_TEXT_ALTER = {"flat-flat": -2, "flat": -1, "natural": 0, "sharp": 1, "double-sharp": 2,
-               "sharp-sharp": 2, "double-flat": -2}
+#: ``<accidental>`` texts some files use besides those of ``generate.ACCIDENTAL_NAMES``,
+#: with their alteration.
+_OTHER_ACCIDENTAL_TEXTS = {"sharp-sharp": 2, "double-flat": -2}
 #: Elements that follow ``<accidental>`` in a ``<note>`` (MusicXML's order).
 _AFTER_ACCIDENTAL = ("time-modification", "stem", "notehead", "notehead-text", "staff", "beam",
                      "notations", "lyric", "play", "listen")
-_SHARP_ORDER = "FCGDAEB"
-
-
-def _key_alter(step: str, fifths: int) -> int:
-    if fifths >= 0:
-        return 1 if step in _SHARP_ORDER[:fifths] else 0
-    return -1 if step in _SHARP_ORDER[::-1][:-fifths] else 0
 
 
 def show_accidentals(musicxml: str) -> tuple[str, int]:
@@ -179,9 +171,10 @@ def show_accidentals(musicxml: str) -> tuple[str, int]:
     Some corpus files spell a pitch (``<alter>``) but leave its accidental to the
     program that opens them, and verovio prints only the accidentals a file gives:
     the page then shows a B where the source, and so the ground truth, has a B flat.
-    The usual rules decide what is implied: an accidental holds for its line and
-    octave on its staff to the end of the measure, a tie carries the alteration to
-    the tied note only, and a key signature holds until the next. Files that need
+    What is implied is what the parser reads
+    (:class:`omr.notation.pitch.MeasureAccidentals`): an accidental holds for its
+    line and octave on its staff to the end of the measure, and a key signature until
+    the next; a tie carries the alteration to the tied note only. Files that need
     nothing come back unchanged; so do ``score-timewise`` files and unreadable XML.
 
     >>> xml = ('<score-partwise><part id="P1"><measure number="1"><attributes>'
@@ -196,6 +189,10 @@ def show_accidentals(musicxml: str) -> tuple[str, int]:
     """
     import xml.etree.ElementTree as ET
 
+    from omr.notation.pitch import MeasureAccidentals
+    from synth.generate import ACCIDENTAL_NAMES
+
+    text_alter = {**{text: alter for alter, text in ACCIDENTAL_NAMES.items()}, **_OTHER_ACCIDENTAL_TEXTS}
     if "<score-partwise" not in musicxml:
         return musicxml, 0
     try:
@@ -224,30 +221,29 @@ def show_accidentals(musicxml: str) -> tuple[str, int]:
                         cursor += int(float(child.findtext("duration", "0") or 0))
                     last_onset = onset
                     timed.append((onset, order, child))
-            memory: dict[tuple, int] = {}
+            staves: dict[str, MeasureAccidentals] = {}  # what is in force, per staff
             for _, _, note in sorted(timed, key=lambda t: t[:2]):
                 pitch = note.find("pitch")
-                if pitch is None:
+                if pitch is None or not pitch.findtext("octave", "").strip().isdigit():
                     continue
-                step, octave = pitch.findtext("step", ""), pitch.findtext("octave", "")
+                step, octave = pitch.findtext("step", ""), int(pitch.findtext("octave"))
                 alter_text = pitch.findtext("alter")
                 alter = int(round(float(alter_text))) if alter_text else 0
                 staff = note.findtext("staff", "1")
-                place = (step, octave, staff)
+                state = staves.setdefault(staff, MeasureAccidentals(fifths.get(staff, fifths.get("", 0))))
                 shown = note.find("accidental")
-                if shown is not None and shown.text in _TEXT_ALTER:
-                    memory[place] = _TEXT_ALTER[shown.text]
+                if shown is not None and shown.text in text_alter:
+                    state.set(step, octave, text_alter[shown.text])
                     continue
                 if any(t.get("type") == "stop" for t in note.findall("tie")):
                     continue  # (the tie carries it; a later note of the line states it again)
-                implied = memory.get(place, _key_alter(step, fifths.get(staff, fifths.get("", 0))))
-                if alter == implied or alter not in ACCIDENTAL_TEXT:
+                if alter == state.alter(step, octave) or alter not in ACCIDENTAL_NAMES:
                     continue
                 element = ET.Element("accidental")
-                element.text = ACCIDENTAL_TEXT[alter]
+                element.text = ACCIDENTAL_NAMES[alter]
                 at = next((i for i, c in enumerate(note) if c.tag in _AFTER_ACCIDENTAL), len(note))
                 note.insert(at, element)
-                memory[place] = alter
+                state.set(step, octave, alter)
                 added += 1
     if not added:
         return musicxml, 0
