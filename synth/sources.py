@@ -239,10 +239,11 @@ def show_accidentals(musicxml: str) -> tuple[str, int]:
                     continue  # (the tie carries it; a later note of the line states it again)
                 if alter == state.alter(step, octave) or alter not in ACCIDENTAL_NAMES:
                     continue
-                element = ET.Element("accidental")
-                element.text = ACCIDENTAL_NAMES[alter]
-                at = next((i for i, c in enumerate(note) if c.tag in _AFTER_ACCIDENTAL), len(note))
-                note.insert(at, element)
+                if shown is None:  # (an empty one, as some files give, is filled in)
+                    shown = ET.Element("accidental")
+                    note.insert(next((i for i, c in enumerate(note) if c.tag in _AFTER_ACCIDENTAL),
+                                     len(note)), shown)
+                shown.text = ACCIDENTAL_NAMES[alter]
                 state.set(step, octave, alter)
                 added += 1
     if not added:

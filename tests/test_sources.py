@@ -113,6 +113,16 @@ def test_accidentals_a_corpus_file_leaves_out_are_shown():
     assert sources.show_accidentals(plain) == (plain, 0)
 
 
+def test_an_empty_accidental_is_filled_in_not_doubled():
+    """Some corpus files give an empty <accidental/>: it gets the sign, a note keeps
+    one accidental, and a second pass adds nothing."""
+    empty = _note("B", -1).replace("<type>quarter</type>", "<type>quarter</type><accidental/>")
+    text, added = sources.show_accidentals(_score([empty + _note("C") + _note("D") + _note("E")]))
+    assert added == 1 and _accidentals(text) == ["flat", None, None, None]
+    assert text.count("<accidental") == 1
+    assert sources.show_accidentals(text)[1] == 0
+
+
 def test_the_accidental_shown_first_in_time_is_the_one_printed():
     """Two voices: the second (written after a backup) plays its B flat first."""
     backup = "<backup><duration>4</duration></backup>"
