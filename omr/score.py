@@ -22,6 +22,7 @@ navigation as music21 repeat objects. Inferred notes and rests are coloured
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 
@@ -245,8 +246,11 @@ def staff_slots(graphs: list[StaffGraph]) -> tuple[int, dict[tuple[int, int], li
 
     A system with fewer staves (a staff cut off by the photo's edge, or left out of
     the engraving when it rests) is matched to the full one by its staves' clefs
-    (G, F or C, in order); among equally good matches the staves left out are taken
-    at the page's top edge for the page's first system, and at the bottom otherwise.
+    (G, F or C, in order) and its braces: staves braced together (a piano's) go to
+    staves braced together in the full system, so a song's piano introduction, printed
+    without the voice's staff, stays in the piano's part. Among equally good matches
+    the staves left out are taken at the page's top edge for the page's first system,
+    and at the bottom otherwise.
     """
     fullest = fullest_system(graphs)
     if fullest is None:
@@ -254,11 +258,17 @@ def staff_slots(graphs: list[StaffGraph]) -> tuple[int, dict[tuple[int, int], li
     p0, k0 = fullest
     full = graphs[p0].systems[k0]
     ref = _clef_families(graphs[p0], full)
+    ref_braces = _brace_of(graphs[p0], full)
     out: dict[tuple[int, int], list[int]] = {}
     for p, g in enumerate(graphs):
         for k, staves in enumerate(g.systems):
-            out[(p, k)] = (list(range(len(full))) if len(staves) == len(full) else
-                           _align_slots(_clef_families(g, staves), ref, missing_at_top=(k == 0)))
+            if len(staves) == len(full):
+                out[(p, k)] = list(range(len(full)))
+                continue
+            braces = _brace_of(g, staves)
+            joined = [a is not None and a == b for a, b in zip(braces, braces[1:])]
+            out[(p, k)] = _align_slots(_clef_families(g, staves), ref, missing_at_top=(k == 0),
+                                       joined=joined, ref_braces=ref_braces)
     return len(full), out
 
 
@@ -278,40 +288,79 @@ def _clef_families(g: StaffGraph, staves: list[int]) -> list[str]:
     return out
 
 
-def _align_slots(fams: list[str], ref: list[str], *, missing_at_top: bool) -> list[int]:
+def _brace_of(g: StaffGraph, staves: list[int]) -> list[int | None]:
+    """For each of a system's ``staves``, the node id of the brace that joins it to
+    another staff of the system (None: no brace joins it)."""
+    out: list[int | None] = [None] * len(staves)
+    at = {s: i for i, s in enumerate(staves)}
+    for n in g.nodes:
+        if n.cls == "brace":
+            joined = [at[s] for s in g.targets(n.id, "brace") if s in at]
+            if len(joined) >= 2:
+                for i in joined:
+                    out[i] = n.id
+    return out
+
+
+def _align_slots(fams: list[str], ref: list[str], *, missing_at_top: bool,
+                 joined: Sequence[bool] = (), ref_braces: Sequence[int | None] = ()) -> list[int]:
     """Increasing slots of ``ref`` for the staves of clef families ``fams`` (fewer),
-    matching as many clefs as can be (dynamic programming: O(len(ref) * len(fams)));
-    among equally good matches the slots left out are the top ones when
+    matching as many clefs and braces as can be (dynamic programming: O(len(fams) *
+    len(ref)²)); among equally good matches the slots left out are the top ones when
     ``missing_at_top``, else the bottom ones.
+
+    ``joined[i]``: staves ``i`` and ``i + 1`` are braced together; each such pair
+    placed on two slots of one brace (``ref_braces``: each slot's brace, or None)
+    counts as one match more.
 
     >>> _align_slots(["G", "F"], ["G", "C", "F"], missing_at_top=True)
     [0, 2]
     >>> _align_slots(["F"], ["G", "F"], missing_at_top=False), _align_slots(["G"], ["G", "G"], missing_at_top=True)
     ([1], [1])
+
+    A piano's braced G and F staves, where the piece's fullest system is a voice over
+    the piano (brace 7):
+
+    >>> _align_slots(["G", "F"], ["G", "G", "F"], missing_at_top=False)
+    [0, 2]
+    >>> _align_slots(["G", "F"], ["G", "G", "F"], missing_at_top=False, joined=[True],
+    ...              ref_braces=[None, 7, 7])
+    [1, 2]
     """
     n, k = len(ref), len(fams)
-    # best[i][j]: (matches, tie-break) placing the first i staves in the first j slots
-    NONE = (-1, 0)
-    best = [[NONE] * (n + 1) for _ in range(k + 1)]
-    take = [[False] * (n + 1) for _ in range(k + 1)]
-    for j in range(n + 1):
-        best[0][j] = (0, 0)
-    for i in range(1, k + 1):
-        for j in range(i, n + 1):
-            skip = best[i][j - 1] if j - 1 >= i else NONE
-            prev = best[i - 1][j - 1]
-            put = NONE if prev == NONE else (prev[0] + (bool(fams[i - 1]) and fams[i - 1] == ref[j - 1]),
-                                             prev[1] + ((j - 1) if missing_at_top else -(j - 1)))
-            if put >= skip:
-                best[i][j], take[i][j] = put, True
-            else:
-                best[i][j] = skip
-    slots, i, j = [], k, n
-    while i > 0:
-        if take[i][j]:
-            slots.append(j - 1)
-            i -= 1
-        j -= 1
+    if k == 0:
+        return []
+
+    def clef_match(i: int, j: int) -> int:
+        return int(bool(fams[i]) and fams[i] == ref[j])
+
+    def brace_match(i: int, j_prev: int, j: int) -> int:
+        # staves i - 1 and i braced together, on slots of one brace
+        return int(i - 1 < len(joined) and joined[i - 1] and j < len(ref_braces)
+                   and ref_braces[j] is not None and ref_braces[j] == ref_braces[j_prev])
+
+    def order(j: int) -> int:
+        return j if missing_at_top else -j
+
+    # best[i][j]: (matches, tie-break) of the first i + 1 staves with staff i on slot j
+    best: list[list[tuple[int, int] | None]] = [[None] * n for _ in range(k)]
+    back = [[-1] * n for _ in range(k)]
+    for j in range(n - k + 1):
+        best[0][j] = (clef_match(0, j), order(j))
+    for i in range(1, k):
+        for j in range(i, n - k + i + 1):
+            for jp in range(i - 1, j):
+                prev = best[i - 1][jp]
+                if prev is None:
+                    continue
+                put = (prev[0] + clef_match(i, j) + brace_match(i, jp, j), prev[1] + order(j))
+                if best[i][j] is None or put > best[i][j]:
+                    best[i][j], back[i][j] = put, jp
+    j = max((j for j in range(n) if best[k - 1][j] is not None), key=lambda j: best[k - 1][j])
+    slots = [j]
+    for i in range(k - 1, 0, -1):
+        j = back[i][j]
+        slots.append(j)
     return slots[::-1]
 
 

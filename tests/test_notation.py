@@ -1842,6 +1842,31 @@ def test_a_left_out_staff_is_matched_by_the_clefs():
     assert all(n.isRest for n in measures(score, 1)[1].notesAndRests)
 
 
+def test_a_piano_introduction_without_the_voice_stays_in_the_piano_part():
+    # a song: a voice (G) over a braced piano (G, F), then a system of the piano
+    # alone (its G and F staves braced). By clefs alone the G staff could be the
+    # voice's or the piano's; the brace says the piano's.
+    a, b, c = Staff(top=TOP), Staff(top=TOP + 100), Staff(top=TOP + 200, clef="clef_f")
+    d, e = Staff(top=TOP + 350, time=None), Staff(top=TOP + 450, clef="clef_f", time=None)
+    for st, p in ((a, 6), (b, 2), (c, 4), (d, 5), (e, 3)):
+        st.note(p, "w")
+        st.barline("barline_final")
+    staves = (a, b, c, d, e)
+    x1 = max(max(s.box[2] for s in st.symbols) for st in staves) + 2
+    lines = [straight_staff(i, x0=X0, x1=x1, top=st.top, staff_space=SS, system=0 if i < 3 else 1)
+             for i, st in enumerate(staves)]
+    symbols = [s for st in staves for s in st.symbols]
+    for top, bottom in ((b, c), (d, e)):
+        symbols.append(Symbol("brace", (X0 - 14, top.top - 1, X0 - 3, bottom.top + 41)))
+    score, report = score_from_graphs([build_graph(symbols, lines, [[0, 1, 2], [3, 4]])])
+    assert len(score.parts) == 3  # the voice, and the piano's two staves
+    assert all(n.isRest for n in measures(score, 0)[1].notesAndRests)
+    assert names(score, 1)[1] == ["C5"] and names(score, 2)[1] == ["C3"]
+    assert [i.detail for i in report.inferred if i.kind == "missing_staff"] == [
+        "a system of 2 staves where the piece has 3: staff 1 taken as left out (rests)"]
+    assert_valid(score)
+
+
 def test_a_short_measure_most_staves_agree_on_is_kept_short():
     # 4/4 with a measure split at a phrase barline into 3 + 1 beats; the third staff
     # misread one of its quarters as a dotted quarter (3.5 beats)
