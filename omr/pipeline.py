@@ -120,6 +120,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = confirm_weak_barlines(symbols, staves, lines, doubtful)
     add_alternatives(symbols, seen)
     read_octave_marks(symbols, binary, staves)
+    read_f_clef_lines(symbols, page.image, staves)
     symbols += image_barlines(binary, staves, symbols, lines=lines, doubtful=doubtful)
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
@@ -868,6 +869,89 @@ def read_octave_marks(symbols: list[Symbol], binary, staves) -> None:
         if seen != d.cls:
             d.alternatives = tuple(c for c in (d.cls,) + d.alternatives if c != seen)
             d.cls = seen
+
+
+#: An F clef's two dots straddle its line (the bass clef's the fourth, a baritone's
+#: the third, a sub-bass clef's the top one) in the spaces beside it, where the box
+#: alone, a glyph about three staff spaces tall, can leave the line in doubt. They
+#: stand in the columns from ``F_CLEF_DOT_COLUMNS_SS`` staff spaces of the box's right
+#: edge (inwards, outwards). Each space's darkness there is the mean over the middle
+#: ``F_CLEF_DOT_ROWS_SS`` of it, in its darkest column; the two spaces of the dots are
+#: darker than every other space beside the clef by ``F_CLEF_DOT_CONTRAST`` grey levels,
+#: and twice as dark, or the image does not tell.
+F_CLEF_DOT_COLUMNS_SS = (0.6, 0.2)
+F_CLEF_DOT_ROWS_SS = 0.3
+F_CLEF_DOT_CONTRAST = 50.0
+#: The spaces (staff positions) an F clef's dots may stand in: the lowest space below
+#: the staff up to the space above it.
+F_CLEF_DOT_SPACES = (-1, 1, 3, 5, 7, 9)
+
+
+def f_clef_line(grey, staff, box) -> int | None:
+    """The staff line (1 = bottom, 5 = top) that the two dots of the F clef in
+    ``box`` (normalized px) on ``staff`` straddle, or None where the image does not
+    tell. ``grey``: the normalized page image (dark ink on light paper)."""
+    import numpy as np
+
+    ss = staff.staff_space
+    h, w = grey.shape[:2]
+    inner, outer = F_CLEF_DOT_COLUMNS_SS
+    columns = range(max(0, int(box[2] - inner * ss)), min(w, int(box[2] + outer * ss) + 1))
+    if not len(columns):
+        return None
+    half_rows = 0.5 * F_CLEF_DOT_ROWS_SS * ss
+    darkness = {}
+    for p in F_CLEF_DOT_SPACES:
+        best = 0.0
+        for c in columns:
+            y = _position_y(staff, c, p)
+            a, b = int(round(y - half_rows)), int(round(y + half_rows)) + 1
+            if 0 <= a and b <= h:
+                best = max(best, 255.0 - float(np.mean(grey[a:b, c])))
+        darkness[p] = best
+    low = max(F_CLEF_DOT_SPACES[:-1], key=lambda p: min(darkness[p], darkness[p + 2]))
+    dots = min(darkness[low], darkness[low + 2])
+    rest = max(v for p, v in darkness.items() if p not in (low, low + 2))
+    if dots - rest < F_CLEF_DOT_CONTRAST or dots < 2 * rest:
+        return None
+    return (low + 1) // 2 + 1
+
+
+def _position_y(staff, x: float, position: float) -> float:
+    """y (px) of staff ``position`` (half staff spaces, 0 = bottom line) at ``x``:
+    between the lines as they run there, beyond them a half space per step."""
+    if position >= 8:
+        return staff.y_top(x) - 0.5 * (position - 8) * staff.staff_space
+    if position <= 0:
+        return staff.y_bottom(x) - 0.5 * position * staff.staff_space
+    below = int(position // 2)                       # the line at or under it, 0 = bottom
+    frac = (position - 2 * below) / 2.0
+    y_low, y_high = staff.line_y(4 - below, x), staff.line_y(3 - below, x)
+    return y_low + frac * (y_high - y_low)
+
+
+def read_f_clef_lines(symbols: list[Symbol], grey, staves) -> None:
+    """Move each F clef's box (in place) so its centre stands half a staff space
+    below the line its dots straddle (:func:`f_clef_line`) where the box's centre
+    says another line: the parser reads a clef's line from its centre
+    (``omr.notation.pitch.clef_for``). A clef whose dots the image does not show
+    stays as the detector boxed it. ``grey``: the normalized page image."""
+    from omr.notation.pitch import clef_for
+
+    for d in symbols:
+        if d.cls != "clef_f":
+            continue
+        cx, cy = 0.5 * (d.box[0] + d.box[2]), 0.5 * (d.box[1] + d.box[3])
+        on = [s for s in staves if s.x0 - s.staff_space <= cx <= s.x1
+              and s.y_top(cx) - 2 * s.staff_space <= cy <= s.y_bottom(cx) + 2 * s.staff_space]
+        if not on:
+            continue
+        s = min(on, key=lambda t: abs(t.center_y - cy))
+        line = f_clef_line(grey, s, d.box)
+        if line is None or clef_for(d.cls, int(round(s.position(cx, cy)))).line == line:
+            continue
+        dy = s.line_y(5 - line, cx) + 0.5 * s.staff_space - cy
+        d.box = (d.box[0], d.box[1] + dy, d.box[2], d.box[3] + dy)
 
 
 #: A barline is a crease (a fold in the paper, a line through the whole page) when

@@ -8,7 +8,8 @@ import pytest
 
 from omr.graph import Symbol, straight_staff
 from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, image_barlines,
-                          parenthesised_keys_as_accidentals, read_octave_marks, suppress_duplicates)
+                          parenthesised_keys_as_accidentals, read_f_clef_lines, read_octave_marks,
+                          suppress_duplicates)
 
 SS = 10.0
 
@@ -576,3 +577,41 @@ def test_a_key_accidental_in_parentheses_is_a_courtesy_accidental():
     assert parenthesised_keys_as_accidentals([key], [left, far], staff_space=ss) == [key]
     lower = Symbol("accidental_paren", (51.0, 40.0, 55.0, 58.0), 0.6)
     assert parenthesised_keys_as_accidentals([key], [left, lower], staff_space=ss) == [key]
+
+
+def f_clef_page(dots: tuple[int, int] | None):
+    """A grey staff (top line y = 100, 10 px per space, so position p lies at
+    y = 140 - 5p) with an F clef's body at x 50..68 and, at ``dots`` (two staff
+    positions), its two dots at x 72; the clef's box y 92..125 has its centre at
+    position 6.3, which the parser reads as a bass clef."""
+    import cv2
+
+    staff = straight_staff(0, x0=40, x1=560, top=100, staff_space=SS)
+    grey = np.full((240, 600), 235, np.uint8)
+    for k in range(5):
+        grey[100 + int(k * SS), 40:560] = 30
+    cv2.ellipse(grey, (58, 104), (9, 8), 0, 0, 360, 20, -1)   # the body's head
+    grey[104:124, 60:66] = 20                                  # ... and its tail
+    for p in dots or ():
+        cv2.circle(grey, (72, 140 - 5 * p), 2, 20, -1)
+    grey = cv2.GaussianBlur(grey, (3, 3), 0.8)
+    return grey, staff, Symbol("clef_f", (48, 92, 76, 125), 0.8)
+
+
+def test_an_f_clef_stands_on_the_line_its_dots_straddle():
+    from omr.graph import build_graph
+    from omr.notation.pitch import clef_for
+
+    def line_read(dots):
+        grey, staff, clef = f_clef_page(dots)
+        read_f_clef_lines([clef], grey, [staff])
+        g = build_graph([clef], [staff], [[0]])
+        node = next(n for n in g.nodes if n.cls == "clef_f")
+        return clef_for(node.cls, node.position).line, clef.box
+
+    assert line_read((7, 9))[0] == 5    # a sub-bass clef: dots above and below the top line
+    assert line_read((3, 5))[0] == 3    # a baritone clef
+    line, box = line_read((5, 7))       # a bass clef: as the box said, the box unmoved
+    assert line == 4 and box == (48, 92, 76, 125)
+    line, box = line_read(None)         # no dots to be seen: the box decides
+    assert line == 4 and box == (48, 92, 76, 125)
