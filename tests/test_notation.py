@@ -1254,9 +1254,9 @@ def test_a_run_of_equally_short_measures_is_a_time_change_not_seen(short_measure
     assert_valid(score)
 
 
-def _cut_at_the_right(width_past_end_ss: float, after_barline=None):
-    """Two measures, a barline, and the staff running on 5 staff spaces to its end;
-    the page image ends ``width_past_end_ss`` after that."""
+def _cut_at_the_right(width_past_end_ss: float, after_barline=None, run_ss: float = 2.0):
+    """Two measures, a barline, and the staff running on ``run_ss`` staff spaces to
+    its end; the page image ends ``width_past_end_ss`` after that."""
     s = Staff()
     _four_quarters(s, 4)
     s.barline()
@@ -1264,7 +1264,7 @@ def _cut_at_the_right(width_past_end_ss: float, after_barline=None):
     bar = s.barline()
     if after_barline:
         after_barline(s)
-    end = bar.box[2] + 5 * SS
+    end = bar.box[2] + run_ss * SS
     lines = [straight_staff(0, x0=X0, x1=end, top=s.top, staff_space=SS, system=0)]
     g = build_graph(s.symbols, lines, [[0]], width=end + width_past_end_ss * SS)
     return score_from_graphs([g])
@@ -1284,6 +1284,11 @@ def test_a_measure_the_photo_cut_off_at_the_right_is_kept_as_rests():
     # a courtesy time signature after the barline ends the line too
     score, report = _cut_at_the_right(1.0, after_barline=lambda s: s.time(3, 4))
     assert [len(r) for r in names(score)] == [4, 4]
+    # so does a long empty run: a cut measure's first note would show in it (the
+    # lines drawn on past the system's last barline, as under a coda sign over it)
+    score, report = _cut_at_the_right(1.0, run_ss=4.0)
+    assert [len(r) for r in names(score)] == [4, 4]
+    assert "cut_measure" not in kinds(report)
 
 
 def test_grand_staff_is_one_part_with_two_staves():

@@ -50,9 +50,13 @@ SIGNATURE_GAP_SS = 1.6
 #: system's last barline (which is no final barline), a measure lies beyond the
 #: photo's edge: it is kept as an empty measure (``MeasureSpan.cut``), so that the
 #: measures after it keep their places. Not where a clef, key or time signature
-#: follows the barline (courtesy signatures: the line ends there).
+#: follows the barline (courtesy signatures: the line ends there), nor where the
+#: lines run on ``CUT_EMPTY_MAX_SS`` or more with no note, rest or stem on them: a
+#: measure's first note stands nearer its barline, so that is the staff's own end,
+#: drawn on past its last barline (as under a sign over it).
 CUT_EDGE_SS = 3.0
 CUT_MIN_RUN_SS = 1.0
+CUT_EMPTY_MAX_SS = 3.0
 
 #: Slanted barlines (see :func:`level_barlines`): the offset from one staff to the
 #: next is searched up to this slant (x per y, about 19 degrees) ...
@@ -156,13 +160,17 @@ def _cut_after(g: StaffGraph, staves: list[int], spans: list[MeasureSpan], staff
     """Whether the photo's edge cut off a measure after a system's last measure in
     ``spans`` (see ``CUT_EDGE_SS``): its staves end at the page image's right side,
     ``staff_end``, and run on past a last barline that is no final one, with no
-    courtesy clef, key or time signature after it."""
+    courtesy clef, key or time signature after it, and with music after it where
+    they run on far (``CUT_EMPTY_MAX_SS``)."""
     if not spans or not g.width or spans[-1].right in (None, "barline_final"):
         return False
     last = spans[-1].x1
     if staff_end < g.width - CUT_EDGE_SS * ss or staff_end - last < CUT_MIN_RUN_SS * ss:
         return False
-    return not any(n.role in ("clef", "key", "time") and n.staff in staves and n.cx > last for n in g.nodes)
+    after = [n for n in g.nodes if n.staff in staves and n.cx > last]
+    if staff_end - last >= CUT_EMPTY_MAX_SS * ss and not any(n.role in ("notehead", "rest", "stem") for n in after):
+        return False
+    return not any(n.role in ("clef", "key", "time") for n in after)
 
 
 def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
