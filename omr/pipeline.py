@@ -904,7 +904,7 @@ def f_clef_line(grey, staff, box) -> int | None:
     for p in F_CLEF_DOT_SPACES:
         best = 0.0
         for c in columns:
-            y = _position_y(staff, c, p)
+            y = staff.position_y(c, p)
             a, b = int(round(y - half_rows)), int(round(y + half_rows)) + 1
             if 0 <= a and b <= h:
                 best = max(best, 255.0 - float(np.mean(grey[a:b, c])))
@@ -915,19 +915,6 @@ def f_clef_line(grey, staff, box) -> int | None:
     if dots - rest < F_CLEF_DOT_CONTRAST or dots < 2 * rest:
         return None
     return (low + 1) // 2 + 1
-
-
-def _position_y(staff, x: float, position: float) -> float:
-    """y (px) of staff ``position`` (half staff spaces, 0 = bottom line) at ``x``:
-    between the lines as they run there, beyond them a half space per step."""
-    if position >= 8:
-        return staff.y_top(x) - 0.5 * (position - 8) * staff.staff_space
-    if position <= 0:
-        return staff.y_bottom(x) - 0.5 * position * staff.staff_space
-    below = int(position // 2)                       # the line at or under it, 0 = bottom
-    frac = (position - 2 * below) / 2.0
-    y_low, y_high = staff.line_y(4 - below, x), staff.line_y(3 - below, x)
-    return y_low + frac * (y_high - y_low)
 
 
 def read_f_clef_lines(symbols: list[Symbol], grey, staves) -> None:

@@ -198,6 +198,26 @@ class Staff:
         pos[below] = -(yv[below] - ys[4][below]) / bottom_half[below]
         return float(pos[0]) if np.ndim(x) == 0 and np.ndim(y) == 0 else pos.reshape(xa.shape)
 
+    def position_y(self, x: float, position: float) -> float:
+        """y (px) of staff ``position`` (half staff spaces, 0 = bottom line) at ``x``:
+        the inverse of :meth:`position`, between the lines as they run there and
+        beyond them by the outer spacing.
+
+        >>> import numpy as np
+        >>> s = Staff(0, np.array([0.0, 100.0]), np.array([[10.0, 10], [20, 20], [30, 30], [40, 40], [50, 50]]),
+        ...           0.0, 100.0, 10.0, 1.0)
+        >>> s.position_y(50, 0), s.position_y(50, 5), s.position_y(50, 9), s.position(50, s.position_y(50, -1.5))
+        (50.0, 25.0, 5.0, -1.5)
+        """
+        ys = [self.line_y(i, x) for i in range(5)]  # top line first
+        if position >= 8:
+            return ys[0] - 0.5 * (position - 8) * (ys[1] - ys[0])
+        if position <= 0:
+            return ys[4] - 0.5 * position * (ys[4] - ys[3])
+        below = int(position // 2)  # the line at or under it, 0 = bottom
+        y_low, y_high = ys[4 - below], ys[3 - below]
+        return y_low + 0.5 * (position - 2 * below) * (y_high - y_low)
+
     def box(self) -> tuple[float, float, float, float]:
         """x0, y0, x1, y1 (px): the lines' extent, from the highest point of the top
         line to the lowest of the bottom line."""
