@@ -121,7 +121,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     add_alternatives(symbols, seen)
     read_octave_marks(symbols, binary, staves)
     read_f_clef_lines(symbols, page.image, staves)
-    single_double_flats(symbols, line_free)
+    single_double_flats(symbols, seen, line_free)
     symbols += image_barlines(binary, staves, symbols, lines=lines, doubtful=doubtful)
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
@@ -945,8 +945,9 @@ def read_f_clef_lines(symbols: list[Symbol], grey, staves) -> None:
 #: A double flat is two flats side by side: two stems rise above its bowls. In the
 #: upper ``DOUBLE_FLAT_STEM_ROWS`` of its box (without the staff lines) a stem is a
 #: run of columns inked over ``DOUBLE_FLAT_STEM_INK`` of those rows; a "double flat"
-#: that shows exactly one is a flat (a single flat, often in parentheses, that the
-#: detector also read as a double one).
+#: that shows exactly one, where the detector also saw a flat (a single flat, often in
+#: parentheses, that it read both ways), is that flat. (A natural shows one stem
+#: there too: without a flat seen at its place, the reading stays.)
 DOUBLE_FLAT_STEM_ROWS = 0.45
 DOUBLE_FLAT_STEM_INK = 0.7
 
@@ -973,11 +974,22 @@ def stems_in_box(line_free, box) -> int:
     return int(on[0]) + int(np.sum(on[1:] & ~on[:-1]))
 
 
-def single_double_flats(symbols: list[Symbol], line_free) -> None:
+def single_double_flats(symbols: list[Symbol], seen: list[Symbol], line_free) -> None:
     """Read each double flat of ``symbols`` (in place) that shows one stem
-    (:func:`stems_in_box`) as a flat; the double flat stays as its alternative."""
-    for d in symbols:
-        if d.cls == "accidental_double_flat" and stems_in_box(line_free, d.box) == 1:
+    (:func:`stems_in_box`) as a flat where ``seen`` (every detection down to
+    ``VETO_SCORE``) holds a flat at its place (IoU over ``DUPLICATE_IOU``); the double
+    flat stays as its alternative."""
+    import numpy as np
+
+    from omr.eval.detection import iou_matrix
+
+    doubles = [d for d in symbols if d.cls == "accidental_double_flat"]
+    flats = [s for s in seen if s.cls == "accidental_flat"]
+    if not doubles or not flats:
+        return
+    iou = iou_matrix(np.array([d.box for d in doubles], float), np.array([s.box for s in flats], float))
+    for d, row in zip(doubles, iou):
+        if (row > DUPLICATE_IOU).any() and stems_in_box(line_free, d.box) == 1:
             d.alternatives = ("accidental_double_flat",) + tuple(c for c in d.alternatives if c != "accidental_flat")
             d.cls = "accidental_flat"
 

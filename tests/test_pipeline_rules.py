@@ -626,6 +626,12 @@ def test_a_double_flat_with_one_stem_is_a_flat():
         ink[118:130, x:x + 7] = True
     one = Symbol("accidental_double_flat", (97, 95, 110, 131), 0.4)
     two = Symbol("accidental_double_flat", (197, 95, 218, 131), 0.6)
-    single_double_flats([one, two], ink)
+    seen = [one, two, Symbol("accidental_flat", (98, 96, 110, 131), 0.3),
+            Symbol("accidental_flat", (199, 96, 210, 131), 0.3)]
+    single_double_flats([one, two], seen, ink)
     assert (one.cls, one.alternatives) == ("accidental_flat", ("accidental_double_flat",))
     assert (two.cls, two.alternatives) == ("accidental_double_flat", ())
+    # one stem but no flat seen at its place (a natural shows one stem there too)
+    alone = Symbol("accidental_double_flat", (97, 95, 110, 131), 0.4)
+    single_double_flats([alone], [alone], ink)
+    assert alone.cls == "accidental_double_flat"
