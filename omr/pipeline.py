@@ -121,7 +121,6 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     add_alternatives(symbols, seen)
     read_octave_marks(symbols, binary, staves)
     read_f_clef_lines(symbols, page.image, staves)
-    single_double_flats(symbols, seen, line_free)
     symbols += image_barlines(binary, staves, symbols, lines=lines, doubtful=doubtful)
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     if ocr:
@@ -940,58 +939,6 @@ def read_f_clef_lines(symbols: list[Symbol], grey, staves) -> None:
             continue
         dy = s.line_y(5 - line, cx) + 0.5 * s.staff_space - cy
         d.box = (d.box[0], d.box[1] + dy, d.box[2], d.box[3] + dy)
-
-
-#: A double flat is two flats side by side: two stems rise above its bowls. In the
-#: upper ``DOUBLE_FLAT_STEM_ROWS`` of its box (without the staff lines) a stem is a
-#: run of columns inked over ``DOUBLE_FLAT_STEM_INK`` of those rows; a "double flat"
-#: that shows exactly one, where the detector also saw a flat (a single flat, often in
-#: parentheses, that it read both ways), is that flat. (A natural shows one stem
-#: there too: without a flat seen at its place, the reading stays.)
-DOUBLE_FLAT_STEM_ROWS = 0.45
-DOUBLE_FLAT_STEM_INK = 0.7
-
-
-def stems_in_box(line_free, box) -> int:
-    """Stems (runs of columns inked over ``DOUBLE_FLAT_STEM_INK`` of the rows) in the
-    upper ``DOUBLE_FLAT_STEM_ROWS`` of ``box`` (normalized px) on the ink mask
-    without staff lines, ``line_free``.
-
-    >>> import numpy as np
-    >>> ink = np.zeros((40, 40), bool)
-    >>> ink[5:30, 10:12] = True; ink[20:30, 10:18] = True     # a flat: stem and bowl
-    >>> stems_in_box(ink, (8, 5, 20, 30)), stems_in_box(ink | np.roll(ink, 8, axis=1), (8, 5, 28, 30))
-    (1, 2)
-    """
-    import numpy as np
-
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    x0, y0 = max(0, x0), max(0, y0)
-    rows = line_free[y0:y0 + int(DOUBLE_FLAT_STEM_ROWS * (y1 - y0)), x0:x1]
-    if rows.size == 0:
-        return 0
-    on = rows.mean(axis=0) >= DOUBLE_FLAT_STEM_INK
-    return int(on[0]) + int(np.sum(on[1:] & ~on[:-1]))
-
-
-def single_double_flats(symbols: list[Symbol], seen: list[Symbol], line_free) -> None:
-    """Read each double flat of ``symbols`` (in place) that shows one stem
-    (:func:`stems_in_box`) as a flat where ``seen`` (every detection down to
-    ``VETO_SCORE``) holds a flat at its place (IoU over ``DUPLICATE_IOU``); the double
-    flat stays as its alternative."""
-    import numpy as np
-
-    from omr.eval.detection import iou_matrix
-
-    doubles = [d for d in symbols if d.cls == "accidental_double_flat"]
-    flats = [s for s in seen if s.cls == "accidental_flat"]
-    if not doubles or not flats:
-        return
-    iou = iou_matrix(np.array([d.box for d in doubles], float), np.array([s.box for s in flats], float))
-    for d, row in zip(doubles, iou):
-        if (row > DUPLICATE_IOU).any() and stems_in_box(line_free, d.box) == 1:
-            d.alternatives = ("accidental_double_flat",) + tuple(c for c in d.alternatives if c != "accidental_flat")
-            d.cls = "accidental_flat"
 
 
 #: A barline is a crease (a fold in the paper, a line through the whole page) when

@@ -9,7 +9,7 @@ import pytest
 from omr.graph import Symbol, straight_staff
 from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, image_barlines,
                           parenthesised_keys_as_accidentals, read_f_clef_lines, read_octave_marks,
-                          single_double_flats, suppress_duplicates)
+                          suppress_duplicates)
 
 SS = 10.0
 
@@ -615,23 +615,3 @@ def test_an_f_clef_stands_on_the_line_its_dots_straddle():
     assert line == 4 and box == (48, 92, 76, 125)
     line, box = line_read(None)         # no dots to be seen: the box decides
     assert line == 4 and box == (48, 92, 76, 125)
-
-
-def test_a_double_flat_with_one_stem_is_a_flat():
-    # ink without staff lines: a flat (stem x 100-101, bowl y 120-130) and, further
-    # on, a double flat (stems at x 200 and 208); the detector called both double
-    ink = np.zeros((200, 300), bool)
-    for x in (100, 200, 208):
-        ink[95:130, x:x + 2] = True
-        ink[118:130, x:x + 7] = True
-    one = Symbol("accidental_double_flat", (97, 95, 110, 131), 0.4)
-    two = Symbol("accidental_double_flat", (197, 95, 218, 131), 0.6)
-    seen = [one, two, Symbol("accidental_flat", (98, 96, 110, 131), 0.3),
-            Symbol("accidental_flat", (199, 96, 210, 131), 0.3)]
-    single_double_flats([one, two], seen, ink)
-    assert (one.cls, one.alternatives) == ("accidental_flat", ("accidental_double_flat",))
-    assert (two.cls, two.alternatives) == ("accidental_double_flat", ())
-    # one stem but no flat seen at its place (a natural shows one stem there too)
-    alone = Symbol("accidental_double_flat", (97, 95, 110, 131), 0.4)
-    single_double_flats([alone], [alone], ink)
-    assert alone.cls == "accidental_double_flat"
