@@ -1205,18 +1205,10 @@ def staff_layout(g: StaffGraph, system: int = 0) -> list[list[int]]:
     parts: slots joined by a brace are one part (a piano's two staves)."""
     if not g.systems:
         return []
-    first = g.systems[system]
+    braces = _brace_of(g, g.systems[system])
     parts: list[list[int]] = []
-    slot_of = {s: i for i, s in enumerate(first)}
-    braced: dict[int, int] = {}
-    for n in g.nodes:
-        if n.cls == "brace":
-            slots = sorted(slot_of[s] for s in g.targets(n.id, "brace") if s in slot_of)
-            if len(slots) >= 2:
-                for s in slots:
-                    braced[s] = n.id
-    for i in range(len(first)):
-        if parts and i in braced and braced.get(parts[-1][-1]) == braced[i]:
+    for i, brace in enumerate(braces):
+        if parts and brace is not None and braces[parts[-1][-1]] == brace:
             parts[-1].append(i)
         else:
             parts.append([i])

@@ -209,14 +209,12 @@ class Staff:
         >>> s.position_y(50, 0), s.position_y(50, 5), s.position_y(50, 9), s.position(50, s.position_y(50, -1.5))
         (50.0, 25.0, 5.0, -1.5)
         """
-        ys = [self.line_y(i, x) for i in range(5)]  # top line first
+        ys = [self.line_y(i, x) for i in range(4, -1, -1)]  # bottom line first
         if position >= 8:
-            return ys[0] - 0.5 * (position - 8) * (ys[1] - ys[0])
+            return ys[4] - 0.5 * (position - 8) * (ys[3] - ys[4])
         if position <= 0:
-            return ys[4] - 0.5 * position * (ys[4] - ys[3])
-        below = int(position // 2)  # the line at or under it, 0 = bottom
-        y_low, y_high = ys[4 - below], ys[3 - below]
-        return y_low + 0.5 * (position - 2 * below) * (y_high - y_low)
+            return ys[0] - 0.5 * position * (ys[0] - ys[1])
+        return float(np.interp(position, [0.0, 2.0, 4.0, 6.0, 8.0], ys))
 
     def box(self) -> tuple[float, float, float, float]:
         """x0, y0, x1, y1 (px): the lines' extent, from the highest point of the top
