@@ -384,13 +384,22 @@ def run_stats(binary: np.ndarray, *, max_columns: int = 400, modes: int = 1) -> 
 
 
 #: Grey-level staff space: strips this many px wide, at most this many of them, and the
-#: sigma (px) of the vertical high-pass that removes ink blobs and shading.
-GREY_STRIP_PX = 3
+#: sigma (px) of the vertical high-pass that removes ink blobs and shading. A strip
+#: averages the grain of a dim photo away along the lines (15 px of an analysis image
+#: at most 1600 px on a side; at 3 px, the grain's own correlation, a few px long,
+#: outscored the faint lines of two test pages at half their spacing).
+GREY_STRIP_PX = 15
 GREY_MAX_STRIPS = 256
 GREY_HIGHPASS_SIGMA_PX = 3.0
 #: Comb score (see :func:`grey_staff_space`) below which a grey profile shows no
 #: staff-line periodicity (random noise scores about 0.1, faint staves 0.25-1.5).
 GREY_MIN_SCORE = 0.2
+#: A comb score this high is staff lines for sure: their spacing stands against the
+#: run lengths' without counting combs in the ink (see :func:`_grey_rival`). Grain
+#: alone scores up to about 0.4 when about a px across, 0.6 when blurred over 2-3 px
+#: (the high-pass leaves its correlation a trough that the score takes for the
+#: space between lines); the faint lines of dim test photos score 0.85-1.7.
+GREY_SURE_SCORE = 0.7
 
 
 def grey_staff_space(flat: np.ndarray, lo: float = MIN_STAFF_SPACE_RUNS_PX, hi: float | None = None) -> tuple[float, float] | None:
@@ -960,11 +969,15 @@ def _grey_way(flat: np.ndarray, quarter: int, grey: dict) -> tuple[float, float]
 def _grey_rival(binary: np.ndarray, stats: RunStats, g: tuple[float, float]) -> tuple[float, float] | None:
     """``g``, the grey page's staff space and score (see :func:`grey_staff_space`),
     where it differs from the run statistics' ``stats`` by more than
-    ``GREY_RIVAL_DIFFERENCE`` and ``binary`` (lines across) holds more five-line combs
-    at it (at least ``RUN_MODE_MIN_COMBS``): the run lengths of a dark, grainy photo
-    measure its grain, not its faint lines. None otherwise."""
+    ``GREY_RIVAL_DIFFERENCE`` and either the grey periodicity is sure (a score of
+    ``GREY_SURE_SCORE``) or ``binary`` (lines across) holds more five-line combs at it
+    (at least ``RUN_MODE_MIN_COMBS``): the run lengths of a dark, grainy photo
+    measure its grain, not its faint lines (in heavy grain the ink holds few combs
+    at any spacing). None otherwise."""
     if g[1] < GREY_MIN_SCORE or abs(g[0] / stats.staff_space - 1.0) <= GREY_RIVAL_DIFFERENCE:
         return None
+    if g[1] >= GREY_SURE_SCORE:
+        return g
     at_runs, at_grey = _combs_at(binary, stats.staff_space), _combs_at(binary, g[0])
     if at_grey >= GREY_RIVAL_COMBS_RATIO * max(at_runs, 1) and at_grey >= RUN_MODE_MIN_COMBS:
         return g
