@@ -395,11 +395,14 @@ GREY_HIGHPASS_SIGMA_PX = 3.0
 #: staff-line periodicity (random noise scores about 0.1, faint staves 0.25-1.5).
 GREY_MIN_SCORE = 0.2
 #: A comb score this high is staff lines for sure: their spacing stands against the
-#: run lengths' without counting combs in the ink (see :func:`_grey_rival`). Grain
-#: alone scores up to about 0.4 when about a px across, 0.6 when blurred over 2-3 px
-#: (the high-pass leaves its correlation a trough that the score takes for the
-#: space between lines); the faint lines of dim test photos score 0.85-1.7.
-GREY_SURE_SCORE = 0.7
+#: run lengths' without counting combs in the ink (see :func:`_grey_rival`), and
+#: where only one way up scores it, that way is up (see :func:`_quarter_turn`). The
+#: faint lines of dim test photos score 0.7-1.7 (one page with small staves in
+#: much grainy paper 0.70, the other way up 0.50). Grain alone scores about 0.4
+#: when a px across, and up to 0.6-0.8 when blurred over 2-4 px (the high-pass leaves
+#: its correlation a trough that the score takes for the space between lines): grain
+#: that coarse alike either way up, and less where lines share the page.
+GREY_SURE_SCORE = 0.6
 
 
 def grey_staff_space(flat: np.ndarray, lo: float = MIN_STAFF_SPACE_RUNS_PX, hi: float | None = None) -> tuple[float, float] | None:
@@ -603,7 +606,8 @@ MIN_COMBS = 8
 #: that lost faint staff lines leaves a few combs of stems, text and noise either
 #: way up); else to the way up whose grey page is clearly more periodic (see
 #: :func:`grey_staff_space`; ``GREY_ORIENTATION_RATIO`` times the other's score);
-#: else, unsure, to the one with many times the combs, or whose ink lies more in
+#: else, unsure, to the only one whose grey periodicity is sure (``GREY_SURE_SCORE``),
+#: to the one with many times the combs, or whose ink lies more in
 #: long level runs (staff lines run across the page; the grain of the paper and
 #: evenly spaced stems make combs either way up). Long: at least this fraction of
 #: the image's longer side.
@@ -945,6 +949,8 @@ def _quarter_turn(binary: np.ndarray, stats: RunStats | None, turned: RunStats |
         return c1 > c0, True
     if grey_sided:
         return s1 > s0, True
+    if (s0 >= GREY_SURE_SCORE) != (s1 >= GREY_SURE_SCORE):
+        return s1 > s0, False  # staff lines one way, under GREY_ORIENTATION_RATIO times the grain's other
     if one_sided:
         return c1 > c0, False
     if max(c0, c1) < MIN_COMBS:  # no combs to go by: the likelier grey periodicity

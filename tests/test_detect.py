@@ -303,3 +303,28 @@ def test_a_quarter_turn_the_page_analysis_was_unsure_of_is_checked_by_the_detect
     assert page.rotation in (0, 180)
     heads = sum(d.cls in NOTEHEADS and d.score >= 0.5 for d in found)
     assert heads > 2 * sum(d.cls in NOTEHEADS and d.score >= 0.5 for d in dets)
+
+
+def test_the_quarter_turn_check_weighs_music_per_area_of_the_page():
+    """Read the other way up at a staff space measured on a dim photo's grain, the
+    page is blown up to many times its area, and the network finds noteheads in the
+    grain: more of them than on the page read the right way, but fewer per square
+    staff space. The check goes by the music per area."""
+    from types import SimpleNamespace
+
+    from omr.detect.infer import QUARTER_CHECK_RATIO, _reads_better
+    from omr.detect.types import Detection
+
+    def heads(n):
+        return [Detection("notehead_black", (10.0 * k, 0.0, 10.0 * k + 12, 10.0), 1.0) for k in range(n)]
+
+    def page(h, w):
+        return SimpleNamespace(image=np.zeros((h, w), np.uint8), staff_space_norm=10.0)
+
+    right, grain = page(1500, 1200), page(4500, 3600)  # 9 times the area
+    assert not _reads_better(heads(120), grain, heads(60), right)  # twice the heads, 9 times the paper
+    assert _reads_better(heads(60), right, heads(120), grain)
+    # at one size, as before: the count decides, by QUARTER_CHECK_RATIO
+    n = int(np.ceil(QUARTER_CHECK_RATIO * 40))
+    assert _reads_better(heads(n), page(1200, 1500), heads(40), right)
+    assert not _reads_better(heads(n - 2), page(1200, 1500), heads(40), right)

@@ -481,6 +481,25 @@ def test_faint_lines_settle_the_way_up_when_the_threshold_lost_them():
     assert _quarter_turn(binary, few, RunStats(9.0, 2.0, 400, 900), flat) == (True, True)
 
 
+def test_a_sure_grey_periodicity_one_way_up_only_settles_the_way_up():
+    """Small staves on much grainy paper (a dim photo of a whole page): the grain's
+    runs make combs either way up (180 and 123 here), its correlation a periodicity
+    either way; the staff lines lift one way's grey score to a sure one, though not
+    ``GREY_ORIENTATION_RATIO`` times the other's. That way is up (unsure)."""
+    from omr.page import GREY_ORIENTATION_RATIO, GREY_SURE_SCORE, RunStats, _quarter_turn
+
+    binary = np.zeros((600, 500), bool)  # the ink shows no long runs either way
+    flat = np.full(binary.shape, 200, np.uint8)
+    as_is, turned = RunStats(5.0, 2.0, 180, 900), RunStats(5.0, 2.0, 123, 800)
+    grain, lines = GREY_SURE_SCORE - 0.1, GREY_SURE_SCORE + 0.1
+    assert lines < GREY_ORIENTATION_RATIO * grain
+    assert _quarter_turn(binary, as_is, turned, flat, {0: (9.5, grain), 1: (9.0, lines)}) == (True, False)
+    assert _quarter_turn(binary, as_is, turned, flat, {0: (9.0, lines), 1: (9.5, grain)}) == (False, False)
+    # both sure, or neither: no evidence either way, the level runs guess (as is)
+    assert _quarter_turn(binary, as_is, turned, flat, {0: (9.5, lines), 1: (9.0, lines + 0.2)}) == (False, False)
+    assert _quarter_turn(binary, as_is, turned, flat, {0: (9.5, grain - 0.1), 1: (9.0, grain)}) == (False, False)
+
+
 @pytest.fixture(scope="module")
 def faint_lines(clean):
     """The clean page with its staff lines printed light grey (232 of 255) where no

@@ -62,7 +62,10 @@ ASYMMETRIC_ROLES = frozenset({"clef", "flag", "rest", "accidental", "dot", "key"
 #: Quarter-turn check: where the page analysis was unsure which way the staff lines
 #: run (``NormalizedPage.quarter_sure``), the page is also read turned a quarter, and
 #: that is kept when its music (confident noteheads, and the symbols above) scores
-#: this many times as much: the network reads music only with its lines across.
+#: this many times as much per square staff space of the page: the network reads
+#: music only with its lines across. (Per area: a way up whose staff space was
+#: measured on the grain of a dim photo is blown up to many times the page's area,
+#: and the network finds noteheads in the grain.)
 QUARTER_CHECK_RATIO = 1.25
 _CLEFS = frozenset(vocab.names_with_role("clef"))
 
@@ -240,9 +243,20 @@ def check_quarter_turn(model: LoadedDetector, rgb: np.ndarray, page, normalized:
     except NoMusicError:  # no staff lines the other way up
         return page, normalized
     other = detect_normalized(model, other_page.image, threshold=threshold)
-    if _music_score(other) >= QUARTER_CHECK_RATIO * max(_music_score(normalized), 1.0):
+    if _reads_better(other, other_page, normalized, page):
         return other_page, other
     return page, normalized
+
+
+def _reads_better(other: list[Detection], other_page, normalized: list[Detection], page) -> bool:
+    """Whether ``other`` (detections on ``other_page``) reads as music
+    ``QUARTER_CHECK_RATIO`` times as well as ``normalized`` (on ``page``), per
+    square staff space of each normalized page (see :func:`_music_score`)."""
+    def area(p) -> float:
+        return p.image.shape[0] * p.image.shape[1] / p.staff_space_norm ** 2
+
+    a, b = area(other_page), area(page)
+    return _music_score(other) / a >= QUARTER_CHECK_RATIO * max(_music_score(normalized), 1.0) / b
 
 
 def turn_half(page):
