@@ -526,8 +526,16 @@ def find_staves(page_image_gray: np.ndarray, staff_space_px: float, *, binary: n
         smeared = _alike(_find_staves_in(binary, ss, faint=soft_faint))
         if len(smeared) > len(staves):
             staves = smeared
-            for i, s in enumerate(staves):
-                s.index = i
+    # the grain of a dim photo hides faint lines from an average over FAINT_WINDOW_SS;
+    # averaged over GRAINY_WINDOW_SS (the page as it is, and smoothed) they stand out
+    for grey in (gray, soft):
+        grainy_faint = faint_line_binary(grey, ss, window_ss=GRAINY_WINDOW_SS, grainy_only=True)
+        if grainy_faint is not None:
+            grainy = _alike(_find_staves_in(binary, ss, faint=grainy_faint, window_ss=GRAINY_WINDOW_SS))
+            if len(grainy) > len(staves):
+                staves = grainy
+    for i, s in enumerate(staves):
+        s.index = i
     return staves
 
 
@@ -564,21 +572,29 @@ SMEARED_LINE_SIGMA_SS = 0.15
 #: this fraction as long as the longest.
 SMEARED_SPACING_TOLERANCE = 0.08
 SMEARED_MIN_LENGTH = 0.5
+#: Pages whose grain sets the faint-line threshold (``FAINT_NOISE_SIGMAS`` times its
+#: noise above the depth terms: dim photos) are searched again, as they are and
+#: smoothed as in the smeared pass, averaged over this many staff spaces along the
+#: rows (the lines run on, the grain averages away); a pass that finds more staves
+#: (alike, as in the smeared pass) stands.
+GRAINY_WINDOW_SS = 3.0
 
 
-def faint_line_binary(gray: np.ndarray, staff_space_px: float) -> np.ndarray | None:
+def faint_line_binary(gray: np.ndarray, staff_space_px: float, *, window_ss: float = FAINT_WINDOW_SS,
+                      grainy_only: bool = False) -> np.ndarray | None:
     """Mask of faint, blurred staff lines: the vertical black top-hat of the grey page
     (darkness in features thinner than about half a staff space: lines, not noteheads
-    or stems) averaged over ``FAINT_WINDOW_SS`` along the rows, thresholded
+    or stems) averaged over ``window_ss`` staff spaces along the rows, thresholded
     ``FAINT_NOISE_SIGMAS`` noise levels above that of the paper. None when nothing
-    stands out."""
+    stands out, or (``grainy_only``) where the paper's grain does not set the
+    threshold (the depth terms do: a page clean enough for the shorter average)."""
     g = np.asarray(gray)
     if g.dtype != np.uint8:
         g = np.clip(g, 0, 255).astype(np.uint8)
     ss = float(staff_space_px)
     tall = max(3, int(round(0.7 * ss)) | 1)
     hat = cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (1, tall)))
-    k = max(3, int(round(FAINT_WINDOW_SS * ss)))
+    k = max(3, int(round(window_ss * ss)))
     sm = cv2.blur(hat.astype(np.float32), (k, 1))
     step = max(1, int(np.sqrt(sm.size / 250_000)))
     sample = sm[::step, ::step]
@@ -587,7 +603,10 @@ def faint_line_binary(gray: np.ndarray, staff_space_px: float) -> np.ndarray | N
     # the paper is flat white after flatten_illumination, so its noise says little about
     # its texture: a line must also be a fair part as dark as the page's darkest lines
     strong = float(np.percentile(sample, FAINT_STRONG_PERCENTILE))
-    t = base + max(FAINT_MIN_DEPTH, FAINT_NOISE_SIGMAS * sigma, FAINT_REL_DEPTH * (strong - base))
+    depth = max(FAINT_MIN_DEPTH, FAINT_REL_DEPTH * (strong - base))
+    if grainy_only and FAINT_NOISE_SIGMAS * sigma <= depth:
+        return None
+    t = base + max(depth, FAINT_NOISE_SIGMAS * sigma)
     # keep the ridge (the darkest row, or both rows of a two-row plateau) of each
     # blurred line, widened by a row each way, centred on the line: thick blurred
     # lines would otherwise fail the thickness test of staff_line_mask
@@ -600,7 +619,8 @@ def faint_line_binary(gray: np.ndarray, staff_space_px: float) -> np.ndarray | N
     return out
 
 
-def _find_staves_in(binary: np.ndarray, ss: float, faint: np.ndarray | None = None) -> list[Staff]:
+def _find_staves_in(binary: np.ndarray, ss: float, faint: np.ndarray | None = None,
+                    window_ss: float = FAINT_WINDOW_SS) -> list[Staff]:
     h, w = binary.shape
     width = max(4, int(round(STRIP_WIDTH_SS * ss)))
     if w < width or h < 5 * ss:
@@ -611,7 +631,7 @@ def _find_staves_in(binary: np.ndarray, ss: float, faint: np.ndarray | None = No
     # where lines may run: printed ink, and faint lines (blurred along the rows by
     # FAINT_WINDOW_SS: their ends overrun by half that)
     union = None if faint is None else binary | faint
-    overrun = int(np.ceil(0.5 * FAINT_WINDOW_SS * ss))
+    overrun = int(np.ceil(0.5 * window_ss * ss))
     ink = (binary, union, overrun)
     profile = _strip_profiles(mask, width)
     pieces = _comb_pieces(profile, ss)
