@@ -123,6 +123,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     read_f_clef_lines(symbols, page.image, staves)
     symbols += image_barlines(binary, staves, symbols, lines=lines, doubtful=doubtful)
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
+    symbols = drop_pale_barlines(symbols, page.image, staves)
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
     g = build_graph(symbols + doubtful_flags(doubtful, symbols), staves, [s.staves for s in systems],
@@ -1017,6 +1018,74 @@ def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]
             continue
         out.append(sym)
     return out
+
+
+#: A barline is printed as dark as the staff lines, and as the page's other
+#: barlines. Its darkness: that of its darkest column in its box, between the lines,
+#: below the paper beside it (0.4 to 1 staff space to each side, the
+#: ``PALE_BARLINE_PAPER_PERCENTILE`` of those rows), over that of the staff lines (the
+#: median over the five, in the same columns beside it). One under
+#: ``PALE_BARLINE_RATIO`` of it, and under that fraction of the median of the page's
+#: barlines, is the shading of a fold in the paper (a crease through a staff
+#: measures about 0.3, printed barlines 0.8 and more). On a page shaken sideways as it
+#: was photographed, every barline is as pale (about 0.25; the lines keep their
+#: darkness): none of them is a fold.
+PALE_BARLINE_RATIO = 0.5
+PALE_BARLINE_PAPER_PERCENTILE = 75
+PALE_BARLINE_SIDE_SS = (0.4, 1.0)
+
+
+def barline_darkness(sym: Symbol, grey, staff) -> float | None:
+    """How dark the barline ``sym`` is against the paper, over how dark ``staff``'s
+    lines are beside it (see :data:`PALE_BARLINE_RATIO`); None where it cannot be
+    measured (off the page, or on a page with no dark lines)."""
+    import numpy as np
+
+    h, w = grey.shape
+    x0, _, x1, _ = sym.box
+    lines = np.array([staff.line_y(i, 0.5 * (x0 + x1)) for i in range(5)], float)
+    half = 0.5 * staff.line_thickness + 1
+    rows = [r for r in range(int(np.ceil(lines[0])), int(np.floor(lines[4])) + 1)
+            if 0 <= r < h and np.min(np.abs(lines - r)) > half]
+    c0, c1 = max(0, int(np.floor(x0)) - 1), min(w, int(np.ceil(x1)) + 2)
+    if not rows or c1 <= c0:
+        return None
+    between = grey[rows].astype(np.float32)
+    x = c0 + int(np.argmin(between[:, c0:c1].mean(axis=0)))  # the barline's column
+    near, far = (v * staff.staff_space for v in PALE_BARLINE_SIDE_SS)
+    side = [c for c in (*range(int(x - far), int(x - near) + 1), *range(int(x + near), int(x + far) + 1))
+            if 0 <= c < w]
+    if not side:
+        return None
+    paper = float(np.percentile(between[:, side], PALE_BARLINE_PAPER_PERCENTILE))
+    line = []
+    for y in lines:
+        r0, r1 = max(0, int(round(y - half))), min(h, int(round(y + half)) + 1)
+        if r1 > r0:
+            line.append(paper - float(np.median(grey[r0:r1][:, side].min(axis=0))))
+    lines_dark = float(np.median(line)) if line else 0.0
+    if not lines_dark > 0:
+        return None
+    return (paper - float(np.median(between[:, x]))) / lines_dark
+
+
+def drop_pale_barlines(symbols: list[Symbol], grey, staves) -> list[Symbol]:
+    """``symbols`` without the barlines too pale to be printed (see
+    :data:`PALE_BARLINE_RATIO`): the shaded edge of a fold in the paper, which the
+    detector can take for a barline where it crosses a staff. ``grey``: the
+    normalized page image."""
+    import numpy as np
+
+    if not staves:
+        return symbols
+    staff_of = _nearest_staff(staves)
+    dark = {id(s): barline_darkness(s, grey, staves[staff_of(s)])
+            for s in symbols if vocab.CLASSES[s.cls].role == "barline"}
+    known = [v for v in dark.values() if v is not None]
+    if not known:
+        return symbols
+    limit = PALE_BARLINE_RATIO * min(1.0, float(np.median(known)))
+    return [s for s in symbols if dark.get(id(s)) is None or dark[id(s)] >= limit]
 
 
 #: A photo whose staff lines lie fewer than this many pixels apart reads less well:

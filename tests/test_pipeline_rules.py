@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, image_barlines,
+from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, drop_pale_barlines, image_barlines,
                           parenthesised_keys_as_accidentals, read_f_clef_lines, read_octave_marks,
                           suppress_duplicates)
 
@@ -83,6 +83,41 @@ def test_barlines_that_run_on_to_a_staff_the_photo_cut_off_are_no_creases():
 def test_barlines_inside_their_systems_are_kept():
     binary, staves, systems, bars = page(crease=False)
     assert drop_creases(bars, binary, staves, systems) == bars
+
+
+def grey_page(paper: float, ink: float, fold: float):
+    """:func:`page`'s music in grey: lines and barlines at grey ``ink`` on ``paper``,
+    and a fold's shaded edge at ``fold`` down the whole page at x = 199-201, all
+    blurred a little along the rows."""
+    import cv2
+
+    binary, staves, systems, bars = page(crease=True)
+    grey = np.where(binary, ink, paper).astype(np.float32)
+    grey[:, 199:202] = fold
+    grey = cv2.GaussianBlur(grey, (3, 1), 0)
+    return np.clip(grey, 0, 255).astype(np.uint8), staves, bars
+
+
+def test_a_barline_as_pale_as_a_folds_shading_is_no_barline():
+    """Where a fold crosses a staff, its shaded edge can pass for a barline; it
+    is a few grey levels dark on a page whose staff lines and barlines are dark."""
+    grey, staves, bars = grey_page(paper=230, ink=40, fold=200)
+    kept = drop_pale_barlines(bars, grey, staves)
+    assert sorted({round(s.box[0]) for s in kept}) == [299]
+    assert len(kept) == 4
+    # a dim, grey photo: the lines are faint, and a barline as faint as they are stands
+    grey, staves, bars = grey_page(paper=120, ink=95, fold=95)
+    assert drop_pale_barlines(bars, grey, staves) == bars
+    # a page shaken sideways as it was photographed: every barline as pale as the
+    # fold (the lines keep their darkness), so none is one
+    grey, staves, bars = grey_page(paper=230, ink=40, fold=200)
+    grey[:, 300:302] = np.maximum(grey[:, 300:302], 200)
+    assert drop_pale_barlines(bars, grey, staves) == bars
+    # notes beside a barline leave it standing
+    grey, staves, bars = grey_page(paper=230, ink=40, fold=230)
+    grey[60:100, 290:296] = 40
+    real = [b for b in bars if b.box[0] == 299]
+    assert drop_pale_barlines(real, grey, staves) == real
 
 
 def test_weak_barlines_need_a_line_in_the_image():
