@@ -392,7 +392,7 @@ GREY_STRIP_PX = 15
 GREY_MAX_STRIPS = 256
 GREY_HIGHPASS_SIGMA_PX = 3.0
 #: Comb score (see :func:`grey_staff_space`) below which a grey profile shows no
-#: staff-line periodicity (random noise scores about 0.1, faint staves 0.25-1.5).
+#: staff-line periodicity (white noise scores about 0.1, faint staves 0.25-2).
 GREY_MIN_SCORE = 0.2
 #: A comb score this high is staff lines for sure: their spacing stands against the
 #: run lengths' without counting combs in the ink (see :func:`_grey_rival`), and

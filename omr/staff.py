@@ -628,8 +628,8 @@ def _find_staves_in(binary: np.ndarray, ss: float, faint: np.ndarray | None = No
     mask = staff_line_mask(binary, ss)
     if faint is not None:
         cv2.bitwise_or(mask, staff_line_mask(faint, ss), dst=mask)
-    # where lines may run: printed ink, and faint lines (blurred along the rows by
-    # FAINT_WINDOW_SS: their ends overrun by half that)
+    # where lines may run: printed ink, and faint lines (averaged along the rows over
+    # window_ss staff spaces: their ends overrun by half that)
     union = None if faint is None else binary | faint
     overrun = int(np.ceil(0.5 * window_ss * ss))
     ink = (binary, union, overrun)
