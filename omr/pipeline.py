@@ -451,6 +451,16 @@ def _nearest_staff(staves) -> Callable[[Symbol], int]:
     return lambda sym: by_distance(sym)[0]
 
 
+def _rows_off_lines(staff, x: float, rows: range) -> list[int]:
+    """The ``rows`` (px) at ``x`` clear of ``staff``'s lines: more than half a line's
+    thickness and a px from each."""
+    import numpy as np
+
+    lines = np.array([staff.line_y(i, x) for i in range(5)], float)
+    clear = 0.5 * staff.line_thickness + 1
+    return [y for y in rows if np.min(np.abs(lines - y)) > clear]
+
+
 #: A barline crosses its whole staff. A detected one whose box leaves more than
 #: ``BARLINE_OPEN_SS`` staff spaces of its staff open at an end, where the staff's
 #: column at the box holds ink in under ``BARLINE_OPEN_INK`` of the rows between the
@@ -479,13 +489,11 @@ def drop_open_barlines(symbols: list[Symbol], binary, staves) -> list[Symbol]:
         x0, y0, x1, y1 = sym.box
         x = 0.5 * (x0 + x1)
         top, bottom = float(s.y_top(x)), float(s.y_bottom(x))
-        lines = np.array([s.line_y(i, x) for i in range(5)], float)
         cols = slice(max(0, int(np.floor(x0)) - 1), min(w, int(np.ceil(x1)) + 2))
         for lo, hi in ((top, y0), (y1, bottom)):
             if hi - lo <= BARLINE_OPEN_SS * s.staff_space or lo < 0 or hi >= h:
                 continue
-            rows = [y for y in range(int(round(lo)), int(round(hi)) + 1)
-                    if np.min(np.abs(lines - y)) > 0.5 * s.line_thickness + 1]
+            rows = _rows_off_lines(s, x, range(int(round(lo)), int(round(hi)) + 1))
             if rows and binary[rows, cols].any(axis=1).mean() < BARLINE_OPEN_INK:
                 return True
         return False
@@ -1043,17 +1051,17 @@ def barline_darkness(sym: Symbol, grey, staff) -> float | None:
 
     h, w = grey.shape
     x0, _, x1, _ = sym.box
-    lines = np.array([staff.line_y(i, 0.5 * (x0 + x1)) for i in range(5)], float)
+    x = 0.5 * (x0 + x1)
+    lines = np.array([staff.line_y(i, x) for i in range(5)], float)
     half = 0.5 * staff.line_thickness + 1
-    rows = [r for r in range(int(np.ceil(lines[0])), int(np.floor(lines[4])) + 1)
-            if 0 <= r < h and np.min(np.abs(lines - r)) > half]
+    rows = _rows_off_lines(staff, x, range(max(0, int(np.ceil(lines[0]))), min(h, int(np.floor(lines[4])) + 1)))
     c0, c1 = max(0, int(np.floor(x0)) - 1), min(w, int(np.ceil(x1)) + 2)
     if not rows or c1 <= c0:
         return None
     between = grey[rows].astype(np.float32)
-    x = c0 + int(np.argmin(between[:, c0:c1].mean(axis=0)))  # the barline's column
+    col = c0 + int(np.argmin(between[:, c0:c1].mean(axis=0)))  # the barline's column
     near, far = (v * staff.staff_space for v in PALE_BARLINE_SIDE_SS)
-    side = [c for c in (*range(int(x - far), int(x - near) + 1), *range(int(x + near), int(x + far) + 1))
+    side = [c for c in (*range(int(col - far), int(col - near) + 1), *range(int(col + near), int(col + far) + 1))
             if 0 <= c < w]
     if not side:
         return None
@@ -1066,7 +1074,7 @@ def barline_darkness(sym: Symbol, grey, staff) -> float | None:
     lines_dark = float(np.median(line)) if line else 0.0
     if not lines_dark > 0:
         return None
-    return (paper - float(np.median(between[:, x]))) / lines_dark
+    return (paper - float(np.median(between[:, col]))) / lines_dark
 
 
 def drop_pale_barlines(symbols: list[Symbol], grey, staves) -> list[Symbol]:

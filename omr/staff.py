@@ -516,24 +516,21 @@ def find_staves(page_image_gray: np.ndarray, staff_space_px: float, *, binary: n
     # the grey page averaged along the lines, thresholded against the paper's noise
     faint = faint_line_binary(gray, ss)
     staves = _find_staves_in(binary, ss, faint=faint)
+    # Further passes, each taken where it finds more staves alike (see _alike):
     # lines smeared across by a shaking phone, then sharpened by it, print as bands
     # with a dark edge each side: two faint lines for each line, ten for a staff.
-    # Smoothed a little across, each band is one line again.
+    # Smoothed a little across, each band is one line again. And the grain of a dim
+    # photo hides faint lines from an average over FAINT_WINDOW_SS; averaged over
+    # GRAINY_WINDOW_SS (the page as it is, and smoothed) they stand out of it.
     sigma = SMEARED_LINE_SIGMA_SS * ss
     soft = cv2.GaussianBlur(gray.astype(np.uint8), (1, 2 * int(np.ceil(3 * sigma)) + 1), 0, sigmaY=sigma)
-    soft_faint = faint_line_binary(soft, ss)
-    if soft_faint is not None:
-        smeared = _alike(_find_staves_in(binary, ss, faint=soft_faint))
-        if len(smeared) > len(staves):
-            staves = smeared
-    # the grain of a dim photo hides faint lines from an average over FAINT_WINDOW_SS;
-    # averaged over GRAINY_WINDOW_SS (the page as it is, and smoothed) they stand out
-    for grey in (gray, soft):
-        grainy_faint = faint_line_binary(grey, ss, window_ss=GRAINY_WINDOW_SS, grainy_only=True)
-        if grainy_faint is not None:
-            grainy = _alike(_find_staves_in(binary, ss, faint=grainy_faint, window_ss=GRAINY_WINDOW_SS))
-            if len(grainy) > len(staves):
-                staves = grainy
+    passes = ((soft, FAINT_WINDOW_SS, False), (gray, GRAINY_WINDOW_SS, True), (soft, GRAINY_WINDOW_SS, True))
+    for grey, window, grainy_only in passes:
+        lines = faint_line_binary(grey, ss, window_ss=window, grainy_only=grainy_only)
+        if lines is not None:
+            found = _alike(_find_staves_in(binary, ss, faint=lines, window_ss=window))
+            if len(found) > len(staves):
+                staves = found
     for i, s in enumerate(staves):
         s.index = i
     return staves
