@@ -6,6 +6,13 @@ notation, note accuracy against the source score's notes on that page.
 
 ``--resend 80:1600`` sends each photo on as a messaging app does first: shrunk to
 at most 1600 px on its longer side and compressed again as JPEG at quality 80.
+
+Notes are compared by measure position, so the measures' numbers do not count in
+the note accuracy. They are checked on their own: ``measure_numbers_right`` counts
+the pages whose measures are numbered exactly as the source numbers the measures
+printed on that page, and ``first_number_right`` those whose first measure is. The
+program reads printed measure numbers only with ``--ocr``; without it, it counts
+from 1 (0 for a pickup), which is right for a piece's first page only.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from bench_util import failed_page, pooled_notes, report, sent_on  # noqa: E402
 from omr.detect.infer import load_model  # noqa: E402
 from omr.eval.notes import evaluate, notes_from_score  # noqa: E402
 from omr.pipeline import transcribe  # noqa: E402
-from synth.oracle import load_record, reference_notes, reference_score  # noqa: E402
+from synth.oracle import load_record, page_measures, reference_notes, reference_score  # noqa: E402
 
 
 def resent(path: str, quality: int, side: int):
@@ -45,8 +52,14 @@ def run_page(path: str, model, variant: str, ocr: bool, resend: tuple[int, int] 
     result = transcribe([image], model=model, ocr=ocr)
     seconds = time.perf_counter() - t
     est = notes_from_score(result.score)
-    ref = reference_notes(record, reference_score(record))
+    source = reference_score(record)
+    ref = reference_notes(record, source)
     m = evaluate(ref, est)
+    numbers = [m21.measureNumberWithSuffix() for m21 in result.score.parts[0].getElementsByClass("Measure")] \
+        if result.score.parts else []
+    printed = page_measures(record, source)
+    m.update(measure_numbers_right=numbers == printed,
+             first_number_right=bool(numbers and printed and numbers[0] == printed[0]))
     m.update(page=record["id"], seconds=seconds, timings=result.timings,
              n_staves_ref=len({n[0] for n in ref}), n_staves_est=len(result.score.parts),
              n_measures_ref=len({n[1] for n in ref}),
@@ -82,7 +95,10 @@ def main(argv=None) -> int:
         print(f"{m['page']:12s} acc {m.get('note_accuracy', 0):.3f} aligned {m.get('note_accuracy_aligned', 0):.3f} pitch+onset {m.get('pitch_onset_accuracy', 0):.3f} "
               f"ref {int(m['n_ref'])} est {int(m['n_est'])} meas {m.get('n_measures_ref')}/{m.get('n_measures_est')} "
               f"staves {m.get('n_staves_ref')}/{m.get('n_staves_est')} {m.get('error', '')}", flush=True)
-    return report({"variant": args.variant, "resend": args.resend, **pooled_notes(rows)}, rows, args.json)
+    return report({"variant": args.variant, "resend": args.resend, "ocr": args.ocr, **pooled_notes(rows),
+                   "measure_numbers_right": sum(bool(r.get("measure_numbers_right")) for r in rows),
+                   "first_number_right": sum(bool(r.get("first_number_right")) for r in rows)},
+                  rows, args.json)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,10 @@ from omr.score import Report, score_from_graphs
 #: decoding threshold is lower, for recall in ``omr detect``).
 PARSE_THRESHOLD = 0.35
 #: Text classes read by OCR, each as the kind of text :func:`omr.ocr.kind_of_class`
-#: gives it (measure numbers and credits are not read: the score has no use for them).
+#: gives it (credits are not read: the score has no use for them; measure numbers
+#: number the measures as printed, see :func:`omr.score.measure_numbers`).
 OCR_CLASSES = ("lyric_syllable", "tempo_text", "text_other", "volta_number", "text_dacapo",
-               "text_dalsegno", "text_fine", "text_tocoda", "rest_multi_number", "fingering")
+               "text_dalsegno", "text_fine", "text_tocoda", "rest_multi_number", "fingering", "measure_number")
 
 
 @dataclass

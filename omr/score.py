@@ -22,6 +22,7 @@ navigation as music21 repeat objects. Inferred notes and rests are coloured
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
@@ -1231,9 +1232,96 @@ def part_names(g: StaffGraph, parts: list[list[int]], system: int = 0) -> list[s
     return names
 
 
+#: A printed measure number stands over the system's top staff, centred on the
+#: measure's left barline (or on the system's start): it is the number of the
+#: measure whose left edge is nearest its centre, within this many staff spaces.
+MEASURE_NUMBER_REACH_SS = 1.5
+#: A page's measures are renumbered by the shift that at least two of its printed
+#: numbers agree on; one number alone (or all of a few, agreeing) must shift the
+#: count by at least this many measures: a shift of one or two is as likely a
+#: misread digit (a small "5" read "6") as measures the count got wrong.
+MEASURE_NUMBER_LONE_MIN_SHIFT = 3
+
+
+def counted_numbers(measures: list[ReadMeasure]) -> list[int]:
+    """Measure numbers counted from 1 over the whole piece (0 for a pickup first).
+
+    >>> from types import SimpleNamespace as M
+    >>> counted_numbers([M(pickup=True), M(pickup=False), M(pickup=False)])
+    [0, 1, 2]
+    """
+    numbers, number = [], 0
+    for index, m in enumerate(measures):
+        number = 0 if m.pickup and index == 0 else number + 1
+        numbers.append(number)
+    return numbers
+
+
+def printed_number_anchors(measures: list[ReadMeasure]) -> list[tuple[int, int]]:
+    """``(index into measures, number)`` for each measure number printed over a
+    system's top staff and read (digits only; see ``MEASURE_NUMBER_REACH_SS``)."""
+    by_system: dict[tuple[int, int], list[int]] = {}
+    for i, m in enumerate(measures):
+        by_system.setdefault((id(m.graph), m.system), []).append(i)
+    anchors = []
+    for indices in by_system.values():
+        g, system = measures[indices[0]].graph, measures[indices[0]].system
+        staves = g.systems[system] if 0 <= system < len(g.systems) else []
+        if not staves:
+            continue
+        top = min((g.staves[s] for s in staves), key=lambda st: st.center_y)
+        reach = MEASURE_NUMBER_REACH_SS * top.staff_space
+        for n in g.nodes:
+            text = n.text.strip()
+            if n.cls != "measure_number" or not text.isdigit() or n.staff not in staves \
+                    or n.cy >= top.y_top(n.cx):
+                continue
+            i = min(indices, key=lambda k: abs(measures[k].span.x0 - n.cx))
+            if abs(measures[i].span.x0 - n.cx) <= reach:
+                anchors.append((i, int(text)))
+    return anchors
+
+
+def measure_numbers(measures: list[ReadMeasure], report: Report) -> list[int]:
+    """Each measure's number: as printed where the page shows measure numbers, else
+    counted (:func:`counted_numbers`).
+
+    A photo of a later page, or of a page cut off at the top, starts at the number
+    printed over its systems, not at 1. Per page, the shift from the counted numbers
+    that most printed numbers agree on is taken when at least two agree, or when
+    the only one (or all of them) says so and it moves the count by
+    ``MEASURE_NUMBER_LONE_MIN_SHIFT`` or more (one misread number does not renumber
+    a page); a page showing no number keeps the shift of the page before it. A
+    shift that would number a measure below 0 is not taken. Each shift is reported.
+    """
+    numbers = counted_numbers(measures)
+    votes: dict[int, Counter] = {}
+    for i, printed in printed_number_anchors(measures):
+        votes.setdefault(measures[i].page, Counter())[printed - numbers[i]] += 1
+    shift, shifts = 0, {}
+    for page in sorted({m.page for m in measures}):
+        if page in votes:
+            (best, count), = votes[page].most_common(1)
+            if count >= 2 or (count == sum(votes[page].values()) and abs(best) >= MEASURE_NUMBER_LONE_MIN_SHIFT):
+                shift = best
+        shifts[page] = shift
+    out = [n + shifts[m.page] for n, m in zip(numbers, measures)]
+    if any(n < 0 for n in out):
+        return numbers
+    first_on_page: dict[int, int] = {}
+    for n, m in zip(out, measures):
+        first_on_page.setdefault(m.page, n)
+    for page, first in first_on_page.items():
+        if shifts[page] and (page == min(first_on_page) or shifts[page] != shifts.get(page - 1)):
+            report.infer("measure_numbers", f"measures numbered as printed: the first measure of the page "
+                         f"is measure {first}", page=page)
+    return out
+
+
 def to_music21(measures: list[ReadMeasure], parts: list[list[int]], names: list[str] | None = None,
-               *, title: str | None = None):
-    """Build the music21 Score of resolved measures."""
+               *, title: str | None = None, numbers: list[int] | None = None):
+    """Build the music21 Score of resolved measures; ``numbers``: each measure's
+    number (default: :func:`counted_numbers`)."""
     from music21 import layout, metadata, stream
 
     score = stream.Score()
@@ -1264,9 +1352,8 @@ def to_music21(measures: list[ReadMeasure], parts: list[list[int]], names: list[
     made: dict[tuple, object] = {}  # (id(graph), notehead node id) -> music21 note or chord
     lyrics = {id(m.graph): lyric_info(m.graph) for m in {id(m.graph): m for m in measures}.values()}
     state: dict[int, dict] = {slot: {"made": made, "lyrics": lyrics} for slot in range(n_slots)}
-    number = 0
-    for index, m in enumerate(measures):
-        number = 0 if m.pickup and index == 0 else number + 1
+    numbers = numbers or counted_numbers(measures)
+    for m, number in zip(measures, numbers):
         for slot in range(n_slots):
             sm = m.staves[slot] if slot < len(m.staves) else None
             mm = _measure(m, sm, number, state[slot], slot == 0)
@@ -1652,5 +1739,5 @@ def score_from_graphs(graphs: list[StaffGraph], *, title: str | None = None):
     g, k = (graphs[fullest[0]], fullest[1]) if fullest is not None else (None, 0)
     parts = staff_layout(g, k) if g is not None else []
     names = part_names(g, parts, k) if g is not None else []
-    score = to_music21(measures, parts, names, title=title)
+    score = to_music21(measures, parts, names, title=title, numbers=measure_numbers(measures, report))
     return score, report

@@ -269,3 +269,65 @@ def test_measures_numbered_alike_are_told_apart_by_position(tmp_path):
     # numbers alone would give page 2 the first half's D4
     kept = notes_from_score(score, positions=page_measure_positions({**record, "page": 2}, score))
     assert [(m, p) for _, m, _, p, _ in kept] == [(0, 64), (1, 65)]
+
+
+def _numbered_page(folder, seed: int = 21, measures: int = 14):
+    """A one-page generated piece engraved with every measure's number printed: the
+    record, and the printed number of each system's first measure."""
+    from dataclasses import replace
+
+    score = generate_score(seed, features=[], n_measures=measures)
+    options = replace(engrave.sample_options(np.random.default_rng(seed)), measure_number_interval=1,
+                      system_max_per_page=0)
+    engraver = engrave.Engraver(score.musicxml, options)
+    assert engraver.page_count == 1
+    page = engraver.render_page(1)
+    symbols = []
+    for s in page.symbols:
+        d = {"cls": s.cls, "box": [round(float(v), 2) for v in s.box], "id": s.id}
+        for name in OPTIONAL_SYMBOL_FIELDS:
+            if getattr(s, name) is not None:
+                d[name] = getattr(s, name)
+        symbols.append(d)
+    record = {"id": "n-p1", "page": 1, "staff_space_px": page.staff_space_px,
+              "clean": {"size": list(page.image.shape[1::-1]), "symbols": symbols}}
+    numbers = [s for s in symbols if s["cls"] == "measure_number"]
+    firsts = {k: min(int(s["text"]) for s in numbers if s.get("system") == k) for k in {s.get("system") for s in numbers}}
+    return record, firsts
+
+
+def _numbers_read(record, keep=lambda s: True) -> tuple[list[int], list[str]]:
+    kept = {**record, "clean": {**record["clean"], "symbols": [s for s in record["clean"]["symbols"] if keep(s)]}}
+    symbols, staves, systems = page_symbols(kept)
+    score, report = score_from_graphs([build_graph(symbols, staves, systems)])
+    return [m.number for m in score.parts[0].getElementsByClass("Measure")], report.lines()
+
+
+def test_a_photo_without_the_first_system_numbers_its_measures_as_printed(tmp_path):
+    record, firsts = _numbered_page(tmp_path)
+    assert len(firsts) >= 2 and firsts[0] == 1
+    # the whole page: numbered 1, 2, ... as printed (and as counted)
+    numbers, _ = _numbers_read(record)
+    assert numbers == list(range(1, len(numbers) + 1))
+    # the photo cut the first system off: its first measure is the one printed there,
+    # not measure 1
+    numbers, lines = _numbers_read(record, lambda s: s.get("system", -1) != 0)
+    assert numbers == list(range(firsts[1], firsts[1] + len(numbers)))
+    assert any("numbered as printed" in line for line in lines)
+    # one number misread among many that agree changes nothing
+    misread = {**record, "clean": {**record["clean"], "symbols": [
+        {**s, "text": "99"} if s["cls"] == "measure_number" and s.get("text") == str(firsts[1] + 1) else s
+        for s in record["clean"]["symbols"]]}}
+    assert _numbers_read(misread, lambda s: s.get("system", -1) != 0)[0] == numbers
+    # one number alone that moves the count by one (a "1" read "2") changes nothing
+    first = {"cls": "measure_number"}
+    for s in record["clean"]["symbols"]:
+        if s["cls"] == "measure_number" and s.get("system") == 1 and int(s["text"]) == firsts[1]:
+            first = s
+    lone = {**record, "clean": {**record["clean"], "symbols": [
+        {**s, "text": str(firsts[1] + 1)} if s is first else s for s in record["clean"]["symbols"]
+        if s["cls"] != "measure_number" or s is first]}}
+    assert _numbers_read(lone)[0] == list(range(1, len(_numbers_read(record)[0]) + 1))
+    # no number read: counted from 1
+    numbers, lines = _numbers_read(record, lambda s: s.get("system", -1) != 0 and s["cls"] != "measure_number")
+    assert numbers[0] == 1 and not any("numbered as printed" in line for line in lines)
