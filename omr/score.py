@@ -1353,10 +1353,13 @@ def to_music21(measures: list[ReadMeasure], parts: list[list[int]], names: list[
     lyrics = {id(m.graph): lyric_info(m.graph) for m in {id(m.graph): m for m in measures}.values()}
     state: dict[int, dict] = {slot: {"made": made, "lyrics": lyrics} for slot in range(n_slots)}
     numbers = numbers or counted_numbers(measures)
-    for m, number in zip(measures, numbers):
+    for index, (m, number) in enumerate(zip(measures, numbers)):
         for slot in range(n_slots):
             sm = m.staves[slot] if slot < len(m.staves) else None
             mm = _measure(m, sm, number, state[slot], slot == 0)
+            if index == 0 and m.pickup:
+                # a pickup does not count in the numbering: MusicXML implicit="yes"
+                mm.showNumber = stream.enums.ShowNumber.NEVER
             slot_streams[slot].append(mm)
     for ps in slot_streams.values():
         ps.streamStatus.beams = True  # beamed as printed (set_printed_beams): not by the meter

@@ -331,3 +331,15 @@ def test_a_photo_without_the_first_system_numbers_its_measures_as_printed(tmp_pa
     # no number read: counted from 1
     numbers, lines = _numbers_read(record, lambda s: s.get("system", -1) != 0 and s["cls"] != "measure_number")
     assert numbers[0] == 1 and not any("numbered as printed" in line for line in lines)
+
+
+def test_a_pickup_is_an_implicit_measure_in_the_musicxml(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    record = make_page(tmp_path, 31, ["pickup"])
+    assert "pickup" in record["features"]
+    symbols, staves, systems = page_symbols(record)
+    score, _ = score_from_graphs([build_graph(symbols, staves, systems)])
+    measures = next(ET.fromstring(export.to_musicxml(score)).iter("part")).findall("measure")
+    assert (measures[0].get("number"), measures[0].get("implicit")) == ("0", "yes")
+    assert all(m.get("implicit") in (None, "no") for m in measures[1:])
