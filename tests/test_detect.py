@@ -328,3 +328,35 @@ def test_the_quarter_turn_check_weighs_music_per_area_of_the_page():
     n = int(np.ceil(QUARTER_CHECK_RATIO * 40))
     assert _reads_better(heads(n), page(1200, 1500), heads(40), right)
     assert not _reads_better(heads(n - 2), page(1200, 1500), heads(40), right)
+
+
+def test_a_single_barline_s_photo_box_fits_its_stroke_where_the_page_was_levelled():
+    # the photo's staff lines slope 1.8 degrees but its barlines stand upright (a
+    # shear, under page.SHEAR_MIN_DEG): levelled, the barlines lean in the
+    # normalized page, and the box of a box's four corners mapped back would be
+    # about twice as wide as the stroke
+    from omr.detect.refine import stroke_axis
+    from omr.eval.detection import iou_matrix
+    from synth.engrave import EngraveOptions, Engraver
+    from synth.generate import generate_score
+
+    score = generate_score(7002, features=["grand_staff"], n_measures=8)
+    page = Engraver(score.musicxml, EngraveOptions(staff_space_px=16.0)).render_page(1)
+    k = np.tan(np.radians(1.8))
+    h, w = page.image.shape
+    lift = int(k * w) + 20
+    m = np.array([[1.0, 0.0, 0.0], [k, 1.0, 20.0]], np.float32)   # y' = y + k x + 20
+    shot = cv2.warpAffine(page.image, m, (w, h + lift), flags=cv2.INTER_AREA, borderValue=255)
+    truth = np.array([[x0, y0 + k * x0 + 20, x1, y1 + k * x1 + 20]
+                      for s in page.symbols if s.cls == "barline_single"
+                      for x0, y0, x1, y1 in [s.box]])
+    assert len(truth) >= 8
+    result = detect(cv2.cvtColor(shot, cv2.COLOR_GRAY2RGB), model=load_model())
+    bars = [(d, n) for d, n in zip(result.detections, result.normalized)
+            if d.cls == "barline_single" and d.score >= 0.5]
+    assert len(bars) >= 0.8 * len(truth)
+    best = iou_matrix(truth, np.array([d.box for d, _ in bars], float)).max(axis=1)
+    assert np.mean(best >= 0.5) >= 0.8, np.round(best, 2)
+    # the strokes do lean in the normalized page: their corners would not do
+    leans = [abs(a[1] - a[0]) for a in (stroke_axis(result.page.image, n.box) for _, n in bars) if a]
+    assert np.median(leans) >= 0.8

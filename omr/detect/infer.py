@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from omr import vocab
 from omr.detect.data import image_to_input
 from omr.detect.model import OUTPUT_STRIDE, Detector, ModelConfig
-from omr.detect.refine import settle_whole_half_rests
+from omr.detect.refine import THIN_STROKE_CLASSES, settle_whole_half_rests, stroke_box_to_original
 from omr.detect.types import Detection, DetectionResult
 from omr.errors import ModelError, NoMusicError
 from omr.page import STAFF_SPACE_NORM
@@ -278,7 +278,9 @@ def detect(image, *, model: LoadedDetector | None = None,
     ways (see ``QUARTER_CHECK_RATIO``); where its clefs are weak, also upside down
     (``UPRIGHT_CLEF_SUM``). ``turned`` settles the quarter turn instead (see
     :func:`omr.page.normalize`). Whole and half rests are then classed by the
-    line they touch (:func:`omr.detect.refine.settle_whole_half_rests`).
+    line they touch (:func:`omr.detect.refine.settle_whole_half_rests`), and a single
+    barline's box is mapped to the photo along its stroke
+    (:func:`omr.detect.refine.stroke_box_to_original`).
 
     Raises :class:`omr.errors.ImageError` for an unreadable image and
     :class:`omr.errors.NoMusicError` when there are no staves.
@@ -307,6 +309,12 @@ def detect(image, *, model: LoadedDetector | None = None,
     normalized = settle_whole_half_rests(normalized, page.image, staff_space=page.staff_space_norm)
     boxes = np.array([d.box for d in normalized], np.float64).reshape(-1, 4)
     original = page.boxes_to_original(boxes) if len(boxes) else boxes
+    for k, d in enumerate(normalized):  # a thin stroke along its axis, not by its box's corners
+        if d.cls in THIN_STROKE_CLASSES:
+            stroke = stroke_box_to_original(page, page.image, d.box)
+            if stroke is not None:
+                w, h = page.original_size
+                original[k] = np.clip(stroke, 0, [w, h, w, h])
     detections = [Detection(d.cls, tuple(float(v) for v in b), d.score)
                   for d, b in zip(normalized, original)]
     timings["decode"] = time.perf_counter() - t

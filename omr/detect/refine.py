@@ -5,6 +5,11 @@ sit on the staff, which engraving fixes exactly. These checks settle such glyphs
 from the normalized page image (uint8 grey, paper white, one staff space
 ``staff_space`` px), after the network and before anything reads the detections.
 
+- :func:`stroke_axis` and :func:`stroke_box_to_original`: a single barline is a
+  stroke two or three px wide; where the page was turned or sheared to level it,
+  it leans in the normalized image, and the box of its box's four corners mapped
+  back to the photo is two or three times as wide as the stroke there. The stroke's
+  own axis, read from its ink, is mapped instead.
 - :func:`settle_whole_half_rests`: a whole rest hangs from a staff line (or a
   ledger line), a half rest sits on one. Both are the same filled bar, half a
   staff space high; under blur the network often scores both at one place, or
@@ -116,3 +121,70 @@ def settle_whole_half_rests(detections: list[Detection], gray: np.ndarray, *,
                 dropped.add(i)
                 break
     return [d for k, d in enumerate(settled) if k not in dropped]
+
+
+#: Classes whose box holds one thin vertical stroke and nothing else (a stem's box
+#: holds its notehead's ink too): mapped to the photo along the stroke's axis.
+THIN_STROKE_CLASSES = ("barline_single",)
+#: The axis is drawn through the ink's centre in the top and bottom this fraction
+#: of the box's rows ...
+STROKE_END_FRACTION = 0.25
+#: ... over the box's columns and this many px beside it on each side.
+STROKE_SIDE_PX = 2
+
+
+def stroke_axis(gray: np.ndarray, box: tuple[float, float, float, float]
+                ) -> tuple[float, float, float] | None:
+    """The axis of the thin vertical stroke in ``box`` of the page image ``gray``
+    (uint8, paper white): the x of its centre at the box's top and bottom edges and
+    its width (px, at least 1), or None where the box holds too few rows or no ink.
+
+    The centre at each end is the ink-weighted mean column (ink: darkness over the
+    box's median) of the top and bottom ``STROKE_END_FRACTION`` of the rows, carried
+    on to the edge; the width is the box's less the lean's run across it.
+
+    >>> page = np.full((40, 20), 255, np.uint8)
+    >>> for y in range(5, 35):
+    ...     page[y, 8 + (y - 5) // 10] = 0          # leans 2 px over 30 rows
+    >>> top, bottom, width = stroke_axis(page, (8.0, 5.0, 11.0, 35.0))
+    >>> abs(top - 8.5) < 0.4, abs(bottom - 10.5) < 0.4, width   # pixel 8's centre is 8.5
+    (True, True, 1.0)
+    """
+    x0, y0, x1, y1 = box
+    h, w = gray.shape[:2]
+    xa, xb = int(max(0, np.floor(x0) - STROKE_SIDE_PX)), int(min(w, np.ceil(x1) + STROKE_SIDE_PX))
+    ya, yb = int(max(0, np.floor(y0))), int(min(h, np.ceil(y1)))
+    n = (yb - ya) * STROKE_END_FRACTION
+    if xb <= xa or n < 2:
+        return None
+    n = int(n)
+    ink = 255.0 - gray[ya:yb, xa:xb].astype(np.float64)
+    ink = np.clip(ink - np.median(ink), 0.0, None)
+
+    def centre(rows: np.ndarray) -> float | None:  # box coordinates: pixel i spans [i, i + 1)
+        weight = rows.sum(axis=0)
+        total = weight.sum()
+        return None if total <= 0 else xa + 0.5 + float((weight * np.arange(len(weight))).sum() / total)
+
+    top, bottom = centre(ink[:n]), centre(ink[-n:])
+    if top is None or bottom is None:
+        return None
+    y_top, y_bottom = ya + n / 2, yb - n / 2
+    slope = (bottom - top) / max(y_bottom - y_top, 1.0)
+    at_top, at_bottom = top + slope * (y0 - y_top), top + slope * (y1 - y_top)
+    return at_top, at_bottom, max(1.0, (x1 - x0) - abs(at_bottom - at_top))
+
+
+def stroke_box_to_original(page, gray: np.ndarray, box: tuple[float, float, float, float]
+                           ) -> tuple[float, float, float, float] | None:
+    """The photo box (``page``'s original pixels) of the thin stroke in the
+    normalized ``box``: its axis (:func:`stroke_axis`) mapped to the photo, widened
+    by its width there; None where no axis is found."""
+    axis = stroke_axis(gray, box)
+    if axis is None:
+        return None
+    top, bottom, width = axis
+    ends = page.points_to_original(np.array([[top, box[1]], [bottom, box[3]], [top + width, box[1]]]))
+    half = 0.5 * float(np.hypot(*(ends[2] - ends[0])))
+    return (float(min(ends[0, 0], ends[1, 0]) - half), float(min(ends[0, 1], ends[1, 1])),
+            float(max(ends[0, 0], ends[1, 0]) + half), float(max(ends[0, 1], ends[1, 1])))
