@@ -61,6 +61,18 @@ KNOWN_BAD = {
 }
 
 
+def record_symbols(page) -> list[dict]:
+    """An engraved page's symbols as synth.build writes them into a page record."""
+    symbols = []
+    for s in page.symbols:
+        d = {"cls": s.cls, "box": [round(float(v), 2) for v in s.box], "id": s.id}
+        for name in OPTIONAL_SYMBOL_FIELDS:
+            if getattr(s, name) is not None:
+                d[name] = getattr(s, name)
+        symbols.append(d)
+    return symbols
+
+
 def make_page(folder, seed: int, features: list[str]) -> dict:
     """Engrave page 1 of a generated score and write it as synth.build does; the
     loaded page record."""
@@ -72,13 +84,7 @@ def make_page(folder, seed: int, features: list[str]) -> dict:
     stem = f"{seed:06d}"
     (folder / f"{stem}.musicxml").write_text(score.musicxml, encoding="utf-8")
     (folder / f"{stem}.notes.json").write_text(json.dumps([asdict(n) for n in engraver.notes]))
-    symbols = []
-    for s in page.symbols:
-        d = {"cls": s.cls, "box": [round(float(v), 2) for v in s.box], "id": s.id}
-        for name in OPTIONAL_SYMBOL_FIELDS:
-            if getattr(s, name) is not None:
-                d[name] = getattr(s, name)
-        symbols.append(d)
+    symbols = record_symbols(page)
     h, w = page.image.shape[:2]
     record = {"id": f"{stem}-p1", "musicxml": f"{stem}.musicxml", "notes": f"{stem}.notes.json",
               "source": f"generated:test:{seed}", "split": "test", "job": seed, "page": 1, "page_count": 1,
@@ -282,13 +288,7 @@ def _numbered_page(folder, seed: int = 21, measures: int = 14):
     engraver = engrave.Engraver(score.musicxml, options)
     assert engraver.page_count == 1
     page = engraver.render_page(1)
-    symbols = []
-    for s in page.symbols:
-        d = {"cls": s.cls, "box": [round(float(v), 2) for v in s.box], "id": s.id}
-        for name in OPTIONAL_SYMBOL_FIELDS:
-            if getattr(s, name) is not None:
-                d[name] = getattr(s, name)
-        symbols.append(d)
+    symbols = record_symbols(page)
     record = {"id": "n-p1", "page": 1, "staff_space_px": page.staff_space_px,
               "clean": {"size": list(page.image.shape[1::-1]), "symbols": symbols}}
     numbers = [s for s in symbols if s["cls"] == "measure_number"]
