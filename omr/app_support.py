@@ -472,8 +472,7 @@ def report_marks(report, engraving: Engraving) -> list[Mark]:
 def report_lines(report) -> tuple[list[str], list[str]]:
     """The report in words: (what was inferred, what is doubtful), one line each."""
     def line(i) -> str:
-        where = ", ".join(f"{k} {v}" for k, v in (("page", i.page), ("measure", i.measure),
-                                                   ("staff", i.staff)) if v)
+        where = i.where()
         text = i.detail[0].upper() + i.detail[1:] if i.detail else i.kind
         return text + (f" ({where})" if where else "")
 

@@ -49,13 +49,27 @@ DEFAULT_TIME = (4, 4)
 class Inference:
     """One thing the program inferred or doubts: ``kind`` (e.g. "implied_tuplet",
     "restored_rest", "pickup", "overfull", "default_clef"), where (1-based page,
-    measure, staff), and what, in words."""
+    measure, staff), and what, in words. ``measure`` counts the piece's measures
+    from 1; ``number`` is that measure's number in the score (as printed, see
+    :func:`measure_numbers`), once the measures are numbered."""
 
     kind: str
     detail: str
     page: int = 0
     measure: int = 0
     staff: int = 0
+    number: str = ""
+
+    def where(self) -> str:
+        """"page 1, measure 14, staff 2": the measure by its number in the score
+        where it has one.
+
+        >>> Inference("overfull", "", page=2, measure=5, staff=1, number="14").where()
+        'page 2, measure 14, staff 1'
+        """
+        measure = self.number or self.measure
+        return ", ".join(f"{k} {v}" for k, v in (("page", self.page), ("measure", measure),
+                                                  ("staff", self.staff)) if v)
 
 
 @dataclass
@@ -79,8 +93,7 @@ class Report:
         out = []
         for label, items in (("inferred", self.inferred), ("warning", self.warnings)):
             for i in items:
-                where = ", ".join(f"{k} {v}" for k, v in (("page", i.page), ("measure", i.measure),
-                                                           ("staff", i.staff)) if v)
+                where = i.where()
                 out.append(f"{label}: {i.detail}" + (f" ({where})" if where else ""))
         return out
 
@@ -1742,5 +1755,9 @@ def score_from_graphs(graphs: list[StaffGraph], *, title: str | None = None):
     g, k = (graphs[fullest[0]], fullest[1]) if fullest is not None else (None, 0)
     parts = staff_layout(g, k) if g is not None else []
     names = part_names(g, parts, k) if g is not None else []
-    score = to_music21(measures, parts, names, title=title, numbers=measure_numbers(measures, report))
+    numbers = measure_numbers(measures, report)
+    for i in report.inferred + report.warnings:  # the report names measures as the score does
+        if 0 < i.measure <= len(numbers):
+            i.number = str(numbers[i.measure - 1])
+    score = to_music21(measures, parts, names, title=title, numbers=numbers)
     return score, report

@@ -339,7 +339,10 @@ def test_a_pickup_is_an_implicit_measure_in_the_musicxml(tmp_path):
     record = make_page(tmp_path, 31, ["pickup"])
     assert "pickup" in record["features"]
     symbols, staves, systems = page_symbols(record)
-    score, _ = score_from_graphs([build_graph(symbols, staves, systems)])
+    score, report = score_from_graphs([build_graph(symbols, staves, systems)])
     measures = next(ET.fromstring(export.to_musicxml(score)).iter("part")).findall("measure")
     assert (measures[0].get("number"), measures[0].get("implicit")) == ("0", "yes")
     assert all(m.get("implicit") in (None, "no") for m in measures[1:])
+    # the report names the pickup as the score numbers it
+    pickup = next(i for i in report.inferred if i.kind == "pickup")
+    assert (pickup.measure, pickup.where()) == (1, "page 1, measure 0")
