@@ -1249,11 +1249,12 @@ def part_names(g: StaffGraph, parts: list[list[int]], system: int = 0) -> list[s
 #: measure's left barline (or on the system's start): it is the number of the
 #: measure whose left edge is nearest its centre, within this many staff spaces.
 MEASURE_NUMBER_REACH_SS = 1.5
-#: A page's measures are renumbered by the shift that at least two of its printed
-#: numbers agree on; one number alone (or all of a few, agreeing) must shift the
-#: count by at least this many measures: a shift of one or two is as likely a
-#: misread digit (a small "5" read "6") as measures the count got wrong.
-MEASURE_NUMBER_LONE_MIN_SHIFT = 3
+#: A page's measures are renumbered by the shift that at least this many of its
+#: printed numbers agree on. One number alone does not renumber a page: a small
+#: "13" is read "33" (a real page 1, over its fifth system), and a page number over
+#: the first staff's start looks like that system's measure number (a real
+#: orchestral page 6).
+MEASURE_NUMBER_MIN_AGREEING = 2
 
 
 def counted_numbers(measures: list[ReadMeasure]) -> list[int]:
@@ -1301,11 +1302,11 @@ def measure_numbers(measures: list[ReadMeasure], report: Report) -> list[int]:
 
     A photo of a later page, or of a page cut off at the top, starts at the number
     printed over its systems, not at 1. Per page, the shift from the counted numbers
-    that most printed numbers agree on is taken when at least two agree, or when
-    the only one (or all of them) says so and it moves the count by
-    ``MEASURE_NUMBER_LONE_MIN_SHIFT`` or more (one misread number does not renumber
-    a page); a page showing no number keeps the shift of the page before it. A
-    shift that would number a measure below 0 is not taken. Each shift is reported.
+    that most printed numbers agree on is taken when at least
+    ``MEASURE_NUMBER_MIN_AGREEING`` agree (one misread number, or a page number
+    taken for a measure number, does not renumber a page); a page showing none
+    keeps the shift of the page before it. A shift that would number a measure
+    below 0 is not taken. Each shift is reported.
     """
     numbers = counted_numbers(measures)
     votes: dict[int, Counter] = {}
@@ -1315,7 +1316,7 @@ def measure_numbers(measures: list[ReadMeasure], report: Report) -> list[int]:
     for page in sorted({m.page for m in measures}):
         if page in votes:
             (best, count), = votes[page].most_common(1)
-            if count >= 2 or (count == sum(votes[page].values()) and abs(best) >= MEASURE_NUMBER_LONE_MIN_SHIFT):
+            if count >= MEASURE_NUMBER_MIN_AGREEING:
                 shift = best
         shifts[page] = shift
     out = [n + shifts[m.page] for n, m in zip(numbers, measures)]

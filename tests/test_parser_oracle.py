@@ -319,7 +319,7 @@ def test_a_photo_without_the_first_system_numbers_its_measures_as_printed(tmp_pa
         {**s, "text": "99"} if s["cls"] == "measure_number" and s.get("text") == str(firsts[1] + 1) else s
         for s in record["clean"]["symbols"]]}}
     assert _numbers_read(misread, lambda s: s.get("system", -1) != 0)[0] == numbers
-    # one number alone that moves the count by one (a "1" read "2") changes nothing
+    # one number alone changes nothing: moving the count by one (a "1" read "2") ...
     first = {"cls": "measure_number"}
     for s in record["clean"]["symbols"]:
         if s["cls"] == "measure_number" and s.get("system") == 1 and int(s["text"]) == firsts[1]:
@@ -328,6 +328,13 @@ def test_a_photo_without_the_first_system_numbers_its_measures_as_printed(tmp_pa
         {**s, "text": str(firsts[1] + 1)} if s is first else s for s in record["clean"]["symbols"]
         if s["cls"] != "measure_number" or s is first]}}
     assert _numbers_read(lone)[0] == list(range(1, len(_numbers_read(record)[0]) + 1))
+    # ... or far, over a later system (a "13" read "33") or over the first measure
+    # of a photo that cut the first system off (a page number looks like that)
+    far = {**lone, "clean": {**lone["clean"], "symbols": [
+        {**s, "text": str(firsts[1] + 20)} if s is first else s for s in record["clean"]["symbols"]
+        if s["cls"] != "measure_number" or s is first]}}
+    assert _numbers_read(far)[0][0] == 1
+    assert _numbers_read(far, lambda s: s.get("system", -1) != 0)[0][0] == 1
     # no number read: counted from 1
     numbers, lines = _numbers_read(record, lambda s: s.get("system", -1) != 0 and s["cls"] != "measure_number")
     assert numbers[0] == 1 and not any("numbered as printed" in line for line in lines)
