@@ -1325,10 +1325,12 @@ def measure_numbers(measures: list[ReadMeasure], report: Report) -> list[int]:
     first_on_page: dict[int, int] = {}
     for n, m in zip(out, measures):
         first_on_page.setdefault(m.page, n)
-    for page, first in first_on_page.items():
-        if shifts[page] and (page == min(first_on_page) or shifts[page] != shifts.get(page - 1)):
+    before = 0
+    for page, shift in shifts.items():  # each page where a shift starts or changes
+        if shift and shift != before:
             report.infer("measure_numbers", f"measures numbered as printed: the first measure of the page "
-                         f"is measure {first}", page=page)
+                         f"is measure {first_on_page[page]}", page=page)
+        before = shift
     return out
 
 

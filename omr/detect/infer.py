@@ -309,12 +309,11 @@ def detect(image, *, model: LoadedDetector | None = None,
     normalized = settle_whole_half_rests(normalized, page.image, staff_space=page.staff_space_norm)
     boxes = np.array([d.box for d in normalized], np.float64).reshape(-1, 4)
     original = page.boxes_to_original(boxes) if len(boxes) else boxes
+    w, h = page.original_size
     for k, d in enumerate(normalized):  # a thin stroke along its axis, not by its box's corners
-        if d.cls in THIN_STROKE_CLASSES:
-            stroke = stroke_box_to_original(page, page.image, d.box)
-            if stroke is not None:
-                w, h = page.original_size
-                original[k] = np.clip(stroke, 0, [w, h, w, h])
+        stroke = stroke_box_to_original(page, page.image, d.box) if d.cls in THIN_STROKE_CLASSES else None
+        if stroke is not None:
+            original[k] = np.clip(stroke, 0, [w, h, w, h])
     detections = [Detection(d.cls, tuple(float(v) for v in b), d.score)
                   for d, b in zip(normalized, original)]
     timings["decode"] = time.perf_counter() - t
