@@ -38,7 +38,8 @@ How staves are found
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -119,6 +120,9 @@ START_LINE_MARGIN_SS = 1.5
 #: Staves that start within this many staff spaces of the image's left side run on
 #: out of the photo: what lies at their start is the photo's edge, no brace.
 CUT_START_SS = 3.0
+#: Ink that reaches within this many staff spaces of the photo's left side is the
+#: band beside the paper, not a brace (see :func:`_bracketed`).
+EDGE_REACH_SS = 0.5
 #: With most staves of a page joined to none (the photo cut off the braces), staves
 #: are grouped by the gaps between them (keeping the joins seen), when the gaps
 #: fall in two kinds, the wide ones at least ``GAP_SYSTEM_RATIO`` times the narrow
@@ -1283,7 +1287,12 @@ def _joined(a: Staff, b: Staff, ink: np.ndarray, binary: np.ndarray, *, aligned_
 def _bracketed(a: Staff, b: Staff, binary: np.ndarray) -> bool:
     """Whether every row of the gap between staff ``a`` and staff ``b`` (below it)
     has ink near the later start (``BRACE_WINDOW_SS``): a brace, a bracket or the
-    system's start line; or the staves touch. ``binary``: the page's ink mask."""
+    system's start line; or the staves touch. ``binary``: the page's ink mask.
+
+    Where the staves start clear of the photo's left edge (more than
+    ``CUT_START_SS``), ink joined to that edge (reaching within ``EDGE_REACH_SS`` of
+    it) is the dark band beside the paper (or the table), which runs down every gap:
+    it joins nothing."""
     h, w = binary.shape
     ss = 0.5 * (a.staff_space + b.staff_space)
     xl = max(a.x0, b.x0)
@@ -1295,8 +1304,25 @@ def _bracketed(a: Staff, b: Staff, binary: np.ndarray) -> bool:
         return True  # staves touching: one system
     if c1 <= c0:
         return False
-    rows = _inked_rows(binary[r0:r1, c0:c1], min(BRACE_MIN_PIECE_SS * ss, 0.5 * (r1 - r0)))
+    window = binary[r0:r1, c0:c1]
+    if xl > CUT_START_SS * ss:
+        reach = int(np.ceil(EDGE_REACH_SS * ss))
+        window = window & ~_joined_to_left_edge(binary[r0:r1, :c1], reach)[:, c0:]
+    rows = _inked_rows(window, min(BRACE_MIN_PIECE_SS * ss, 0.5 * (r1 - r0)))
     return bool(rows.mean() >= BRACE_COVERAGE)
+
+
+def _joined_to_left_edge(mask: np.ndarray, reach: int) -> np.ndarray:
+    """The ink of ``mask`` in pieces (8-connected) that reach its first ``reach``
+    columns (the threshold leaves the image's outermost pixels blank).
+
+    >>> m = np.zeros((3, 7), bool); m[:, 1:3] = True; m[1, 5] = True
+    >>> _joined_to_left_edge(m, 2).astype(int).tolist()
+    [[0, 1, 1, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0, 0]]
+    """
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    edge = np.unique(labels[:, :reach])
+    return np.isin(labels, edge[edge > 0])
 
 
 def _ink_run(binary: np.ndarray, y: int, x: int, limit: float) -> int:
@@ -1463,12 +1489,9 @@ def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bo
     if not staves:
         return []
     binary = np.asarray(binary, dtype=bool)
-    ink = cv2.dilate(binary.astype(np.uint8), np.ones((1, 3), np.uint8))
+    joined = _joiner(staves, binary, aligned_starts=aligned_starts)
     groups: list[list[int]] = [[0]]
-    ss = float(np.median([s.staff_space for s in staves]))
-    left = min(s.x0 for s in staves) - START_LINE_MARGIN_SS * ss
-    joins = [""] + [_joined(staves[i - 1], staves[i], ink, binary, aligned_starts=aligned_starts, left=left)
-                    for i in range(1, len(staves))]
+    joins = [""] + [joined(staves[i - 1], staves[i]) for i in range(1, len(staves))]
     for i in range(1, len(staves)):
         if joins[i]:
             groups[-1].append(i)
@@ -1492,12 +1515,46 @@ def group_systems(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bo
     return systems
 
 
+def _joiner(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bool) -> Callable[[Staff, Staff], str]:
+    """:func:`_joined` for two staves of the page ``staves`` (``binary``: its ink mask)."""
+    ink = cv2.dilate(binary.astype(np.uint8), np.ones((1, 3), np.uint8))
+    ss = float(np.median([s.staff_space for s in staves]))
+    left = min(s.x0 for s in staves) - START_LINE_MARGIN_SS * ss
+    return lambda a, b: _joined(a, b, ink, binary, aligned_starts=aligned_starts, left=left)
+
+
+#: A staff shorter than ``ENCLOSED_MAX_LENGTH`` times the page's longest, joined to
+#: neither staff beside it while a brace, start line or barline joins those two
+#: across it, lies inside a system and is no staff of it: the two lines of a hairpin
+#: over two lines of lyrics (between a voice's staff and the piano's) pass for one.
+ENCLOSED_MAX_LENGTH = 0.5
+
+
+def drop_enclosed(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bool = False) -> list[Staff]:
+    """``staves`` (top to bottom) without the short ones enclosed in a system (see
+    ``ENCLOSED_MAX_LENGTH``), the rest numbered again from 0."""
+    binary = np.asarray(binary, dtype=bool)
+    longest = max((s.x1 - s.x0 for s in staves), default=0.0)
+    short = [i for i in range(1, len(staves) - 1)
+             if staves[i].x1 - staves[i].x0 < ENCLOSED_MAX_LENGTH * longest]
+    if not short:
+        return staves
+    joined = _joiner(staves, binary, aligned_starts=aligned_starts)
+    enclosed = {i for i in short
+                if not joined(staves[i - 1], staves[i]) and not joined(staves[i], staves[i + 1])
+                and joined(staves[i - 1], staves[i + 1])}
+    kept = [s for i, s in enumerate(staves) if i not in enclosed]
+    return [replace(s, index=k) for k, s in enumerate(kept)]
+
+
 def analyze(page: NormalizedPage, *, binary: np.ndarray | None = None) -> tuple[list[Staff], list[System]]:
-    """Staves and systems of a normalized page (see :func:`find_staves`, :func:`group_systems`).
-    ``binary``: the page's ink mask (:func:`omr.page.binarize`), when the caller has it."""
+    """Staves and systems of a normalized page (see :func:`find_staves`,
+    :func:`drop_enclosed`, :func:`group_systems`). ``binary``: the page's ink mask
+    (:func:`omr.page.binarize`), when the caller has it."""
     if binary is None:
         binary = binarize(page.image, page.staff_space_norm)
     staves = find_staves(page.image, page.staff_space_norm, binary=binary)
+    staves = drop_enclosed(staves, binary, aligned_starts=page.keystone)
     return staves, group_systems(staves, binary, aligned_starts=page.keystone)
 
 

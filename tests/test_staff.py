@@ -395,6 +395,48 @@ def test_the_dark_edge_of_a_photo_that_cuts_the_staves_does_not_join_systems():
     assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0, 1]]
 
 
+def test_the_dark_band_beside_the_paper_is_no_brace():
+    """A dim photo of a page whose staves start four staff spaces from its left
+    side, where the table shows as a dark band a staff space wide: the band lies
+    in the window where a brace would be, in every row of the gap, but it runs down
+    the photo's edge and joins no staves; a bracket beside them does."""
+    img = synthetic_page()
+    img[:, 3:14] = 30  # the table, inside the threshold's blank outermost pixels
+    staves = find_staves(img, 10.0)
+    assert [round(s.x0 / 10) for s in staves] == [4, 4]
+    assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0], [1]]
+    img[60:262, 32:35] = 0  # a bracket
+    assert [s.staves for s in group_systems(staves, binarize(img, 10.0))] == [[0, 1]]
+
+
+def test_a_short_comb_inside_a_system_is_dropped():
+    """Between the voice's staff and the piano's, joined by the system's start line,
+    the two lines of a hairpin over two lines of lyrics made five lines a staff
+    space apart, 16 staff spaces long: not a staff of the system. The same comb
+    between two systems (nothing joins them) is left for the staff tests to judge."""
+    img = np.full((460, 600), 255, np.uint8)
+    for top in (60, 320):
+        for k in range(5):
+            img[top + k * 10 : top + k * 10 + 2, 40:560] = 0
+    for k in range(5):
+        img[180 + k * 10 : 182 + k * 10, 200:360] = 0
+    assert len(find_staves(img, 10.0)) == 3
+    staves, systems = analyze(_as_page(img))
+    assert len(staves) == 3 and [s.staves for s in systems] == [[0], [1], [2]]
+    img[60:362, 38:40] = 0  # the system's start line
+    staves, systems = analyze(_as_page(img))
+    assert [round(s.y_top(300)) for s in staves] == [60, 320]
+    assert [s.index for s in staves] == [0, 1] and [s.staves for s in systems] == [[0, 1]]
+
+
+def _as_page(img):
+    """``img`` as a normalized page at 10 px per staff space."""
+    from omr.page import NormalizedPage
+
+    return NormalizedPage(image=img, staff_space_norm=10.0, staff_space=10.0, to_original=np.eye(3),
+                          original_size=(img.shape[1], img.shape[0]))
+
+
 def test_a_thin_edge_line_where_the_photo_cut_the_staves_at_the_right_joins_nothing():
     """Two one-staff systems run on out of the photo at the right, where the paper's
     edge shows as a thin dark line down the whole page: a barline would pass for it,
