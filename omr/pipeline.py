@@ -635,6 +635,8 @@ BARLINE_SLANT_SS = 0.6
 #: ... and on a staff that is a system of its own, one less confident than this
 #: (no other staff's barline backs it; a pencil circle's arc passes for one).
 LONE_STAFF_BARLINE_SCORE = 0.8
+#: Barlines with repeat dots (see :func:`confirm_weak_barlines`).
+REPEAT_BARLINES = ("barline_repeat_start", "barline_repeat_end", "barline_repeat_both")
 
 
 #: A weak barline through the box of a more confident symbol of these roles is
@@ -647,7 +649,9 @@ WEAK_BARLINE_MIN_HEIGHT = 0.6
 def confirm_weak_barlines(symbols: list[Symbol], staves, lines, doubtful: Sequence[Symbol] = ()) -> list[Symbol]:
     """``symbols`` without the weak barlines (:data:`WEAK_BARLINE_SCORE`, or
     :data:`LONE_STAFF_BARLINE_SCORE` on a one-staff system) that neither a line in the
-    image (``lines``: ``(staff, x0, x1)``) nor barlines on every other staff of their
+    image (``lines``: ``(staff, x0, x1)``; for a repeat sign, whose dots keep notes
+    off it, not a stem, which a notehead touches: a chord's double flag passes for
+    one) nor barlines on every other staff of their
     system (``BARLINE_SLANT_SS``; ``doubtful`` ones, too doubtful to read, count)
     confirm, or that run through a more confident clef, key or time signature
     (:data:`STROKE_ROLES`); with the ``doubtful`` barlines that such a full column
@@ -728,8 +732,10 @@ def confirm_weak_barlines(symbols: list[Symbol], staves, lines, doubtful: Sequen
             if stroke_or_short(sym, k, x):
                 continue
             reach = BARLINE_DUPLICATE_SS * staves[k].staff_space + 0.5 * (sym.box[2] - sym.box[0])
-            if (not any(abs(x - lx) <= reach for lx in by_staff.get(k, []))
-                    and not whole_system(k, x) and not backed(k, x)):
+            lines_here = [lx for lx in by_staff.get(k, []) if abs(x - lx) <= reach]
+            if sym.cls in REPEAT_BARLINES:  # a repeat's dots keep the notes off it
+                lines_here = [lx for lx in lines_here if not stem(k, lx)]
+            if not lines_here and not whole_system(k, x) and not backed(k, x):
                 continue
         out.append(sym)
     # doubtful barlines in a full column that holds a kept barline are read too

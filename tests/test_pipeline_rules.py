@@ -135,6 +135,23 @@ def test_weak_barlines_need_a_line_in_the_image():
     assert kept == [confirmed, strong, head]
 
 
+def test_a_chords_stem_does_not_confirm_a_weak_barline_beside_it():
+    """The double flag of a 16th chord, at the top of its stem, scored 0.4 as a
+    start repeat: the stem is a line through the whole staff, but the chord's
+    noteheads touch it, so it confirms no repeat sign (whose dots keep notes off
+    it); a line clear of noteheads does. A plain barline can stand that close
+    after a note in tightly spaced music: the line still confirms it."""
+    from omr.pipeline import confirm_weak_barlines
+
+    staves = [straight_staff(0, x0=40, x1=560, top=60, staff_space=SS, system=0)]
+    flag = Symbol("barline_repeat_start", (268, 50, 281, 86), 0.4)
+    heads = [Symbol("notehead_black", (255, 63, 267, 73), 0.9), Symbol("notehead_black", (255, 93, 267, 103), 0.9)]
+    assert confirm_weak_barlines([flag, *heads], staves, [(0, 266, 268)]) == heads
+    assert confirm_weak_barlines([flag], staves, [(0, 266, 268)]) == [flag]
+    bar = Symbol("barline_single", (266, 60, 269, 100), 0.48)
+    assert confirm_weak_barlines([bar, *heads], staves, [(0, 266, 268)]) == [bar, *heads]
+
+
 def test_a_time_digit_read_as_a_whole_note_too_is_no_note():
     eight = Symbol("time_8", (202, 316, 219, 335), 0.84)
     whole = Symbol("notehead_whole", (201, 321, 219, 338), 0.37)
