@@ -227,6 +227,9 @@ class StaffGraph:
     #: width of the page image the graph's boxes lie on (px; 0 when not known): where
     #: the staves end at its right side, the photo cut them off
     width: float = 0.0
+    #: ... and its height: where a stem runs out at its top or bottom, the photo cut
+    #: off its beams or flag
+    height: float = 0.0
     _out: dict = field(default_factory=dict, repr=False)
     _in: dict = field(default_factory=dict, repr=False)
 
@@ -282,6 +285,7 @@ class StaffGraph:
                        for s in self.staves],
             "systems": self.systems,
             **({"width": round(float(self.width), 1)} if self.width else {}),
+            **({"height": round(float(self.height), 1)} if self.height else {}),
         }
 
     @classmethod
@@ -296,7 +300,7 @@ class StaffGraph:
                  for n in d["nodes"]]
         edges = [Edge(int(a), int(b), k) for a, b, k in d["edges"]]
         return cls(nodes=nodes, edges=edges, staves=staves, systems=[list(s) for s in d["systems"]],
-                   width=float(d.get("width", 0.0)))
+                   width=float(d.get("width", 0.0)), height=float(d.get("height", 0.0)))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -316,12 +320,14 @@ def straight_staff(index: int, *, x0: float, x1: float, top: float, staff_space:
 
 
 def build_graph(symbols: list[Symbol], staves: list[Staff],
-                systems: list[list[int]] | None = None, *, width: float = 0.0) -> StaffGraph:
+                systems: list[list[int]] | None = None, *, width: float = 0.0,
+                height: float = 0.0) -> StaffGraph:
     """Link ``symbols`` (normalized-page boxes) into a :class:`StaffGraph`.
 
     ``staves`` come from :func:`omr.staff.analyze` (or :func:`straight_staff`),
     ``systems`` are lists of staff indices (default: from each ``Staff.system``, a
-    staff of its own when unset); ``width``: the page image's width (px), when known.
+    staff of its own when unset); ``width``, ``height``: the page image's size (px),
+    when known.
     """
     staves = sorted(staves, key=lambda s: s.center_y)
     for i, s in enumerate(staves):
@@ -332,7 +338,8 @@ def build_graph(symbols: list[Symbol], staves: list[Staff],
     symbols = merge_stem_pieces(symbols, ss)
     nodes = [Node(id=i, cls=s.cls, box=tuple(float(v) for v in s.box), score=float(s.score), text=s.text,
                   alternatives=tuple(s.alternatives), doubtful=s.doubtful) for i, s in enumerate(symbols)]
-    g = StaffGraph(nodes=nodes, edges=[], staves=staves, systems=systems, width=float(width))
+    g = StaffGraph(nodes=nodes, edges=[], staves=staves, systems=systems, width=float(width),
+                   height=float(height))
     if not staves:
         return g
     _assign_staves(g)

@@ -128,7 +128,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
     g = build_graph(symbols + doubtful_flags(doubtful, symbols), staves, [s.staves for s in systems],
-                    width=binary.shape[1])
+                    width=binary.shape[1], height=binary.shape[0])
     add_image_stem_heads(g, binary)
     add_image_beams(g, line_free)
     measure_beam_levels(g, line_free)

@@ -668,7 +668,7 @@ def _rich_graph():
 
 def test_json_round_trip():
     g = _rich_graph()
-    g.width = 640.0
+    g.width, g.height = 640.0, 480.0
     assert len(g.edges) >= 6
     d = json.loads(g.to_json())
     g2 = StaffGraph.from_dict(d)
@@ -681,7 +681,7 @@ def test_json_round_trip():
         assert b.score == pytest.approx(a.score)
     assert g2.edges == g.edges
     assert g2.systems == g.systems
-    assert g2.width == 640.0
+    assert (g2.width, g2.height) == (640.0, 480.0)
     assert len(g2.staves) == len(g.staves)
     for s, s2 in zip(g.staves, g2.staves):
         assert np.allclose(s.lines, s2.lines) and s2.staff_space == s.staff_space

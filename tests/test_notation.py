@@ -265,15 +265,16 @@ class Staff:
         return self.add(cls, (x + 3, self.top - 24.5, x + 21.5, self.top - 3.0))
 
 
-def transcribe(*staves: Staff, braced: bool = False):
-    """The Score, Report and graph of one system made of ``staves``."""
+def transcribe(*staves: Staff, braced: bool = False, height: float = 0.0):
+    """The Score, Report and graph of one system made of ``staves`` (``height``: of
+    the page image they lie on, when known)."""
     x1 = max(max(s.box[2] for s in st.symbols) for st in staves) + 2
     lines = [straight_staff(i, x0=X0, x1=x1, top=st.top, staff_space=SS, system=0)
              for i, st in enumerate(staves)]
     symbols = [s for st in staves for s in st.symbols]
     if braced:
         symbols.append(Symbol("brace", (X0 - 14, staves[0].top - 1, X0 - 3, staves[-1].top + 41)))
-    g = build_graph(symbols, lines, [list(range(len(staves)))])
+    g = build_graph(symbols, lines, [list(range(len(staves)))], height=height)
     score, report = score_from_graphs([g])
     return score, report, g
 
@@ -1613,6 +1614,30 @@ def test_a_faint_flag_is_read_where_the_measure_then_fills(first, fills):
         assert rhythm(score)[0] == [(0.0, 1.0), (1.0, 1.0), (2.0, 1.0), (3.0, 1.0)]
     assert ("reread" in kinds(report)) == fills
     assert "overfull" not in kinds(report)
+
+
+@pytest.mark.parametrize("height", [156.0, 0.0])
+def test_notes_whose_stems_run_out_of_the_photo_take_the_beams_that_fill_the_measure(height):
+    """A staff at the photo's bottom edge (the page image 156 px tall): the stems of
+    four eighths in 2/4 point down out of it, their beam lost with the rest of the
+    photo, and the first one's stem is too short to see (a notehead alone on the
+    bottom line). Read as quarters they hold twice the measure; as stems that may
+    carry a beam, they fill it. Where the image's height is not known, nothing is
+    assumed."""
+    s = Staff(time=(2, 4))
+    y = s.y(0)
+    s.add("notehead_black", (s.x, y - HEAD_H / 2, s.x + HEAD_W["notehead_black"], y + HEAD_H / 2))
+    s.x += spacing(0.5)
+    for p in (2, 4, 1):
+        s.note(p, "8", stem="down", flag=False)
+    s.barline("barline_final")
+    score, report, g = transcribe(s, height=height)
+    if height:
+        assert rhythm(score) == [[(0.0, 0.5), (0.5, 0.5), (1.0, 0.5), (1.5, 0.5)]]
+        assert "reread" in kinds(report) and "overfull" not in kinds(report)
+    else:
+        assert [length for _, length in rhythm(score)[0]] == [1.0, 1.0, 1.0, 1.0]
+        assert "reread" not in kinds(report)
 
 
 @pytest.mark.parametrize("also, length", [(("notehead_whole",), 4.0), ((), 2.0)])

@@ -146,7 +146,7 @@ def level_barlines(g: StaffGraph) -> StaffGraph:
     staves = [dataclasses.replace(st, xs=st.xs - shift.get(i, 0.0), x0=st.x0 - shift.get(i, 0.0),
                                   x1=st.x1 - shift.get(i, 0.0)) for i, st in enumerate(g.staves)]
     return StaffGraph(nodes=nodes, edges=list(g.edges), staves=staves,
-                      systems=[list(s) for s in g.systems], width=g.width)
+                      systems=[list(s) for s in g.systems], width=g.width, height=g.height)
 
 
 def _blocked(g: StaffGraph, staves: set[int], x: float) -> bool:

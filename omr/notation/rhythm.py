@@ -46,6 +46,16 @@ CHORD_COLUMN_SS = 0.6
 STEMLESS_ALTERNATIVES = (Fraction(4), Fraction(2))
 #: Most beams/flags believed on one stem.
 MAX_HALVINGS = 5
+#: A stem whose far end comes within this many staff spaces of the page image's top
+#: or bottom runs out of the photo, and its beams or flag may lie beyond: a black
+#: note on it without either may be one of these many beam lines too (alternative
+#: readings, which a measure that does not add up settles).
+CUT_STEM_SS = 1.0
+CUT_STEM_BEAMS = (1, 2)
+#: ... and so may a black notehead with no stem found within a stem's length (this
+#: many staff spaces) of the top or bottom: its stem ran out of the photo too soon
+#: for the detector to see it.
+STEM_LENGTH_SS = 3.5
 
 
 @dataclass
@@ -324,7 +334,8 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
             flagged = (base_duration(kind, flags=faint),) if faint else ()
             heads = [NOTEHEAD_QUARTERS[c] for c in hs[0].alternatives
                      if NOTEHEAD_QUARTERS.get(c) in (Fraction(1), Fraction(2))] if len(hs) == 1 else []
-            alternatives = tuple(q for q in dict.fromkeys(flagged + tuple(heads)) if q != base)
+            cut = tuple(base_duration(kind, beams=n) for n in CUT_STEM_BEAMS) if _runs_out(g, stem) else ()
+            alternatives = tuple(q for q in dict.fromkeys(flagged + tuple(heads) + cut) if q != base)
         elif beams != boxes:
             # the image showed more beam lines than the detector's boxes (blur can
             # merge a stem's end with a slur or a neighbour's beam): the boxes' count
@@ -350,6 +361,8 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
             readable = [{NOTEHEAD_QUARTERS[k] for k in (c.cls, *c.alternatives) if k in NOTEHEAD_QUARTERS}
                         for c in column]
             alternatives = tuple(q for q in STEMLESS_ALTERNATIVES if q != base and all(q in r for r in readable))
+            if base == 1 and _near_top_or_bottom(g, column, STEM_LENGTH_SS * ss):
+                alternatives += tuple(base_duration(kind, beams=n) for n in CUT_STEM_BEAMS)
             events.append(Event(x=sum(c.cx for c in column) / len(column),
                                 heads=[c.id for c in sorted(column, key=lambda c: -c.cy)],
                                 base=base, alternatives=alternatives, dots=max(_dots_of(g, c.id) for c in column),
@@ -371,6 +384,25 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
     events.sort(key=lambda e: e.x)
     _apply_printed_tuplets(g, events)
     return events
+
+
+def _runs_out(g: StaffGraph, stem: int) -> bool:
+    """Whether the stem's far end comes within ``CUT_STEM_SS`` of the page image's
+    top or bottom (``StaffGraph.height``; never when it is not known)."""
+    node = g.nodes[stem]
+    if not g.height or node.staff < 0:
+        return False
+    reach = CUT_STEM_SS * g.staves[node.staff].staff_space
+    tip = stem_tip(g, node)
+    return tip <= reach or tip >= g.height - 1 - reach
+
+
+def _near_top_or_bottom(g: StaffGraph, heads: list, reach: float) -> bool:
+    """Whether the noteheads ``heads`` lie within ``reach`` px of the page image's top
+    or bottom (never when its height is not known)."""
+    if not g.height:
+        return False
+    return min(h.cy for h in heads) <= reach or max(h.cy for h in heads) >= g.height - 1 - reach
 
 
 #: Beam lines from which a stem's count is doubted when a neighbour in its group
