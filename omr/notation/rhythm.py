@@ -334,6 +334,7 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
             flagged = (base_duration(kind, flags=faint),) if faint else ()
             heads = [NOTEHEAD_QUARTERS[c] for c in hs[0].alternatives
                      if NOTEHEAD_QUARTERS.get(c) in (Fraction(1), Fraction(2))] if len(hs) == 1 else []
+            # a stem that runs out of the photo: its beams may lie beyond the edge
             cut = tuple(base_duration(kind, beams=n) for n in CUT_STEM_BEAMS) if _runs_out(g, stem) else ()
             alternatives = tuple(q for q in dict.fromkeys(flagged + tuple(heads) + cut) if q != base)
         elif beams != boxes:
@@ -362,6 +363,7 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
                         for c in column]
             alternatives = tuple(q for q in STEMLESS_ALTERNATIVES if q != base and all(q in r for r in readable))
             if base == 1 and _near_top_or_bottom(g, column, STEM_LENGTH_SS * ss):
+                # a black head whose stem the photo's edge cut too short to be seen
                 alternatives += tuple(base_duration(kind, beams=n) for n in CUT_STEM_BEAMS)
             events.append(Event(x=sum(c.cx for c in column) / len(column),
                                 heads=[c.id for c in sorted(column, key=lambda c: -c.cy)],
