@@ -1277,6 +1277,10 @@ def printed_number_anchors(measures: list[ReadMeasure]) -> list[tuple[int, int]]
     by_system: dict[tuple[int, int], list[int]] = {}
     for i, m in enumerate(measures):
         by_system.setdefault((id(m.graph), m.system), []).append(i)
+    read: dict[int, list] = {}  # id(graph) -> its measure numbers read as digits
+    for m in measures:
+        if id(m.graph) not in read:
+            read[id(m.graph)] = [n for n in m.graph.nodes if n.cls == "measure_number" and n.text.strip().isdigit()]
     anchors = []
     for indices in by_system.values():
         g, system = measures[indices[0]].graph, measures[indices[0]].system
@@ -1285,14 +1289,12 @@ def printed_number_anchors(measures: list[ReadMeasure]) -> list[tuple[int, int]]
             continue
         top = min((g.staves[s] for s in staves), key=lambda st: st.center_y)
         reach = MEASURE_NUMBER_REACH_SS * top.staff_space
-        for n in g.nodes:
-            text = n.text.strip()
-            if n.cls != "measure_number" or not text.isdigit() or n.staff not in staves \
-                    or n.cy >= top.y_top(n.cx):
+        for n in read[id(g)]:
+            if n.staff not in staves or n.cy >= top.y_top(n.cx):
                 continue
             i = min(indices, key=lambda k: abs(measures[k].span.x0 - n.cx))
             if abs(measures[i].span.x0 - n.cx) <= reach:
-                anchors.append((i, int(text)))
+                anchors.append((i, int(n.text.strip())))
     return anchors
 
 

@@ -335,7 +335,7 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
             heads = [NOTEHEAD_QUARTERS[c] for c in hs[0].alternatives
                      if NOTEHEAD_QUARTERS.get(c) in (Fraction(1), Fraction(2))] if len(hs) == 1 else []
             # a stem that runs out of the photo: its beams may lie beyond the edge
-            cut = tuple(base_duration(kind, beams=n) for n in CUT_STEM_BEAMS) if _runs_out(g, stem) else ()
+            cut = _cut_readings(kind) if _runs_out(g, stem) else ()
             alternatives = tuple(q for q in dict.fromkeys(flagged + tuple(heads) + cut) if q != base)
         elif beams != boxes:
             # the image showed more beam lines than the detector's boxes (blur can
@@ -362,9 +362,9 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
             readable = [{NOTEHEAD_QUARTERS[k] for k in (c.cls, *c.alternatives) if k in NOTEHEAD_QUARTERS}
                         for c in column]
             alternatives = tuple(q for q in STEMLESS_ALTERNATIVES if q != base and all(q in r for r in readable))
-            if base == 1 and _near_top_or_bottom(g, column, STEM_LENGTH_SS * ss):
+            if base == 1 and _by_top_or_bottom(g, [c.cy for c in column], STEM_LENGTH_SS * ss):
                 # a black head whose stem the photo's edge cut too short to be seen
-                alternatives += tuple(base_duration(kind, beams=n) for n in CUT_STEM_BEAMS)
+                alternatives += _cut_readings(kind)
             events.append(Event(x=sum(c.cx for c in column) / len(column),
                                 heads=[c.id for c in sorted(column, key=lambda c: -c.cy)],
                                 base=base, alternatives=alternatives, dots=max(_dots_of(g, c.id) for c in column),
@@ -388,23 +388,23 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
     return events
 
 
+def _cut_readings(kind: str) -> tuple[Fraction, ...]:
+    """The durations of a ``kind`` notehead with ``CUT_STEM_BEAMS`` beam lines."""
+    return tuple(base_duration(kind, beams=n) for n in CUT_STEM_BEAMS)
+
+
 def _runs_out(g: StaffGraph, stem: int) -> bool:
     """Whether the stem's far end comes within ``CUT_STEM_SS`` of the page image's
-    top or bottom (``StaffGraph.height``; never when it is not known)."""
+    top or bottom."""
     node = g.nodes[stem]
-    if not g.height or node.staff < 0:
-        return False
-    reach = CUT_STEM_SS * g.staves[node.staff].staff_space
-    tip = stem_tip(g, node)
-    return tip <= reach or tip >= g.height - 1 - reach
+    return node.staff >= 0 and _by_top_or_bottom(g, [stem_tip(g, node)],
+                                                 CUT_STEM_SS * g.staves[node.staff].staff_space)
 
 
-def _near_top_or_bottom(g: StaffGraph, heads: list, reach: float) -> bool:
-    """Whether the noteheads ``heads`` lie within ``reach`` px of the page image's top
-    or bottom (never when its height is not known)."""
-    if not g.height:
-        return False
-    return min(h.cy for h in heads) <= reach or max(h.cy for h in heads) >= g.height - 1 - reach
+def _by_top_or_bottom(g: StaffGraph, ys: list[float], reach: float) -> bool:
+    """Whether any of the rows ``ys`` lies within ``reach`` px of the page image's top
+    or bottom (``StaffGraph.height``; never when it is not known)."""
+    return bool(g.height) and (min(ys) <= reach or max(ys) >= g.height - 1 - reach)
 
 
 #: Beam lines from which a stem's count is doubted when a neighbour in its group
