@@ -31,6 +31,7 @@ import bisect
 import json
 import math
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -248,6 +249,11 @@ class StaffGraph:
         self.edges.append(Edge(src, dst, kind))
         self._out.setdefault((src, kind), []).append(dst)
         self._in.setdefault((dst, kind), []).append(src)
+
+    def remove_edge(self, src: int, dst: int, kind: str) -> None:
+        """Drop the edge ``src`` → ``dst`` of ``kind`` (nothing when there is none)."""
+        self.edges = [e for e in self.edges if (e.src, e.dst, e.kind) != (src, dst, kind)]
+        self._index()
 
     def targets(self, node: int, kind: str) -> list[int]:
         """Ids that ``node`` points to with edges of ``kind``."""
@@ -1218,12 +1224,62 @@ def add_image_beams(g: StaffGraph, binary: np.ndarray) -> list[int]:
     return new
 
 
-def measure_beam_levels(g: StaffGraph, binary: np.ndarray) -> None:
+#: A hook's box ending short of a neighbouring stem by at least this (staff
+#: spaces) is checked for the paper between them.
+HOOK_GAP_MIN_SS = 0.1
+#: ... in rows this far (staff spaces) either side of the hook's centre line (a
+#: beam line is ``BEAM_LINE_SS`` thick; a staff line along its edge stays clear).
+HOOK_BAND_SS = 0.1
+
+
+def detach_hooks(g: StaffGraph, binary: np.ndarray) -> list[tuple[int, int]]:
+    """Unlink short beams (hooks, under ``BEAM_EXTEND_MIN_SS``) from the stems they
+    do not reach: a stem linked to a hook whose box ends short of it (by
+    ``HOOK_GAP_MIN_SS`` up to ``BEAM_X_TOLERANCE_SS``) while ``binary`` (staff
+    lines removed) shows a column of paper between them across the hook's line.
+
+    Tight spacing brings a hook within ``BEAM_X_TOLERANCE_SS`` of its neighbour's
+    stem: in a 16th, eighth, 16th group the two hooks both reached the middle stem,
+    which read as a 32nd. A hook keeps at least one stem. Returns the
+    ``(stem, beam)`` links dropped."""
+    h, w = binary.shape
+    dropped = []
+    for b in [n for n in g.nodes if n.cls == "beam"]:
+        ss = _ss(g, b)
+        stems = [g.nodes[s] for s in g.sources(b.id, "beam")]
+        if b.width >= BEAM_EXTEND_MIN_SS * ss or len(stems) < 2:
+            continue
+        y0 = int(max(0, round(b.cy - HOOK_BAND_SS * ss)))
+        y1 = int(min(h, round(b.cy + HOOK_BAND_SS * ss) + 1))
+        for s in stems:
+            gap = max(s.box[0] - b.box[2], b.box[0] - s.box[2])
+            if not HOOK_GAP_MIN_SS * ss <= gap <= BEAM_X_TOLERANCE_SS * ss:
+                continue  # the hook reaches it, or an image beam's chain joined it (add_image_beams)
+            if s.box[0] > b.box[2]:  # the stem right of the hook
+                xa, xb = int(np.ceil(b.box[2])), int(np.floor(s.box[0]))
+            else:  # ... left of it
+                xa, xb = int(np.ceil(s.box[2])), int(np.floor(b.box[0]))
+            xa, xb = max(0, xa), min(w, xb)
+            if xb <= xa or y1 <= y0 or len(g.sources(b.id, "beam")) < 2:
+                continue
+            if not binary[y0:y1, xa:xb].any(axis=0).all():  # a column of paper
+                g.remove_edge(s.id, b.id, "beam")
+                dropped.append((s.id, b.id))
+    return dropped
+
+
+def measure_beam_levels(g: StaffGraph, binary: np.ndarray, *,
+                        not_reaching: Sequence[tuple[int, int]] = ()) -> None:
     """Count the beam lines at the far end of every beamed stem in the page's ink
     mask (sets ``Node.levels``). The detector says *that* a stem is beamed; the
     image says how often: several beam lines, drawn close, often come out of the
-    detector as one box."""
+    detector as one box. The ``(stem, beam)`` pairs of ``not_reaching`` (hooks
+    :func:`detach_hooks` found stopping short of the stem) are left out of that
+    stem's count where they reach the sampled columns."""
     h, w = binary.shape
+    short_of: dict[int, list[Node]] = {}
+    for stem, beam in not_reaching:
+        short_of.setdefault(stem, []).append(g.nodes[beam])
     for s in (n for n in g.nodes if n.cls == "stem"):
         beams = [g.nodes[b] for b in g.targets(s.id, "beam")]
         if not beams:
@@ -1236,14 +1292,21 @@ def measure_beam_levels(g: StaffGraph, binary: np.ndarray) -> None:
             continue
         reach = int(round((BEAM_PITCH_SS * 5 + 1.0) * ss))
         lines = [] if s.staff < 0 else [g.staves[s.staff].line_y(i, x) for i in range(5)]
-        if up:
-            y0 = int(max(0, s.box[1] - 0.5 * ss))
-            column = binary[y0:min(h, y0 + reach), max(0, x - 1):x + 2].any(axis=1)
-            lines = [y - y0 for y in lines]
+        if up:  # rows ya..yb from the stem's end toward its notes
+            ya = int(max(0, s.box[1] - 0.5 * ss))
+            yb = min(h, ya + reach)
         else:
-            y1 = int(min(h, s.box[3] + 0.5 * ss))
-            column = binary[max(0, y1 - reach):y1, max(0, x - 1):x + 2].any(axis=1)[::-1]
-            lines = [y1 - y for y in lines]
+            yb = int(min(h, s.box[3] + 0.5 * ss))
+            ya = max(0, yb - reach)
+        column = binary[ya:yb, max(0, x - 1):x + 2].any(axis=1)
+        for b in short_of.get(s.id, ()):  # another stem's hook reaching into the sampled columns
+            if b.box[0] <= x <= b.box[2]:
+                column[max(0, int(round(b.box[1])) - ya):max(0, int(round(b.box[3])) - ya)] = False
+        if up:
+            lines = [y - ya for y in lines]
+        else:
+            column = column[::-1]
+            lines = [yb - y for y in lines]
         s.levels = _count_beam_runs(column, ss, lines)
 
 

@@ -25,7 +25,8 @@ from typing import Callable, Sequence
 
 from omr import vocab
 from omr.errors import NoMusicError, ParameterError
-from omr.graph import StaffGraph, Symbol, add_image_beams, add_image_stem_heads, build_graph, measure_beam_levels
+from omr.graph import (StaffGraph, Symbol, add_image_beams, add_image_stem_heads, build_graph, detach_hooks,
+                       measure_beam_levels)
 from omr.score import Report, score_from_graphs
 
 #: Detections below this score are not given to the parser (the detector's own
@@ -131,7 +132,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
                     width=binary.shape[1], height=binary.shape[0])
     add_image_stem_heads(g, binary)
     add_image_beams(g, line_free)
-    measure_beam_levels(g, line_free)
+    measure_beam_levels(g, line_free, not_reaching=detach_hooks(g, line_free))
     return g
 
 

@@ -22,7 +22,9 @@ from omr.graph import (
     add_image_beams,
     add_image_stem_heads,
     build_graph,
+    detach_hooks,
     draw_graph,
+    measure_beam_levels,
     stem_direction,
     stem_heads,
     straight_staff,
@@ -448,6 +450,41 @@ def test_a_stem_joined_by_ink_to_a_detected_beam_joins_that_beam():
     events = read_events(g, 0, 0, 400)
     assert [e.base for e in events] == [0.5, 0.5, 0.5]
     assert len({e.beam_group for e in events}) == 1
+
+
+def _syncopated(gap: float):
+    """A 16th, an eighth and a 16th spaced tightly (1.56 staff spaces), beamed: the
+    outer notes' hooks point at the middle stem and stop ``gap`` px short of it.
+    The graph, and its ink (stems, beam and hooks; staff lines removed)."""
+    heads, stems = _unbeamed(ps=(4, 4, 4), xs=(40, 55.6, 71.2))
+    tip = stems[0].box[1]
+    low = tip + 7.5
+    hooks = [Symbol("beam", (stems[0].box[0], low, stems[1].box[0] - gap, low + BEAM_T)),
+             Symbol("beam", (stems[1].box[2] + gap, low, stems[2].box[2], low + BEAM_T))]
+    g = graph(heads + stems + [beam_between(stems[0], stems[2])] + hooks)
+    ink = _ink((stems[0].box[0], tip, stems[2].box[2], tip), *[(h.box[0], low, h.box[2], low) for h in hooks])
+    for s in stems:
+        ink[int(s.box[1]):int(s.box[3]), int(s.box[0])] = True
+    return g, ink
+
+
+def test_hooks_that_stop_short_of_the_middle_stem_are_not_its_beams():
+    g, ink = _syncopated(gap=3.0)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.25, 0.125, 0.25]  # linked by tolerance
+    dropped = detach_hooks(g, ink)
+    assert len(dropped) == 2
+    measure_beam_levels(g, ink, not_reaching=dropped)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.25, 0.5, 0.25]
+
+
+def test_hooks_whose_ink_reaches_the_stem_stay():
+    g, ink = _syncopated(gap=3.0)
+    stems = [n for n in g.nodes if n.cls == "stem"]
+    tip = stems[0].box[1]
+    ink |= _ink((stems[0].box[0], tip + 7.5, stems[2].box[2], tip + 7.5))  # one line across: 16ths
+    beams = len(g.targets(stems[1].id, "beam"))
+    assert detach_hooks(g, ink) == []
+    assert len(g.targets(stems[1].id, "beam")) == beams == 3
 
 
 # ---------------------------------------------------------------------- flags
