@@ -1273,10 +1273,16 @@ def measure_beam_levels(g: StaffGraph, binary: np.ndarray, *,
     """Count the beam lines at the far end of every beamed stem in the page's ink
     mask (sets ``Node.levels``). The detector says *that* a stem is beamed; the
     image says how often: several beam lines, drawn close, often come out of the
-    detector as one box. The ``(stem, beam)`` pairs of ``not_reaching`` (hooks
-    :func:`detach_hooks` found stopping short of the stem) are left out of that
-    stem's count where they reach the sampled columns."""
+    detector as one box; where blur merged them into one run of ink, the run's
+    length against the page's one-line run tells how many (``BEAM_MERGED_*``;
+    the detector's box count stays the reading's alternative, see
+    :func:`omr.notation.rhythm.read_events`).
+
+    The ``(stem, beam)`` pairs of ``not_reaching`` (hooks :func:`detach_hooks`
+    found stopping short of the stem) are left out of that stem's count where
+    they reach the sampled columns."""
     h, w = binary.shape
+    runs: dict[int, tuple[list[int], float]] = {}
     short_of: dict[int, list[Node]] = {}
     for stem, beam in not_reaching:
         short_of.setdefault(stem, []).append(g.nodes[beam])
@@ -1307,34 +1313,62 @@ def measure_beam_levels(g: StaffGraph, binary: np.ndarray, *,
         else:
             column = column[::-1]
             lines = [yb - y for y in lines]
-        s.levels = _count_beam_runs(column, ss, lines)
+        runs[s.id] = (_beam_runs(column, ss, lines), ss)
+    # where blur merges beam lines (few stems show two runs apart), a beam line's
+    # run of ink is as thick as this page's blur makes it: the short end of the
+    # page's first runs (BEAM_SINGLE_PERCENTILE); a run longer by most of a beam
+    # pitch is lines blur merged, one more per pitch
+    firsts = [r[0] for r, _ in runs.values() if r]
+    apart = sum(len(r) > 1 for r, _ in runs.values())
+    single = float(np.percentile(firsts, BEAM_SINGLE_PERCENTILE)) \
+        if len(firsts) >= BEAM_MERGED_MIN_STEMS and apart < BEAM_APART_MAX_FRACTION * len(firsts) else None
+    for sid, (r, ss) in runs.items():
+        g.nodes[sid].levels = sum(_merged_lines(length, single, ss) for length in r)
 
 
 #: A thin run of ink this close to a staff line is the line, not a beam.
 BEAM_LINE_CLEARANCE_SS = 0.3
 BEAM_THIN_RUN_SS = 0.55
+#: Merged beam lines are told by their length only on a page with this many
+#: beamed stems or more, under this fraction of them showing two runs of ink apart
+#: (a sharp page keeps its lines apart: a long run there is a beam and a slur) ...
+BEAM_MERGED_MIN_STEMS = 8
+BEAM_APART_MAX_FRACTION = 0.2
+#: ... against this percentile of their first runs (one line's run: most pages
+#: beam eighths more than 16ths) ...
+BEAM_SINGLE_PERCENTILE = 20
+#: ... a run this much of a beam pitch longer or more being two lines.
+BEAM_MERGED_PITCH_FRACTION = 0.75
 
 
-def _count_beam_runs(column: np.ndarray, ss: float, lines=()) -> int:
-    """Beam lines in an ink profile that starts at the stem's end and runs toward
-    its notes: runs of ink, merged runs counted by their length; thin runs on a
-    staff line (at ``lines``, profile coordinates) are the line."""
-    count, last_end = 0, None
+def _merged_lines(length: int, single: float | None, ss: float) -> int:
+    """Beam lines in one run of ``length`` px where one line's run is ``single``
+    px (None: unknown, one line)."""
+    if single is None or length <= single:
+        return 1
+    return 1 + int((length - single) / (BEAM_PITCH_SS * ss) + (1 - BEAM_MERGED_PITCH_FRACTION))
+
+
+def _beam_runs(column: np.ndarray, ss: float, lines=()) -> list[int]:
+    """The runs of beam ink in a profile that starts at the stem's end and runs
+    toward its notes, their lengths (px): the first at the stem's end, each
+    following within ``BEAM_MAX_GAP_SS``; thin runs on a staff line (at
+    ``lines``, profile coordinates) are the line."""
+    out, last_end = [], None
     for a, b in zip(*_ink_runs(column)):
         length = b - a
         if length < BEAM_MIN_RUN_SS * ss:
             continue
         if length < BEAM_THIN_RUN_SS * ss and any(abs(0.5 * (a + b) - y) <= BEAM_LINE_CLEARANCE_SS * ss
-                                                 for y in lines) and count:
+                                                 for y in lines) and out:
             continue  # a staff line below a beam
         if last_end is None and a > 1.0 * ss:
             break  # the first beam must sit at the stem's end
         if last_end is not None and a - last_end > BEAM_MAX_GAP_SS * ss:
             break
-        # camera blur fattens beams and can merge two: only clearly separate runs count
-        count += 1
+        out.append(int(length))
         last_end = b
-    return count
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -487,6 +487,47 @@ def test_hooks_whose_ink_reaches_the_stem_stay():
     assert len(g.targets(stems[1].id, "beam")) == beams == 3
 
 
+def _pairs(n_pairs: int, merged: int, sixteenths: tuple[int, ...] = ()):
+    """``n_pairs`` beamed pairs of eighths, each one detected beam box; the pair
+    ``merged``'s two beam lines blur into one run of ink (0.5 + 0.25 + 0.5 staff
+    spaces, fattened), the others show one line each, or two lines apart and two
+    boxes (the pairs ``sixteenths``)."""
+    xs = [30 + 36 * i + 16 * k for i in range(n_pairs) for k in range(2)]
+    heads, stems = _unbeamed(ps=[4] * len(xs), xs=xs)
+    pairs = [(stems[2 * i], stems[2 * i + 1]) for i in range(n_pairs)]
+    g = graph(heads + stems + [beam_between(a, b) for a, b in pairs]
+              + [beam_between(*pairs[i], 1) for i in sixteenths])
+    tip = stems[0].box[1]
+    ink = np.zeros((200, 400), bool)
+    for i, (a, b) in enumerate(pairs):
+        ink |= _ink((a.box[0], tip, b.box[2], tip), thick=1.5 * SS if i == merged else BEAM_T)
+        if i in sixteenths:
+            ink |= _ink((a.box[0], tip + BEAM_GAP, b.box[2], tip + BEAM_GAP))
+    for s in stems:
+        ink[int(s.box[1]):int(s.box[3]), int(s.box[0])] = True
+    return g, ink
+
+
+def test_beam_lines_blur_merged_count_by_the_pages_single_line():
+    g, ink = _pairs(5, merged=2)
+    measure_beam_levels(g, ink)
+    events = read_events(g, 0, 0, 400)
+    assert [e.base for e in events] == [0.5] * 4 + [0.25] * 2 + [0.5] * 4
+    assert events[4].alternatives == (0.5,)  # the detector's box: the measure may choose it
+
+
+def test_a_thick_run_counts_once_where_the_page_keeps_beam_lines_apart():
+    g, ink = _pairs(5, merged=2, sixteenths=(0, 4))  # 4 of 10 stems show two lines apart
+    measure_beam_levels(g, ink)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.25] * 2 + [0.5] * 6 + [0.25] * 2
+
+
+def test_a_thick_run_counts_once_where_the_page_has_few_beamed_stems():
+    g, ink = _pairs(2, merged=1)  # 4 stems: no page-wide measure of one line's run
+    measure_beam_levels(g, ink)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5] * 4
+
+
 # ---------------------------------------------------------------------- flags
 
 def test_flags_on_up_and_down_stems():
