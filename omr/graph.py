@@ -1281,39 +1281,14 @@ def measure_beam_levels(g: StaffGraph, binary: np.ndarray, *,
     The ``(stem, beam)`` pairs of ``not_reaching`` (hooks :func:`detach_hooks`
     found stopping short of the stem) are left out of that stem's count where
     they reach the sampled columns."""
-    h, w = binary.shape
     runs: dict[int, tuple[list[int], float]] = {}
     short_of: dict[int, list[Node]] = {}
     for stem, beam in not_reaching:
         short_of.setdefault(stem, []).append(g.nodes[beam])
     for s in (n for n in g.nodes if n.cls == "stem"):
-        beams = [g.nodes[b] for b in g.targets(s.id, "beam")]
-        if not beams:
-            continue
-        ss = _ss(g, s)
-        up = stem_direction(g, s.id) == "up"
-        right = sum(b.cx for b in beams) / len(beams) > s.cx
-        x = int(round(s.cx + (1 if right else -1) * BEAM_SAMPLE_OFFSET_SS * ss))
-        if not 0 <= x < w:
-            continue
-        reach = int(round((BEAM_PITCH_SS * 5 + 1.0) * ss))
-        lines = [] if s.staff < 0 else [g.staves[s.staff].line_y(i, x) for i in range(5)]
-        if up:  # rows ya..yb from the stem's end toward its notes
-            ya = int(max(0, s.box[1] - 0.5 * ss))
-            yb = min(h, ya + reach)
-        else:
-            yb = int(min(h, s.box[3] + 0.5 * ss))
-            ya = max(0, yb - reach)
-        column = binary[ya:yb, max(0, x - 1):x + 2].any(axis=1)
-        for b in short_of.get(s.id, ()):  # another stem's hook reaching into the sampled columns
-            if b.box[0] <= x <= b.box[2]:
-                column[max(0, int(round(b.box[1])) - ya):max(0, int(round(b.box[3])) - ya)] = False
-        if up:
-            lines = [y - ya for y in lines]
-        else:
-            column = column[::-1]
-            lines = [yb - y for y in lines]
-        runs[s.id] = (_beam_runs(column, ss, lines), ss)
+        profile = _stem_end_profile(g, s, binary, short_of.get(s.id, ()))
+        if profile is not None:
+            runs[s.id] = (_beam_runs(*profile), _ss(g, s))
     # where blur merges beam lines (few stems show two runs apart), a beam line's
     # run of ink is as thick as this page's blur makes it: the short end of the
     # page's first runs (BEAM_SINGLE_PERCENTILE); a run longer by most of a beam
@@ -1324,6 +1299,40 @@ def measure_beam_levels(g: StaffGraph, binary: np.ndarray, *,
         if len(firsts) >= BEAM_MERGED_MIN_STEMS and apart < BEAM_APART_MAX_FRACTION * len(firsts) else None
     for sid, (r, ss) in runs.items():
         g.nodes[sid].levels = sum(_merged_lines(length, single, ss) for length in r)
+
+
+def _stem_end_profile(g: StaffGraph, s: Node, binary: np.ndarray, not_its_own: Sequence[Node] = ()
+                      ) -> tuple[np.ndarray, float, list[float]] | None:
+    """The ink down the columns beside beamed stem ``s`` (``BEAM_SAMPLE_OFFSET_SS``
+    out, on the side its beams go) from its far end toward its notes, for
+    :func:`_beam_runs`: ``(column, staff space, staff line rows in the profile)``;
+    None for a stem with no beam or sampled off the image. The rows of the hooks
+    ``not_its_own`` are left out where they reach those columns."""
+    h, w = binary.shape
+    beams = [g.nodes[b] for b in g.targets(s.id, "beam")]
+    if not beams:
+        return None
+    ss = _ss(g, s)
+    up = stem_direction(g, s.id) == "up"
+    right = sum(b.cx for b in beams) / len(beams) > s.cx
+    x = int(round(s.cx + (1 if right else -1) * BEAM_SAMPLE_OFFSET_SS * ss))
+    if not 0 <= x < w:
+        return None
+    reach = int(round((BEAM_PITCH_SS * 5 + 1.0) * ss))
+    lines = [] if s.staff < 0 else [g.staves[s.staff].line_y(i, x) for i in range(5)]
+    if up:  # rows ya..yb from the stem's end toward its notes
+        ya = int(max(0, s.box[1] - 0.5 * ss))
+        yb = min(h, ya + reach)
+    else:
+        yb = int(min(h, s.box[3] + 0.5 * ss))
+        ya = max(0, yb - reach)
+    column = binary[ya:yb, max(0, x - 1):x + 2].any(axis=1)
+    for b in not_its_own:
+        if b.box[0] <= x <= b.box[2]:
+            column[max(0, int(round(b.box[1])) - ya):max(0, int(round(b.box[3])) - ya)] = False
+    if up:
+        return column, ss, [y - ya for y in lines]
+    return column[::-1], ss, [yb - y for y in lines]
 
 
 #: A thin run of ink this close to a staff line is the line, not a beam.
