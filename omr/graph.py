@@ -1340,7 +1340,7 @@ BEAM_LINE_CLEARANCE_SS = 0.3
 BEAM_THIN_RUN_SS = 0.55
 #: Merged beam lines are told by their length only on a page with this many
 #: beamed stems or more, under this fraction of them showing two runs of ink apart
-#: (a sharp page keeps its lines apart: a long run there is a beam and a slur) ...
+#: (a sharp page keeps its lines apart: a long run there is something else) ...
 BEAM_MERGED_MIN_STEMS = 8
 BEAM_APART_MAX_FRACTION = 0.2
 #: ... against this percentile of their first runs (one line's run: most pages
