@@ -1288,7 +1288,8 @@ def measure_beam_levels(g: StaffGraph, binary: np.ndarray, *,
     for s in (n for n in g.nodes if n.cls == "stem"):
         profile = _stem_end_profile(g, s, binary, short_of.get(s.id, ()))
         if profile is not None:
-            runs[s.id] = (_beam_runs(*profile), _ss(g, s))
+            column, ss, lines = profile
+            runs[s.id] = (_beam_runs(column, ss, lines), ss)
     # where blur merges beam lines (few stems show two runs apart), a beam line's
     # run of ink is as thick as this page's blur makes it: the short end of the
     # page's first runs (BEAM_SINGLE_PERCENTILE); a run longer by most of a beam
