@@ -198,8 +198,16 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
             content_time = _time_from_lengths([lengths])
             time_changes = _settle_half_read(time_changes, per_staff, spans, time or content_time, report,
                                              page_no, len(measures))
-            if time_changes:
-                unprinted = None  # a time signature is read: the measures before it keep theirs
+            if time_changes and unprinted is not None:
+                # a time signature is read: the measures before it keep the meter
+                # voted, which takes in this system's measures before it too
+                first = min(time_changes)
+                if first > 0:
+                    content_time = _time_from_lengths(unprinted + [(lengths[0][:first], lengths[1][:first])])
+                    if time is not None:
+                        time = content_time
+                        _set_time(measures, time, unprinted_note)
+                unprinted = None
             for k, span in enumerate(spans):
                 if k in time_changes:
                     time = _choose_time(time_changes[k], per_staff, spans, report, page_no, len(measures) + k + 1)
@@ -235,12 +243,18 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
             if unprinted is not None:
                 unprinted.append(lengths)
                 time = _time_from_lengths(unprinted)
-                for m in measures:  # (all of them so far: no time signature was read)
-                    m.time = time
-                    m.length = m.bar
-                if unprinted_note is not None:
-                    unprinted_note.detail = _unprinted_detail(time)
+                _set_time(measures, time, unprinted_note)  # (all so far: no time signature was read)
     return measures
+
+
+def _set_time(measures: list[ReadMeasure], time: tuple[int, int], note: Inference | None) -> None:
+    """Give every measure in ``measures`` the meter ``time`` voted from their
+    contents, and say so in the report's ``note`` of it."""
+    for m in measures:
+        m.time = time
+        m.length = m.bar
+    if note is not None:
+        note.detail = _unprinted_detail(time)
 
 
 def _unprinted_detail(time: tuple[int, int]) -> str:

@@ -546,6 +546,34 @@ def test_time_from_content_is_voted_over_every_system_before_a_time_signature():
     assert [len(m.notes) for m in measures(score)][-3:] == [3, 3, 3]
 
 
+def test_time_from_content_takes_in_the_measures_before_the_first_time_signature_read():
+    # a piece in 3/4 whose first system's time signature went unread and whose
+    # measures read as single quarters (a small, blurred photo); the second system
+    # prints a change to 4/4 after four measures of 3/4: those four vote too, so
+    # the measures before the change are in 3/4, not the 1/4 of the first system
+    first, second = Staff(time=None), Staff(time=None)
+    for _ in range(3):
+        first.note(4)
+        first.barline()
+    for _ in range(4):
+        for _ in range(3):
+            second.note(4)
+        second.barline()
+    second.time(4, 4)
+    second.x += 40
+    for _ in range(4):
+        second.note(4)
+    second.barline()
+    graphs = [build_graph(st.symbols, [straight_staff(0, x0=X0, x1=max(s.box[2] for s in st.symbols) + 2,
+                                                      top=st.top, staff_space=SS, system=0)], [[0]])
+              for st in (first, second)]
+    score, report = score_from_graphs(graphs)
+    assert [ts.ratioString for ts in time_signatures(score)][:1] == ["3/4"]
+    assert [i.detail.split("; ")[1][:3] for i in report.inferred if i.kind == "time_from_content"] == ["3/4"]
+    assert [m.timeSignature.ratioString for m in measures(score) if m.timeSignature][-1:] == ["4/4"]
+    assert not [w for w in report.inferred if w.kind == "irregular_measure" and w.measure > 3]
+
+
 def test_a_first_staff_whose_clef_was_not_read_takes_the_clef_its_part_begins_with():
     # a cello part over two pages whose first photo cut off the clef at its edge:
     # the second page's systems begin with the bass clef, so the first one reads in it
