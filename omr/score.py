@@ -529,14 +529,19 @@ SPLIT_BARLINE_SCORE = 0.7
 def _join_split_measures(spans: list[MeasureSpan], per_staff: list[list[StaffMeasure]],
                          time_changes: dict, time: tuple[int, int] | None) -> tuple[list[MeasureSpan], list[int]]:
     """``spans`` with the measures cut in two by a doubtful barline joined (see
-    ``SPLIT_BARLINE_SCORE``), and the indices of the joined measures among them."""
-    readings = [t for t in time_changes.get(0, []) if t and None not in t]
-    t = readings[0] if readings else time
-    if t is None:
-        return spans, []
-    bar = Fraction(4 * t[0], t[1])
+    ``SPLIT_BARLINE_SCORE``), and the indices of the joined measures among them.
+    Each measure is weighed against the meter in force there: ``time`` or the last
+    of ``time_changes`` (their surest readings) at or before it."""
+    bars: list[Fraction | None] = []
+    for k in range(len(spans)):
+        readings = [t for t in time_changes.get(k, []) if t and None not in t]
+        time = readings[0] if readings else time
+        bars.append(Fraction(4 * time[0], time[1]) if time is not None else None)
 
     def halves(k: int) -> bool:
+        bar = bars[k]
+        if bar is None:
+            return False
         seen = False
         for sm in per_staff:
             a = [e for e in sm[k].events if not e.grace]

@@ -1244,6 +1244,28 @@ def test_a_doubtful_barline_that_cuts_a_measure_in_two_halves_is_none(score, len
     assert_valid(score_)
 
 
+def test_measures_after_a_time_change_in_the_system_are_weighed_in_its_meter():
+    # 4/4, then 2/4 printed after the first measure: two measures of 2/4 whose
+    # barline the detector doubted make one of 4/4 together, but are measures of
+    # the meter in force there and stay apart
+    s = Staff()
+    _four_quarters(s, 4)
+    s.barline()
+    s.time(2, 4)
+    s.x += 40
+    s.note(2)
+    s.note(2)
+    cut = s.barline()
+    s.symbols[s.symbols.index(cut)] = dataclasses.replace(cut, score=0.5)
+    s.note(4)
+    s.note(4)
+    s.barline("barline_final")
+    score_, report, _ = transcribe(s)
+    assert [len(r) for r in names(score_)] == [4, 2, 2]
+    assert "split_measure" not in kinds(report)
+    assert_valid(score_)
+
+
 @pytest.mark.parametrize("upper, lengths", [(0.4, [4, 4, 4]), (0.9, [4, 2, 2, 4])])
 def test_a_barline_sure_on_one_staff_only_that_cuts_measures_in_halves_is_none(upper, lengths):
     # an arpeggio rolling a chord on both staves in mid-measure: read as a sure
