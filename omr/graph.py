@@ -1039,8 +1039,11 @@ BEAM_PITCH_SS = 0.75
 BEAM_MIN_RUN_SS = 0.3
 #: Beams of one stem follow each other with gaps at most this big.
 BEAM_MAX_GAP_SS = 0.6
-#: Columns sampled this far beside the stem, on the side its beams go.
+#: Columns sampled this far beside the stem, on the side its beams go ...
 BEAM_SAMPLE_OFFSET_SS = 0.45
+#: ... this many of them side by side, a row being ink where most of them are (a
+#: beam crosses them all; a speck of noise a pixel or two wide is no beam line).
+BEAM_SAMPLE_COLUMNS = 5
 
 
 #: A beam the detector missed is looked for between the far ends of two stems of
@@ -1327,7 +1330,9 @@ def _stem_end_profile(g: StaffGraph, s: Node, binary: np.ndarray, not_its_own: S
     else:
         yb = int(min(h, s.box[3] + 0.5 * ss))
         ya = max(0, yb - reach)
-    column = binary[ya:yb, max(0, x - 1):x + 2].any(axis=1)
+    half = BEAM_SAMPLE_COLUMNS // 2
+    window = binary[ya:yb, max(0, x - half):x + half + 1]
+    column = 2 * np.count_nonzero(window, axis=1) > window.shape[1]
     for b in not_its_own:
         if b.box[0] <= x <= b.box[2]:
             column[max(0, int(round(b.box[1])) - ya):max(0, int(round(b.box[3])) - ya)] = False

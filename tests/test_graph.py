@@ -528,6 +528,20 @@ def test_a_thick_run_counts_once_where_the_page_has_few_beamed_stems():
     assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5] * 4
 
 
+def test_specks_of_noise_under_a_beam_are_no_beam_lines():
+    # a dark, grainy photo: specks of ink a pixel or two wide lie in the sampled
+    # columns just below each eighth's beam, a beam's gap apart; a beam crosses
+    # the columns, a speck does not
+    g, ink = _pairs(5, merged=-1)
+    tip = min(n.box[1] for n in g.nodes if n.cls == "stem")
+    for s in (n for n in g.nodes if n.cls == "stem"):
+        right = s is min((n for n in g.nodes if n.cls == "stem" and abs(n.cx - s.cx) < 20), key=lambda n: n.cx)
+        x = int(round(s.cx + (1 if right else -1) * 0.45 * SS))
+        ink[int(tip + BEAM_GAP):int(tip + BEAM_GAP + 0.4 * SS), x:x + 2] = True
+    measure_beam_levels(g, ink)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5] * 10
+
+
 # ---------------------------------------------------------------------- flags
 
 def test_flags_on_up_and_down_stems():
