@@ -1082,6 +1082,9 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                         else:
                             implied.place_by_spacing(v, length=length, x0=_music_start(m, slot),
                                                      x1=m.span.x1, staff_space=staff.staff_space)
+                    if not m.pickup:
+                        for line in implied.reread_before_gaps(v, length=length):
+                            report.infer("reread", line, staff=slot + 1, **where)
                     filled, lines = implied.fill_with_rests(v, bar=length)
                     for e in filled:
                         e.voice = voice

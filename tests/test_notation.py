@@ -976,6 +976,32 @@ def test_omitted_rest_placed_by_the_other_staff():
     assert_valid(score)
 
 
+def _read_also_as_half(st: Staff, note) -> None:
+    """The detector also saw ``note``'s head as a half note's (a blurred hollow)."""
+    k = st.symbols.index(note.head)
+    st.symbols[k] = dataclasses.replace(note.head, alternatives=("notehead_half",))
+
+
+@pytest.mark.parametrize("second_beat, lengths", [(2, [2.0, 1.0, 1.0]), (3, [1.0, 2.0, 1.0])])
+def test_a_note_also_read_as_a_half_fills_the_beat_before_the_next_column(second_beat, lengths):
+    # a blurred photo: the lower staff's first note reads as a black head that the
+    # detector also saw as a half note's; it and a quarter stand under the upper
+    # staff's quarters. Where the quarter stands two beats on, the first note fills
+    # the beat after it as a half note, not a rest left out; where it stands three
+    # beats on, a half does not fill the gap, and the rest is restored
+    up, low = Staff(top=TOP), Staff(top=TOP + 100, clef="clef_f")
+    xs = [up.note(p).head.box[0] for p in (0, 2, 4, 2)]
+    _read_also_as_half(low, low.note(4, "q", x=xs[0], advance=False))
+    low.note(2, "q", x=xs[second_beat], advance=False)
+    low.x = up.x
+    for st in (up, low):
+        st.barline("barline_final")
+    score, report, _ = transcribe(up, low, braced=True)
+    assert [d for _, d in rhythm(score, 1)[0]] == lengths
+    assert ("reread" in kinds(report)) == (second_beat == 2)
+    assert_valid(score)
+
+
 def test_two_voices_on_one_staff():
     s = Staff()
     x = s.x

@@ -145,6 +145,29 @@ def place_by_spacing(events: list[Event], *, length: Fraction, x0: float, x1: fl
         t += e.duration
 
 
+def reread_before_gaps(events: list[Event], *, length: Fraction) -> list[str]:
+    """Where a note (its onset placed by the other voices' columns or by spacing)
+    leaves time before the next event, or before the measure's ``length``, that one
+    of its ``alternatives`` fills exactly, read it so (marked ``inferred='reread'``):
+    a half note whose hollow blur filled, rather than a rest left out after it."""
+    lines = []
+    for i, e in enumerate(events):
+        readings = e.alternatives
+        if e.is_rest or e.grace or e.tuplet or not readings:
+            continue
+        end = events[i + 1].onset if i + 1 < len(events) else length
+        gap = end - (e.onset + e.duration)
+        if gap <= 0:
+            continue
+        for alt in readings:
+            if dotted(alt, e.dots) == e.duration + gap:
+                lines.append(f"a note read as {e.base} quarter note(s) is one of {alt}: that fills the time "
+                             "after it")
+                e.base, e.inferred = alt, "reread"
+                break
+    return lines
+
+
 def fill_with_rests(events: list[Event], *, bar: Fraction, start: Fraction = Fraction(0)) -> tuple[list[Event], list[str]]:
     """Events (with onsets set) plus rests in the gaps and up to ``bar``; the new
     list and what was restored."""
