@@ -526,6 +526,13 @@ def test_time_from_content_takes_one_quarter_only_where_nothing_else_fits(length
     assert time_signatures(score)[0].ratioString == meter
 
 
+def _one_staff_pages(*staves: Staff) -> list:
+    """The staff graphs of pages of one staff each, in order."""
+    return [build_graph(st.symbols, [straight_staff(0, x0=X0, x1=max(s.box[2] for s in st.symbols) + 2,
+                                                    top=st.top, staff_space=SS, system=0)], [[0]])
+            for st in staves]
+
+
 def test_time_from_content_is_voted_over_every_system_before_a_time_signature():
     # a piece in 3/4 that prints no time signature, over two pages: a barline
     # missed on the first makes a measure of six quarters there, and 6/4 fits as
@@ -536,10 +543,7 @@ def test_time_from_content_is_voted_over_every_system_before_a_time_signature():
             for _ in range(quarters):
                 staff.note(4)
             staff.barline()
-    graphs = [build_graph(st.symbols, [straight_staff(0, x0=X0, x1=max(s.box[2] for s in st.symbols) + 2,
-                                                      top=st.top, staff_space=SS, system=0)], [[0]])
-              for st in (first, second)]
-    score, report = score_from_graphs(graphs)
+    score, report = score_from_graphs(_one_staff_pages(first, second))
     assert time_signatures(score)[0].ratioString == "3/4"
     assert [i.detail.split("; ")[1][:3] for i in report.inferred if i.kind == "time_from_content"] == ["3/4"]
     assert "restored_rest" not in kinds(report)  # (the second page's measures are full)
@@ -564,10 +568,7 @@ def test_time_from_content_takes_in_the_measures_before_the_first_time_signature
     for _ in range(4):
         second.note(4)
     second.barline()
-    graphs = [build_graph(st.symbols, [straight_staff(0, x0=X0, x1=max(s.box[2] for s in st.symbols) + 2,
-                                                      top=st.top, staff_space=SS, system=0)], [[0]])
-              for st in (first, second)]
-    score, report = score_from_graphs(graphs)
+    score, report = score_from_graphs(_one_staff_pages(first, second))
     assert [ts.ratioString for ts in time_signatures(score)][:1] == ["3/4"]
     assert [i.detail.split("; ")[1][:3] for i in report.inferred if i.kind == "time_from_content"] == ["3/4"]
     assert [m.timeSignature.ratioString for m in measures(score) if m.timeSignature][-1:] == ["4/4"]
@@ -582,10 +583,7 @@ def test_a_first_staff_whose_clef_was_not_read_takes_the_clef_its_part_begins_wi
         for p in (0, 2, 4, 6):
             staff.note(p)
         staff.barline()
-    graphs = [build_graph(st.symbols, [straight_staff(0, x0=X0, x1=max(s.box[2] for s in st.symbols) + 2,
-                                                      top=st.top, staff_space=SS, system=0)], [[0]])
-              for st in (first, second)]
-    score, report = score_from_graphs(graphs)
+    score, report = score_from_graphs(_one_staff_pages(first, second))
     assert names(score)[0] == ["G2", "B2", "D3", "F3"]
     assert "clef_from_part" in kinds(report)
     assert "default_clef" not in [w.kind for w in report.warnings]
