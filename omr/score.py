@@ -533,10 +533,11 @@ def _join_split_measures(spans: list[MeasureSpan], per_staff: list[list[StaffMea
     Each measure is weighed against the meter in force there: ``time`` or the last
     of ``time_changes`` (their surest readings) at or before it."""
     bars: list[Fraction | None] = []
+    in_force = time
     for k in range(len(spans)):
         readings = [t for t in time_changes.get(k, []) if t and None not in t]
-        time = readings[0] if readings else time
-        bars.append(Fraction(4 * time[0], time[1]) if time is not None else None)
+        in_force = readings[0] if readings else in_force
+        bars.append(Fraction(4 * in_force[0], in_force[1]) if in_force is not None else None)
 
     def halves(k: int) -> bool:
         bar = bars[k]

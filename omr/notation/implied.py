@@ -152,14 +152,13 @@ def reread_before_gaps(events: list[Event], *, length: Fraction) -> list[str]:
     a half note whose hollow blur filled, rather than a rest left out after it."""
     lines = []
     for i, e in enumerate(events):
-        readings = e.alternatives
-        if e.is_rest or e.grace or e.tuplet or not readings:
+        if e.is_rest or e.grace or e.tuplet or not e.alternatives:
             continue
         end = events[i + 1].onset if i + 1 < len(events) else length
         gap = end - (e.onset + e.duration)
         if gap <= 0:
             continue
-        for alt in readings:
+        for alt in e.alternatives:
             if dotted(alt, e.dots) == e.duration + gap:
                 lines.append(f"a note read as {e.base} quarter note(s) is one of {alt}: that fills the time "
                              "after it")
