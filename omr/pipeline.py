@@ -109,8 +109,9 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     # that still veto, confirm or offer another reading
     seen = [Symbol(d.cls, d.box, d.score) for d in result.normalized
             if d.score >= VETO_SCORE and d.cls in vocab.CLASSES]
-    symbols = suppress_duplicates(parenthesised_keys_as_accidentals(
-        [s for s in seen if s.score >= PARSE_THRESHOLD], seen, staff_space=page.staff_space_norm))
+    symbols = suppress_duplicates(time_digits_read_as_notes(parenthesised_keys_as_accidentals(
+        [s for s in seen if s.score >= PARSE_THRESHOLD], seen, staff_space=page.staff_space_norm),
+        seen, staff_space=page.staff_space_norm))
     doubtful = [s for s in seen if s.score < PARSE_THRESHOLD]
     # lines through a staff; a stem is none (it confirms no weak barline)
     stem_ends = Columns([s for s in symbols if vocab.CLASSES[s.cls].role in STEM_END_ROLES])
@@ -623,6 +624,49 @@ def parenthesised_keys_as_accidentals(symbols: list[Symbol], parens: Sequence[Sy
 
     return [dataclasses.replace(s, cls=s.cls.replace("key_", "accidental_", 1))
             if vocab.CLASSES[s.cls].role == "key" and enclosed(s) else s for s in symbols]
+
+
+#: A time signature's two digits stand one over the other, their centres this far
+#: apart (staff spaces: each digit is two spaces tall) ...
+STACKED_DIGITS_SS = (1.4, 2.6)
+#: ... and overlapping by this fraction of the narrower one's width at least.
+STACKED_DIGITS_OVERLAP = 0.5
+
+
+def time_digits_read_as_notes(symbols: list[Symbol], seen: Sequence[Symbol], *,
+                              staff_space: float) -> list[Symbol]:
+    """``symbols`` with each notehead that the detector also saw as a time digit
+    (in ``seen``, doubtful ones too; boxes overlapping by ``DUPLICATE_IOU``) read as
+    that digit where another time digit it saw stands right over or under it (see
+    ``STACKED_DIGITS_SS``): a blurred "2", "6" or "8" of a time signature read as a
+    whole note. A notehead with no digit stacked on it stays a note, as a whole
+    note the detector also took for a "6" does."""
+    import dataclasses
+
+    import numpy as np
+
+    from omr.eval.detection import iou_matrix
+
+    heads = [i for i, s in enumerate(symbols) if vocab.CLASSES[s.cls].role == "notehead"]
+    digits = [d for d in seen if vocab.CLASSES[d.cls].role == "time" and d.cls.split("_")[1].isdigit()]
+    if not heads or not digits:
+        return symbols
+    iou = iou_matrix(np.array([symbols[i].box for i in heads], float), np.array([d.box for d in digits], float))
+    lo, hi = STACKED_DIGITS_SS[0] * staff_space, STACKED_DIGITS_SS[1] * staff_space
+
+    def stacked(a: Symbol, b: Symbol) -> bool:
+        width = min(a.box[2] - a.box[0], b.box[2] - b.box[0])
+        overlap = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+        dy = abs(0.5 * (a.box[1] + a.box[3]) - 0.5 * (b.box[1] + b.box[3]))
+        return overlap >= STACKED_DIGITS_OVERLAP * width and lo <= dy <= hi
+
+    out = list(symbols)
+    for row, i in enumerate(heads):
+        here = sorted((d for d, v in zip(digits, iou[row]) if v > DUPLICATE_IOU), key=lambda d: -d.score)
+        if here and any(stacked(here[0], d) for d, v in zip(digits, iou[row]) if v <= DUPLICATE_IOU):
+            out[i] = dataclasses.replace(symbols[i], cls=here[0].cls, box=here[0].box,
+                                         alternatives=tuple(d.cls for d in here[1:]))
+    return out
 
 
 #: A detected barline less confident than this is kept only where the image shows

@@ -9,7 +9,7 @@ import pytest
 from omr.graph import Symbol, straight_staff
 from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, drop_pale_barlines, image_barlines,
                           parenthesised_keys_as_accidentals, read_f_clef_lines, read_octave_marks,
-                          suppress_duplicates)
+                          suppress_duplicates, time_digits_read_as_notes)
 
 SS = 10.0
 
@@ -629,6 +629,25 @@ def test_a_key_accidental_in_parentheses_is_a_courtesy_accidental():
     assert parenthesised_keys_as_accidentals([key], [left, far], staff_space=ss) == [key]
     lower = Symbol("accidental_paren", (51.0, 40.0, 55.0, 58.0), 0.6)
     assert parenthesised_keys_as_accidentals([key], [left, lower], staff_space=ss) == [key]
+
+
+def test_a_time_digit_read_as_a_whole_note_is_the_digit_where_another_stands_under_it():
+    """A blurred "2" over a "4" read as a whole note (the detector saw a "9" and a
+    "2" there too, doubtfully): with a time digit right under it, it is the surer
+    digit, the other kept as its alternative (the measures settle them). A whole
+    note the detector also took for a "6" stays a note where no digit is stacked
+    on it, and so does one with the digit beside it rather than under it."""
+    ss = 10.0
+    upper, lower = (100.0, 100.0, 116.0, 120.0), (100.0, 120.0, 116.0, 140.0)
+    head = Symbol("notehead_whole", (100.0, 102.0, 116.0, 118.0), 0.45)
+    nine = Symbol("time_9", upper, 0.30)
+    two = Symbol("time_2", upper, 0.25)
+    four = Symbol("time_4", lower, 0.27)
+    read = time_digits_read_as_notes([head], [head, two, nine, four], staff_space=ss)
+    assert read == [Symbol("time_9", upper, 0.45, alternatives=("time_2",))]
+    assert time_digits_read_as_notes([head], [head, nine], staff_space=ss) == [head]
+    beside = Symbol("time_4", (140.0, 100.0, 156.0, 120.0), 0.8)
+    assert time_digits_read_as_notes([head], [head, nine, beside], staff_space=ss) == [head]
 
 
 def f_clef_page(dots: tuple[int, int] | None):
