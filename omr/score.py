@@ -198,14 +198,15 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
             content_time = _time_from_lengths([lengths])
             time_changes = _settle_half_read(time_changes, per_staff, spans, time or content_time, report,
                                              page_no, len(measures))
+            voted = None  # the meter voted for this system's measures before its first time signature
             if time_changes and unprinted is not None:
                 # a time signature is read: the measures before it keep the meter
                 # voted, which takes in this system's measures before it too
                 first = min(time_changes)
                 if first > 0:
-                    content_time = _time_from_lengths(unprinted + [(lengths[0][:first], lengths[1][:first])])
+                    voted = _time_from_lengths(unprinted + [(lengths[0][:first], lengths[1][:first])])
                     if time is not None:
-                        time = content_time
+                        time = voted
                         _set_time(measures, time, unprinted_note)
                 unprinted = None
             for k, span in enumerate(spans):
@@ -219,7 +220,7 @@ def read_measures(graphs: list[StaffGraph], report: Report) -> list[ReadMeasure]
                                     page=page_no, measure=len(measures) + k + 1)
                         time = content_time
                 if time is None:
-                    time = content_time
+                    time = voted or content_time
                     unprinted_note = Inference("time_from_content", _unprinted_detail(time), page=page_no)
                     report.inferred.append(unprinted_note)
                 m = ReadMeasure(page=page_no, system=sys_no, span=span, graph=g, staff_ids=list(staves),
