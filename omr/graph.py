@@ -1254,6 +1254,8 @@ def detach_hooks(g: StaffGraph, binary: np.ndarray) -> list[tuple[int, int]]:
             continue
         y0 = int(max(0, round(b.cy - HOOK_BAND_SS * ss)))
         y1 = int(min(h, round(b.cy + HOOK_BAND_SS * ss) + 1))
+        if y1 <= y0:
+            continue
         for s in stems:
             gap = max(s.box[0] - b.box[2], b.box[0] - s.box[2])
             if not HOOK_GAP_MIN_SS * ss <= gap <= BEAM_X_TOLERANCE_SS * ss:
@@ -1263,7 +1265,7 @@ def detach_hooks(g: StaffGraph, binary: np.ndarray) -> list[tuple[int, int]]:
             else:  # ... left of it
                 xa, xb = int(np.ceil(s.box[2])), int(np.floor(b.box[0]))
             xa, xb = max(0, xa), min(w, xb)
-            if xb <= xa or y1 <= y0 or len(g.sources(b.id, "beam")) < 2:
+            if xb <= xa or len(g.sources(b.id, "beam")) < 2:  # (a hook keeps one stem)
                 continue
             if not binary[y0:y1, xa:xb].any(axis=0).all():  # a column of paper
                 g.remove_edge(s.id, b.id, "beam")

@@ -648,7 +648,7 @@ def time_digits_read_as_notes(symbols: list[Symbol], seen: Sequence[Symbol], *,
     from omr.eval.detection import iou_matrix
 
     heads = [i for i, s in enumerate(symbols) if vocab.CLASSES[s.cls].role == "notehead"]
-    digits = [d for d in seen if vocab.CLASSES[d.cls].role == "time" and d.cls.split("_")[1].isdigit()]
+    digits = [d for d in seen if vocab.CLASSES[d.cls].role == "time" and d.cls[5:].isdigit()]  # time_<n>
     if not heads or not digits:
         return symbols
     iou = iou_matrix(np.array([symbols[i].box for i in heads], float), np.array([d.box for d in digits], float))

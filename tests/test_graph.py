@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from omr.graph import (
+    BEAM_SAMPLE_OFFSET_SS,
     StaffGraph,
     Symbol,
     add_image_beams,
@@ -452,6 +453,13 @@ def test_a_stem_joined_by_ink_to_a_detected_beam_joins_that_beam():
     assert len({e.beam_group for e in events}) == 1
 
 
+def _with_stems(ink: np.ndarray, stems) -> np.ndarray:
+    """``ink`` with each stem's column inked, in place."""
+    for s in stems:
+        ink[int(s.box[1]):int(s.box[3]), int(s.box[0])] = True
+    return ink
+
+
 def _syncopated(gap: float):
     """A 16th, an eighth and a 16th spaced tightly (1.56 staff spaces), beamed: the
     outer notes' hooks point at the middle stem and stop ``gap`` px short of it.
@@ -463,9 +471,7 @@ def _syncopated(gap: float):
              Symbol("beam", (stems[1].box[2] + gap, low, stems[2].box[2], low + BEAM_T))]
     g = graph(heads + stems + [beam_between(stems[0], stems[2])] + hooks)
     ink = _ink((stems[0].box[0], tip, stems[2].box[2], tip), *[(h.box[0], low, h.box[2], low) for h in hooks])
-    for s in stems:
-        ink[int(s.box[1]):int(s.box[3]), int(s.box[0])] = True
-    return g, ink
+    return g, _with_stems(ink, stems)
 
 
 def test_hooks_that_stop_short_of_the_middle_stem_are_not_its_beams():
@@ -487,9 +493,9 @@ def test_hooks_whose_ink_reaches_the_stem_stay():
     assert len(g.targets(stems[1].id, "beam")) == beams == 3
 
 
-def _pairs(n_pairs: int, merged: int, sixteenths: tuple[int, ...] = ()):
+def _pairs(n_pairs: int, merged: int | None, sixteenths: tuple[int, ...] = ()):
     """``n_pairs`` beamed pairs of eighths, each one detected beam box; the pair
-    ``merged``'s two beam lines blur into one run of ink (0.5 + 0.25 + 0.5 staff
+    ``merged`` (if any)'s two beam lines blur into one run of ink (0.5 + 0.25 + 0.5 staff
     spaces, fattened), the others show one line each, or two lines apart and two
     boxes (the pairs ``sixteenths``)."""
     xs = [30 + 36 * i + 16 * k for i in range(n_pairs) for k in range(2)]
@@ -503,9 +509,7 @@ def _pairs(n_pairs: int, merged: int, sixteenths: tuple[int, ...] = ()):
         ink |= _ink((a.box[0], tip, b.box[2], tip), thick=1.5 * SS if i == merged else BEAM_T)
         if i in sixteenths:
             ink |= _ink((a.box[0], tip + BEAM_GAP, b.box[2], tip + BEAM_GAP))
-    for s in stems:
-        ink[int(s.box[1]):int(s.box[3]), int(s.box[0])] = True
-    return g, ink
+    return g, _with_stems(ink, stems)
 
 
 def test_beam_lines_blur_merged_count_by_the_pages_single_line():
@@ -532,11 +536,11 @@ def test_specks_of_noise_under_a_beam_are_no_beam_lines():
     # a dark, grainy photo: specks of ink a pixel or two wide lie in the sampled
     # columns just below each eighth's beam, a beam's gap apart; a beam crosses
     # the columns, a speck does not
-    g, ink = _pairs(5, merged=-1)
-    tip = min(n.box[1] for n in g.nodes if n.cls == "stem")
-    for s in (n for n in g.nodes if n.cls == "stem"):
-        right = s is min((n for n in g.nodes if n.cls == "stem" and abs(n.cx - s.cx) < 20), key=lambda n: n.cx)
-        x = int(round(s.cx + (1 if right else -1) * 0.45 * SS))
+    g, ink = _pairs(5, merged=None)
+    stems = sorted((n for n in g.nodes if n.cls == "stem"), key=lambda n: n.cx)
+    tip = stems[0].box[1]
+    for k, s in enumerate(stems):  # a pair's first stem is sampled on its right, the second on its left
+        x = int(round(s.cx + (1 if k % 2 == 0 else -1) * BEAM_SAMPLE_OFFSET_SS * SS))
         ink[int(tip + BEAM_GAP):int(tip + BEAM_GAP + 0.4 * SS), x:x + 2] = True
     measure_beam_levels(g, ink)
     assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5] * 10
