@@ -1003,9 +1003,9 @@ def read_f_clef_lines(symbols: list[Symbol], grey, staves) -> None:
 
 
 #: A barline is a crease (a fold in the paper, a line through the whole page) when
-#: the gap beyond its system (above or below, at least ``CREASE_MIN_GAP_SS`` staff
-#: spaces of it, up to ``CREASE_REACH_SS``, leaving ``CREASE_MARGIN_SS`` by each
-#: staff) is inked at its x over this fraction of the rows.
+#: the gaps beyond its system (above and below, where at least ``CREASE_MIN_GAP_SS``
+#: staff spaces of one lie in the photo, up to ``CREASE_REACH_SS``, leaving
+#: ``CREASE_MARGIN_SS`` by each staff) are inked at its x over this fraction of the rows.
 CREASE_MIN_INK = 0.8
 CREASE_MIN_GAP_SS = 3.0
 CREASE_REACH_SS = 8.0
@@ -1017,16 +1017,15 @@ CREASE_HALF_WIDTH_SS = 0.4
 #: least ``CREASE_CONTRAST`` fewer of the rows (grain in low light inks every column).
 CREASE_SIDE_SS = 1.5
 CREASE_CONTRAST = 0.2
-#: A gap whose searched rows come within this many staff spaces of the photo's top
-#: or bottom edge is cut by it (a staff of the system may lie beyond).
-CREASE_EDGE_SS = 2.0
 
 
 def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]) -> list[Symbol]:
     """``symbols`` without the barlines that continue beyond their system: a barline
     ends at its system's outer staves, a crease in the paper runs on (its column
-    inked more than the paper beside it; on both sides of the system where the
-    photo's edge cuts one, as a staff the photo cut off may lie there)."""
+    inked more than the paper beside it) through the gaps on both sides of the
+    system. A line through one gap only joins the system to a staff beyond it (one
+    that staff analysis put in a system of its own, or one the photo's edge cut off):
+    it is kept. A gap too short to judge, or cut off by the photo, says neither."""
     import numpy as np
 
     if not staves or not systems:
@@ -1041,10 +1040,10 @@ def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]
         c0, c1 = int(max(0, round(x - half))), int(min(w, round(x + half) + 1))
         return float(binary[r0:r1, c0:c1].any(axis=1).mean()) if c1 > c0 else 0.0
 
-    def inked(x: float, y0: float, y1: float) -> bool:
+    def inked(x: float, y0: float, y1: float) -> bool | None:
         r0, r1 = int(max(0, np.ceil(y0))), int(min(h, np.floor(y1)))
         if r1 - r0 < CREASE_MIN_GAP_SS * ss:
-            return False
+            return None
         here = ink_rows(x, r0, r1)
         if here < CREASE_MIN_INK:
             return False
@@ -1067,14 +1066,9 @@ def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]
         below = staves[systems[k + 1][0]].y_top(x) - CREASE_MARGIN_SS * ss if k + 1 < len(systems) else bottom + CREASE_REACH_SS * ss
         y_above, y_below = max(above, top - CREASE_REACH_SS * ss), min(below, bottom + CREASE_REACH_SS * ss)
         up, down = inked(x, y_above, top), inked(x, bottom, y_below)
-        # where the photo's edge cuts the gap, the line may go on to a staff of the
-        # system that the edge cut off: a crease then shows on the other side too
-        edge = CREASE_EDGE_SS * ss
-        if up and y_above <= edge and not down and bottom + CREASE_MIN_GAP_SS * ss <= min(below, h):
-            up = False
-        if down and y_below >= h - edge and not up and top - CREASE_MIN_GAP_SS * ss >= max(above, 0):
-            down = False
-        if up or down:
+        # a fold runs on through the gaps on both sides of the system; a gap too
+        # short to judge (or cut off by the photo's edge) says nothing
+        if (up or down) and up is not False and down is not False:
             continue
         out.append(sym)
     return out

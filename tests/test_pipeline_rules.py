@@ -60,6 +60,17 @@ def test_barlines_on_a_grainy_page_are_no_creases():
     assert sorted({round(s.box[0]) for s in kept}) == [299]
 
 
+def test_barlines_joining_two_systems_staff_analysis_split_are_no_creases():
+    """In low light staff analysis may leave the two staves of a grand staff each in
+    a system of its own: their barlines then run through the gap between the two
+    "systems", and only there. A fold would run on above and below them too."""
+    binary, staves, systems, bars = page(crease=False)
+    binary[200:320, 300:302] = True  # the barlines run from the upper system to the lower
+    assert drop_creases(bars, binary, staves, systems) == bars
+    binary[:60, 300:302] = binary[460:, 300:302] = True  # ... and on through the page
+    assert drop_creases(bars, binary, staves, systems) == []
+
+
 def test_barlines_that_run_on_to_a_staff_the_photo_cut_off_are_no_creases():
     """The photo's top edge cut off the first system's top staff: its barlines run on
     from the first staff seen to the edge. A crease would show below the system too."""
