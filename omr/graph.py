@@ -108,6 +108,10 @@ UNSUPPORTED_MIN_LEDGERS = 2
 LYRIC_MAX_DX_SS = 4.0
 #: A tuplet number covers notes within this horizontal distance of its group.
 TUPLET_REACH_SS = 1.0
+#: A tuplet bracket box narrower than this (staff spaces) is the detector's box of
+#: the number printed in the bracket's gap, not of the bracket (which spans at
+#: least two notes): it tells nothing of the group's extent.
+TUPLET_BRACKET_MIN_SS = 2.0
 #: An expression (articulation, fermata) belongs to a note within this distance.
 EXPRESSION_MAX_DIST_SS = 3.0
 
@@ -923,6 +927,8 @@ def _tuplet_members(g: StaffGraph, t: Node, brackets: list[Node], ss: float) -> 
             return sorted(set(heads) | set(rests))
     span = None
     for b in brackets:
+        if b.width < TUPLET_BRACKET_MIN_SS * ss:
+            continue
         if b.box[0] - ss <= t.cx <= b.box[2] + ss and abs(b.cy - t.cy) < 2.0 * ss:
             span = (b.box[0] - TUPLET_REACH_SS * ss, b.box[2] + TUPLET_REACH_SS * ss)
     cands = [n for n in g.nodes if n.role in ("notehead", "rest") and n.staff == t.staff

@@ -749,6 +749,22 @@ def test_tuplet_number_covers_its_beam_group_only():
     assert {d for _, d in edges(g, "tuplet")} == {0, 1, 2}
 
 
+def test_a_bracket_box_no_wider_than_its_number_leaves_the_nearest_three_columns():
+    """Flagged eighths under a bracketed "3": the detector often boxes the bracket
+    where the number is. That box tells nothing of the group's extent; the three
+    note columns nearest the number make the group, as with no bracket."""
+    heads = [head(x, 4) for x in (40, 70, 100, 130, 160)]
+    stems = [stem_up(h) for h in heads]
+    number = Symbol("tuplet_number", (73, -12, 86, 2), text="3")
+    small = Symbol("tuplet_bracket", (73, -12, 86, 2))
+    g = graph(heads + stems + [number, small])
+    assert {d for _, d in edges(g, "tuplet")} == {0, 1, 2}
+    # a bracket box over the notes it spans (two here) still bounds the group
+    wide = Symbol("tuplet_bracket", (38, -10, 85, 0))
+    g = graph(heads + stems + [number, wide])
+    assert {d for _, d in edges(g, "tuplet")} == {0, 1}
+
+
 # ----------------------------------------------------------------- serialisation
 
 def _rich_graph():

@@ -2028,6 +2028,31 @@ def test_a_duplet_printed_earlier_is_not_applied_to_an_overfull_measure():
     assert all(e.tuplet == (3, 2) for e in events)
 
 
+def test_a_bracketed_triplet_of_flagged_notes_applies_to_later_runs_on_its_beats():
+    from omr.notation.implied import implied_tuplets
+    from omr.notation.rhythm import Event
+
+    # vocal music: two eighths, a bracketed triplet of flagged eighths, then two more
+    # triplets printed without their bracket (an eighth rest in the last): 4/4
+    triplet = ((Fraction(1, 2), 0),) * 3 + ((3, 2),)
+    events = [Event(x=10.0 * i, heads=[i], base=Fraction(1, 2)) for i in range(11)]
+    events[8] = Event(x=80.0, rest=8, base=Fraction(1, 2))
+    for e in events[2:5]:
+        e.tuplet, e.tuplet_printed = (3, 2), True
+    assert implied_tuplets(events, bar=Fraction(4), shapes=[triplet]) == [
+        "a 3:2 tuplet printed earlier applies to 2 more groups"]
+    assert [e.tuplet for e in events] == [None, None] + [(3, 2)] * 9
+    # a run must start on one of the tuplet's beats: three eighths after a dotted
+    # quarter, then a half, are none (the measure stays overfull for later rules)
+    events = [Event(x=10.0 * i, heads=[i], base=Fraction(1, 2)) for i in range(1, 4)]
+    events = [Event(x=0.0, heads=[0], base=Fraction(1), dots=1)] + events + [Event(x=40.0, heads=[4], base=Fraction(2))]
+    assert implied_tuplets(events, bar=Fraction(4), shapes=[triplet]) == []
+    assert all(e.tuplet is None for e in events)
+    # with no tuplet printed before, unbeamed eighths are never guessed triplets
+    events = [Event(x=10.0 * i, heads=[i], base=Fraction(1, 2)) for i in range(9)]
+    assert implied_tuplets(events, bar=Fraction(4), shapes=[]) == []
+
+
 def test_a_hidden_time_signature_of_odd_length_is_made_and_exported():
     # an irregular measure of unfinished tuplets can last 119/40 quarters: music21
     # has no default beat partition for 119/160 and raised MeterException (a real

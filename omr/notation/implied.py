@@ -30,6 +30,8 @@ Fraction(2, 1)
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from fractions import Fraction
 
 from omr.notation.rhythm import Event, dotted
@@ -56,10 +58,31 @@ def _groups(events: list[Event]) -> list[list[Event]]:
     return out
 
 
+def _unbeamed_runs(events: list[Event], n: int, span: Fraction) -> Iterator[list[Event]]:
+    """Runs of ``n`` consecutive unbeamed events, not tuplets yet, that start on a beat
+    of ``span`` (the tuplet's sounding length) counted from the voice's start, left to
+    right. A run the caller makes a tuplet before asking for the next is stepped over
+    whole, at its new length; else the next run starts one event on."""
+    i, t = 0, Fraction(0)
+    while i + n <= len(events):
+        run = events[i:i + n]
+        if t % span == 0 and all(e.beam_group is None and not e.tuplet and not e.grace for e in run):
+            yield run
+            if run[0].tuplet:
+                t += sum((e.duration for e in run), Fraction(0))
+                i += n
+                continue
+        t += events[i].duration
+        i += 1
+
+
 def implied_tuplets(events: list[Event], *, bar: Fraction, shapes: list[tuple]) -> list[str]:
     """Make later groups tuplets like an earlier printed one while the voice
     overfills ``bar``. ``shapes`` are :func:`tuplet_shape` of printed tuplet groups
-    seen so far (most recent last). Without any printed shape, beamed groups of three
+    seen so far (most recent last). A group is a beam group, or, for a printed shape,
+    a run of as many unbeamed notes and rests starting on one of the tuplet's beats
+    (triplets of flagged eighths under a bracket, as in vocal music, print the
+    bracket only over the first). Without any printed shape, beamed groups of three
     equal notes are tried as triplets."""
     if total(events) <= bar:
         return []
@@ -71,7 +94,10 @@ def implied_tuplets(events: list[Event], *, bar: Fraction, shapes: list[tuple]) 
         body, r = shape[:-1], shape[-1]
         if r[0] <= r[1]:
             continue  # a duplet (2:3) lengthens its notes: it fills no overfull measure
-        for group in _groups(events):
+        beamed = [g for g in _groups(events) if g[0].beam_group is not None]
+        span = sum((dotted(b, d) for b, d in body), Fraction(0)) * Fraction(r[1], r[0])
+        unbeamed = _unbeamed_runs(events, len(body), span) if shapes and len(body) > 1 else []
+        for group in itertools.chain(beamed, unbeamed):
             if total(events) <= bar:
                 break
             if any(e.tuplet for e in group) or len(group) != len(body):
