@@ -201,8 +201,10 @@ SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef", "key")
 #: that symbol: a rest on a beam (a sixteenth's short beam read as a half rest too:
 #: both are filled bars), an augmentation dot on a staccato dot (the same round
 #: dot; a staccato dot beside the next note's head, as in a slurred run of
-#: eighths, would otherwise lengthen the note before it).
-YIELDS_PLACE_TO = {"rest": ("beam",), "dot": ("artic_staccato",)}
+#: eighths, would otherwise lengthen the note before it), a notehead on a tie (a
+#: short tie blurred into a small filled oval, read as a cue note too: its box over
+#: a barline hid that barline from the layout).
+YIELDS_PLACE_TO = {"rest": ("beam",), "dot": ("artic_staccato",), "notehead": ("tie",)}
 
 
 #: Roles whose glyphs keep the other classes the detector saw at their place
@@ -266,8 +268,8 @@ def doubtful_flags(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> lis
 def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     """Drop the weaker of two overlapping symbols of one role, or of two roles of
     ``SHARED_PLACE_ROLES``, and a symbol at the place of a surer one it yields to
-    (``YIELDS_PLACE_TO``: a rest on a beam, an augmentation dot on a staccato dot;
-    see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``)."""
+    (``YIELDS_PLACE_TO``: a rest on a beam, an augmentation dot on a staccato dot,
+    a notehead on a tie; see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``)."""
     import numpy as np
 
     from omr.eval.detection import iou_matrix

@@ -191,6 +191,19 @@ def test_a_rest_read_as_a_key_sharp_too_is_no_key():
     assert suppress_duplicates([flat, head, same_glyph]) == [flat, head, same_glyph]
 
 
+def test_a_short_tie_read_as_a_cue_note_too_is_no_note():
+    """A tie between two half notes across a barline, blurred into a small filled
+    oval, was also read as a cue notehead (0.43 against the tie's 0.59); its box
+    over the barline kept the layout from taking that barline."""
+    tie = Symbol("tie", (617.0, 1228.0, 633.0, 1237.0), 0.59)
+    cue = Symbol("notehead_black_cue", tie.box, 0.43)
+    head = Symbol("notehead_half", (637.0, 1221.0, 650.0, 1231.0), 0.7)  # beside it: kept
+    assert suppress_duplicates([tie, cue, head]) == [tie, head]
+    # a notehead surer than the tie at its place stays
+    sure = Symbol("notehead_black", tie.box, 0.9)
+    assert suppress_duplicates([tie, sure]) == [tie, sure]
+
+
 def test_a_line_through_a_doubtful_rest_is_no_missed_barline():
     # a 32nd rest is a stroke through the staff: find_barlines reports a line there,
     # and the detector saw the rest, if with too low a score to read it
