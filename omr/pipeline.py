@@ -1067,10 +1067,10 @@ def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]
         above = staves[systems[k - 1][-1]].y_bottom(x) + CREASE_MARGIN_SS * ss if k > 0 else top - CREASE_REACH_SS * ss
         below = staves[systems[k + 1][0]].y_top(x) - CREASE_MARGIN_SS * ss if k + 1 < len(systems) else bottom + CREASE_REACH_SS * ss
         y_above, y_below = max(above, top - CREASE_REACH_SS * ss), min(below, bottom + CREASE_REACH_SS * ss)
-        up, down = inked(x, y_above, top), inked(x, bottom, y_below)
         # a fold runs on through the gaps on both sides of the system; a gap too
-        # short to judge (or cut off by the photo's edge) says nothing
-        if (up or down) and up is not False and down is not False:
+        # short to judge (or cut off by the photo's edge) says nothing (None)
+        judged = [s for s in (inked(x, y_above, top), inked(x, bottom, y_below)) if s is not None]
+        if judged and all(judged):
             continue
         out.append(sym)
     return out
