@@ -1213,7 +1213,7 @@ def _printed_shapes(v: list[Event]) -> list[tuple]:
             continue
         if len(group) >= 2:
             # one printed group may hold several beam groups: keep the first beam's
-            first = [x for x in group if x.beam_group == group[0].beam_group] if group[0].beam_group else group
+            first = [x for x in group if x.beam_group == group[0].beam_group] if group[0].beam_group is not None else group
             if total(first) > 0:
                 out.append(implied.tuplet_shape(first))
         group = [e] if e is not None and e.tuplet_printed else []

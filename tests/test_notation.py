@@ -2069,3 +2069,17 @@ def test_a_hidden_time_signature_of_odd_length_is_made_and_exported():
     m.append(note.Note("C4", quarterLength=Fraction(119, 40)))
     part = stream.Part([m])
     assert_valid(stream.Score([part]))
+
+
+def test_a_printed_tuplet_over_two_beams_gives_its_first_beam_s_shape_whatever_its_id():
+    """One printed "6" over two beamed triplets: the shape later groups are matched
+    against is the first beam's three eighths, also when that beam is the graph's
+    node 0 (an id that reads false)."""
+    from omr.notation.rhythm import Event
+    from omr.score import _printed_shapes
+
+    for first_beam in (0, 7):
+        events = [Event(x=10.0 * i, heads=[i], base=Fraction(1, 2), beamed=True,
+                        beam_group=first_beam if i < 3 else 9, tuplet=(3, 2), tuplet_printed=True)
+                  for i in range(6)]
+        assert _printed_shapes(events) == [((Fraction(1, 2), 0),) * 3 + ((3, 2),)]
