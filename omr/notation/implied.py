@@ -58,22 +58,23 @@ def _groups(events: list[Event]) -> list[list[Event]]:
     return out
 
 
-def _unbeamed_runs(events: list[Event], n: int, span: Fraction) -> Iterator[list[Event]]:
-    """Runs of ``n`` consecutive unbeamed events, not tuplets yet, that start on a beat
-    of ``span`` (the tuplet's sounding length) counted from the voice's start, left to
-    right. A run the caller makes a tuplet before asking for the next is stepped over
-    whole, at its new length; else the next run starts one event on."""
+def _unbeamed_runs(events: list[Event], body: tuple, span: Fraction) -> Iterator[list[Event]]:
+    """Runs of consecutive unbeamed events, not tuplets yet, whose (base, dots) are
+    ``body`` and that start on a beat of ``span`` (the tuplet's sounding length)
+    counted from the voice's start, left to right. The caller makes each run it is
+    given a tuplet before asking for the next, which is sought after it."""
+    n = len(body)
     i, t = 0, Fraction(0)
     while i + n <= len(events):
         run = events[i:i + n]
-        if t % span == 0 and all(e.beam_group is None and not e.tuplet and not e.grace for e in run):
+        if t % span == 0 and all(e.beam_group is None and not e.tuplet and not e.grace for e in run) \
+                and tuple((e.base, e.dots) for e in run) == body:
             yield run
-            if run[0].tuplet:
-                t += sum((e.duration for e in run), Fraction(0))
-                i += n
-                continue
-        t += events[i].duration
-        i += 1
+            t += sum((e.duration for e in run), Fraction(0))  # as a tuplet now
+            i += n
+        else:
+            t += events[i].duration
+            i += 1
 
 
 def implied_tuplets(events: list[Event], *, bar: Fraction, shapes: list[tuple]) -> list[str]:
@@ -96,7 +97,7 @@ def implied_tuplets(events: list[Event], *, bar: Fraction, shapes: list[tuple]) 
             continue  # a duplet (2:3) lengthens its notes: it fills no overfull measure
         beamed = [g for g in _groups(events) if g[0].beam_group is not None]
         span = sum((dotted(b, d) for b, d in body), Fraction(0)) * Fraction(r[1], r[0])
-        unbeamed = _unbeamed_runs(events, len(body), span) if shapes and len(body) > 1 else []
+        unbeamed = _unbeamed_runs(events, body, span) if shapes and len(body) > 1 else []
         for group in itertools.chain(beamed, unbeamed):
             if total(events) <= bar:
                 break
@@ -171,6 +172,12 @@ def place_by_spacing(events: list[Event], *, length: Fraction, x0: float, x1: fl
         t += e.duration
 
 
+def _alternative_lasting(e: Event, length: Fraction) -> Fraction | None:
+    """The first of ``e``'s ``alternatives`` (surest first) that lasts ``length`` with
+    ``e``'s dots, or None."""
+    return next((alt for alt in e.alternatives if dotted(alt, e.dots) == length), None)
+
+
 def reread_before_gaps(events: list[Event], *, length: Fraction) -> list[str]:
     """Where a note (its onset placed by the other voices' columns or by spacing)
     leaves time before the next event, or before the measure's ``length``, that one
@@ -184,12 +191,10 @@ def reread_before_gaps(events: list[Event], *, length: Fraction) -> list[str]:
         gap = end - (e.onset + e.duration)
         if gap <= 0:
             continue
-        for alt in e.alternatives:
-            if dotted(alt, e.dots) == e.duration + gap:
-                lines.append(f"a note read as {e.base} quarter note(s) is one of {alt}: that fills the time "
-                             "after it")
-                e.base, e.inferred = alt, "reread"
-                break
+        alt = _alternative_lasting(e, e.duration + gap)
+        if alt is not None:
+            lines.append(f"a note read as {e.base} quarter note(s) is one of {alt}: that fills the time after it")
+            e.base, e.inferred = alt, "reread"
     return lines
 
 
@@ -230,12 +235,12 @@ def reread(events: list[Event], *, bar: Fraction) -> list[str]:
         return []
     candidates = [e for e in events if e.alternatives and not e.tuplet and not e.grace]
     for e in candidates:
-        for alt in e.alternatives:
-            if have - e.duration + dotted(alt, e.dots) == bar:
-                before = e.base
-                e.base, e.inferred = alt, "reread"
-                what = "rest" if e.is_rest else "note"
-                return [f"a {what} read as {before} quarter note(s) is one of {alt}: that fills the measure"]
+        alt = _alternative_lasting(e, bar - have + e.duration)
+        if alt is not None:
+            before = e.base
+            e.base, e.inferred = alt, "reread"
+            what = "rest" if e.is_rest else "note"
+            return [f"a {what} read as {before} quarter note(s) is one of {alt}: that fills the measure"]
     groups: dict[int, list[Event]] = {}
     for e in candidates:
         if e.beam_group is not None:
