@@ -1026,8 +1026,8 @@ def drop_creases(symbols: list[Symbol], binary, staves, systems: list[list[int]]
     ends at its system's outer staves, a crease in the paper runs on (its column
     inked more than the paper beside it) through the gaps on both sides of the
     system. A line through one gap only joins the system to a staff beyond it (one
-    that staff analysis put in a system of its own, or one the photo's edge cut off):
-    it is kept. A gap too short to judge, or cut off by the photo, says neither."""
+    that staff analysis lost or put in a system of its own, or one the photo's edge
+    cut off): it is kept. A gap too short to judge, or cut off by the photo, says neither."""
     import numpy as np
 
     if not staves or not systems:
