@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, drop_pale_barlines, image_barlines,
+from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, drop_pale_barlines, heads_at_bare_stems,
+                          image_barlines,
                           parenthesised_keys_as_accidentals, read_f_clef_lines, read_octave_marks,
                           suppress_duplicates, time_digits_read_as_notes)
 
@@ -580,6 +581,26 @@ def test_faint_flags_are_offered_as_doubtful_unless_a_sure_flag_is_there():
     offered = doubtful_flags([faint, also, head], [sure])
     assert [(s.cls, s.box, s.doubtful) for s in offered] == [("flag_8th", faint.box, True)]
     assert not faint.doubtful  # the detector's symbol is left as it was
+
+
+def test_a_faint_notehead_at_a_stem_no_read_notehead_touches_is_read():
+    """A blurred half note on a photo a messaging app shrank: its head seen as black
+    at 0.33 and as half at 0.31 (both under PARSE_THRESHOLD), its stem at 0.83. The
+    stem vouches for the surer reading. A stem whose head was read lends nothing to
+    a faint head beside it, nor does a stem to a faint head clear of its ends."""
+    stem = Symbol("stem", (110.0, 105.0, 112.0, 140.0), 0.83)
+    black = Symbol("notehead_black", (99.0, 100.0, 111.0, 110.0), 0.33)
+    half = Symbol("notehead_half", (99.0, 100.0, 111.0, 110.0), 0.31)
+    assert heads_at_bare_stems([stem], [half, black], staff_space=SS) == [black]
+    # a read notehead at the stem's other end
+    read = Symbol("notehead_black", (111.0, 135.0, 123.0, 145.0), 0.9)
+    assert heads_at_bare_stems([stem, read], [half, black], staff_space=SS) == []
+    # a faint head two staff spaces above the stem's top is no head of it
+    high = Symbol("notehead_black", (99.0, 80.0, 111.0, 90.0), 0.33)
+    assert heads_at_bare_stems([stem], [high], staff_space=SS) == []
+    # nor one well beside it
+    beside = Symbol("notehead_black", (125.0, 100.0, 137.0, 110.0), 0.33)
+    assert heads_at_bare_stems([stem], [beside], staff_space=SS) == []
 
 
 def test_a_dot_at_the_end_of_a_ledger_line_through_a_note_is_no_dot():
