@@ -351,6 +351,30 @@ def test_a_64th_whose_fourth_beam_was_not_seen_may_be_read_as_its_neighbours():
     assert [(e.base, e.alternatives) for e in read_events(g, 0, 0, 400)] == [(0.25, ()), (0.25, ()), (0.5, ())]
 
 
+def test_a_run_of_32nds_beside_a_64th_may_all_be_64ths():
+    # four 64ths; blur took the fourth line from every stem but the third: the
+    # 32nds in the run up to it may each be a 64th; a 16th group with one stem
+    # showing a third line doubts only that stem's neighbours (above)
+    heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=3, segments=True)
+    hook = beam_between(stems[2], stems[3], 3)
+    hook = Symbol("beam", (hook.box[0], hook.box[1], hook.box[0] + 9, hook.box[3]))
+    events = read_events(graph(heads + stems + beams + [hook]), 0, 0, 400)
+    assert [e.base for e in events] == [0.125, 0.125, 0.0625, 0.125]
+    assert [e.alternatives[:1] for e in events] == [(0.0625,), (0.0625,), (0.125,), (0.0625,)]
+
+
+def test_a_primary_beam_seen_as_two_boxes_makes_one_beam_group():
+    # blur: the detector boxed the primary beam of four eighths as two overlapping
+    # pieces; the stems share one or the other, and all are one group
+    heads, stems, _ = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4)
+    left = beam_between(stems[0], stems[2])
+    right = beam_between(stems[1], stems[3])
+    g = graph(heads + stems + [right, left])
+    events = read_events(g, 0, 0, 400)
+    assert [e.base for e in events] == [0.5] * 4
+    assert len({e.beam_group for e in events}) == 1
+
+
 def test_thirty_seconds_as_segments():
     heads, stems, beams = _beamed([4, 4, 4, 4], [40, 70, 100, 130], [5] * 4, levels=3, segments=True)
     g = graph(heads + stems + beams)

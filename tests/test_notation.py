@@ -1829,6 +1829,27 @@ def test_a_beam_group_read_one_level_too_deep_takes_the_detectors_count():
     assert sum((e.duration for e in events), Fraction(0)) == 4
 
 
+def test_the_32nds_of_a_64th_group_that_lost_a_line_at_most_stems_are_read_together():
+    from omr.notation.implied import reread
+    from omr.notation.rhythm import Event
+
+    # a 4/4 measure: four 64ths, a 16th, an eighth, a quarter and a half. Blur left
+    # the fourth beam line at one 64th only, so three read as 32nds (their
+    # neighbours offer the 64th, rhythm._deep_beam_alternatives), and the 16th next
+    # to a 32nd offers a 32nd: those of one length with a shorter reading go together
+    lengths = [Fraction(1, 8), Fraction(1, 8), Fraction(1, 16), Fraction(1, 8), Fraction(1, 4)]
+    group = [Event(x=i, heads=[i], base=b, beamed=True, beam_group=5) for i, b in enumerate(lengths)]
+    for e in group[:2] + group[3:4]:
+        e.alternatives = (Fraction(1, 16),)
+    group[2].alternatives = (Fraction(1, 8),)       # more lines than both neighbours
+    group[4].alternatives = (Fraction(1, 8),)       # fewer than a 32nd neighbour
+    rest = [Event(x=10, heads=[10], base=Fraction(1, 2)), Event(x=11, heads=[11], base=Fraction(1)),
+            Event(x=12, heads=[12], base=Fraction(2))]
+    events = group + rest
+    assert reread(events, bar=Fraction(4))
+    assert [e.base for e in group] == [Fraction(1, 16)] * 4 + [Fraction(1, 4)]
+
+
 def test_slanted_barlines_of_a_photo_left_in_perspective_line_up():
     # the page outline was not in the photo, so its perspective stayed: each barline
     # sits 30 px further left on the lower staff than on the upper one

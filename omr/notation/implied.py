@@ -246,8 +246,14 @@ def reread(events: list[Event], *, bar: Fraction) -> list[str]:
         if e.beam_group is not None:
             groups.setdefault(e.beam_group, []).append(e)
     for group in groups.values():
-        if _reread_together(group, have, bar):
-            return [f"{len(group)} notes of one beam read with the beam lines the detector saw: that fills the measure"]
+        # all of them, or those of one length that blur gave a line too few (or too
+        # many): the 32nds of a 64th group whose fourth line was lost at most stems
+        alike = [[e for e in group if e.base == base and (e.alternatives[0] < e.base) == shorter]
+                 for base in sorted({e.base for e in group}) for shorter in (True, False)]
+        for members in [group] + alike:
+            if _reread_together(members, have, bar):
+                return [f"{len(members)} notes of one beam read with the beam lines the detector saw, or "
+                        f"its neighbours show: that fills the measure"]
     # a blurred photo fills the hollow of every half note of a measure alike
     if _reread_together(candidates, have, bar):
         return [f"{len(candidates)} notes and rests read as the detector's other readings of them: "

@@ -351,6 +351,7 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
         if beams:
             beamed.append((ev, beams, kind, flags))
     _deep_beam_alternatives(g, beamed)
+    _join_beam_groups(g, [ev for ev, *_ignored in beamed])
     loose.sort(key=lambda h: h.cx)
     column: list = []
     for h in loose + [None]:
@@ -388,6 +389,27 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
     return events
 
 
+def _join_beam_groups(g: StaffGraph, beamed: list[Event]) -> None:
+    """Give the ``beamed`` events whose stems share a beam (directly or through other
+    stems) one ``beam_group``: the smallest beam id among them. A blurred primary
+    beam is often seen as two or three overlapping boxes, and each stem's first beam
+    then names another group."""
+    owner: dict[int, int] = {}  # beam node -> first event seen with it
+    linked = _Components(len(beamed))
+    for i, ev in enumerate(beamed):
+        for b in g.targets(ev.stem, "beam"):
+            if b in owner:
+                linked.join(i, owner[b])
+            else:
+                owner[b] = i
+    first: dict[int, int] = {}
+    for b, i in owner.items():
+        root = linked.root(i)
+        first[root] = min(first.get(root, b), b)
+    for i, ev in enumerate(beamed):
+        ev.beam_group = first[linked.root(i)]
+
+
 def _cut_readings(kind: str) -> tuple[Fraction, ...]:
     """The durations of a ``kind`` notehead with ``CUT_STEM_BEAMS`` beam lines."""
     return tuple(base_duration(kind, beams=n) for n in CUT_STEM_BEAMS)
@@ -419,7 +441,11 @@ def _deep_beam_alternatives(g: StaffGraph, beamed: list[tuple[Event, int, str, i
     its beam group (stems linked by shared beams) with ``DEEP_BEAM_LINES`` or more
     lines, more than it, may have as many; a stem inside the group with more lines
     than both its neighbours (a hook blur made of a speck) may have as many as the
-    more of them. A hook at the group's end (a dotted rhythm's) is no doubt."""
+    more of them. A hook at the group's end (a dotted rhythm's) is no doubt. A stem
+    with ``DEEP_BEAM_LINES`` or more lines doubts them as far as a run of stems with
+    as many reaches: blur can take a line from most stems of a 64th group, so three
+    stems read as 32nds beside one read as a 64th are all doubted (the measure
+    settles them together, :func:`omr.notation.implied.reread`)."""
     owner: dict[int, int] = {}  # beam node -> first member seen with it
     linked = _Components(len(beamed))
     for i, (ev, *_ignored) in enumerate(beamed):
@@ -439,12 +465,29 @@ def _deep_beam_alternatives(g: StaffGraph, beamed: list[tuple[Event, int, str, i
             near = [lines[j] for j in (k - 1, k + 1) if 0 <= j < len(lines)]
             more = max(near, default=0)
             alt = None
+            deeper = max(more, _deeper_along(lines, k))
             if have >= 2 and more >= DEEP_BEAM_LINES and more > have:
                 alt = base_duration(kind, beams=more, flags=flags)
+            elif have >= DEEP_BEAM_LINES and deeper > have:
+                alt = base_duration(kind, beams=deeper, flags=flags)  # a 32nd in a run of them
             elif len(near) == 2 and have > more >= 1:
                 alt = base_duration(kind, beams=more, flags=flags)  # a hook inside
             if alt is not None and alt != ev.base:
                 ev.alternatives = (alt,) + tuple(a for a in ev.alternatives if a != alt)
+
+
+def _deeper_along(lines: list[int], k: int) -> int:
+    """The beam lines of the first stem with another count than stem ``k``'s, going
+    left or right from it along ``lines`` (a group's stems, in order), the more of
+    the two (0 where the run reaches the group's end)."""
+    found = 0
+    for step in (-1, 1):
+        j = k + step
+        while 0 <= j < len(lines) and lines[j] == lines[k]:
+            j += step
+        if 0 <= j < len(lines):
+            found = max(found, lines[j])
+    return found
 
 
 def _even_triplet(group: list[Event]) -> None:
