@@ -193,6 +193,10 @@ def split_columns(result, binary=None) -> list[tuple[object, object]]:
 #: symbol seen twice (e.g. a black and a half notehead at one place): the less
 #: confident goes.
 DUPLICATE_IOU = 0.5
+#: ... and two rests, where the smaller box lies this much inside the larger one
+#: (:func:`omr.eval.detection.overlap_of_smaller`): the detector boxes a blurred
+#: 64th rest whole, and its lower hooks again as a 16th rest.
+NESTED_REST_OVERLAP = 0.8
 #: Roles in which one symbol cannot sit on another of the same role.
 EXCLUSIVE_ROLES = ("notehead", "rest", "accidental", "clef", "key", "time", "flag", "dot")
 #: Roles that cannot sit on one another either: a time signature's digit is no
@@ -239,12 +243,11 @@ def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
                         key=lambda s: -s.score)
         if not mine or not others:
             continue
-        iou = iou_matrix(np.array([s.box for s in mine], float), np.array([s.box for s in others], float))
+        same = _same_place(role, [s.box for s in mine], [s.box for s in others])
         for i, s in enumerate(mine):
             alts = []
             for j, o in enumerate(others):
-                if iou[i, j] > DUPLICATE_IOU and o.cls != s.cls and o.cls not in alts \
-                        and o.score >= ratio * s.score:
+                if same[i, j] and o.cls != s.cls and o.cls not in alts and o.score >= ratio * s.score:
                     alts.append(o.cls)
             s.alternatives = tuple(alts)
 
@@ -288,6 +291,21 @@ def heads_at_bare_stems(symbols: Sequence[Symbol], doubtful: Sequence[Symbol], *
             found.append(best)
             faint = [h for h in faint if overlap(h, best) <= DUPLICATE_IOU]
     return found
+
+
+def _same_place(role: str, a, b):
+    """Whether each box of ``a`` (N, 4) and each of ``b`` (M, 4), both of ``role``,
+    are one symbol seen twice: overlapping by ``DUPLICATE_IOU``, or, for rests, one
+    inside the other by ``NESTED_REST_OVERLAP``. An (N, M) bool array."""
+    import numpy as np
+
+    from omr.eval.detection import iou_matrix, overlap_of_smaller
+
+    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
+    same = iou_matrix(a, b) > DUPLICATE_IOU
+    if role == "rest":
+        same |= overlap_of_smaller(a, b) >= NESTED_REST_OVERLAP
+    return same
 
 
 def doubtful_flags(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> list[Symbol]:
@@ -339,12 +357,14 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
             continue
         boxes = np.array([symbols[i].box for i in idx], float)
         iou = iou_matrix(boxes, boxes)
+        rests = np.array([vocab.CLASSES[symbols[i].cls].role == "rest" for i in idx])
+        nested = _same_place("rest", boxes, boxes) & rests[:, None] & rests[None, :]
         order = sorted(range(len(idx)), key=lambda k: -symbols[idx[k]].score)
         for a_pos, a in enumerate(order):
             if not keep[idx[a]]:
                 continue
             for b in order[a_pos + 1:]:
-                if keep[idx[b]] and iou[a, b] > DUPLICATE_IOU:
+                if keep[idx[b]] and (iou[a, b] > DUPLICATE_IOU or nested[a, b]):
                     keep[idx[b]] = False
     return [s for s, k in zip(symbols, keep) if k]
 

@@ -573,6 +573,21 @@ def test_a_symbol_at_the_place_of_a_surer_one_it_yields_to_is_that_one(surer, we
     assert suppress_duplicates([surer, surest]) == [surer, surest]
 
 
+def test_a_rest_boxed_whole_and_again_in_part_is_one_rest():
+    # a blurred 64th rest (y 434..490) whose lower hooks the detector boxed again as
+    # a 16th rest, more surely: one rest, the 16th with the 64th as its alternative
+    whole = Symbol("rest_64th", (692.0, 434.0, 709.0, 490.0), 0.48)
+    part = Symbol("rest_16th", (690.0, 455.0, 705.0, 488.0), 0.54)
+    kept = suppress_duplicates([whole, part])
+    assert kept == [part]
+    add_alternatives(kept, [whole, part])
+    assert part.alternatives == ("rest_64th",)
+    # two rests one over the other (two voices) stay two
+    upper = Symbol("rest_quarter", (700.0, 400.0, 710.0, 430.0), 0.9)
+    lower = Symbol("rest_quarter", (700.0, 440.0, 710.0, 470.0), 0.9)
+    assert suppress_duplicates([upper, lower]) == [upper, lower]
+
+
 def test_faint_flags_are_offered_as_doubtful_unless_a_sure_flag_is_there():
     sure = Symbol("flag_8th", (300, 100, 310, 133), 0.8)
     faint = Symbol("flag_8th", (400, 100, 410, 133), 0.28)

@@ -76,6 +76,7 @@ __all__ = [
     "evaluate",
     "iou_matrix",
     "match",
+    "overlap_of_smaller",
     "merge_coincident",
     "validate",
 ]
@@ -183,6 +184,19 @@ def _box(box, where: str) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
+def _intersections(a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (N, M) intersection areas of boxes ``a`` (N, 4) and ``b`` (M, 4), and each
+    one's areas."""
+    a = _boxes_array(a, "a")
+    b = _boxes_array(b, "b")
+    ix0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
+    return inter, (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+
 def _boxes_array(boxes, name: str) -> np.ndarray:
     a = np.asarray(boxes, dtype=np.float64)
     if a.size == 0:
@@ -262,18 +276,25 @@ def iou_matrix(a, b) -> np.ndarray:
     >>> iou_matrix([[0, 0, 10, 10]], [[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]])
     array([[1.        , 0.33333333, 0.        ]])
     """
-    a = _boxes_array(a, "a")
-    b = _boxes_array(b, "b")
-    ix0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    inter, area_a, area_b = _intersections(a, b)
     union = area_a[:, None] + area_b[None, :] - inter
     out = np.zeros_like(inter)
     np.divide(inter, union, out=out, where=union > 0)
+    return out
+
+
+def overlap_of_smaller(a, b) -> np.ndarray:
+    """The part of the smaller box their intersection covers, for every box of ``a``
+    (N, 4) with every box of ``b`` (M, 4): 1 where one box lies inside the other,
+    however much larger it is (where :func:`iou_matrix` may stay under 0.5).
+
+    >>> overlap_of_smaller([[0, 0, 10, 10]], [[2, 2, 6, 6], [5, 0, 15, 10], [20, 20, 30, 30]])
+    array([[1. , 0.5, 0. ]])
+    """
+    inter, area_a, area_b = _intersections(a, b)
+    smaller = np.minimum(area_a[:, None], area_b[None, :])
+    out = np.zeros_like(inter)
+    np.divide(inter, smaller, out=out, where=smaller > 0)
     return out
 
 
