@@ -217,16 +217,16 @@ YIELDS_PLACE_TO = {"rest": ("beam",), "dot": ("artic_staccato",), "notehead": ("
 #: Roles whose glyphs keep the other classes the detector saw at their place
 #: (``Symbol.alternatives``): the measures settle which reading is right. Each keeps
 #: those scoring at least this fraction of the glyph's own score: a near tie for a
-#: time digit or a rest (a sure "2" seen faintly as a "3" too stays a "2", whatever
-#: the measures hold); a quarter for a notehead, as blur fills a half note's hollow
+#: time digit, a rest or a flag (a sure "2" seen faintly as a "3" too stays a "2",
+#: whatever the measures hold; an eighth's flag and a 16th's blur alike); a quarter for a notehead, as blur fills a half note's hollow
 #: and the detector then scores it black, and half at a third to a half of that (a
 #: black notehead it scores half at under a tenth: of 3,552 on the validation pages,
 #: one above a quarter).
-ALTERNATIVE_MIN_RATIO = {"time": 0.6, "rest": 0.6, "notehead": 0.25}
+ALTERNATIVE_MIN_RATIO = {"time": 0.6, "rest": 0.6, "notehead": 0.25, "flag": 0.6}
 
 
 def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
-    """Give each time signature glyph, rest and notehead of ``symbols`` the other
+    """Give each time signature glyph, rest, notehead and flag of ``symbols`` the other
     classes of its role the detector saw at its place (``seen``: every detection
     scoring at least ``VETO_SCORE`` and its role's ``ALTERNATIVE_MIN_RATIO`` of the
     glyph's score; boxes overlapping by ``DUPLICATE_IOU``), surest first, in place.

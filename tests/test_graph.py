@@ -363,6 +363,18 @@ def test_a_run_of_32nds_beside_a_64th_may_all_be_64ths():
     assert [e.alternatives[:1] for e in events] == [(0.0625,), (0.0625,), (0.125,), (0.0625,)]
 
 
+def test_a_flag_also_read_as_another_flag_offers_that_length():
+    # an eighth's flag the detector also read as a 16th's (0.52 and 0.35): an eighth,
+    # with the 16th for a measure that asks for it; a flag read one way only offers none
+    h, other = head(40, 4), head(100, 4)
+    up, up2 = stem_up(h), stem_up(other)
+    flag = Symbol("flag_8th", (up.box[0], up.box[1], up.box[0] + 10.5, up.box[1] + 32.7), 0.52,
+                  alternatives=("flag_16th",))
+    plain = Symbol("flag_8th", (up2.box[0], up2.box[1], up2.box[0] + 10.5, up2.box[1] + 32.7), 0.9)
+    events = read_events(graph([h, up, flag, other, up2, plain]), 0, 0, 400)
+    assert [(e.base, e.alternatives) for e in events] == [(0.5, (0.25,)), (0.5, ())]
+
+
 def test_a_primary_beam_seen_as_two_boxes_makes_one_beam_group():
     # blur: the detector boxed the primary beam of four eighths as two overlapping
     # pieces; the stems share one or the other, and all are one group

@@ -588,6 +588,14 @@ def test_a_rest_boxed_whole_and_again_in_part_is_one_rest():
     assert suppress_duplicates([upper, lower]) == [upper, lower]
 
 
+def test_a_flag_keeps_the_other_flag_read_nearly_as_surely_at_its_place():
+    eighth = Symbol("flag_8th", (712.0, 530.0, 724.0, 555.0), 0.52)
+    sixteenth = Symbol("flag_16th", (711.0, 523.0, 724.0, 552.0), 0.35)
+    thirty_second = Symbol("flag_32nd", (712.0, 530.0, 724.0, 555.0), 0.2)   # under 0.6 of 0.52
+    add_alternatives([eighth], [eighth, sixteenth, thirty_second])
+    assert eighth.alternatives == ("flag_16th",)
+
+
 def test_faint_flags_are_offered_as_doubtful_unless_a_sure_flag_is_there():
     sure = Symbol("flag_8th", (300, 100, 310, 133), 0.8)
     faint = Symbol("flag_8th", (400, 100, 410, 133), 0.28)

@@ -341,6 +341,10 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
             # the image showed more beam lines than the detector's boxes (blur can
             # merge a stem's end with a slur or a neighbour's beam): the boxes' count
             alternatives = (base_duration(kind, beams=boxes, flags=flags),)
+        elif flags and not beams:
+            # a flag the detector also read as another flag, nearly as surely (an
+            # eighth's and a 16th's flags blur alike)
+            alternatives = _flag_alternatives(g, stem, kind, base)
         ev = Event(x=_column_x(g, stem, hs), heads=[h.id for h in sorted(hs, key=lambda h: -h.cy)], stem=stem,
                    direction=stem_direction(g, stem), base=base, alternatives=alternatives,
                    dots=max(_dots_of(g, h.id) for h in hs), grace=cue or _has_slash(g, stem),
@@ -408,6 +412,16 @@ def _join_beam_groups(g: StaffGraph, beamed: list[Event]) -> None:
         first[root] = min(first.get(root, b), b)
     for i, ev in enumerate(beamed):
         ev.beam_group = first[linked.root(i)]
+
+
+def _flag_alternatives(g: StaffGraph, stem: int, kind: str, base: Fraction) -> tuple[Fraction, ...]:
+    """The lengths a ``kind`` note on ``stem`` takes with its sure flag read as one
+    of the other flag classes the detector saw at its place (``Node.alternatives``,
+    see :data:`omr.pipeline.ALTERNATIVE_MIN_RATIO`), surest first."""
+    read = [g.nodes[f] for f in g.targets(stem, "flag") if not g.nodes[f].doubtful]
+    lengths = [base_duration(kind, flags=FLAG_HALVINGS[c]) for f in read for c in f.alternatives
+               if c in FLAG_HALVINGS]
+    return tuple(q for q in dict.fromkeys(lengths) if q != base)
 
 
 def _cut_readings(kind: str) -> tuple[Fraction, ...]:
@@ -492,9 +506,9 @@ def _deeper_along(lines: list[int], k: int) -> int:
 
 def _even_triplet(group: list[Event]) -> None:
     """Three notes under a number that was not read, one of them of another length
-    and together no whole number of triplet units (an eighth, a sixteenth and an
-    eighth: a beam stub or flag misread), are a triplet of the length the other two
-    share: the odd one is read so (``inferred = "even triplet"``, reported by
+    and together no three notes of one plain length (an eighth, a sixteenth and an
+    eighth, or two eighths and a 32nd: a beam stub or flag misread), are a triplet
+    of the length the other two share: the odd one is read so (``inferred = "even triplet"``, reported by
     :func:`omr.score.read_measures`)."""
     lengths = [dotted(e.base, e.dots) for e in group]
     common = max(set(lengths), key=lengths.count)
