@@ -515,9 +515,9 @@ def _even_triplet(group: list[Event]) -> None:
     if lengths.count(common) != 2 or any(e.is_rest for e in group):
         return
     odd = next(e for e, n in zip(group, lengths) if n != common)
-    unit = min(lengths)
-    if (sum(lengths, Fraction(0)) / unit) % 3 == 0:
-        return  # two sixteenths and a quarter: six sixteenths' worth, as printed
+    third = sum(lengths, Fraction(0)) / 3
+    if third.numerator & (third.numerator - 1) == 0 and third.denominator & (third.denominator - 1) == 0:
+        return  # two sixteenths and a quarter: three eighths' worth, as printed
     model = next(e for e, n in zip(group, lengths) if n == common)
     odd.base, odd.dots, odd.inferred = model.base, model.dots, "even triplet"
 
