@@ -1209,6 +1209,31 @@ def test_doubtful_barlines_on_half_the_staves_of_a_choir_system_make_no_measure(
     assert [len(r) for r in names(system(0.9), part=3)] == [2, 2, 4]
 
 
+def test_a_barline_found_on_three_of_four_staves_stands_beside_the_fourths_last_note():
+    """Four staves, two measures each; the barline between them was found on the
+    upper three only, and on the fourth the last note of the first measure touches
+    its x (slanted staves lined up in a photo): it stands. A note whose head it
+    would cross stops it (a stem or a crease taken for a barline), and so does one
+    it touches where it was found on only half the staves."""
+    def system(shift: float, n: int = 4):
+        staves = [Staff(top=TOP + 100 * i) for i in range(n)]
+        for i, st in enumerate(staves):
+            _four_quarters(st, 4)
+            bar = st.barline()
+            if i == n - 1:
+                st.symbols.remove(bar)
+                last = next(h for h in reversed(st.symbols) if h.cls == "notehead_black")
+                dx = bar.box[0] + shift - last.box[2]
+                last.box = (last.box[0] + dx, last.box[1], last.box[2] + dx, last.box[3])
+            _four_quarters(st, 4)
+            st.barline("barline_final")
+        return transcribe(*staves)[0]
+
+    assert [len(r) for r in names(system(2.0), part=3)] == [4, 4]   # 1.35 px past its middle
+    assert [len(r) for r in names(system(0.5 * HEAD_W["notehead_black"]), part=3)] == [8]
+    assert [len(r) for r in names(system(2.0, n=2), part=1)] == [8]
+
+
 def test_courtesy_time_signature_after_the_last_barline_is_no_measure():
     # a 6/8 at the end of the system, whose digits the detector took for whole notes
     s = Staff()

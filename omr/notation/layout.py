@@ -33,8 +33,11 @@ BARLINE_CLUSTER_SS = 1.5
 #: system of four staves or more, on no more than half of them only when one of
 #: them scores at least this (a stem or a crease passes for a barline on a staff or
 #: two, doubtfully). One found on only some staves does not stand where a notehead
-#: or a rest of another staff covers its x (see :func:`_blocked`).
+#: or a rest of another staff covers its x (see :func:`_blocked`); found on most of
+#: the staves, only where it would cross that notehead or rest at least this far
+#: (staff spaces) inside its box.
 HALF_BARLINE_SCORE = 0.8
+BLOCK_INSET_SS = 0.25
 #: A measure is at least this wide (staff spaces): a narrower one is a stem or a
 #: bracket taken for a barline, and joins the measure before it.
 MIN_MEASURE_SS = 2.5
@@ -149,10 +152,14 @@ def level_barlines(g: StaffGraph) -> StaffGraph:
                       systems=[list(s) for s in g.systems], width=g.width, height=g.height)
 
 
-def _blocked(g: StaffGraph, staves: set[int], x: float) -> bool:
+def _blocked(g: StaffGraph, staves: set[int], x: float, *, inset_ss: float = 0.0) -> bool:
     """Whether a notehead or a rest on one of ``staves`` covers ``x`` (a barline found
-    on other staves of their system)."""
-    return any(n.staff in staves and n.role in ("notehead", "rest") and n.box[0] < x < n.box[2]
+    on other staves of their system), at least ``inset_ss`` staff spaces inside its
+    box."""
+    def inset(n: Node) -> float:
+        return inset_ss * g.staves[n.staff].staff_space
+
+    return any(n.staff in staves and n.role in ("notehead", "rest") and n.box[0] + inset(n) < x < n.box[2] - inset(n)
                for n in g.nodes)
 
 
@@ -203,7 +210,10 @@ def system_measures(g: StaffGraph, staves: list[int]) -> list[MeasureSpan]:
         # the median: a stem read as a barline beside the real one does not move it
         xs = sorted(it[0] for it in c)
         x = 0.5 * (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2])
-        if len(covered) < len(staves) and _blocked(g, set(staves) - covered, x):
+        # (found on most staves, a barline is not stopped by a note whose edge it
+        # touches: the last note before it, once slanted staves are lined up)
+        inset = BLOCK_INSET_SS if 2 * len(covered) > len(staves) else 0.0
+        if len(covered) < len(staves) and _blocked(g, set(staves) - covered, x, inset_ss=inset):
             continue  # a note stands where the barline would cross another staff: a crease or a stem
         kinds = [it[1] for it in c]
         kind = min(kinds, key=lambda k: _KIND_PRIORITY.index(k) if k in _KIND_PRIORITY else 99)
