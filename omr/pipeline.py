@@ -218,10 +218,10 @@ YIELDS_PLACE_TO = {"rest": ("beam",), "dot": ("artic_staccato",), "notehead": ("
 #: (``Symbol.alternatives``): the measures settle which reading is right. Each keeps
 #: those scoring at least this fraction of the glyph's own score: a near tie for a
 #: time digit, a rest or a flag (a sure "2" seen faintly as a "3" too stays a "2",
-#: whatever the measures hold; an eighth's flag and a 16th's blur alike); a quarter for a notehead, as blur fills a half note's hollow
-#: and the detector then scores it black, and half at a third to a half of that (a
-#: black notehead it scores half at under a tenth: of 3,552 on the validation pages,
-#: one above a quarter).
+#: whatever the measures hold; an eighth's flag and a 16th's blur alike); a quarter
+#: for a notehead, as blur fills a half note's hollow and the detector then scores it
+#: black, and half at a third to a half of that (a black notehead it scores half at
+#: under a tenth: of 3,552 on the validation pages, one above a quarter).
 ALTERNATIVE_MIN_RATIO = {"time": 0.6, "rest": 0.6, "notehead": 0.25, "flag": 0.6}
 
 
@@ -229,13 +229,10 @@ def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
     """Give each time signature glyph, rest, notehead and flag of ``symbols`` the other
     classes of its role the detector saw at its place (``seen``: every detection
     scoring at least ``VETO_SCORE`` and its role's ``ALTERNATIVE_MIN_RATIO`` of the
-    glyph's score; boxes overlapping by ``DUPLICATE_IOU``), surest first, in place.
-    A digit read as a "4" and almost as a "3", a rest read as an eighth and almost
-    as a sixteenth, a blurred half note read as black, are settled by the measures."""
-    import numpy as np
-
-    from omr.eval.detection import iou_matrix
-
+    glyph's score; boxes overlapping by ``DUPLICATE_IOU``, rests also one inside the
+    other, :func:`_same_place`), surest first, in place. A digit read as a "4" and
+    almost as a "3", a rest read as an eighth and almost as a sixteenth, a blurred
+    half note read as black, are settled by the measures."""
     kept = {id(s) for s in symbols}  # (no kept glyph overlaps another of its role)
     for role, ratio in ALTERNATIVE_MIN_RATIO.items():
         mine = [s for s in symbols if vocab.CLASSES[s.cls].role == role]
@@ -270,17 +267,18 @@ def heads_at_bare_stems(symbols: Sequence[Symbol], doubtful: Sequence[Symbol], *
     from omr.eval.detection import iou_matrix
     from omr.graph import STEM_X_LOOSE_SS, STEM_X_TOLERANCE_SS, STEM_Y_LOOSE_SS, STEM_Y_TOLERANCE_SS
 
-    def overlap(a: Symbol, b: Symbol) -> float:
-        return float(iou_matrix([a.box], [b.box])[0, 0])
-
     def touches(head: Symbol, stem: Symbol, x_tol: float, y_tol: float) -> bool:
         cx, cy = 0.5 * (stem.box[0] + stem.box[2]), 0.5 * (head.box[1] + head.box[3])
         return (stem.box[1] - y_tol * staff_space <= cy <= stem.box[3] + y_tol * staff_space
                 and min(abs(cx - head.box[0]), abs(cx - head.box[2])) <= x_tol * staff_space)
 
     heads = [s for s in symbols if vocab.CLASSES[s.cls].role == "notehead"]
-    faint = [s for s in doubtful if vocab.CLASSES[s.cls].role == "notehead"
-             and not any(overlap(s, h) > DUPLICATE_IOU for h in heads)]
+    faint = [s for s in doubtful if vocab.CLASSES[s.cls].role == "notehead"]
+    if not faint:
+        return []
+    if heads:  # a faint reading of a head that was read is no other head
+        iou = iou_matrix([s.box for s in faint], [h.box for h in heads])
+        faint = [s for s, row in zip(faint, iou) if not (row > DUPLICATE_IOU).any()]
     found: list[Symbol] = []
     for stem in (s for s in symbols if s.cls == "stem"):
         if not faint or any(touches(h, stem, STEM_X_LOOSE_SS, STEM_Y_LOOSE_SS) for h in heads + found):
@@ -289,7 +287,8 @@ def heads_at_bare_stems(symbols: Sequence[Symbol], doubtful: Sequence[Symbol], *
         if near:
             best = max(near, key=lambda h: h.score)
             found.append(best)
-            faint = [h for h in faint if overlap(h, best) <= DUPLICATE_IOU]
+            faint = [h for h, v in zip(faint, iou_matrix([h.box for h in faint], [best.box])[:, 0])
+                     if v <= DUPLICATE_IOU]
     return found
 
 
@@ -334,7 +333,7 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     a notehead on a tie; see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``)."""
     import numpy as np
 
-    from omr.eval.detection import iou_matrix
+    from omr.eval.detection import iou_matrix, overlap_of_smaller
 
     keep = [True] * len(symbols)
     for role, classes in YIELDS_PLACE_TO.items():
@@ -358,7 +357,7 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
         boxes = np.array([symbols[i].box for i in idx], float)
         iou = iou_matrix(boxes, boxes)
         rests = np.array([vocab.CLASSES[symbols[i].cls].role == "rest" for i in idx])
-        nested = _same_place("rest", boxes, boxes) & rests[:, None] & rests[None, :]
+        nested = (overlap_of_smaller(boxes, boxes) >= NESTED_REST_OVERLAP) & rests[:, None] & rests[None, :]
         order = sorted(range(len(idx)), key=lambda k: -symbols[idx[k]].score)
         for a_pos, a in enumerate(order):
             if not keep[idx[a]]:

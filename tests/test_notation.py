@@ -867,7 +867,8 @@ def test_a_triplet_whose_middle_note_took_a_beam_hook_is_read_evenly():
     assert not any(e.inferred for e in group)
     # two eighths and a 32nd (a third beam line read at the last stem) are nine
     # 32nds' worth, but no three notes of one length: three eighths
-    group = [Event(x=float(i), heads=[i], base=b) for i, b in enumerate((Fraction(1, 2), Fraction(1, 2), Fraction(1, 8)))]
+    lengths = (Fraction(1, 2), Fraction(1, 2), Fraction(1, 8))
+    group = [Event(x=float(i), heads=[i], base=b) for i, b in enumerate(lengths)]
     _even_triplet(group)
     assert [e.base for e in group] == [Fraction(1, 2)] * 3 and group[2].inferred == "even triplet"
 

@@ -355,7 +355,8 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
         if beams:
             beamed.append((ev, beams, kind, flags))
     _deep_beam_alternatives(g, beamed)
-    _join_beam_groups(g, [ev for ev, *_ignored in beamed])
+    for (ev, *_ignored), group in zip(beamed, _beam_groups(g, [ev for ev, *_ignored in beamed])):
+        ev.beam_group = group
     loose.sort(key=lambda h: h.cx)
     column: list = []
     for h in loose + [None]:
@@ -393,11 +394,11 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
     return events
 
 
-def _join_beam_groups(g: StaffGraph, beamed: list[Event]) -> None:
-    """Give the ``beamed`` events whose stems share a beam (directly or through other
-    stems) one ``beam_group``: the smallest beam id among them. A blurred primary
-    beam is often seen as two or three overlapping boxes, and each stem's first beam
-    then names another group."""
+def _beam_groups(g: StaffGraph, beamed: list[Event]) -> list[int]:
+    """For each of the ``beamed`` events, its beam group: the smallest id of the beams
+    its stem shares with others, directly or through other stems. A blurred primary
+    beam is often seen as two or three overlapping boxes, one per few stems; the
+    stems are still one group."""
     owner: dict[int, int] = {}  # beam node -> first event seen with it
     linked = _Components(len(beamed))
     for i, ev in enumerate(beamed):
@@ -410,8 +411,7 @@ def _join_beam_groups(g: StaffGraph, beamed: list[Event]) -> None:
     for b, i in owner.items():
         root = linked.root(i)
         first[root] = min(first.get(root, b), b)
-    for i, ev in enumerate(beamed):
-        ev.beam_group = first[linked.root(i)]
+    return [first[linked.root(i)] for i in range(len(beamed))]
 
 
 def _flag_alternatives(g: StaffGraph, stem: int, kind: str, base: Fraction) -> tuple[Fraction, ...]:
@@ -460,17 +460,9 @@ def _deep_beam_alternatives(g: StaffGraph, beamed: list[tuple[Event, int, str, i
     as many reaches: blur can take a line from most stems of a 64th group, so three
     stems read as 32nds beside one read as a 64th are all doubted (the measure
     settles them together, :func:`omr.notation.implied.reread`)."""
-    owner: dict[int, int] = {}  # beam node -> first member seen with it
-    linked = _Components(len(beamed))
-    for i, (ev, *_ignored) in enumerate(beamed):
-        for b in g.targets(ev.stem, "beam"):
-            if b in owner:
-                linked.join(i, owner[b])
-            else:
-                owner[b] = i
     groups: dict[int, list[int]] = {}
-    for i in range(len(beamed)):
-        groups.setdefault(linked.root(i), []).append(i)
+    for i, group in enumerate(_beam_groups(g, [ev for ev, *_ignored in beamed])):
+        groups.setdefault(group, []).append(i)
     for members in groups.values():
         members.sort(key=lambda i: beamed[i][0].x)
         lines = [beamed[i][1] for i in members]
@@ -508,8 +500,8 @@ def _even_triplet(group: list[Event]) -> None:
     """Three notes under a number that was not read, one of them of another length
     and together no three notes of one plain length (an eighth, a sixteenth and an
     eighth, or two eighths and a 32nd: a beam stub or flag misread), are a triplet
-    of the length the other two share: the odd one is read so (``inferred = "even triplet"``, reported by
-    :func:`omr.score.read_measures`)."""
+    of the length the other two share: the odd one is read so (``inferred = "even
+    triplet"``, reported by :func:`omr.score.read_measures`)."""
     lengths = [dotted(e.base, e.dots) for e in group]
     common = max(set(lengths), key=lengths.count)
     if lengths.count(common) != 2 or any(e.is_rest for e in group):
