@@ -1044,6 +1044,14 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                 report.infer("irregular_measure", f"the measure holds {longest} quarter notes, not {bar}: "
                              "kept as an irregular measure (hidden time signature)", **where)
         is_last = index == len(measures) - 1
+        if is_last and measures[0].pickup and longest >= bar:
+            # half the staves or more (two at least) hold what the pickup leaves of a
+            # bar, and none a whole bar: a staff misread long does not make the last
+            # measure a full one
+            rest_of_bar = bar - measures[0].length
+            holding = [max((total(v) for v in sm.voices.values()), default=Fraction(0)) for sm in m.staves]
+            if holding.count(rest_of_bar) >= max(2, len(holding) / 2) and bar not in holding:
+                longest = rest_of_bar
         if 0 < longest < bar and not m.pickup:
             agree = sum(any(total(v) == longest for v in sm.voices.values()) for sm in m.staves)
             shorter = _majority_length(m) if not is_last else None

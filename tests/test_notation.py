@@ -1065,6 +1065,41 @@ def test_pickup_measure():
     assert_valid(score)
 
 
+def test_a_last_measure_that_completes_the_pickup_despite_a_staff_misread_long():
+    """Three staves in 4/4 with a one-beat pickup; the last measure holds three beats,
+    but the detector read the third staff's dotted half as a whole note and a
+    quarter (five beats). Two staves holding what the pickup leaves of a bar make
+    it the measure that completes the pickup: the notes start on its first beat
+    and no rest is put before them."""
+    staves = [Staff(top=TOP + 100 * i) for i in range(3)]
+    def align():
+        x = max(st.x for st in staves)
+        for st in staves:
+            st.x = x
+    for st in staves:
+        st.note(4)                                # the pickup
+    align()
+    for st in staves:
+        st.barline()
+        for _ in range(4):
+            st.note(4)
+        st.barline()
+    for i, st in enumerate(staves):
+        if i < 2:
+            st.note(4, "h", dots=1)
+        else:
+            st.note(4, "w")
+            st.note(4)
+    align()
+    for st in staves:
+        st.barline("barline_final")
+    score, report, _ = transcribe(*staves)
+    assert "the last measure completes the pickup" in " ".join(report.lines())
+    for part in range(2):
+        assert rhythm(score, part)[-1] == [(0.0, 3.0)]
+    assert measures(score, 2)[-1].duration.quarterLength == 3.0
+
+
 def test_measure_every_staff_overfills_is_kept_whole_not_cut():
     # a score whose printed 4/4 is wrong for its first measure (music21's
     # demos/incorrect_time_signature): one staff holds 6 quarters, the others 5.
