@@ -1049,7 +1049,7 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
             # bar, and none a whole bar: a staff misread long does not make the last
             # measure a full one
             rest_of_bar = bar - measures[0].length
-            holding = [max((total(v) for v in sm.voices.values()), default=Fraction(0)) for sm in m.staves]
+            holding = _longest_voices(m)
             if holding.count(rest_of_bar) >= max(2, len(holding) / 2) and bar not in holding:
                 longest = rest_of_bar
         if 0 < longest < bar and not m.pickup:
@@ -1123,12 +1123,17 @@ def _whole_bars(length: Fraction, bar: Fraction) -> int:
     return int(bars) if bars.denominator == 1 else 0
 
 
+def _longest_voices(m: ReadMeasure) -> list[Fraction]:
+    """The length (quarter notes) of each of ``m``'s staves: its longest voice's."""
+    return [max((total(v) for v in sm.voices.values()), default=Fraction(0)) for sm in m.staves]
+
+
 def _majority_length(m: ReadMeasure) -> Fraction | None:
     """The length (quarter notes) that more than half of ``m``'s staves (at least two)
     fill with their longest voice, if any."""
     from collections import Counter
 
-    lengths = Counter(max((total(v) for v in sm.voices.values()), default=Fraction(0)) for sm in m.staves)
+    lengths = Counter(_longest_voices(m))
     length, count = max(lengths.items(), key=lambda kv: kv[1], default=(None, 0))
     return length if count >= 2 and count * 2 > len(m.staves) and length else None
 
