@@ -620,6 +620,23 @@ def _link_stems(g: StaffGraph) -> None:
             g.add_edge(h.id, best.id, "stem")
 
 
+def stem_touch(head_box: Sequence[float], stem_box: Sequence[float], x_tol: float, y_tol: float) -> float | None:
+    """How far (px) the stem's x lies from the nearer side of the notehead's box, where
+    the stem touches the head: within ``x_tol`` px of a side, the head's centre within
+    the stem's rows widened by ``y_tol`` px; None where it does not.
+
+    >>> stem_touch((0, 10, 12, 20), (11, -20, 13, 16), 4.5, 6.0)
+    0.0
+    >>> stem_touch((0, 10, 12, 20), (30, -20, 32, 16), 4.5, 6.0) is None
+    True
+    """
+    cx, cy = 0.5 * (stem_box[0] + stem_box[2]), 0.5 * (head_box[1] + head_box[3])
+    if not stem_box[1] - y_tol <= cy <= stem_box[3] + y_tol:
+        return None
+    dx = min(abs(cx - head_box[0]), abs(cx - head_box[2]))
+    return dx if dx <= x_tol else None
+
+
 def _end_gap(h: Node, s: Node) -> tuple[float, float]:
     """The rows (y from, y to) between notehead ``h`` and the nearer end of stem
     ``s``: from the head's bottom to the stem's top when the head is above it, from
@@ -666,11 +683,8 @@ def _attach_heads(g: StaffGraph, heads: list[Node], index: _XIndex, x_tol: float
         best, best_d = None, np.inf
         reach = x_tol * ss
         for s in index.between(h.box[0] - reach, h.box[2] + reach):
-            sx = s.cx
-            if not (s.box[1] - y_tol * ss <= h.cy <= s.box[3] + y_tol * ss):
-                continue
-            dx = min(abs(sx - h.box[0]), abs(sx - h.box[2]))
-            if dx > x_tol * ss:
+            dx = stem_touch(h.box, s.box, reach, y_tol * ss)
+            if dx is None:
                 continue
             # a stem ends at its notes: distance of the head from the nearer stem end
             # counts, so a stem passing a neighbour's edge in mid-air loses

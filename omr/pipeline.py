@@ -258,19 +258,16 @@ def heads_at_bare_stems(symbols: Sequence[Symbol], doubtful: Sequence[Symbol], *
     scored under ``PARSE_THRESHOLD`` (on a photo shrunk by a messaging app, a blurred
     half note was seen as black at 0.33 and as half at 0.31, its stem at 0.83).
 
-    "Touching" is :mod:`omr.graph`'s test: the head's left or right edge within
-    ``STEM_X_TOLERANCE_SS`` of the stem, its centre within the stem's rows widened
-    by ``STEM_Y_TOLERANCE_SS``; "no notehead touches" uses the graph's looser second
-    pass (``STEM_X_LOOSE_SS``, ``STEM_Y_LOOSE_SS``), so a stem whose head the graph
-    may yet find keeps it. The head read keeps the other classes seen at its place
-    (:func:`add_alternatives`)."""
+    "Touching" is the graph's test (:func:`omr.graph.stem_touch`) with its first
+    pass's tolerances (``STEM_X_TOLERANCE_SS``, ``STEM_Y_TOLERANCE_SS``); "no
+    notehead touches" uses its looser second pass's (``STEM_X_LOOSE_SS``,
+    ``STEM_Y_LOOSE_SS``), so a stem whose head the graph may yet find keeps it. The
+    head read keeps the other classes seen at its place (:func:`add_alternatives`)."""
     from omr.eval.detection import iou_matrix
-    from omr.graph import STEM_X_LOOSE_SS, STEM_X_TOLERANCE_SS, STEM_Y_LOOSE_SS, STEM_Y_TOLERANCE_SS
+    from omr.graph import STEM_X_LOOSE_SS, STEM_X_TOLERANCE_SS, STEM_Y_LOOSE_SS, STEM_Y_TOLERANCE_SS, stem_touch
 
     def touches(head: Symbol, stem: Symbol, x_tol: float, y_tol: float) -> bool:
-        cx, cy = 0.5 * (stem.box[0] + stem.box[2]), 0.5 * (head.box[1] + head.box[3])
-        return (stem.box[1] - y_tol * staff_space <= cy <= stem.box[3] + y_tol * staff_space
-                and min(abs(cx - head.box[0]), abs(cx - head.box[2])) <= x_tol * staff_space)
+        return stem_touch(head.box, stem.box, x_tol * staff_space, y_tol * staff_space) is not None
 
     heads = [s for s in symbols if vocab.CLASSES[s.cls].role == "notehead"]
     faint = [s for s in doubtful if vocab.CLASSES[s.cls].role == "notehead"]

@@ -354,9 +354,9 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
         events.append(ev)
         if beams:
             beamed.append((ev, beams, kind, flags))
-    _deep_beam_alternatives(g, beamed)
     for (ev, *_ignored), group in zip(beamed, _beam_groups(g, [ev for ev, *_ignored in beamed])):
         ev.beam_group = group
+    _deep_beam_alternatives(beamed)
     loose.sort(key=lambda h: h.cx)
     column: list = []
     for h in loose + [None]:
@@ -448,11 +448,11 @@ def _by_top_or_bottom(g: StaffGraph, ys: list[float], reach: float) -> bool:
 DEEP_BEAM_LINES = 3
 
 
-def _deep_beam_alternatives(g: StaffGraph, beamed: list[tuple[Event, int, str, int]]) -> None:
+def _deep_beam_alternatives(beamed: list[tuple[Event, int, str, int]]) -> None:
     """Beam lines a stem may have been misread with, as alternative readings of its
     note (``Event.alternatives``, first) for a measure that does not add up
     (:func:`omr.notation.implied.reread`): a stem with secondary beams beside one of
-    its beam group (stems linked by shared beams) with ``DEEP_BEAM_LINES`` or more
+    its beam group (``Event.beam_group``: stems linked by shared beams) with ``DEEP_BEAM_LINES`` or more
     lines, more than it, may have as many; a stem inside the group with more lines
     than both its neighbours (a hook blur made of a speck) may have as many as the
     more of them. A hook at the group's end (a dotted rhythm's) is no doubt. A stem
@@ -461,8 +461,8 @@ def _deep_beam_alternatives(g: StaffGraph, beamed: list[tuple[Event, int, str, i
     stems read as 32nds beside one read as a 64th are all doubted (the measure
     settles them together, :func:`omr.notation.implied.reread`)."""
     groups: dict[int, list[int]] = {}
-    for i, group in enumerate(_beam_groups(g, [ev for ev, *_ignored in beamed])):
-        groups.setdefault(group, []).append(i)
+    for i, (ev, *_ignored) in enumerate(beamed):
+        groups.setdefault(ev.beam_group, []).append(i)
     for members in groups.values():
         members.sort(key=lambda i: beamed[i][0].x)
         lines = [beamed[i][1] for i in members]
@@ -471,10 +471,9 @@ def _deep_beam_alternatives(g: StaffGraph, beamed: list[tuple[Event, int, str, i
             near = [lines[j] for j in (k - 1, k + 1) if 0 <= j < len(lines)]
             more = max(near, default=0)
             alt = None
-            deeper = max(more, _deeper_along(lines, k))
             if have >= 2 and more >= DEEP_BEAM_LINES and more > have:
                 alt = base_duration(kind, beams=more, flags=flags)
-            elif have >= DEEP_BEAM_LINES and deeper > have:
+            elif have >= DEEP_BEAM_LINES and (deeper := _deeper_along(lines, k)) > have:
                 alt = base_duration(kind, beams=deeper, flags=flags)  # a 32nd in a run of them
             elif len(near) == 2 and have > more >= 1:
                 alt = base_duration(kind, beams=more, flags=flags)  # a hook inside
