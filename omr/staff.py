@@ -1633,6 +1633,10 @@ def find_columns(binary: np.ndarray, staff_space_px: float, *, occupied=()) -> l
 BARLINE_MIN_COVERAGE = 0.93
 #: ... in a run of columns at most this wide (staff spaces; a final bar's thick line).
 BARLINE_MAX_WIDTH_SS = 0.8
+#: A run too wide, where a blurred notehead or letter runs into the line, holds a
+#: line where its columns inked through the whole height (this fraction: every row
+#: sampled), first to last, span no more than a line.
+BARLINE_CORE_COVERAGE = 1.0
 #: Rows sampled between the top and the bottom line.
 BARLINE_ROWS = 33
 #: Leans (px across per px down) of the columns sampled: a photo's shear or a bent
@@ -1659,7 +1663,7 @@ def find_barlines(binary: np.ndarray, staves: list[Staff]) -> list[tuple[int, fl
         map_y = (top[None, :] + f * (bottom - top)[None, :]).astype(np.float32)
         # columns leaning about the staff's middle: the lean that most columns
         # cover is the staff's (upright unless another does better)
-        hit, best = None, -1
+        hit, full, best = None, None, -1
         for lean in sorted(BARLINE_LEANS, key=abs):
             map_x = (xs[None, :] + lean * (map_y - 0.5 * (top + bottom)[None, :])).astype(np.float32)
             band = cv2.remap(ink, map_x, map_y, cv2.INTER_NEAREST, borderValue=0)
@@ -1667,9 +1671,19 @@ def find_barlines(binary: np.ndarray, staves: list[Staff]) -> list[tuple[int, fl
             band = np.maximum(band, np.pad(band, ((0, 0), (1, 0)))[:, :-1])
             lean_hit = band.mean(axis=0) >= BARLINE_MIN_COVERAGE
             if lean_hit.sum() > best:
-                hit, best = lean_hit, int(lean_hit.sum())
-        runs = np.flatnonzero(np.diff(np.concatenate([[0], hit.astype(np.int8), [0]])))
-        for a, b in zip(runs[::2], runs[1::2]):
-            if (b - a) <= BARLINE_MAX_WIDTH_SS * s.staff_space + 1:
-                out.append((s.index, float(xs[a]), float(xs[b - 1]) + 1.0))
+                hit, full, best = lean_hit, band.mean(axis=0) >= BARLINE_CORE_COVERAGE, int(lean_hit.sum())
+        max_width = BARLINE_MAX_WIDTH_SS * s.staff_space + 1
+        for a, b in _runs(hit):
+            if b - a > max_width:  # a notehead run into the line: its core alone
+                core = a + np.flatnonzero(full[a:b])
+                if not len(core) or core[-1] + 1 - core[0] > max_width:
+                    continue
+                a, b = int(core[0]), int(core[-1]) + 1
+            out.append((s.index, float(xs[a]), float(xs[b - 1]) + 1.0))
     return out
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """The runs of true values in ``flags``: ``(start, stop)``, stop exclusive."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))

@@ -612,6 +612,29 @@ def test_barlines_leaning_with_the_photo_are_found():
     assert np.allclose([x for _, x in lines], [301, 201, 401], atol=2)
 
 
+def test_a_barline_with_a_blurred_notehead_run_into_it_is_found():
+    """In a blurred photo sent on by a messaging app, the background round a
+    notehead fills in and runs into the barline beside it: ink through nearly the
+    whole staff over more than a barline's width. The columns inked through every
+    row, first to last, are the line; a blob inked through over more than a
+    barline's width, or nowhere through every row, is none."""
+    from omr.staff import find_barlines
+
+    img = synthetic_page()
+    binary = binarize(img, 10.0)
+    staves = find_staves(img, 10.0)
+    gaps = [239, 240]  # the blurred notehead's columns miss a row or two
+    binary[220:262, 300:303] = 1  # the barline
+    binary[220:262, 292:300] = 1  # the notehead run into it
+    binary[gaps, 292:300] = 0
+    binary[220:262, 400:412] = 1  # a blob 1.2 staff spaces wide, inked through
+    binary[220:262, 480:492] = 1  # one inked nowhere through every row
+    binary[gaps, 480:492] = 0
+    lines = [(i, x0, x1) for i, x0, x1 in find_barlines(binary, staves) if i == 1 and 100 < x0 < 540]
+    assert len(lines) == 1
+    assert 299 <= lines[0][1] and lines[0][2] <= 305
+
+
 def test_a_whole_clean_staff_may_wobble_more_than_a_comb_on_texture():
     """Faint lines found on the blurred mask wobble from sample to sample (a median
     bend of 0.15 staff spaces here): kept when the lines show in most columns with
