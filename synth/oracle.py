@@ -10,7 +10,8 @@ out with the notes of the source MusicXML printed on that page.
 - :func:`page_measure_positions` (:func:`page_measures`): which measures of the
   source score a page prints, by position (by number).
 - :func:`reference_notes`: the notated notes of those measures (music21), in the
-  form :mod:`omr.eval.notes` compares.
+  form :mod:`omr.eval.notes` compares, each staff numbered as printed
+  (:func:`page_staff_slots`).
 """
 
 from __future__ import annotations
@@ -127,9 +128,49 @@ def reference_score(record: dict):
     return music21.converter.parse(str(Path(record["_dir"]) / record["musicxml"]), format="musicxml")
 
 
+def page_staff_slots(record: dict) -> dict[int, int]:
+    """The place of each of the source score's staves in the page's fullest system,
+    top to bottom, where that differs from its place in the score: ``{score staff:
+    printed staff}``, empty when every staff is printed in score order.
+
+    Verovio leaves out of a page's systems the staves of parts that rest there (an
+    orchestral page without its choir): the page's reading numbers its staves as
+    printed (see :func:`omr.score.staff_slots`), so the reference does too. Each
+    staff's place is where the noteheads of its notes are drawn (the page's symbols
+    name their notes)."""
+    notes = json.loads((Path(record["_dir"]) / record["notes"]).read_text())
+    score_staff = {n["id"]: int(n["staff"]) for n in notes}
+    symbols = record["clean"]["symbols"]
+    counts: dict[int, int] = {}  # system -> staves printed
+    first: dict[int, int] = {}  # system -> its top staff's index on the page
+    for s in symbols:
+        if s["cls"] == "staff":
+            k = int(s.get("system", -1))
+            counts[k] = counts.get(k, 0) + 1
+            first[k] = min(first.get(k, int(s["staff"])), int(s["staff"]))
+    if not counts:
+        return {}
+    fullest = max(counts.values())
+    places: dict[int, dict[int, int]] = {}  # score staff -> printed place -> noteheads
+    for s in symbols:
+        k = int(s.get("system", -1))
+        if s["cls"].startswith("notehead") and s.get("id") in score_staff and counts.get(k) == fullest:
+            votes = places.setdefault(score_staff[s["id"]], {})
+            place = int(s["staff"]) - first[k]
+            votes[place] = votes.get(place, 0) + 1
+    slots = {staff: max(votes, key=votes.get) for staff, votes in places.items()}
+    if len(set(slots.values())) < len(slots) or all(k == v for k, v in slots.items()):
+        return {}  # two staves in one place (not a plain omission), or none moved
+    return slots
+
+
 def reference_notes(record: dict, score=None):
-    """Notated notes of the page's measures: see :func:`omr.eval.notes.notes_from_score`."""
+    """Notated notes of the page's measures (see
+    :func:`omr.eval.notes.notes_from_score`), each staff numbered as printed
+    (:func:`page_staff_slots`)."""
     from omr.eval.notes import notes_from_score
 
     score = score if score is not None else reference_score(record)
-    return notes_from_score(score, positions=page_measure_positions(record, score))
+    notes = notes_from_score(score, positions=page_measure_positions(record, score))
+    slots = page_staff_slots(record)
+    return [(slots.get(n[0], n[0]), *n[1:]) for n in notes] if slots else notes

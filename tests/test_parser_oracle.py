@@ -353,3 +353,25 @@ def test_a_pickup_is_an_implicit_measure_in_the_musicxml(tmp_path):
     # the report names the pickup as the score numbers it
     pickup = next(i for i in report.inferred if i.kind == "pickup")
     assert (pickup.measure, pickup.where()) == (1, "page 1, measure 0")
+
+
+def test_reference_staves_are_numbered_as_printed(tmp_path):
+    """A page that leaves out the staves of parts resting there (an orchestral page
+    without its choir) is read with its staves numbered as printed: the reference's
+    staff 3, drawn as the page's second staff, is compared as staff 1. A page that
+    prints every staff keeps the score's numbers."""
+    from synth.oracle import page_staff_slots
+
+    notes = [{"id": f"n{k}", "staff": staff} for k, staff in enumerate([0, 0, 3])]
+    (tmp_path / "notes.json").write_text(json.dumps(notes))
+
+    def record(head_staves):
+        staves = [{"cls": "staff", "staff": i, "system": 0} for i in range(2)]
+        heads = [{"cls": "notehead_black", "id": f"n{k}", "staff": s, "system": 0}
+                 for k, s in enumerate(head_staves)]
+        return {"_dir": str(tmp_path), "notes": "notes.json", "clean": {"symbols": staves + heads}}
+
+    assert page_staff_slots(record([0, 0, 1])) == {0: 0, 3: 1}
+    notes_printed_in_order = [{"id": f"n{k}", "staff": staff} for k, staff in enumerate([0, 0, 1])]
+    (tmp_path / "notes.json").write_text(json.dumps(notes_printed_in_order))
+    assert page_staff_slots(record([0, 0, 1])) == {}
