@@ -212,6 +212,10 @@ SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef", "key")
 #: short tie blurred into a small filled oval, read as a cue note too: its box over
 #: a barline hid that barline from the layout).
 YIELDS_PLACE_TO = {"rest": ("beam",), "dot": ("artic_staccato",), "notehead": ("tie",)}
+#: A notehead lying this much (of its own box) inside a surer accidental's box is a
+#: part of that accidental: a blurred sharp's middle, read as a small notehead too,
+#: became a note a step above the sharpened one.
+HEAD_IN_ACCIDENTAL = 0.8
 
 
 #: Roles whose glyphs keep the other classes the detector saw at their place
@@ -327,10 +331,11 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     """Drop the weaker of two overlapping symbols of one role, or of two roles of
     ``SHARED_PLACE_ROLES``, and a symbol at the place of a surer one it yields to
     (``YIELDS_PLACE_TO``: a rest on a beam, an augmentation dot on a staccato dot,
-    a notehead on a tie; see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``)."""
+    a notehead on a tie; see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``), and a notehead
+    inside a surer accidental (``HEAD_IN_ACCIDENTAL``)."""
     import numpy as np
 
-    from omr.eval.detection import iou_matrix, overlap_of_smaller
+    from omr.eval.detection import covered_part, iou_matrix, overlap_of_smaller
 
     keep = [True] * len(symbols)
     for role, classes in YIELDS_PLACE_TO.items():
@@ -341,6 +346,14 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
         iou = iou_matrix(np.array([symbols[i].box for i in weaker], float), np.array([b.box for b in surer], float))
         for row, i in enumerate(weaker):
             if any(iou[row, j] > DUPLICATE_IOU and b.score > symbols[i].score for j, b in enumerate(surer)):
+                keep[i] = False
+    heads = [i for i, s in enumerate(symbols) if vocab.CLASSES[s.cls].role == "notehead"]
+    accidentals = [s for s in symbols if vocab.CLASSES[s.cls].role == "accidental"]
+    if heads and accidentals:
+        inside = covered_part([symbols[i].box for i in heads], [a.box for a in accidentals])
+        for row, i in enumerate(heads):
+            if any(inside[row, j] >= HEAD_IN_ACCIDENTAL and a.score > symbols[i].score
+                   for j, a in enumerate(accidentals)):
                 keep[i] = False
     by_role: dict[str, list[int]] = {}
     for i, s in enumerate(symbols):

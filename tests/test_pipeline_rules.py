@@ -205,6 +205,21 @@ def test_a_short_tie_read_as_a_cue_note_too_is_no_note():
     assert suppress_duplicates([tie, sure]) == [tie, sure]
 
 
+def test_a_notehead_inside_a_surer_sharp_is_part_of_it():
+    """Seed 3 000033-p1: a blurred sharp's middle was read as a small notehead too
+    (0.35, wholly inside the sharp's box at 0.82), which became a quarter note a
+    step above the sharpened eighth beside it."""
+    sharp = Symbol("accidental_sharp", (618.0, 225.0, 634.0, 255.0), 0.82)
+    inside = Symbol("notehead_black", (620.0, 227.0, 631.0, 244.0), 0.35)
+    head = Symbol("notehead_black", (638.0, 233.0, 651.0, 245.0), 0.8)  # its note: kept
+    assert suppress_duplicates([sharp, inside, head]) == [sharp, head]
+    # a surer notehead, or one only partly over the sharp's box, stays
+    sure = Symbol("notehead_black", inside.box, 0.9)
+    assert suppress_duplicates([sharp, sure]) == [sharp, sure]
+    half_over = Symbol("notehead_black", (628.0, 230.0, 642.0, 243.0), 0.35)
+    assert suppress_duplicates([sharp, half_over]) == [sharp, half_over]
+
+
 def test_a_line_through_a_doubtful_rest_is_no_missed_barline():
     # a 32nd rest is a stroke through the staff: find_barlines reports a line there,
     # and the detector saw the rest, if with too low a score to read it

@@ -76,6 +76,7 @@ __all__ = [
     "evaluate",
     "iou_matrix",
     "match",
+    "covered_part",
     "overlap_of_smaller",
     "merge_coincident",
     "validate",
@@ -280,6 +281,20 @@ def iou_matrix(a, b) -> np.ndarray:
     union = area_a[:, None] + area_b[None, :] - inter
     out = np.zeros_like(inter)
     np.divide(inter, union, out=out, where=union > 0)
+    return out
+
+
+def covered_part(a, b) -> np.ndarray:
+    """The part of each box of ``a`` (N, 4) that each box of ``b`` (M, 4) covers: 1
+    where the box of ``a`` lies inside the box of ``b``, whatever their sizes.
+
+    >>> covered_part([[2, 2, 6, 6], [0, 0, 10, 10]], [[0, 0, 10, 5]])
+    array([[0.75],
+           [0.5 ]])
+    """
+    inter, area_a, _ = _intersections(a, b)
+    out = np.zeros_like(inter)
+    np.divide(inter, area_a[:, None], out=out, where=area_a[:, None] > 0)
     return out
 
 
