@@ -1016,9 +1016,12 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
             m.length = longest
             report.infer("pickup", f"the first measure is a pickup of {longest} quarter note(s)", **where)
         held = _whole_bars(longest, bar)
+        misread_long = held < 2 and _bars_held_but_one_long(m) >= 2
+        if misread_long:
+            held = _bars_held_but_one_long(m)
         wide = m.span.x1 - m.span.x0 >= CUT_MIN_WIDTH * typical_width * held / 2
         if may_cut and (wide or bars_held) and held >= 2:
-            parts = _split_at_bars(m, bar, held)
+            parts = _split_at_bars(m, bar, held, cut_long=misread_long)
             if parts:
                 # a barline the detector missed: the measure is cut where every
                 # voice has a note starting on the bar
@@ -1151,9 +1154,26 @@ def _content_length(m: ReadMeasure) -> Fraction:
     return _measure_lengths([[sm] for sm in m.staves], [m.span])[0]
 
 
-def _split_at_bars(m: ReadMeasure, bar: Fraction, k: int) -> list[ReadMeasure] | None:
+def _bars_held_but_one_long(m: ReadMeasure) -> int:
+    """How many bars (2 or more) a measure holds whose staves that hold more than a
+    bar all hold that whole number of bars but one, which holds less than a bar more
+    (a note or rest of it misread long; a barline missed on every staff); 0 when
+    they do not. Staves of a bar or less (a whole-measure rest) do not count."""
+    bar = m.bar
+    long = sorted(length for length in _longest_voices(m) if length > bar)
+    if len(long) < 2 or long[-1] == long[0]:
+        return 0
+    k = _whole_bars(long[0], bar)
+    if k < 2 or any(length != long[0] for length in long[:-1]) or long[-1] >= (k + 1) * bar:
+        return 0
+    return k
+
+
+def _split_at_bars(m: ReadMeasure, bar: Fraction, k: int, *, cut_long: bool = False) -> list[ReadMeasure] | None:
     """``m`` cut into ``k`` measures of ``bar`` when every voice that fills the
-    whole length has an event starting at each multiple of ``bar``; None otherwise."""
+    whole length has an event starting at each multiple of ``bar``; None otherwise.
+    With ``cut_long``, a staff that holds more (misread long, see
+    :func:`_bars_held_but_one_long`) is cut where the others are, by x."""
     length = k * bar
     for sm in m.staves:
         for v in sm.voices.values():
@@ -1161,12 +1181,20 @@ def _split_at_bars(m: ReadMeasure, bar: Fraction, k: int) -> list[ReadMeasure] |
                 onsets = {e.onset for e in v if not e.grace}
                 if any(j * bar not in onsets for j in range(1, k)):
                     return None
-            elif total(v) > length:
+            elif total(v) > length and not cut_long:
                 return None
-    # where each cut is on the page: the x of the events that start on it
+    # where each cut is on the page: just before the events that start on it, or
+    # with a staff misread long, halfway from the last event before it (by the
+    # voices that fill the length: the long staff's onsets are wrong)
     cuts = []
     for j in range(1, k):
         xs = [e.x for sm in m.staves for v in sm.voices.values() for e in v if e.onset == j * bar]
+        if cut_long:
+            exact = [v for sm in m.staves for v in sm.voices.values() if total(v) == length]
+            first = [e.x for v in exact for e in v if e.onset == j * bar]
+            before = [e.x for v in exact for e in v if e.onset < j * bar]
+            cuts.append(0.5 * (max(before) + min(first)) if first and before else None)
+            continue
         cuts.append(min(xs) - 1.0 if xs else None)
     if any(c is None for c in cuts):
         return None
@@ -1179,6 +1207,8 @@ def _split_at_bars(m: ReadMeasure, bar: Fraction, k: int) -> list[ReadMeasure] |
                       if j * bar <= e.onset < (j + 1) * bar or (j == k - 1 and e.onset >= length)]
             events = [e for e in events if edges[j] <= e.x < edges[j + 1]] if total(
                 [e for v in sm.voices.values() for e in v]) < length else events
+            if any(total(v) > length for v in sm.voices.values()):  # misread long: by x
+                events = [e for v in sm.voices.values() for e in v if edges[j] <= e.x < edges[j + 1]]
             staves.append(StaffMeasure(
                 events=sorted(events, key=lambda e: e.x), clef=sm.clef if j == 0 else None,
                 clef_changes=[c for c in sm.clef_changes if edges[j] <= c[0] < edges[j + 1]],

@@ -1203,6 +1203,32 @@ def test_missed_barline_across_a_system_is_cut_however_narrow():
     assert_valid(score)
 
 
+def test_missed_barline_cut_though_one_staff_was_misread_long():
+    # 2/4 on two staves; the barline between measures 2 and 3 is lost on both, and
+    # the upper staff's first quarter there was read as a half note: the lower staff
+    # holds exactly two bars, the upper a quarter more. The measure is cut where the
+    # lower staff's bar starts, the upper staff halfway from the note before.
+    up, low = Staff(top=TOP), Staff(top=TOP + 85, clef="clef_f")
+    for st in (up, low):
+        st.time(2, 4)
+    for m in range(7):
+        for st, p in ((up, 4), (low, 4)):
+            misread = st is up and m == 1
+            st.note(p, "h" if misread else "q", x=st.x, advance=False)
+            st.x += spacing(1)
+            st.note(p + 1, "q")
+            if m != 1:
+                st.barline("barline_final" if m == 6 else "barline_single")
+        up.x = low.x = max(up.x, low.x)
+    score, report, _ = transcribe(up, low, braced=True)
+    # (the upper staff's first bar there, a half and a quarter, is cut to fit)
+    assert [len(r) for r in names(score)] == [2, 1, 2, 2, 2, 2, 2]
+    assert names(score)[2] == names(score)[0]
+    assert [len(r) for r in names(score, 1)] == [2] * 7
+    assert any(w.kind == "missed_barline" for w in report.warnings)
+    assert_valid(score)
+
+
 def test_stem_taken_for_a_barline_before_the_final_one_makes_no_measure():
     s = Staff()
     _four_quarters(s, 4)
