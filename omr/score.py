@@ -1016,9 +1016,9 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
             m.length = longest
             report.infer("pickup", f"the first measure is a pickup of {longest} quarter note(s)", **where)
         held = _whole_bars(longest, bar)
-        misread_long = held < 2 and _bars_held_but_one_long(m) >= 2
-        if misread_long:
-            held = _bars_held_but_one_long(m)
+        misread_long = False
+        if held < 2 and (k := _bars_held_but_one_long(m)):
+            held, misread_long = k, True  # a barline missed, a staff misread long
         wide = m.span.x1 - m.span.x0 >= CUT_MIN_WIDTH * typical_width * held / 2
         if may_cut and (wide or bars_held) and held >= 2:
             parts = _split_at_bars(m, bar, held, cut_long=misread_long)
@@ -1187,15 +1187,15 @@ def _split_at_bars(m: ReadMeasure, bar: Fraction, k: int, *, cut_long: bool = Fa
     # with a staff misread long, halfway from the last event before it (by the
     # voices that fill the length: the long staff's onsets are wrong)
     cuts = []
+    exact = [v for sm in m.staves for v in sm.voices.values() if total(v) == length]
     for j in range(1, k):
-        xs = [e.x for sm in m.staves for v in sm.voices.values() for e in v if e.onset == j * bar]
         if cut_long:
-            exact = [v for sm in m.staves for v in sm.voices.values() if total(v) == length]
             first = [e.x for v in exact for e in v if e.onset == j * bar]
             before = [e.x for v in exact for e in v if e.onset < j * bar]
             cuts.append(0.5 * (max(before) + min(first)) if first and before else None)
-            continue
-        cuts.append(min(xs) - 1.0 if xs else None)
+        else:
+            xs = [e.x for sm in m.staves for v in sm.voices.values() for e in v if e.onset == j * bar]
+            cuts.append(min(xs) - 1.0 if xs else None)
     if any(c is None for c in cuts):
         return None
     edges = [m.span.x0] + cuts + [m.span.x1]
