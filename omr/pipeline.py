@@ -244,7 +244,7 @@ def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
                         key=lambda s: -s.score)
         if not mine or not others:
             continue
-        same = _same_place(role, [s.box for s in mine], [s.box for s in others])
+        same = _same_place([s.box for s in mine], [s.box for s in others], rests=role == "rest")
         for i, s in enumerate(mine):
             alts = []
             for j, o in enumerate(others):
@@ -293,19 +293,17 @@ def heads_at_bare_stems(symbols: Sequence[Symbol], doubtful: Sequence[Symbol], *
     return found
 
 
-def _same_place(role: str, a, b):
-    """Whether each box of ``a`` (N, 4) and each of ``b`` (M, 4), both of ``role``,
-    are one symbol seen twice: overlapping by ``DUPLICATE_IOU``, or, for rests, one
-    inside the other by ``NESTED_REST_OVERLAP``. An (N, M) bool array."""
+def _same_place(a, b, rests):
+    """Whether each box of ``a`` (N, 4) and each of ``b`` (M, 4) are one symbol seen
+    twice: overlapping by ``DUPLICATE_IOU``, or, where ``rests`` (a bool, or an
+    (N, M) bool array: both are rests), one inside the other by
+    ``NESTED_REST_OVERLAP``. An (N, M) bool array."""
     import numpy as np
 
     from omr.eval.detection import iou_matrix, overlap_of_smaller
 
     a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
-    same = iou_matrix(a, b) > DUPLICATE_IOU
-    if role == "rest":
-        same |= overlap_of_smaller(a, b) >= NESTED_REST_OVERLAP
-    return same
+    return (iou_matrix(a, b) > DUPLICATE_IOU) | ((overlap_of_smaller(a, b) >= NESTED_REST_OVERLAP) & rests)
 
 
 def doubtful_flags(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> list[Symbol]:
@@ -335,45 +333,45 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     inside a surer accidental (``HEAD_IN_ACCIDENTAL``)."""
     import numpy as np
 
-    from omr.eval.detection import covered_part, iou_matrix, overlap_of_smaller
+    from omr.eval.detection import covered_part, iou_matrix
+
+    def role(s: Symbol) -> str:
+        return vocab.CLASSES[s.cls].role
+
+    def yields(weaker_role: str, is_surer: Callable[[Symbol], bool], at_place) -> None:
+        """Drop each symbol of ``weaker_role`` that ``at_place(its boxes, the surer
+        ones' boxes)`` (a bool matrix) puts at the place of a surer symbol."""
+        weaker = [i for i, s in enumerate(symbols) if role(s) == weaker_role]
+        surer = [s for s in symbols if is_surer(s)]
+        if not weaker or not surer:
+            return
+        here = at_place([symbols[i].box for i in weaker], [s.box for s in surer])
+        for row, i in enumerate(weaker):
+            if any(here[row, j] and b.score > symbols[i].score for j, b in enumerate(surer)):
+                keep[i] = False
 
     keep = [True] * len(symbols)
-    for role, classes in YIELDS_PLACE_TO.items():
-        surer = [s for s in symbols if s.cls in classes]
-        weaker = [i for i, s in enumerate(symbols) if vocab.CLASSES[s.cls].role == role]
-        if not surer or not weaker:
-            continue
-        iou = iou_matrix(np.array([symbols[i].box for i in weaker], float), np.array([b.box for b in surer], float))
-        for row, i in enumerate(weaker):
-            if any(iou[row, j] > DUPLICATE_IOU and b.score > symbols[i].score for j, b in enumerate(surer)):
-                keep[i] = False
-    heads = [i for i, s in enumerate(symbols) if vocab.CLASSES[s.cls].role == "notehead"]
-    accidentals = [s for s in symbols if vocab.CLASSES[s.cls].role == "accidental"]
-    if heads and accidentals:
-        inside = covered_part([symbols[i].box for i in heads], [a.box for a in accidentals])
-        for row, i in enumerate(heads):
-            if any(inside[row, j] >= HEAD_IN_ACCIDENTAL and a.score > symbols[i].score
-                   for j, a in enumerate(accidentals)):
-                keep[i] = False
+    for weaker_role, classes in YIELDS_PLACE_TO.items():
+        yields(weaker_role, lambda s, classes=classes: s.cls in classes,
+               lambda a, b: iou_matrix(a, b) > DUPLICATE_IOU)
+    yields("notehead", lambda s: role(s) == "accidental", lambda a, b: covered_part(a, b) >= HEAD_IN_ACCIDENTAL)
     by_role: dict[str, list[int]] = {}
     for i, s in enumerate(symbols):
-        role = vocab.CLASSES[s.cls].role
-        if role in EXCLUSIVE_ROLES:
-            group = "+".join(SHARED_PLACE_ROLES) if role in SHARED_PLACE_ROLES else role
+        if role(s) in EXCLUSIVE_ROLES:
+            group = "+".join(SHARED_PLACE_ROLES) if role(s) in SHARED_PLACE_ROLES else role(s)
             by_role.setdefault(group, []).append(i)
     for idx in by_role.values():
         if len(idx) < 2:
             continue
-        boxes = np.array([symbols[i].box for i in idx], float)
-        iou = iou_matrix(boxes, boxes)
-        rests = np.array([vocab.CLASSES[symbols[i].cls].role == "rest" for i in idx])
-        nested = (overlap_of_smaller(boxes, boxes) >= NESTED_REST_OVERLAP) & rests[:, None] & rests[None, :]
+        boxes = [symbols[i].box for i in idx]
+        rests = np.array([role(symbols[i]) == "rest" for i in idx])
+        same = _same_place(boxes, boxes, rests=rests[:, None] & rests[None, :])
         order = sorted(range(len(idx)), key=lambda k: -symbols[idx[k]].score)
         for a_pos, a in enumerate(order):
             if not keep[idx[a]]:
                 continue
             for b in order[a_pos + 1:]:
-                if keep[idx[b]] and (iou[a, b] > DUPLICATE_IOU or nested[a, b]):
+                if keep[idx[b]] and same[a, b]:
                     keep[idx[b]] = False
     return [s for s, k in zip(symbols, keep) if k]
 
