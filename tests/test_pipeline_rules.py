@@ -220,6 +220,22 @@ def test_a_notehead_inside_a_surer_sharp_is_part_of_it():
     assert suppress_duplicates([sharp, half_over]) == [sharp, half_over]
 
 
+def test_a_key_sharp_at_a_surer_note_sharp_is_that_sharp():
+    """--extras 000012-p1: the sharp before a tenor's first note, right after the
+    one-sharp key, was read as a key sharp too (0.53 against 0.87): the staff was read
+    in D major for a whole system. A faint 16th rest read at the same place goes with
+    it (it had been hidden by the key sharp)."""
+    key = Symbol("key_sharp", (178.0, 1039.0, 195.0, 1072.0), 0.82)  # the key: kept
+    note_sharp = Symbol("accidental_sharp", (201.0, 1015.0, 217.0, 1046.0), 0.87)
+    as_key = Symbol("key_sharp", note_sharp.box, 0.53)
+    as_rest = Symbol("rest_16th", (202.0, 1019.0, 216.0, 1047.0), 0.36)
+    rest = Symbol("rest_8th", (204.0, 1055.0, 216.0, 1075.0), 0.62)  # the printed rest below: kept
+    assert suppress_duplicates([key, note_sharp, as_key, as_rest, rest]) == [key, note_sharp, rest]
+    # a key sharp surer than the accidental read at its place stays the key's
+    sure_key = Symbol("key_sharp", note_sharp.box, 0.9)
+    assert sure_key in suppress_duplicates([key, note_sharp, sure_key])
+
+
 def test_a_line_through_a_doubtful_rest_is_no_missed_barline():
     # a 32nd rest is a stroke through the staff: find_barlines reports a line there,
     # and the detector saw the rest, if with too low a score to read it
