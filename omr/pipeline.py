@@ -215,10 +215,14 @@ SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef", "key")
 #: as a key sharp too: that staff's system was read in the wrong key; of the 86
 #: key accidentals seen at an accidental's place on the camera pages of seeds 3 and
 #: 5, ``--extras`` and the rest-rich build, the 70 less sure than the accidental
-#: were all printed accidentals).
-YIELDS_PLACE_TO = {"rest": ("beam",), "dot": ("artic_staccato",), "notehead": ("tie",),
+#: were all printed accidentals), an accidental on a rest (a quarter rest read as
+#: a sharp too, at under half the rest's score: the sharp went to the next note),
+#: and a notehead on a beam (a 16th's short beam read as a notehead too: an extra
+#: note).
+YIELDS_PLACE_TO = {"rest": ("beam",), "dot": ("artic_staccato",), "notehead": ("tie", "beam"),
                    "key": ("accidental_sharp", "accidental_flat", "accidental_natural",
-                           "accidental_double_sharp", "accidental_double_flat")}
+                           "accidental_double_sharp", "accidental_double_flat"),
+                   "accidental": tuple(vocab.names_with_role("rest"))}
 #: A notehead lying this much (of its own box) inside a surer accidental's box is a
 #: part of that accidental: a blurred sharp's middle, read as a small notehead too,
 #: became a note a step above the sharpened one.
@@ -336,7 +340,8 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     """Drop the weaker of two overlapping symbols of one role, or of two roles of
     ``SHARED_PLACE_ROLES``, and a symbol at the place of a surer one it yields to
     (``YIELDS_PLACE_TO``: a rest on a beam, an augmentation dot on a staccato dot,
-    a notehead on a tie, a key accidental on a note's accidental; see
+    a notehead on a tie or a beam, a key accidental on a note's accidental, an
+    accidental on a rest; see
     ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``), and a notehead
     inside a surer accidental (``HEAD_IN_ACCIDENTAL``)."""
     import numpy as np

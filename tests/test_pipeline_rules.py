@@ -236,6 +236,28 @@ def test_a_key_sharp_at_a_surer_note_sharp_is_that_sharp():
     assert sure_key in suppress_duplicates([key, note_sharp, sure_key])
 
 
+def test_a_sharp_read_at_a_surer_rest_is_that_rest():
+    """--extras 000036-p4: quarter rests read as sharps too (0.43 and 0.37 against
+    0.91 and 0.87); each sharp went to the note after the rest."""
+    rest = Symbol("rest_quarter", (829.0, 823.0, 840.0, 851.0), 0.91)
+    sharp = Symbol("accidental_sharp", (829.0, 823.0, 840.0, 851.0), 0.43)
+    head = Symbol("notehead_black", (850.0, 835.0, 863.0, 846.0), 0.9)
+    assert suppress_duplicates([rest, sharp, head]) == [rest, head]
+    surer = Symbol("accidental_sharp", sharp.box, 0.95)  # a surer sharp keeps its place
+    assert surer in suppress_duplicates([rest, surer])
+
+
+def test_a_short_beam_read_as_a_notehead_too_is_no_note():
+    """A real photo (the Ernst etude, staff 6): a 16th's short beam read as a black
+    notehead too (0.39 against 0.48) added a note to its measure."""
+    beam = Symbol("beam", (868.0, 68.0, 882.0, 77.0), 0.48)
+    head = Symbol("notehead_black", (868.0, 68.0, 882.0, 77.0), 0.39)
+    stem = Symbol("stem", (880.0, 70.0, 882.0, 110.0), 0.9)
+    assert suppress_duplicates([beam, head, stem]) == [beam, stem]
+    sure = Symbol("notehead_black", head.box, 0.6)
+    assert sure in suppress_duplicates([beam, sure])
+
+
 def test_a_line_through_a_doubtful_rest_is_no_missed_barline():
     # a 32nd rest is a stroke through the staff: find_barlines reports a line there,
     # and the detector saw the rest, if with too low a score to read it
