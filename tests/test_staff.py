@@ -820,3 +820,29 @@ def test_the_smoothed_pass_keeps_only_staves_like_the_others():
     assert _alike(page + [staff(320, 200, 460, 8.2)]) == page        # odd spacing
     assert _alike(page + [staff(320, 300, 420, 10.0)]) == page       # too short
     assert _alike([]) == []
+
+
+def test_a_staffs_spacing_follows_its_neighbours_not_one_stretch():
+    """Rest-rich 000015-p4: on faint lines the comb of a few strips caught grain at
+    another spacing (samples a few staff spaces apart 15 % apart), which put the outer
+    lines a quarter space off and notes there a step off. The lines keep the spacing
+    of the samples around them; where the page bends, the centre still follows."""
+    img = np.full((300, 1200), 255, np.uint8)
+    for y in (100, 120, 140, 160, 180):
+        img[y - 1:y + 1, 100:1100] = 0
+    img[90:190, 400:440] = 255
+    for y in (96, 118, 140, 162, 184):  # over two strips the lines seem 22 px apart
+        img[y - 1:y + 1, 400:440] = 0
+    (staff,) = find_staves(img, 20.0)
+    assert staff.line_y(0, 420) == pytest.approx(100, abs=1.0)
+    assert staff.line_y(4, 420) == pytest.approx(180, abs=1.0)
+    assert staff.position(420, 90.0) == pytest.approx(9, abs=0.1)
+    # a staff that bends keeps following the bend
+    bent = np.full((300, 1200), 255, np.uint8)
+    for x in range(100, 1100):
+        dy = int(round(30 * ((x - 100) / 1000) ** 2))
+        for y in (100, 120, 140, 160, 180):
+            bent[y + dy - 1:y + dy + 1, x] = 0
+    (staff,) = find_staves(bent, 20.0)
+    assert staff.line_y(2, 1000) == pytest.approx(140 + 30 * 0.9 ** 2, abs=1.5)
+    assert staff.line_y(2, 200) == pytest.approx(140 + 30 * 0.1 ** 2, abs=1.5)
