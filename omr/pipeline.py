@@ -614,7 +614,10 @@ def drop_open_barlines(symbols: list[Symbol], binary, staves) -> list[Symbol]:
 #: also shows left of the head, as far out as the dot, as a line: in the outer half
 #: of those columns the ink is at most ``LEDGER_STUB_THICK_SS`` high (a dot in a
 #: space of the nearer staff has no line beside the head's other side; an
-#: accidental there is taller).
+#: accidental there is taller). A dot that a detected ledger line's box reaches (the
+#: box holds the dot's middle row and touches the dot's box) is on that line's place
+#: whatever the staff's lines say: where a staff's spacing is a little off, a
+#: ledger line's place three lines out is off by more than ``LEDGER_STUB_LINE_SS``.
 LEDGER_STUB_LINE_SS = 0.15
 LEDGER_STUB_REACH_SS = 1.5
 LEDGER_STUB_DY_SS = 0.75
@@ -644,11 +647,15 @@ def drop_ledger_stub_dots(symbols: list[Symbol], ink, staves) -> list[Symbol]:
         return symbols
     by_distance = _staves_by_distance(staves)
     heads = [s for s in symbols if vocab.CLASSES[s.cls].role == "notehead"]
+    ledgers = [s for s in symbols if s.cls == "ledger_line"]
 
     def stub(dot: Symbol) -> bool:
         cx, cy = 0.5 * (dot.box[0] + dot.box[2]), 0.5 * (dot.box[1] + dot.box[3])
         near = [staves[i] for i in by_distance(dot)[:2]]  # the nearer staff first
         on_line = [off_line(float(s.position(cx, cy))) < 2 * LEDGER_STUB_LINE_SS for s in near]
+        if any(ln.box[1] <= cy <= ln.box[3] and ln.box[0] <= dot.box[2] and dot.box[0] <= ln.box[2]
+               for ln in ledgers):
+            on_line[0] = True  # a detected ledger line reaches it
         if not any(on_line):
             return False  # (as graph._link_dots' DOT_ON_LINE rule, which needs no image)
         ss = near[0].staff_space

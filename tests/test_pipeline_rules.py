@@ -702,6 +702,28 @@ def test_a_dot_at_the_end_of_a_ledger_line_through_a_note_is_no_dot():
     assert drop_ledger_stub_dots(symbols, ink, [staff]) == symbols
 
 
+def test_a_dot_that_a_detected_ledger_line_reaches_is_on_its_place():
+    """oemer_wind2 (a real photo): a ledger line's end beside a chord's top note, read
+    as a dot (0.42), sat 0.3 half spaces off the ledger line's place as the staff's
+    lines have it (their spacing a little off, three lines out): it stayed and made
+    the chord dotted. The detector's own ledger line reaches the dot."""
+    from omr.pipeline import drop_ledger_stub_dots
+
+    staff = straight_staff(0, x0=40, x1=560, top=100, staff_space=SS)
+    ink = np.zeros((260, 600), bool)
+    ink[157, 196:222] = True                     # the ledger line, 3 px off its place (y 160)
+    ink[152:162, 200:213] = True                 # the notehead on it
+    head = Symbol("notehead_black", (200, 152, 213, 162), 0.9)
+    stub = Symbol("augmentation_dot", (216, 155, 221, 160), 0.42)
+    assert drop_ledger_stub_dots([head, stub], ink, [staff]) == [head, stub]  # by the staff's lines alone
+    ledger = Symbol("ledger_line", (196, 156, 222, 159), 0.8)
+    assert drop_ledger_stub_dots([head, stub, ledger], ink, [staff]) == [head, ledger]
+    # a dot in the space beside a ledger line is no line's end
+    ink[166:170, 216:221] = True
+    dot = Symbol("augmentation_dot", (216, 165, 221, 170), 0.7)
+    assert dot in drop_ledger_stub_dots([head, dot, ledger], ink, [staff])
+
+
 def test_a_ledger_line_end_between_two_staves_is_no_dot_on_either_staffs_lines():
     # a bass note on the second ledger line below its staff (y = 160), nearer the
     # middle of the staff below, whose lines' places fall elsewhere (its top line
