@@ -204,6 +204,8 @@ EXCLUSIVE_ROLES = ("notehead", "rest", "accidental", "clef", "key", "time", "fla
 #: key accidental none of them (a blurred quarter rest read as a key sharp too,
 #: right after a system's time signature, made a second key there).
 SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef", "key")
+#: The accidentals that are signs (a parenthesis is not).
+ACCIDENTAL_SIGNS = tuple(c for c in vocab.names_with_role("accidental") if c != "accidental_paren")
 #: Symbols of a role at the place of a surer symbol of one of these classes are
 #: that symbol: a rest on a beam (a sixteenth's short beam read as a half rest too:
 #: both are filled bars), an augmentation dot on a staccato dot (the same round
@@ -216,13 +218,10 @@ SHARED_PLACE_ROLES = ("notehead", "rest", "time", "clef", "key")
 #: key accidentals seen at an accidental's place on the camera pages of seeds 3 and
 #: 5, ``--extras`` and the rest-rich build, the 70 less sure than the accidental
 #: were all printed accidentals), an accidental on a rest (a quarter rest read as
-#: a sharp too, at under half the rest's score: the sharp went to the next note),
-#: and a notehead on a beam (a 16th's short beam read as a notehead too: an extra
-#: note).
+#: a sharp too, less surely: the sharp went to the next note), and a notehead on a
+#: beam (a 16th's short beam read as a notehead too: an extra note).
 YIELDS_PLACE_TO = {"rest": ("beam",), "dot": ("artic_staccato",), "notehead": ("tie", "beam"),
-                   "key": ("accidental_sharp", "accidental_flat", "accidental_natural",
-                           "accidental_double_sharp", "accidental_double_flat"),
-                   "accidental": tuple(vocab.names_with_role("rest"))}
+                   "key": ACCIDENTAL_SIGNS, "accidental": tuple(vocab.names_with_role("rest"))}
 #: A notehead lying this much (of its own box) inside a surer accidental's box is a
 #: part of that accidental: a blurred sharp's middle, read as a small notehead too,
 #: became a note a step above the sharpened one.
@@ -341,9 +340,10 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     ``SHARED_PLACE_ROLES``, and a symbol at the place of a surer one it yields to
     (``YIELDS_PLACE_TO``: a rest on a beam, an augmentation dot on a staccato dot,
     a notehead on a tie or a beam, a key accidental on a note's accidental, an
-    accidental on a rest; see
-    ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``), and a notehead
-    inside a surer accidental (``HEAD_IN_ACCIDENTAL``)."""
+    accidental on a rest; see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``), and a
+    notehead inside a surer accidental (``HEAD_IN_ACCIDENTAL``). The symbols of one
+    role go first, so a symbol that yields its place takes its weaker duplicates
+    with it."""
     import numpy as np
 
     from omr.eval.detection import covered_part, iou_matrix
