@@ -155,8 +155,8 @@ class Staff:
 
     ``xs`` (N,) are sample x positions and ``lines`` (5, N) the y of each line there,
     top line first, normalized-image px; between samples lines are linearly
-    interpolated, beyond them held constant (the samples reach ``CARRY_ON_SS`` beyond
-    the lines' ends, carried on along their slope). ``x0``, ``x1``: where the lines
+    interpolated, beyond them held constant (the samples reach past the page's edges,
+    carried on along the slope of the lines' ends: ``CARRY_ON_SS``). ``x0``, ``x1``: where the lines
     start and end (px). ``staff_space`` and ``line_thickness``: measured on this staff (px).
     ``system``: index of its :class:`System` (-1 until grouped).
     """
@@ -664,7 +664,7 @@ def _find_staves_in(binary: np.ndarray, ss: float, faint: np.ndarray | None = No
         xs, lines = _carried_on(c, ss, 0.0)
         staff_sp = float(np.median((lines[4] - lines[0]) / 4.0))
         thickness = _thickness(binary, xs, lines, ss)
-        xs, lines = _carried_on(c, ss, CARRY_ON_SS * ss)
+        xs, lines = _carried_on(c, ss, max(CARRY_ON_SS * ss, float(binary.shape[1])))
         staves.append(Staff(index=0, xs=xs.astype(np.float64), lines=lines.astype(np.float64),
                             x0=float(c.x0), x1=float(c.x1), staff_space=staff_sp,
                             line_thickness=thickness))
@@ -736,8 +736,11 @@ def _follow_bends(c: "_Cand", mask: np.ndarray, ss: float) -> None:
             c.x1 = max(c.x1, added[-1][2])
 
 
-#: A staff's lines are carried on this far beyond where they were found (a clef
-#: whose lines the photo lost), along the slope of their ends, staff spaces.
+#: A staff's lines are carried on beyond where they were found, along the slope of
+#: their ends, at least this far (staff spaces) and as far as the page goes: a clef
+#: whose lines the photo lost, and a staff's end whose lines fade in shadow (seed 3
+#: 000007-p1: the bass staff was found to x 748 of its system's 1,020; held level
+#: beyond 8 staff spaces, its last measure read a step high).
 CARRY_ON_SS = 8.0
 
 

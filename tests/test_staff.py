@@ -846,3 +846,19 @@ def test_a_staffs_spacing_follows_its_neighbours_not_one_stretch():
     (staff,) = find_staves(bent, 20.0)
     assert staff.line_y(2, 1000) == pytest.approx(140 + 30 * 0.9 ** 2, abs=1.5)
     assert staff.line_y(2, 200) == pytest.approx(140 + 30 * 0.1 ** 2, abs=1.5)
+
+
+def test_a_staffs_lines_run_on_along_their_slope_past_where_they_fade():
+    """Seed 3 000007-p1: the lower right of a perspective photo in shadow, its bass
+    staff was found to x 748 of its system's 1,020; its lines, held level beyond 8
+    staff spaces, put the last measure's notes a step high. They run on along the
+    slope of their ends as far as the page goes."""
+    img = np.full((400, 1200), 255, np.uint8)
+    for x in range(100, 600):
+        for y in (100, 120, 140, 160, 180):
+            yy = int(round(y + 0.1 * (x - 100)))
+            img[yy - 1:yy + 1, x] = 0
+    (staff,) = find_staves(img, 20.0)
+    assert staff.x1 < 610  # the lines end where their ink does
+    assert staff.position(1000, 100 + 0.1 * 900) == pytest.approx(8, abs=0.5)  # the top line, 400 px on
+    assert staff.position(1000, 180 + 0.1 * 900) == pytest.approx(0, abs=0.5)
