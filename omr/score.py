@@ -1203,12 +1203,15 @@ def _split_at_bars(m: ReadMeasure, bar: Fraction, k: int, *, cut_long: bool = Fa
     for j in range(k):
         staves = []
         for sm in m.staves:
-            events = [e for v in sm.voices.values() for e in v
+            everything = [e for v in sm.voices.values() for e in v]
+            in_bar = [e for e in everything
                       if j * bar <= e.onset < (j + 1) * bar or (j == k - 1 and e.onset >= length)]
-            events = [e for e in events if edges[j] <= e.x < edges[j + 1]] if total(
-                [e for v in sm.voices.values() for e in v]) < length else events
-            if any(total(v) > length for v in sm.voices.values()):  # misread long: by x
-                events = [e for v in sm.voices.values() for e in v if edges[j] <= e.x < edges[j + 1]]
+            if any(total(v) > length for v in sm.voices.values()):  # misread long: its onsets are off
+                events = [e for e in everything if edges[j] <= e.x < edges[j + 1]]
+            elif total(everything) < length:  # a staff that holds less: its bar by x too
+                events = [e for e in in_bar if edges[j] <= e.x < edges[j + 1]]
+            else:
+                events = in_bar
             staves.append(StaffMeasure(
                 events=sorted(events, key=lambda e: e.x), clef=sm.clef if j == 0 else None,
                 clef_changes=[c for c in sm.clef_changes if edges[j] <= c[0] < edges[j + 1]],

@@ -1135,7 +1135,7 @@ def test_note_between_staves_goes_where_its_ledger_lines_lead():
     # staves 4.5 staff spaces apart: an F4 over the bass staff (two ledger lines
     # below it) sits nearer the treble staff, where it would read A3 (with ledger
     # lines above it). Over a treble C4 on its ledger line, an E4 of the bass.
-    up, low = Staff(top=TOP), Staff(top=TOP + 85, clef="clef_f")
+    up, low = _treble_and_bass()
     xs = [max(up.x, low.x) + 40 * i for i in range(4)]
     for x, p in zip(xs, (4, 4, 4, -2)):
         n = up.note(p, x=x, advance=False)
@@ -1183,9 +1183,7 @@ def test_missed_barline_across_a_system_is_cut_however_narrow():
     # 2/4 on two staves; the barline between measures 2 and 3 is lost on both, and
     # those two measures hold a half note each: narrower than the cut asks of one
     # staff's measure, but every staff holding exactly two bars says a barline
-    up, low = Staff(top=TOP), Staff(top=TOP + 85, clef="clef_f")
-    for st in (up, low):
-        st.time(2, 4)
+    up, low = _treble_and_bass(time=(2, 4))
     for m in range(5):
         for st, p in ((up, 4), (low, 4)):
             if m in (1, 2):
@@ -1208,9 +1206,7 @@ def test_missed_barline_cut_though_one_staff_was_misread_long():
     # the upper staff's first quarter there was read as a half note: the lower staff
     # holds exactly two bars, the upper a quarter more. The measure is cut where the
     # lower staff's bar starts, the upper staff halfway from the note before.
-    up, low = Staff(top=TOP), Staff(top=TOP + 85, clef="clef_f")
-    for st in (up, low):
-        st.time(2, 4)
+    up, low = _treble_and_bass(time=(2, 4))
     for m in range(7):
         for st, p in ((up, 4), (low, 4)):
             misread = st is up and m == 1
@@ -1480,6 +1476,15 @@ def test_grand_staff_is_one_part_with_two_staves():
 
 
 # ----------------------------------------------------------------------- repeats
+
+def _treble_and_bass(time: tuple[int, int] | None = None) -> tuple[Staff, Staff]:
+    """A treble staff and a bass staff 85 px below it, each starting with ``time``."""
+    up, low = Staff(top=TOP), Staff(top=TOP + 85, clef="clef_f")
+    if time:
+        for st in (up, low):
+            st.time(*time)
+    return up, low
+
 
 def _four_quarters(s: Staff, p: int) -> None:
     for _ in range(4):
