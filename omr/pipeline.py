@@ -91,6 +91,41 @@ def read_text(page_image, symbols: list[Symbol], report: Report, page_no: int) -
         s.text = r.text
 
 
+#: The time signature digits (a multi-measure rest's count is printed in them).
+TIME_DIGITS = {f"time_{d}": str(d) for d in range(10)}
+
+
+def read_rest_counts(symbols: list[Symbol], seen: Sequence[Symbol]) -> None:
+    """Give each multi-measure rest count of ``symbols`` that has no text yet (no
+    OCR, or OCR read nothing) the digits the detector saw there (``seen``: time
+    signature digits, scoring at least ``VETO_SCORE``, centred in its box; of
+    overlapping ones the surest), left to right, in place: the count is printed in
+    the time signature's digits, which the detector knows.
+
+    >>> count = Symbol("rest_multi_number", (10, 0, 30, 20), 0.6)
+    >>> read_rest_counts([count], [Symbol("time_1", (10, 1, 19, 19), 0.5),
+    ...                            Symbol("time_2", (20, 1, 29, 19), 0.4),
+    ...                            Symbol("time_7", (20, 1, 29, 19), 0.3)])
+    >>> count.text
+    '12'
+    """
+    import numpy as np
+
+    from omr.eval.detection import iou_matrix
+
+    for count in (s for s in symbols if s.cls == "rest_multi_number" and not s.text.strip()):
+        x0, y0, x1, y1 = count.box
+        digits = sorted((d for d in seen if d.cls in TIME_DIGITS
+                         and x0 <= 0.5 * (d.box[0] + d.box[2]) <= x1 and y0 <= 0.5 * (d.box[1] + d.box[3]) <= y1),
+                        key=lambda d: -d.score)
+        kept: list[Symbol] = []
+        for d in digits:
+            if not kept or not (iou_matrix(np.array([d.box], float), np.array([k.box for k in kept], float))
+                                > DUPLICATE_IOU).any():
+                kept.append(d)
+        count.text = "".join(TIME_DIGITS[d.cls] for d in sorted(kept, key=lambda d: d.box[0]))
+
+
 def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_no: int = 1,
                binary=None) -> StaffGraph:
     """The staff graph of one detected page (a ``DetectionResult`` with its page);
@@ -132,6 +167,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = drop_pale_barlines(symbols, page.image, staves)
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
+    read_rest_counts(symbols, seen)
     g = build_graph(symbols + doubtful_flags(doubtful, symbols), staves, [s.staves for s in systems],
                     width=binary.shape[1], height=binary.shape[0])
     add_image_stem_heads(g, binary)
@@ -219,13 +255,19 @@ ACCIDENTAL_SIGNS = tuple(c for c in vocab.names_with_role("accidental") if c != 
 #: 5, ``--extras`` and the rest-rich build, the 70 less sure than the accidental
 #: were all printed accidentals), an accidental on a rest (a quarter rest read as
 #: a sharp too, less surely: the sharp went to the next note), and a notehead on a
-#: beam (a 16th's short beam read as a notehead too: an extra note).
+#: beam (a 16th's short beam read as a notehead too: an extra note), and a ledger
+#: line on a multi-measure rest's count (the digit's bars).
 YIELDS_PLACE_TO = {"rest": ("beam",), "dot": ("artic_staccato",), "notehead": ("tie", "beam"),
-                   "key": ACCIDENTAL_SIGNS, "accidental": tuple(vocab.names_with_role("rest"))}
+                   "key": ACCIDENTAL_SIGNS, "accidental": tuple(vocab.names_with_role("rest")),
+                   "ledger": ("rest_multi_number",)}
 #: A notehead lying this much (of its own box) inside a surer accidental's box is a
 #: part of that accidental: a blurred sharp's middle, read as a small notehead too,
 #: became a note a step above the sharpened one.
 HEAD_IN_ACCIDENTAL = 0.8
+#: ... and half inside a surer multi-measure rest's count, a part of that count: the
+#: bowl of a "4" over a rest of four measures, read as a notehead too, became a note
+#: in a measure that holds none.
+HEAD_IN_REST_COUNT = 0.5
 
 
 #: Roles whose glyphs keep the other classes the detector saw at their place
@@ -340,8 +382,10 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     ``SHARED_PLACE_ROLES``, and a symbol at the place of a surer one it yields to
     (``YIELDS_PLACE_TO``: a rest on a beam, an augmentation dot on a staccato dot,
     a notehead on a tie or a beam, a key accidental on a note's accidental, an
-    accidental on a rest; see ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``), and a
-    notehead inside a surer accidental (``HEAD_IN_ACCIDENTAL``). The symbols of one
+    accidental on a rest, a ledger line on a multi-measure rest's count; see
+    ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``), and a notehead inside a surer accidental
+    (``HEAD_IN_ACCIDENTAL``) or half inside a surer multi-measure rest's count
+    (``HEAD_IN_REST_COUNT``). The symbols of one
     role go first, so a symbol that yields its place takes its weaker duplicates
     with it."""
     import numpy as np
@@ -389,6 +433,7 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
         yields(weaker_role, lambda s, classes=classes: s.cls in classes,
                lambda a, b: iou_matrix(a, b) > DUPLICATE_IOU)
     yields("notehead", lambda s: role(s) == "accidental", lambda a, b: covered_part(a, b) >= HEAD_IN_ACCIDENTAL)
+    yields("notehead", lambda s: s.cls == "rest_multi_number", lambda a, b: covered_part(a, b) >= HEAD_IN_REST_COUNT)
     return [s for s, k in zip(symbols, keep) if k]
 
 

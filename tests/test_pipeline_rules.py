@@ -9,7 +9,7 @@ import pytest
 from omr.graph import Symbol, straight_staff
 from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, drop_pale_barlines, heads_at_bare_stems,
                           image_barlines,
-                          parenthesised_keys_as_accidentals, read_f_clef_lines, read_octave_marks,
+                          parenthesised_keys_as_accidentals, read_f_clef_lines, read_octave_marks, read_rest_counts,
                           suppress_duplicates, time_digits_read_as_notes)
 
 SS = 10.0
@@ -829,3 +829,42 @@ def test_an_f_clef_stands_on_the_line_its_dots_straddle():
     assert line == 4 and box == (48, 92, 76, 125)
     line, box = line_read(None)         # no dots to be seen: the box decides
     assert line == 4 and box == (48, 92, 76, 125)
+
+
+def test_a_notehead_and_a_ledger_line_on_a_rest_count_are_part_of_it():
+    """--extras 000004-p1: the "4" over a rest of four measures was read as a notehead
+    (0.45, half inside the count's box at 0.59) and a ledger line (0.56, the count's
+    box): a quarter note in a measure that holds none."""
+    count = Symbol("rest_multi_number", (1037.0, 138.0, 1055.0, 153.0), 0.59)
+    head = Symbol("notehead_black", (1039.0, 134.0, 1051.0, 145.0), 0.45)
+    ledger = Symbol("ledger_line", count.box, 0.56)
+    bar = Symbol("rest_multi", (1042.0, 169.0, 1051.0, 188.0), 0.51)
+    assert suppress_duplicates([count, head, ledger, bar]) == [count, bar]
+    # a surer notehead, or one mostly outside the count, stays
+    sure = Symbol("notehead_black", head.box, 0.7)
+    assert sure in suppress_duplicates([count, sure])
+    beside = Symbol("notehead_black", (1049.0, 134.0, 1061.0, 145.0), 0.45)
+    assert beside in suppress_duplicates([count, beside])
+
+
+def test_a_rest_count_is_read_from_the_time_digits_seen_in_its_box():
+    """The count of a multi-measure rest is printed in time signature digits: without
+    OCR (or where OCR read nothing) the detector's digits there give it, so the rest
+    stands for that many measures, not one."""
+    count = Symbol("rest_multi_number", (1037.0, 138.0, 1055.0, 153.0), 0.59)
+    four = Symbol("time_4", count.box, 0.4)
+    also_one = Symbol("time_1", count.box, 0.25)  # a weaker reading of the same digit
+    elsewhere = Symbol("time_3", (900.0, 138.0, 915.0, 153.0), 0.9)  # a time signature
+    read_rest_counts([count], [also_one, elsewhere, four])
+    assert count.text == "4"
+    twelve = Symbol("rest_multi_number", (100.0, 0.0, 130.0, 20.0), 0.8)
+    read_rest_counts([twelve], [Symbol("time_2", (116.0, 1.0, 128.0, 19.0), 0.5),
+                                Symbol("time_1", (102.0, 1.0, 114.0, 19.0), 0.6)])
+    assert twelve.text == "12"
+    # what OCR read stands; no digit seen leaves the count unread (one measure)
+    ocr = Symbol("rest_multi_number", count.box, 0.59, text="6")
+    read_rest_counts([ocr], [four])
+    assert ocr.text == "6"
+    bare = Symbol("rest_multi_number", count.box, 0.59)
+    read_rest_counts([bare], [elsewhere])
+    assert bare.text == ""
