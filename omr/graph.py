@@ -762,6 +762,38 @@ def _link_beams(g: StaffGraph) -> None:
                 best = hit
         for s in best:
             g.add_edge(s.id, b.id, "beam")
+    _link_next_beam_lines(g, beams, index)
+
+
+def _link_next_beam_lines(g: StaffGraph, beams: list[Node], index: "_XIndex") -> None:
+    """A stem holding one beam line reaches the next line of the stack beyond it too
+    (``BEAM_PITCH_SS`` further out, within ``BEAM_Y_TOLERANCE_SS``) where that line is
+    a beam that other stems hold: a stem the detector saw ending at a dotted rhythm's
+    hook, or at a 16th pair's inner line, had lost the group's outer beam (and with
+    it, a hook's partner, the dotted note). A stem holding two lines or more is left
+    as it is: in the deep stacks of 32nd and 64th groups, boxes that merge lines
+    reach past a stem's end without being a line more."""
+    by_id = {b.id: b for b in beams}
+    for b in beams:
+        ss = _ss(g, b)
+        tol_x = BEAM_X_TOLERANCE_SS * ss
+        if not g.sources(b.id, "beam"):
+            continue
+        for s in index.between(b.box[0] - tol_x, b.box[2] + tol_x):
+            linked = [by_id[t] for t in g.targets(s.id, "beam") if t in by_id]
+            if len(linked) != 1 or b in linked:
+                continue
+            held = linked[0]
+            down = held.cy > s.cy  # the beams hang below the stem's noteheads
+            step = 1.0 if down else -1.0
+            reach_y = (s.box[3] if down else s.box[1]) + step * BEAM_PITCH_SS * ss
+            for rising in (False, True):
+                y = beam_line_y(b, s.cx, rising, ss)
+                beyond = step * (y - beam_line_y(held, s.cx, rising, ss))
+                if 0 < beyond <= (BEAM_PITCH_SS + BEAM_Y_TOLERANCE_SS) * ss \
+                        and abs(y - reach_y) <= BEAM_PITCH_SS * ss:
+                    g.add_edge(s.id, b.id, "beam")
+                    break
 
 
 def _link_flags(g: StaffGraph) -> None:

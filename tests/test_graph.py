@@ -275,6 +275,35 @@ def test_beam_box_stopping_short_of_its_end_stems_still_joins_them():
     assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5] * 4 + [1]
 
 
+def test_a_stem_seen_ending_at_its_hook_still_joins_the_beam_beyond():
+    """A real phone photo (ptromr_example_photo1): a dotted eighth and a 16th, the
+    16th's stem seen only down to its hook (the inner beam line), 0.6 staff spaces
+    short of the group's beam: the 16th was read as an eighth, apart from its dotted
+    partner, and the measure held 17/4 in 4/4."""
+    heads, stems, beams = _beamed([4, 4], [40, 70], [5, 5])
+    dotted, sixteenth = heads
+    x0, y0, x1, y1 = stems[1].box
+    short = Symbol("stem", (x0, y0 + BEAM_GAP + 2.0, x1, y1))  # ends in the hook
+    hook = Symbol("beam", (x1 - 1.5 * SS, y0 + BEAM_GAP, x1, y0 + BEAM_GAP + BEAM_T))
+    g = graph([dotted, sixteenth, stems[0], short, beams[0], hook, _dot(dotted.box[2] + 3, cy(dotted) - 5)])
+    assert edges(g, "beam") == {(2, 4), (3, 4), (3, 5)}
+    ev = read_events(g, 0, 0, 400)
+    assert [(e.base, e.dots) for e in ev] == [(0.5, 1), (0.25, 0)]
+    assert ev[0].beam_group == ev[1].beam_group
+    # a beam a stem's length beyond is not its own
+    far = Symbol("beam", (beams[0].box[0], y0 - 2 * SS, beams[0].box[2], y0 - 2 * SS + BEAM_T))
+    g = graph([dotted, sixteenth, stems[0], short, far, hook])
+    assert (3, 4) not in edges(g, "beam") and (2, 4) not in edges(g, "beam")
+    # nor a box just beyond a beam that no other stem holds (seed 3 000027-p2: the
+    # "3" of a triplet read as a short beam too over its middle stem)
+    a, b, c = (head(x, 4) for x in (40, 70, 100))
+    triplet = [a, b, c] + [stem_up(h, tip=5) for h in (a, b, c)]
+    beam = beam_between(triplet[3], triplet[5])
+    three = Symbol("beam", (77.0, beam.box[1] - BEAM_GAP, 87.0, beam.box[1] - BEAM_GAP + BEAM_T))
+    g = graph(triplet + [beam, three])
+    assert edges(g, "beam") == {(3, 6), (4, 6), (5, 6)}
+
+
 def test_beam_lines_the_image_counts_beyond_the_boxes_leave_the_boxes_count_as_alternative():
     heads, stems, beams = _beamed([2, 4], [40, 70], [5, 5])
     g = graph(heads + stems + beams)
