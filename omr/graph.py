@@ -766,13 +766,16 @@ def _link_beams(g: StaffGraph) -> None:
 
 
 def _link_next_beam_lines(g: StaffGraph, beams: list[Node], index: "_XIndex") -> None:
-    """A stem holding one beam line reaches the next line of the stack beyond it too
-    (``BEAM_PITCH_SS`` further out, within ``BEAM_Y_TOLERANCE_SS``) where that line is
-    a beam that other stems hold: a stem the detector saw ending at a dotted rhythm's
-    hook, or at a 16th pair's inner line, had lost the group's outer beam (and with
-    it, a hook's partner, the dotted note). A stem holding two lines or more is left
-    as it is: in the deep stacks of 32nd and 64th groups, boxes that merge lines
-    reach past a stem's end without being a line more."""
+    """Beams that other stems hold, just beyond the end of a stem seen short: a stem
+    holding no beam reaches one whose line lies up to ``BEAM_PITCH_SS`` beyond its
+    end, and a stem holding one beam line reaches the next line of the stack beyond
+    that one (``BEAM_PITCH_SS`` further out, within ``BEAM_Y_TOLERANCE_SS``): a stem
+    the detector saw ending at a dotted rhythm's hook, or at a 16th pair's inner
+    line, had lost the group's outer beam (and with it, a hook's partner, the dotted
+    note). A stem holding two lines or more is left as it is: in the deep stacks of
+    32nd and 64th groups, boxes that merge lines reach past a stem's end without
+    being a line more. (A box no other stem holds is no group's beam: a triplet's
+    "3" read as a short beam too.)"""
     by_id = {b.id: b for b in beams}
     for b in beams:
         ss = _ss(g, b)
@@ -781,6 +784,16 @@ def _link_next_beam_lines(g: StaffGraph, beams: list[Node], index: "_XIndex") ->
             continue
         for s in index.between(b.box[0] - tol_x, b.box[2] + tol_x):
             linked = [by_id[t] for t in g.targets(s.id, "beam") if t in by_id]
+            if not linked and (heads := g.sources(s.id, "stem")):
+                # a stem seen short of its group's beam altogether
+                down = np.mean([g.nodes[h].cy for h in heads]) < s.cy
+                end = s.box[3] if down else s.box[1]
+                for rising in (False, True):
+                    beyond = (1.0 if down else -1.0) * (beam_line_y(b, s.cx, rising, ss) - end)
+                    if 0 < beyond <= BEAM_PITCH_SS * ss:
+                        g.add_edge(s.id, b.id, "beam")
+                        break
+                continue
             if len(linked) != 1 or b in linked:
                 continue
             held = linked[0]

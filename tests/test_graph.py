@@ -304,6 +304,22 @@ def test_a_stem_seen_ending_at_its_hook_still_joins_the_beam_beyond():
     assert edges(g, "beam") == {(3, 6), (4, 6), (5, 6)}
 
 
+def test_a_stem_seen_short_of_its_groups_beam_still_joins_it():
+    """Seed 3 000033-p1 (19 -> 26 notes right): a stem seen ending short of its
+    group's beam, the beam's line 0.36 staff spaces beyond its end (more than
+    BEAM_Y_TOLERANCE_SS), took no beam."""
+    heads, stems, beams = _beamed([4, 4, 4], [40, 70, 100], [5, 5, 5])
+    x0, y0, x1, y1 = stems[1].box
+    short = Symbol("stem", (x0, y0 + 0.7 * SS, x1, y1))  # the line 0.45 ss beyond its end
+    g = graph(heads + [stems[0], short, stems[2]] + beams)
+    assert edges(g, "beam") == {(3, 6), (4, 6), (5, 6)}
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5, 0.5, 0.5]
+    # a stem ending more than a beam line's pitch short of it is no member
+    shorter = Symbol("stem", (x0, y0 + 1.5 * SS, x1, y1))
+    g = graph(heads + [stems[0], shorter, stems[2]] + beams)
+    assert edges(g, "beam") == {(3, 6), (5, 6)}
+
+
 def test_beam_lines_the_image_counts_beyond_the_boxes_leave_the_boxes_count_as_alternative():
     heads, stems, beams = _beamed([2, 4], [40, 70], [5, 5])
     g = graph(heads + stems + beams)
