@@ -2201,3 +2201,29 @@ def test_a_printed_tuplet_over_two_beams_gives_its_first_beam_s_shape_whatever_i
                         beam_group=first_beam if i < 3 else 9, tuplet=(3, 2), tuplet_printed=True)
                   for i in range(6)]
         assert _printed_shapes(events) == [((Fraction(1, 2), 0),) * 3 + ((3, 2),)]
+
+
+def _measure_with_a_dot(score_of_dot: float):
+    # a quarter note dotted by a speck of grain beside it: 4 1/2 quarters in 4/4
+    s = Staff(time=(4, 4))
+    s.note(4)
+    s.note(3, dots=1)
+    dot = s.symbols[-1]
+    assert dot.cls == "augmentation_dot"
+    dot.score = score_of_dot
+    s.note(4)
+    s.note(5)
+    s.barline("barline_final")
+    return transcribe(s)
+
+
+def test_a_doubtful_dot_that_overfills_its_measure_is_none():
+    """--extras 000035-p1: grain beside the last note of a triplet read as a dot
+    (0.35) made the group no triplet's shape and the measure overfull."""
+    score, report, _ = _measure_with_a_dot(0.35)
+    assert rhythm(score)[0] == [(0.0, 1.0), (1.0, 1.0), (2.0, 1.0), (3.0, 1.0)]
+    assert "reread" in kinds(report)
+    # a sure dot stays, however the measure adds up
+    score, report, _ = _measure_with_a_dot(0.9)
+    assert (1.0, 1.5) in rhythm(score)[0]
+    assert "reread" not in kinds(report)

@@ -225,14 +225,23 @@ def _rest(onset: Fraction, length: Fraction, x: float, voice: int) -> Event:
 
 
 def reread(events: list[Event], *, bar: Fraction) -> list[str]:
-    """When the voice ``events`` does not fill ``bar`` but would with one rest or
-    note read as one of its ``alternatives`` (the first such, left to right, surest
-    reading first), or with every note of one beam group that has an alternative
-    read as its first, or with every note and rest that has one read as its first,
-    read them so (marked ``inferred='reread'``)."""
+    """When the voice ``events`` does not fill ``bar`` but would without one doubtful
+    dot (``Event.doubtful_dot``, the first such), or with one rest or note read as
+    one of its ``alternatives`` (the first such, left to right, surest reading
+    first), or with every note of one beam group that has an alternative read as its
+    first, or with every note and rest that has one read as its first, read them so
+    (marked ``inferred='reread'``)."""
     have = total(events)
     if have == bar:
         return []
+    for e in events:
+        # a doubtful dot (grain or a speck beside the note) that overfills the measure
+        if e.doubtful_dot and e.dots and not e.grace \
+                and have - e.duration + _without_a_dot(e) == bar:
+            e.dots -= 1
+            e.inferred = "reread"
+            what = "rest" if e.is_rest else "note"
+            return [f"a doubtful dot after a {what} is none: that fills the measure"]
     candidates = [e for e in events if e.alternatives and not e.tuplet and not e.grace]
     for e in candidates:
         alt = _alternative_lasting(e, bar - have + e.duration)
@@ -259,6 +268,12 @@ def reread(events: list[Event], *, bar: Fraction) -> list[str]:
         return [f"{len(candidates)} notes and rests read as the detector's other readings of them: "
                 f"that fills the measure"]
     return []
+
+
+def _without_a_dot(e: Event) -> Fraction:
+    """How long ``e`` lasts with one dot fewer."""
+    d = dotted(e.base, e.dots - 1)
+    return d * Fraction(e.tuplet[1], e.tuplet[0]) if e.tuplet else d
 
 
 def _reread_together(events: list[Event], have: Fraction, bar: Fraction) -> bool:

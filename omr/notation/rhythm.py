@@ -92,6 +92,10 @@ class Event:
     #: image counts differently from the detector: the ``base`` lengths the other
     #: readings give, surest first (see :func:`omr.notation.implied.reread`).
     alternatives: tuple[Fraction, ...] = ()
+    #: Its dots (its last one) scored under ``DOUBTFUL_DOT_SCORE``: grain or a speck
+    #: beside the note may have been read as a dot (see
+    #: :func:`omr.notation.implied.reread`).
+    doubtful_dot: bool = False
 
     @property
     def is_rest(self) -> bool:
@@ -279,6 +283,18 @@ def _has_slash(g: StaffGraph, stem: int) -> bool:
 DOT_SAME_COLUMN_SS = 0.3
 
 
+#: An augmentation dot the detector scored under this is doubtful: a measure that
+#: fills exactly without it is read without it.
+DOUBTFUL_DOT_SCORE = 0.6
+
+
+def _doubtful_dot(g: StaffGraph, nodes: list[int]) -> bool:
+    """Whether the notehead(s) or rest ``nodes`` have dots, none of which the
+    detector scored ``DOUBTFUL_DOT_SCORE`` or more."""
+    scores = [g.nodes[d].score for n in nodes for d in g.sources(n, "dot")]
+    return bool(scores) and max(scores) < DOUBTFUL_DOT_SCORE
+
+
 def _dots_of(g: StaffGraph, node: int) -> int:
     """Augmentation dots of a notehead or rest: its dots side by side (dots stacked
     in one column count once)."""
@@ -347,7 +363,8 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
             alternatives = _flag_alternatives(g, stem, kind, base)
         ev = Event(x=_column_x(g, stem, hs), heads=[h.id for h in sorted(hs, key=lambda h: -h.cy)], stem=stem,
                    direction=stem_direction(g, stem), base=base, alternatives=alternatives,
-                   dots=max(_dots_of(g, h.id) for h in hs), grace=cue or _has_slash(g, stem),
+                   dots=max(_dots_of(g, h.id) for h in hs), doubtful_dot=_doubtful_dot(g, [h.id for h in hs]),
+                   grace=cue or _has_slash(g, stem),
                    beamed=beams > 0, y=sum(h.cy for h in hs) / len(hs))
         beam_ids = sorted(g.targets(stem, "beam"))
         ev.beam_group = beam_ids[0] if beam_ids else None
@@ -374,6 +391,7 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
             events.append(Event(x=sum(c.cx for c in column) / len(column),
                                 heads=[c.id for c in sorted(column, key=lambda c: -c.cy)],
                                 base=base, alternatives=alternatives, dots=max(_dots_of(g, c.id) for c in column),
+                                doubtful_dot=_doubtful_dot(g, [c.id for c in column]),
                                 grace=all(c.cls.endswith("_cue") for c in column),
                                 y=sum(c.cy for c in column) / len(column)))
             column = []
@@ -384,6 +402,7 @@ def read_events(g: StaffGraph, staff: int, x0: float, x1: float) -> list[Event]:
         alternatives = tuple(dict.fromkeys(REST_QUARTERS[c] for c in r.alternatives
                                            if c in REST_QUARTERS and REST_QUARTERS[c] != base))
         events.append(Event(x=r.cx, rest=r.id, base=base, dots=_dots_of(g, r.id), y=r.cy,
+                            doubtful_dot=_doubtful_dot(g, [r.id]),
                             alternatives=alternatives))
     for r in (n for n in g.nodes if n.cls == "rest_multi" and n.staff == staff and x0 <= n.cx < x1):
         # a multi-measure rest is a whole-measure rest here; the measure is repeated
