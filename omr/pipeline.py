@@ -91,10 +91,6 @@ def read_text(page_image, symbols: list[Symbol], report: Report, page_no: int) -
         s.text = r.text
 
 
-#: The time signature digits (a multi-measure rest's count is printed in them).
-TIME_DIGITS = {f"time_{d}": str(d) for d in range(10)}
-
-
 def read_rest_counts(symbols: list[Symbol], seen: Sequence[Symbol]) -> None:
     """Give each multi-measure rest count of ``symbols`` that has no text yet (no
     OCR, or OCR read nothing) the digits the detector saw there (``seen``: time
@@ -115,7 +111,7 @@ def read_rest_counts(symbols: list[Symbol], seen: Sequence[Symbol]) -> None:
 
     for count in (s for s in symbols if s.cls == "rest_multi_number" and not s.text.strip()):
         x0, y0, x1, y1 = count.box
-        digits = sorted((d for d in seen if d.cls in TIME_DIGITS
+        digits = sorted((d for d in seen if d.cls in vocab.TIME_DIGITS
                          and x0 <= 0.5 * (d.box[0] + d.box[2]) <= x1 and y0 <= 0.5 * (d.box[1] + d.box[3]) <= y1),
                         key=lambda d: -d.score)
         kept: list[Symbol] = []
@@ -123,7 +119,7 @@ def read_rest_counts(symbols: list[Symbol], seen: Sequence[Symbol]) -> None:
             if not kept or not (iou_matrix(np.array([d.box], float), np.array([k.box for k in kept], float))
                                 > DUPLICATE_IOU).any():
                 kept.append(d)
-        count.text = "".join(TIME_DIGITS[d.cls] for d in sorted(kept, key=lambda d: d.box[0]))
+        count.text = "".join(vocab.TIME_DIGITS[d.cls] for d in sorted(kept, key=lambda d: d.box[0]))
 
 
 def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_no: int = 1,
@@ -789,7 +785,7 @@ def time_digits_read_as_notes(symbols: list[Symbol], seen: Sequence[Symbol], *,
     from omr.eval.detection import iou_matrix
 
     heads = [i for i, s in enumerate(symbols) if vocab.CLASSES[s.cls].role == "notehead"]
-    digits = [d for d in seen if vocab.CLASSES[d.cls].role == "time" and d.cls[5:].isdigit()]  # time_<n>
+    digits = [d for d in seen if d.cls in vocab.TIME_DIGITS]
     if not heads or not digits:
         return symbols
     iou = iou_matrix(np.array([symbols[i].box for i in heads], float), np.array([d.box for d in digits], float))

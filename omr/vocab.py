@@ -216,6 +216,9 @@ NAMES: tuple[str, ...] = tuple(row.name for row in VOCAB)
 #: Names the detector predicts, in its channel order.
 DETECTED_NAMES: tuple[str, ...] = tuple(row.name for row in VOCAB if row.detected)
 NUM_DETECTED: int = len(DETECTED_NAMES)
+#: Time signature digit classes -> the digit each prints (a multi-measure rest's
+#: count is printed in the same digits).
+TIME_DIGITS: dict[str, str] = {f"time_{d}": str(d) for d in range(10)}
 
 _INDEX = {name: i for i, name in enumerate(NAMES)}
 

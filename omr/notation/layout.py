@@ -25,6 +25,7 @@ import dataclasses
 import statistics
 from dataclasses import dataclass
 
+from omr import vocab
 from omr.graph import Node, StaffGraph
 
 #: Barlines within this many staff spaces on different staves are one barline.
@@ -290,8 +291,8 @@ def fraction_of_time(upper: list[str], lower: list[str]) -> tuple[int, int] | No
         return 4, 4
     if "time_cut" in upper + lower:
         return 2, 2
-    digits_u = "".join(c[5:] for c in upper if c[5:].isdigit())
-    digits_l = "".join(c[5:] for c in lower if c[5:].isdigit())
+    digits_u = "".join(vocab.TIME_DIGITS.get(c, "") for c in upper)
+    digits_l = "".join(vocab.TIME_DIGITS.get(c, "") for c in lower)
     if not digits_u or not digits_l:
         return None
     num, den = int(digits_u), int(digits_l)
@@ -357,8 +358,8 @@ def half_read_time(g: StaffGraph, group: list[Node]) -> tuple[int | None, int | 
     upper, lower = _time_halves(g, group)
     if any(n.cls in ("time_common", "time_cut") for n in upper):
         return None
-    digits_u = "".join(n.cls[5:] for n in upper if n.cls[5:].isdigit())
-    digits_l = "".join(n.cls[5:] for n in lower if n.cls[5:].isdigit())
+    digits_u = "".join(vocab.TIME_DIGITS.get(n.cls, "") for n in upper)
+    digits_l = "".join(vocab.TIME_DIGITS.get(n.cls, "") for n in lower)
     if digits_u and not digits_l and int(digits_u) > 0:
         return int(digits_u), None
     if digits_l and not digits_u and int(digits_l) in TIME_DENOMINATORS:
