@@ -2227,3 +2227,33 @@ def test_a_doubtful_dot_that_overfills_its_measure_is_none():
     score, report, _ = _measure_with_a_dot(0.9)
     assert (1.0, 1.5) in rhythm(score)[0]
     assert "reread" not in kinds(report)
+
+
+def _eighths_and_quarters(*, dotted_last: bool = False, doubtful: bool = False):
+    """Three beamed eighths (no number read over them) and two quarters: 7/2 in 3/4."""
+    from omr.notation.rhythm import Event
+
+    group = [Event(x=float(i), heads=[i], base=Fraction(1, 2), beamed=True, beam_group=1) for i in range(3)]
+    if dotted_last:
+        group[-1].dots, group[-1].doubtful_dot = 1, doubtful
+    return group + [Event(x=float(i), heads=[i], base=Fraction(1)) for i in (3, 4)]
+
+
+def test_three_beamed_eighths_that_overfill_are_a_triplet_though_another_shape_was_printed():
+    """--extras 000035-p1: the piece's printed triplets were of quarter notes, so a
+    group of three beamed eighths whose number the detector missed was tried as no
+    tuplet at all, and its measure overfilled."""
+    from omr.notation.implied import implied_tuplets
+
+    quarters = [((Fraction(1), 0),) * 3 + ((3, 2),)]
+    events = _eighths_and_quarters()
+    assert implied_tuplets(events, bar=Fraction(3), shapes=quarters)
+    assert [e.tuplet for e in events] == [(3, 2)] * 3 + [None] * 2
+    # a doubtful dot on the group's last note (grain) is none; a sure one stays, and
+    # the group is then no triplet
+    events = _eighths_and_quarters(dotted_last=True, doubtful=True)
+    assert implied_tuplets(events, bar=Fraction(3), shapes=quarters)
+    assert sum((e.duration for e in events), Fraction(0)) == 3 and events[2].dots == 0
+    events = _eighths_and_quarters(dotted_last=True)
+    assert not implied_tuplets(events, bar=Fraction(3), shapes=quarters)
+    assert events[2].dots == 1

@@ -77,18 +77,25 @@ def _unbeamed_runs(events: list[Event], body: tuple, span: Fraction) -> Iterator
             i += 1
 
 
+#: Beamed groups of three equal eighths or sixteenths: tried as triplets after the
+#: printed shapes (the number over a group is easily missed, and printed once).
+PLAIN_TRIPLETS = (((Fraction(1, 2), 0),) * 3 + ((3, 2),), ((Fraction(1, 4), 0),) * 3 + ((3, 2),))
+
+
 def implied_tuplets(events: list[Event], *, bar: Fraction, shapes: list[tuple]) -> list[str]:
     """Make later groups tuplets like an earlier printed one while the voice
     overfills ``bar``. ``shapes`` are :func:`tuplet_shape` of printed tuplet groups
     seen so far (most recent last). A group is a beam group, or, for a printed shape,
     a run of as many unbeamed notes and rests starting on one of the tuplet's beats
     (triplets of flagged eighths under a bracket, as in vocal music, print the
-    bracket only over the first). Without any printed shape, beamed groups of three
-    equal notes are tried as triplets."""
+    bracket only over the first). After the printed shapes (or without any), beamed
+    groups of three equal eighths or sixteenths are tried as triplets
+    (``PLAIN_TRIPLETS``). A doubtful dot (``Event.doubtful_dot``) that gives a
+    group another shape is none."""
     if total(events) <= bar:
         return []
-    candidates = list(reversed(shapes)) or [((Fraction(1, 2), 0),) * 3 + ((3, 2),),
-                                            ((Fraction(1, 4), 0),) * 3 + ((3, 2),)]
+    plain = [s for s in PLAIN_TRIPLETS if s not in shapes]
+    candidates = list(reversed(shapes)) + plain
     done = 0
     ratio = None
     for shape in candidates:
@@ -97,15 +104,17 @@ def implied_tuplets(events: list[Event], *, bar: Fraction, shapes: list[tuple]) 
             continue  # a duplet (2:3) lengthens its notes: it fills no overfull measure
         beamed = [g for g in _groups(events) if g[0].beam_group is not None]
         span = sum((dotted(b, d) for b, d in body), Fraction(0)) * Fraction(r[1], r[0])
-        unbeamed = _unbeamed_runs(events, body, span) if shapes and len(body) > 1 else []
+        unbeamed = _unbeamed_runs(events, body, span) if shape in shapes and len(body) > 1 else []
         for group in itertools.chain(beamed, unbeamed):
             if total(events) <= bar:
                 break
             if any(e.tuplet for e in group) or len(group) != len(body):
                 continue
-            if tuple((e.base, e.dots) for e in group) != body:
+            if tuple((e.base, e.dots) for e in group) != body \
+                    and tuple((e.base, e.dots - e.doubtful_dot) for e in group) != body:
                 continue
-            for e in group:
+            for e, (_, dots) in zip(group, body):
+                e.dots = dots  # a doubtful dot that gave the group another shape is none
                 e.tuplet = r
                 e.inferred = e.inferred or "implied tuplet"
             done += 1
