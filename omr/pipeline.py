@@ -95,8 +95,9 @@ def read_rest_counts(symbols: list[Symbol], seen: Sequence[Symbol]) -> None:
     """Give each multi-measure rest count of ``symbols`` that has no text yet (no
     OCR, or OCR read nothing) the digits the detector saw there (``seen``: time
     signature digits, scoring at least ``VETO_SCORE``, centred in its box; of
-    overlapping ones the surest), left to right, in place: the count is printed in
-    the time signature's digits, which the detector knows.
+    overlapping ones the surest, :func:`suppress_duplicates`), left to right, in
+    place: the count is printed in the time signature's digits, which the detector
+    knows.
 
     >>> count = Symbol("rest_multi_number", (10, 0, 30, 20), 0.6)
     >>> read_rest_counts([count], [Symbol("time_1", (10, 1, 19, 19), 0.5),
@@ -105,20 +106,11 @@ def read_rest_counts(symbols: list[Symbol], seen: Sequence[Symbol]) -> None:
     >>> count.text
     '12'
     """
-    import numpy as np
-
-    from omr.eval.detection import iou_matrix
-
     for count in (s for s in symbols if s.cls == "rest_multi_number" and not s.text.strip()):
         x0, y0, x1, y1 = count.box
-        digits = sorted((d for d in seen if d.cls in vocab.TIME_DIGITS
-                         and x0 <= 0.5 * (d.box[0] + d.box[2]) <= x1 and y0 <= 0.5 * (d.box[1] + d.box[3]) <= y1),
-                        key=lambda d: -d.score)
-        kept: list[Symbol] = []
-        for d in digits:
-            if not kept or not (iou_matrix(np.array([d.box], float), np.array([k.box for k in kept], float))
-                                > DUPLICATE_IOU).any():
-                kept.append(d)
+        digits = [d for d in seen if d.cls in vocab.TIME_DIGITS
+                  and x0 <= 0.5 * (d.box[0] + d.box[2]) <= x1 and y0 <= 0.5 * (d.box[1] + d.box[3]) <= y1]
+        kept = suppress_duplicates(digits)
         count.text = "".join(vocab.TIME_DIGITS[d.cls] for d in sorted(kept, key=lambda d: d.box[0]))
 
 
@@ -381,9 +373,8 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     accidental on a rest, a ledger line on a multi-measure rest's count; see
     ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``), and a notehead inside a surer accidental
     (``HEAD_IN_ACCIDENTAL``) or half inside a surer multi-measure rest's count
-    (``HEAD_IN_REST_COUNT``). The symbols of one
-    role go first, so a symbol that yields its place takes its weaker duplicates
-    with it."""
+    (``HEAD_IN_REST_COUNT``). The symbols of one role go first, so a symbol that
+    yields its place takes its weaker duplicates with it."""
     import numpy as np
 
     from omr.eval.detection import covered_part, iou_matrix

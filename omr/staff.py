@@ -156,9 +156,10 @@ class Staff:
     ``xs`` (N,) are sample x positions and ``lines`` (5, N) the y of each line there,
     top line first, normalized-image px; between samples lines are linearly
     interpolated, beyond them held constant (the samples reach past the page's edges,
-    carried on along the slope of the lines' ends: ``CARRY_ON_SS``). ``x0``, ``x1``: where the lines
-    start and end (px). ``staff_space`` and ``line_thickness``: measured on this staff (px).
-    ``system``: index of its :class:`System` (-1 until grouped).
+    carried on along the slope of the lines' ends: ``CARRY_ON_SS``). ``x0``, ``x1``:
+    where the lines start and end (px). ``staff_space`` and ``line_thickness``:
+    measured on this staff (px). ``system``: index of its :class:`System` (-1 until
+    grouped).
     """
 
     index: int
