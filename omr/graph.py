@@ -108,6 +108,15 @@ UNSUPPORTED_MIN_LEDGERS = 2
 LYRIC_MAX_DX_SS = 4.0
 #: A tuplet number covers notes within this horizontal distance of its group.
 TUPLET_REACH_SS = 1.0
+#: A tuplet number with neither beam nor bracket stands for the (up to three) note
+#: columns nearest it within this many staff spaces ...
+TUPLET_NEAR_SS = 6.0
+#: ... or, where fewer than two lie that near (notes spread apart by lyrics), for the
+#: run of two or three neighbouring columns within this many whose middle is nearest
+#: the number, if that middle is within ``TUPLET_CENTRE_SS`` of it (the number is
+#: printed over its group's middle).
+TUPLET_FAR_SS = 10.0
+TUPLET_CENTRE_SS = 1.0
 #: A tuplet bracket box narrower than this (staff spaces) is the detector's box of
 #: the number printed in the bracket's gap, not of the bracket (which spans at
 #: least two notes): it tells nothing of the group's extent.
@@ -990,8 +999,28 @@ def _tuplet_members(g: StaffGraph, t: Node, brackets: list[Node], ss: float) -> 
             continue
         if b.box[0] - ss <= t.cx <= b.box[2] + ss and abs(b.cy - t.cy) < 2.0 * ss:
             span = (b.box[0] - TUPLET_REACH_SS * ss, b.box[2] + TUPLET_REACH_SS * ss)
+    if span is not None:
+        return sorted(n.id for n in _on_number_side(g, t, span, ss))
+    cands = _on_number_side(g, t, (t.cx - TUPLET_NEAR_SS * ss, t.cx + TUPLET_NEAR_SS * ss), ss)
+    xs = sorted({round(n.cx) for n in cands}, key=lambda x: abs(x - t.cx))[:3]
+    if len(xs) < 2:
+        cands = _on_number_side(g, t, (t.cx - TUPLET_FAR_SS * ss, t.cx + TUPLET_FAR_SS * ss), ss)
+        cols = sorted({round(n.cx) for n in cands})
+        runs = [cols[i:i + k] for k in (3, 2) for i in range(len(cols) - k + 1)]
+        runs = [r for r in runs if abs(0.5 * (r[0] + r[-1]) - t.cx) <= TUPLET_CENTRE_SS * ss]
+        if not runs:
+            return []
+        xs = min(runs, key=lambda r: abs(0.5 * (r[0] + r[-1]) - t.cx))
+    lo, hi = min(xs) - 0.5 * ss, max(xs) + 0.5 * ss
+    return sorted(n.id for n in cands if lo <= n.cx <= hi)
+
+
+def _on_number_side(g: StaffGraph, t: Node, span: tuple[float, float], ss: float) -> list[Node]:
+    """The noteheads and rests of tuplet number ``t``'s staff centred within ``span``
+    (x, px) that lie nearest it up or down (within 2.5 staff spaces of the nearest),
+    so a voice on the staff's other side stays out."""
     cands = [n for n in g.nodes if n.role in ("notehead", "rest") and n.staff == t.staff
-             and (span[0] <= n.cx <= span[1] if span else abs(n.cx - t.cx) < 6 * ss)]
+             and span[0] <= n.cx <= span[1]]
     if not cands:
         return []
 
@@ -1000,14 +1029,7 @@ def _tuplet_members(g: StaffGraph, t: Node, brackets: list[Node], ss: float) -> 
         return max(0.0, y0 - t.cy, t.cy - y1)
 
     nearest = min(gap(n) for n in cands)
-    cands = [n for n in cands if gap(n) <= nearest + 2.5 * ss]
-    if span is None:
-        xs = sorted({round(n.cx) for n in cands}, key=lambda x: abs(x - t.cx))[:3]
-        if len(xs) < 2:
-            return []
-        lo, hi = min(xs) - 0.5 * ss, max(xs) + 0.5 * ss
-        cands = [n for n in cands if lo <= n.cx <= hi]
-    return sorted(n.id for n in cands)
+    return [n for n in cands if gap(n) <= nearest + 2.5 * ss]
 
 
 def _link_lyrics(g: StaffGraph) -> None:

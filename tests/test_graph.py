@@ -846,6 +846,26 @@ def test_a_bracket_box_no_wider_than_its_number_leaves_the_nearest_three_columns
     assert {d for _, d in edges(g, "tuplet")} == {0, 1}
 
 
+def test_a_tuplet_number_over_notes_spread_by_lyrics_covers_the_run_centred_under_it():
+    """Quarter-note triplets in a song, spread 8 staff spaces apart by their
+    syllables, with the bracket unseen: fewer than two notes lie within
+    TUPLET_NEAR_SS of the number, so the run of columns centred under it is its
+    group (the number is printed over its group's middle)."""
+    heads = [head(x, 4) for x in (40, 120, 200, 280)]
+    stems = [stem_up(h) for h in heads]
+    over_middle = Symbol("tuplet_number", (114, -12, 127, 2), text="3")
+    g = graph(heads + stems + [over_middle])
+    assert {d for _, d in edges(g, "tuplet")} == {0, 1, 2}
+    # two notes 14 staff spaces apart (a quarter and an eighth under "3"), the
+    # number over their middle
+    pair = [head(x, 4) for x in (40, 180)]
+    between = Symbol("tuplet_number", (104, -12, 117, 2), text="3")
+    assert {d for _, d in edges(graph(pair + [stem_up(h) for h in pair] + [between]), "tuplet")} == {0, 1}
+    # one note near and no run centred under the number: it stands for nothing
+    lone = Symbol("tuplet_number", (54, -12, 67, 2), text="3")
+    assert edges(graph(heads[:1] + stems[:1] + [lone]), "tuplet") == set()
+
+
 # ----------------------------------------------------------------- serialisation
 
 def _rich_graph():
