@@ -156,7 +156,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
     read_rest_counts(symbols, seen)
-    g = build_graph(symbols + doubtful_flags(doubtful, symbols), staves, [s.staves for s in systems],
+    g = build_graph(symbols + doubtful_flags(doubtful, symbols) + doubtful_tuplet_numbers(doubtful, symbols), staves, [s.staves for s in systems],
                     width=binary.shape[1], height=binary.shape[0])
     add_image_stem_heads(g, binary)
     add_image_beams(g, line_free)
@@ -361,6 +361,41 @@ def doubtful_flags(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> lis
     sure = [s for s in symbols if vocab.CLASSES[s.cls].role == "flag"]
     if faint and sure:
         iou = iou_matrix(np.array([s.box for s in faint], float), np.array([s.box for s in sure], float))
+        faint = [s for s, row in zip(faint, iou) if not (row > DUPLICATE_IOU).any()]
+    return [dataclasses.replace(s, doubtful=True) for s in faint]
+
+
+def doubtful_tuplet_numbers(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> list[Symbol]:
+    """The tuplet numbers among ``doubtful`` (seen, too faintly to read) that are
+    the surest reading of ``doubtful`` at their place and overlap no symbol of
+    ``symbols`` (by ``DUPLICATE_IOU``), marked ``doubtful``: the group under one is
+    made a tuplet only where its voice overfills without it (a small "3" in grain
+    or shadow is often scored under ``PARSE_THRESHOLD``; see
+    :func:`omr.notation.implied.implied_tuplets`).
+
+    >>> faint = Symbol("tuplet_number", (100, 0, 110, 14), 0.32)
+    >>> [s.doubtful for s in doubtful_tuplet_numbers([faint, Symbol("fingering", (100, 0, 110, 14), 0.29)], [])]
+    [True]
+    >>> doubtful_tuplet_numbers([faint], [Symbol("fingering", (100, 0, 110, 14), 0.8)])
+    []
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from omr.eval.detection import iou_matrix
+
+    faint = [s for s in doubtful if s.cls == "tuplet_number"]
+    if not faint:
+        return []
+    boxes = np.array([s.box for s in faint], float)
+    others = [s for s in doubtful if s.cls != "tuplet_number"]
+    if others:
+        iou = iou_matrix(boxes, np.array([s.box for s in others], float))
+        faint = [s for s, row in zip(faint, iou)
+                 if not any(v > DUPLICATE_IOU and o.score > s.score for v, o in zip(row, others))]
+    if faint and symbols:
+        iou = iou_matrix(np.array([s.box for s in faint], float), np.array([s.box for s in symbols], float))
         faint = [s for s, row in zip(faint, iou) if not (row > DUPLICATE_IOU).any()]
     return [dataclasses.replace(s, doubtful=True) for s in faint]
 

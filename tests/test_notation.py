@@ -846,6 +846,31 @@ def test_unread_tuplet_numbers_on_full_groups_are_triplets():
     assert not report.inferred and not report.warnings
 
 
+def _faint_triplet_measure(last: str) -> Staff:
+    """2/4: a quarter and an eighth under a bracketed "3" the detector scored 0.3 (a
+    doubtful number: under PARSE_THRESHOLD), then a note of kind ``last``."""
+    s = Staff(time=(2, 4))
+    group = [s.note(4, "q", stem="up"), s.note(5, "8", stem="up")]
+    number = s._tuplet(group, "", True)
+    s.symbols[s.symbols.index(number)] = dataclasses.replace(number, score=0.3, doubtful=True)
+    s.add("tuplet_bracket", (group[0].head.box[0], number.box[1] + 6, group[1].stem.box[2] + 4, number.box[3]))
+    s.note(4, last, stem="up")
+    s.barline("barline_final")
+    return s
+
+
+def test_a_faint_tuplet_number_makes_its_group_a_tuplet_only_where_the_measure_overfills():
+    # a quarter, an eighth and a quarter in 2/4: the faint "3" makes the first two a
+    # triplet (one beat), and the measure fills
+    score, report, _ = transcribe(_faint_triplet_measure("q"))
+    assert [float(n.quarterLength) for n in measures(score)[0].notes] == pytest.approx([2 / 3, 1 / 3, 1])
+    assert kinds(report) == ["implied_tuplet"]
+    # a quarter and two eighths fill 2/4 as read: the faint number was grain
+    score, report, _ = transcribe(_faint_triplet_measure("8"))
+    assert [float(n.quarterLength) for n in measures(score)[0].notes] == pytest.approx([1, 0.5, 0.5])
+    assert "implied_tuplet" not in kinds(report)
+
+
 def test_a_triplet_whose_middle_note_took_a_beam_hook_is_read_evenly():
     # three beamed eighths under a number not read; a speck by the middle stem read
     # as a second beam's hook makes that note a sixteenth: 5 sixteenths, no triplet

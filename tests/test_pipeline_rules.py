@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import (add_alternatives, doubtful_flags, drop_creases, drop_pale_barlines, heads_at_bare_stems,
+from omr.pipeline import (add_alternatives, doubtful_flags, doubtful_tuplet_numbers, drop_creases, drop_pale_barlines, heads_at_bare_stems,
                           image_barlines,
                           parenthesised_keys_as_accidentals, read_f_clef_lines, read_octave_marks, read_rest_counts,
                           suppress_duplicates, time_digits_read_as_notes)
@@ -657,6 +657,19 @@ def test_faint_flags_are_offered_as_doubtful_unless_a_sure_flag_is_there():
     offered = doubtful_flags([faint, also, head], [sure])
     assert [(s.cls, s.box, s.doubtful) for s in offered] == [("flag_8th", faint.box, True)]
     assert not faint.doubtful  # the detector's symbol is left as it was
+
+
+def test_a_faint_tuplet_number_is_offered_as_doubtful_where_nothing_surer_was_seen_there():
+    """A "3" over a Webern song's triplet, in a shadow: seen as a tuplet number at
+    0.32 and as a fingering digit at 0.29, both under PARSE_THRESHOLD."""
+    faint = Symbol("tuplet_number", (486.0, 366.0, 497.0, 379.0), 0.32)
+    finger = Symbol("fingering", (486.0, 366.0, 497.0, 380.0), 0.29)
+    offered = doubtful_tuplet_numbers([faint, finger], [])
+    assert [(s.cls, s.box, s.doubtful) for s in offered] == [("tuplet_number", faint.box, True)]
+    assert not faint.doubtful  # the detector's symbol is left as it was
+    # a surer doubtful reading at its place, or a symbol read there: not offered
+    assert doubtful_tuplet_numbers([faint, Symbol("fingering", finger.box, 0.34)], []) == []
+    assert doubtful_tuplet_numbers([faint], [Symbol("dynamic_p", finger.box, 0.6)]) == []
 
 
 def test_a_faint_notehead_at_a_stem_no_read_notehead_touches_is_read():

@@ -91,9 +91,15 @@ def implied_tuplets(events: list[Event], *, bar: Fraction, shapes: list[tuple]) 
     bracket only over the first). After the printed shapes (or without any), beamed
     groups of three equal eighths or sixteenths are tried as triplets
     (``PLAIN_TRIPLETS``). A doubtful dot (``Event.doubtful_dot``) that gives a
-    group another shape is none."""
+    group another shape is none.
+
+    Before all these, a group under a doubtful tuplet number (``Event.doubtful_tuplet``:
+    seen, too faintly to read) is made the tuplet it gives."""
     if total(events) <= bar:
         return []
+    lines = _faint_tuplets(events, bar=bar)
+    if total(events) <= bar:
+        return lines
     plain = [s for s in PLAIN_TRIPLETS if s not in shapes]
     candidates = list(reversed(shapes)) + plain
     done = 0
@@ -122,9 +128,28 @@ def implied_tuplets(events: list[Event], *, bar: Fraction, shapes: list[tuple]) 
         if total(events) <= bar:
             break
     if not done:
-        return []
-    return [f"a {ratio[0]}:{ratio[1]} tuplet printed earlier applies to {done} more group"
-            + ("s" if done > 1 else "")]
+        return lines
+    return lines + [f"a {ratio[0]}:{ratio[1]} tuplet printed earlier applies to {done} more group"
+                    + ("s" if done > 1 else "")]
+
+
+def _faint_tuplets(events: list[Event], *, bar: Fraction) -> list[str]:
+    """Make each group under a doubtful tuplet number (``Event.doubtful_tuplet``)
+    that tuplet, left to right, while the voice overfills ``bar`` (marked
+    ``inferred='implied tuplet'``); what was done, in words."""
+    lines = []
+    for number in dict.fromkeys(e.doubtful_tuplet for e in events if e.doubtful_tuplet):
+        if total(events) <= bar:
+            break
+        group = [e for e in events if e.doubtful_tuplet == number]
+        if any(e.tuplet for e in group):
+            continue
+        for e in group:
+            e.tuplet = number[1]
+            e.tuplet_printed = True
+            e.inferred = e.inferred or "implied tuplet"
+        lines.append(f"a faintly seen {number[1][0]}:{number[1][1]} tuplet number applies to its group")
+    return lines
 
 
 def place_by_columns(events: list[Event], columns: dict[float, Fraction], staff_space: float) -> bool:

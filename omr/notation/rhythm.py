@@ -96,6 +96,11 @@ class Event:
     #: beside the note may have been read as a dot (see
     #: :func:`omr.notation.implied.reread`).
     doubtful_dot: bool = False
+    #: A tuplet number the detector scored under ``PARSE_THRESHOLD`` stands over it
+    #: (``Node.doubtful``): that number's node id and the ratio it gives. Its group
+    #: is made a tuplet only where the voice overfills its measure without it (see
+    #: :func:`omr.notation.implied.implied_tuplets`).
+    doubtful_tuplet: tuple[int, tuple[int, int]] | None = None
 
     @property
     def is_rest(self) -> bool:
@@ -534,7 +539,8 @@ def _even_triplet(group: list[Event]) -> None:
 
 def _apply_printed_tuplets(g: StaffGraph, events: list[Event]) -> None:
     """Events under a printed tuplet number get its ratio (digit from the text when
-    read, else from the group's length)."""
+    read, else from the group's length); under a doubtful one (``Node.doubtful``),
+    the ratio as ``Event.doubtful_tuplet`` only."""
     by_node = {}
     for i, e in enumerate(events):
         for h in e.heads:
@@ -558,6 +564,12 @@ def _apply_printed_tuplets(g: StaffGraph, events: list[Event]) -> None:
             else:
                 continue  # no third: a mark read as a number (a segno, a fingering)
         group = [events[i] for i in members]
+        if t.doubtful:
+            if not any(e.tuplet or e.doubtful_tuplet for e in group):
+                total = sum((dotted(e.base, e.dots) for e in group), Fraction(0))
+                for e in group:
+                    e.doubtful_tuplet = (t.id, tuplet_ratio(total, unit, number))
+            continue
         if number is None and len(group) == 3:
             _even_triplet(group)
             unit = min(e.base for e in group)
