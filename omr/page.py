@@ -561,6 +561,10 @@ PAGE_MAX_OUTSIDE_COMBS = 0.2
 #: samples): a page outline that cuts through the staves' ends (a photo whose page
 #: fills the frame, its lighting taken for an edge) leaves a few staves' starts out.
 PAGE_MAX_OUTSIDE_COMBS_COUNT = 30
+#: What lies outside a page outline is paper in shade, not a background, where its
+#: mean grey is at least this fraction of the page's inside (a table or cloth
+#: around a lit page is far darker; the faint lines find wood grain's stripes).
+PAGE_SHADED_PAPER_RATIO = 0.6
 #: The region above the lower threshold of a three-class split is taken for the page
 #: before the one above Otsu's threshold when it holds that one (to this fraction of
 #: its area) and is this many times as large: the page is partly in a hard shadow.
@@ -1029,8 +1033,12 @@ def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None
     brightest candidate) outside it is the lit part of a page in a hard shadow, or
     lighting taken for an edge. Where the ink threshold shows few combs, the faint
     lines it lost (:func:`with_faint_lines`) are counted too, and a page must hold
-    the music both ways. None when no candidate holds the music (the page fills the
-    frame, its lit part is only a patch)."""
+    the music both ways; where it shows many, the faint lines at the music's
+    spacing must leave fewer than ``PAGE_MAX_OUTSIDE_COMBS_COUNT`` combs outside
+    where what lies outside is as bright as paper in shade
+    (``PAGE_SHADED_PAPER_RATIO``): beyond an edge that lighting made, the threshold
+    breaks the darker paper's staff lines into dashes. None when no candidate holds
+    the music (the page fills the frame, its lit part is only a patch)."""
     if not quads:
         return None
     h, w = small.shape
@@ -1052,31 +1060,45 @@ def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None
     plain = [binary, np.ascontiguousarray(binary.T)]  # lines across, lines down
     # the music as the ink threshold shows it, and where that is too little to be
     # sure of, with the faint lines the threshold lost: a page must hold it both ways
+    faint = [with_faint_lines(flat, binary), with_faint_lines(np.ascontiguousarray(flat.T), plain[1])]
     found = [(plain, _music_view(plain, masks[0]))]
-    if found[0][1] is None or found[0][1][2] < ORIENTATION_SURE_COMBS:
-        faint = [with_faint_lines(flat, binary), with_faint_lines(np.ascontiguousarray(flat.T), plain[1])]
+    sure = found[0][1] is not None and found[0][1][2] >= ORIENTATION_SURE_COMBS
+    if not sure:
         found.append((faint, _music_view(faint, masks[0])))
     found = [(views, view) for views, view in found if view is not None]
     if not found:
         return quads[order[0]]  # no music to go by
     for i in order:
-        if all(_holds_music(views[t], masks[i].T if t else masks[i], ss) for views, (t, ss, _) in found):
-            return quads[i]
+        if not all(_holds_music(views[t], masks[i].T if t else masks[i], ss) for views, (t, ss, _) in found):
+            continue
+        if sure and small[masks[i] == 0].mean() >= PAGE_SHADED_PAPER_RATIO * small[masks[i] > 0].mean():
+            # beyond an edge that lighting made lies paper in shade, whose staff lines
+            # the threshold breaks into dashes: the faint lines, at the music's spacing
+            # (they show the grain's too), must leave no staves out either
+            t, ss, _ = found[0][1]
+            if _combs_outside(faint[t], masks[i].T if t else masks[i], ss) >= PAGE_MAX_OUTSIDE_COMBS_COUNT:
+                continue
+        return quads[i]
     return None
+
+
+def _combs_outside(binary: np.ndarray, mask: np.ndarray, ss: float) -> int:
+    """The five-line combs (spacing ``ss``) of ink mask ``binary`` (lines across)
+    outside the page ``mask``. The page edge may cut a staff's end: a band of two
+    staff spaces along the lines is left out of the count (none across them: a staff
+    all of whose lines lie beyond the page's top or bottom edge is out of it,
+    lighting taken for an edge through a system)."""
+    r = max(3, int(round(4 * ss)) | 1)
+    near = cv2.dilate(np.ascontiguousarray(mask), cv2.getStructuringElement(cv2.MORPH_RECT, (r, 1)))
+    return _combs_at(binary & (near == 0), ss)
 
 
 def _holds_music(binary: np.ndarray, mask: np.ndarray, ss: float) -> bool:
     """Whether the page ``mask`` leaves at most ``PAGE_MAX_OUTSIDE_COMBS`` (and
     fewer than ``PAGE_MAX_OUTSIDE_COMBS_COUNT``) of the five-line combs (spacing
-    ``ss``) of ink mask ``binary`` (lines across) outside."""
-    m = np.ascontiguousarray(mask)
-    # the page edge may cut a staff's end: leave a band of two staff spaces along the
-    # lines (none across them: a staff all of whose lines lie beyond the page's top or
-    # bottom edge is out of it, lighting taken for an edge through a system)
-    r = max(3, int(round(4 * ss)) | 1)
-    near = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (r, 1)))
-    n_in = _combs_at(binary & (m > 0), ss)
-    n_out = _combs_at(binary & (near == 0), ss)
+    ``ss``) of ink mask ``binary`` (lines across) outside (:func:`_combs_outside`)."""
+    n_in = _combs_at(binary & (np.ascontiguousarray(mask) > 0), ss)
+    n_out = _combs_outside(binary, mask, ss)
     return n_in + n_out == 0 or (n_out <= PAGE_MAX_OUTSIDE_COMBS * (n_in + n_out)
                                  and n_out < PAGE_MAX_OUTSIDE_COMBS_COUNT)
 

@@ -574,6 +574,30 @@ def test_a_page_outline_whose_top_edge_runs_under_the_first_staff_is_refused(cle
     assert _music_page(gray, [whole]) is whole
 
 
+def test_a_page_outline_whose_top_edge_cuts_across_a_staff_in_darker_paper_is_refused(clean, faint_lines):
+    """A page that fills the photo, lit unevenly: the lit part's top edge slants down
+    across the first staff, and beyond it the paper is darker, so the ink threshold
+    breaks that staff's lines into dashes and sees no combs outside the outline
+    (here: the lines printed light grey beyond the edge, which the threshold loses).
+    The faint lines (:func:`omr.page.with_faint_lines`) show them: the outline leaves
+    music out."""
+    from omr.page import _music_page
+
+    image, symbols = clean
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    h, w = gray.shape
+    first = min((s.box for s in symbols if s.cls == "staff"), key=lambda b: b[1])
+    space = (first[3] - first[1]) / 4
+    left, right = first[1] - 2 * space, first[3] + 2 * space  # above it at the left, under it at the right
+    edge = np.array([[0, left], [w - 1, right], [w - 1, h - 1], [0, h - 1]], np.float64)
+    outside = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(outside, np.round(np.array([[0, 0], [w - 1, 0], [w - 1, right], [0, left]])).astype(np.int32), 1)
+    photo = np.where(outside > 0, faint_lines, gray).astype(np.uint8)
+    whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
+    assert _music_page(photo, [edge]) is None
+    assert _music_page(photo, [whole]) is whole
+
+
 def dim_and_grainy(image, seed, *, paper=90.0, depth=40.0, sigma=18.0, blur_px=0.8, scale=0.75):
     """A page photographed in low light: paper at grey ``paper``, ink only ``depth``
     darker, grain of ``sigma`` grey levels about ``blur_px`` px across, shrunk by
