@@ -1951,6 +1951,42 @@ def test_a_beam_group_read_one_level_too_deep_takes_the_detectors_count():
     assert sum((e.duration for e in events), Fraction(0)) == 4
 
 
+def _flagged_measure(first_alt: bool):
+    """A 4/4 measure as --extras 000021-p1 read it: a 16th (its flag also seen as an
+    eighth's, when ``first_alt``), two eighths whose flags were also seen as 16ths',
+    a 16th dotted by grain (doubtful), a dotted eighth, a 16th and a half: 4 5/8."""
+    from omr.notation.rhythm import Event
+
+    def note(i, base, **kw):
+        return Event(x=float(i), heads=[i], base=base, **kw)
+
+    sixteenth, eighth = Fraction(1, 4), Fraction(1, 2)
+    events = [note(0, sixteenth, alternatives=(eighth,) if first_alt else ()),
+              note(1, eighth, alternatives=(sixteenth,)), note(2, eighth, alternatives=(sixteenth,)),
+              note(3, sixteenth, dots=1, doubtful_dot=True), note(4, eighth, dots=1),
+              note(5, sixteenth), note(6, Fraction(2))]
+    return events
+
+
+def test_the_fewest_doubted_readings_that_fill_a_measure_are_taken_where_only_one_set_does():
+    from omr.notation.implied import reread
+
+    events = _flagged_measure(first_alt=True)
+    assert sum((e.duration for e in events), Fraction(0)) == Fraction(37, 8)
+    assert reread(events, bar=Fraction(4)) == [
+        "3 notes and rests read as the detector's other readings of them, or without a doubtful dot: "
+        "that fills the measure"]
+    assert [e.duration for e in events] == [Fraction(1, 4)] * 4 + [Fraction(3, 4), Fraction(1, 4), Fraction(2)]
+    assert [e.inferred for e in events] == ["", "reread", "reread", "reread", "", "", ""]
+    # with an undotted eighth for the dotted one, its flag also seen as a 16th's, three
+    # sets of two fill it just as well (any of the three eighths, with the dot): none
+    events = _flagged_measure(first_alt=False)
+    events[4].dots, events[4].alternatives = 0, (Fraction(1, 4),)
+    assert sum((e.duration for e in events), Fraction(0)) == Fraction(35, 8)
+    assert reread(events, bar=Fraction(4)) == []
+    assert not any(e.inferred for e in events)
+
+
 def test_the_32nds_of_a_64th_group_that_lost_a_line_at_most_stems_are_read_together():
     from omr.notation.implied import reread
     from omr.notation.rhythm import Event

@@ -301,6 +301,46 @@ def reread(events: list[Event], *, bar: Fraction) -> list[str]:
     if _reread_together(candidates, have, bar):
         return [f"{len(candidates)} notes and rests read as the detector's other readings of them: "
                 f"that fills the measure"]
+    return _fewest_rereads(events, have, bar)
+
+
+#: At most this many rereadings (alternatives, doubtful dots) together explain a
+#: measure that does not add up, of at most this many candidates.
+MAX_REREADS = 3
+MAX_REREAD_CANDIDATES = 16
+
+
+def _fewest_rereads(events: list[Event], have: Fraction, bar: Fraction) -> list[str]:
+    """The fewest (two to ``MAX_REREADS``) rereadings that make the voice, now
+    ``have`` long, fill ``bar``, where only one set of that many does: a note or rest
+    read as its first alternative, a doubtful dot taken as none (two flags read as
+    an eighth's and grain read as a dot beside a sixteenth: three misreadings of one
+    measure, each of which the detector doubted). Applied and reported; none where
+    no such set is unique."""
+    edits = []  # (event, the change in length, apply)
+    for e in events:
+        if e.grace or e.tuplet:
+            continue
+        if e.alternatives:
+            edits.append((e, dotted(e.alternatives[0], e.dots) - e.duration, "alternative"))
+        if e.doubtful_dot and e.dots:
+            edits.append((e, _without_a_dot(e) - e.duration, "dot"))
+    if len(edits) > MAX_REREAD_CANDIDATES:
+        return []
+    for k in range(2, MAX_REREADS + 1):
+        found = [c for c in itertools.combinations(edits, k)
+                 if len({id(e) for e, _, _ in c}) == k and have + sum(d for _, d, _ in c) == bar]
+        if len(found) > 1:
+            return []
+        if found:
+            for e, _, kind in found[0]:
+                if kind == "dot":
+                    e.dots -= 1
+                else:
+                    e.base = e.alternatives[0]
+                e.inferred = "reread"
+            return [f"{k} notes and rests read as the detector's other readings of them, or without a "
+                    f"doubtful dot: that fills the measure"]
     return []
 
 
