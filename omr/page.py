@@ -1071,7 +1071,8 @@ def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None
     for i in order:
         if not all(_holds_music(views[t], masks[i].T if t else masks[i], ss) for views, (t, ss, _) in found):
             continue
-        if sure and small[masks[i] == 0].mean() >= PAGE_SHADED_PAPER_RATIO * small[masks[i] > 0].mean():
+        outside = small[masks[i] == 0]
+        if sure and outside.size and outside.mean() >= PAGE_SHADED_PAPER_RATIO * small[masks[i] > 0].mean():
             # beyond an edge that lighting made lies paper in shade, whose staff lines
             # the threshold breaks into dashes: the faint lines, at the music's spacing
             # (they show the grain's too), must leave no staves out either
