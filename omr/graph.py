@@ -117,6 +117,13 @@ TUPLET_NEAR_SS = 6.0
 #: printed over its group's middle).
 TUPLET_FAR_SS = 10.0
 TUPLET_CENTRE_SS = 1.0
+#: A tuplet number stands for the notes nearest it up or down: those whose note
+#: with its stem ends within this many staff spaces more than the nearest's, so a
+#: voice on the staff's other side stays out; for a run centred under it (see
+#: ``TUPLET_FAR_SS``), within ``TUPLET_FAR_SIDE_SS`` (a high note of the group
+#: with its stem down ends far above the number under the staff).
+TUPLET_SIDE_SS = 2.5
+TUPLET_FAR_SIDE_SS = 4.0
 #: A tuplet bracket box narrower than this (staff spaces) is the detector's box of
 #: the number printed in the bracket's gap, not of the bracket (which spans at
 #: least two notes): it tells nothing of the group's extent.
@@ -1004,7 +1011,8 @@ def _tuplet_members(g: StaffGraph, t: Node, brackets: list[Node], ss: float) -> 
     cands = _on_number_side(g, t, (t.cx - TUPLET_NEAR_SS * ss, t.cx + TUPLET_NEAR_SS * ss), ss)
     xs = sorted({round(n.cx) for n in cands}, key=lambda x: abs(x - t.cx))[:3]
     if len(xs) < 2:
-        cands = _on_number_side(g, t, (t.cx - TUPLET_FAR_SS * ss, t.cx + TUPLET_FAR_SS * ss), ss)
+        cands = _on_number_side(g, t, (t.cx - TUPLET_FAR_SS * ss, t.cx + TUPLET_FAR_SS * ss), ss,
+                                side_ss=TUPLET_FAR_SIDE_SS)
         cols = sorted({round(n.cx) for n in cands})
         runs = [cols[i:i + k] for k in (3, 2) for i in range(len(cols) - k + 1)]
         runs = [r for r in runs if abs(0.5 * (r[0] + r[-1]) - t.cx) <= TUPLET_CENTRE_SS * ss]
@@ -1015,10 +1023,11 @@ def _tuplet_members(g: StaffGraph, t: Node, brackets: list[Node], ss: float) -> 
     return sorted(n.id for n in cands if lo <= n.cx <= hi)
 
 
-def _on_number_side(g: StaffGraph, t: Node, span: tuple[float, float], ss: float) -> list[Node]:
+def _on_number_side(g: StaffGraph, t: Node, span: tuple[float, float], ss: float, *,
+                    side_ss: float = TUPLET_SIDE_SS) -> list[Node]:
     """The noteheads and rests of tuplet number ``t``'s staff centred within ``span``
-    (x, px) that lie nearest it up or down (within 2.5 staff spaces of the nearest),
-    so a voice on the staff's other side stays out."""
+    (x, px) that lie nearest it up or down (within ``side_ss`` staff spaces of the
+    nearest), so a voice on the staff's other side stays out."""
     cands = [n for n in g.nodes if n.role in ("notehead", "rest") and n.staff == t.staff
              and span[0] <= n.cx <= span[1]]
     if not cands:
@@ -1029,7 +1038,7 @@ def _on_number_side(g: StaffGraph, t: Node, span: tuple[float, float], ss: float
         return max(0.0, y0 - t.cy, t.cy - y1)
 
     nearest = min(gap(n) for n in cands)
-    return [n for n in cands if gap(n) <= nearest + 2.5 * ss]
+    return [n for n in cands if gap(n) <= nearest + side_ss * ss]
 
 
 def _link_lyrics(g: StaffGraph) -> None:

@@ -866,6 +866,17 @@ def test_a_tuplet_number_over_notes_spread_by_lyrics_covers_the_run_centred_unde
     assert edges(graph(heads[:1] + stems[:1] + [lone]), "tuplet") == set()
 
 
+def test_a_tuplet_number_under_a_spread_run_takes_its_high_note_with_its_stem_down_too():
+    """--extras 000021-p2: three flagged eighths under a "3" below the staff, the
+    first an A5 whose stem, down, ends 3.9 staff spaces above the number, further
+    than TUPLET_SIDE_SS beyond the others'; the run centred under the number is the
+    group (TUPLET_FAR_SIDE_SS), where the nearest notes alone would not be."""
+    heads = [head(40, 10), head(110, 3), head(165, 4)]
+    stems = [stem_down(h) for h in heads]
+    under = Symbol("tuplet_number", (95, y_of(-7), 108, y_of(-9)), text="3")
+    assert {d for _, d in edges(graph(heads + stems + [under]), "tuplet")} == {0, 1, 2}
+
+
 # ----------------------------------------------------------------- serialisation
 
 def _rich_graph():
