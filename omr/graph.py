@@ -980,8 +980,9 @@ def _reach(g: StaffGraph, n: Node) -> tuple[float, float]:
 
 def _tuplet_members(g: StaffGraph, t: Node, brackets: list[Node], ss: float) -> list[int]:
     """The noteheads and rests a tuplet number stands for: those of the beam group
-    it sits at, else those under its bracket (or the nearest notes) on its side,
-    so the other voice of the staff stays out."""
+    it sits at, else those under its bracket, else the nearest note columns
+    (``TUPLET_NEAR_SS``) or the run of columns centred under it (``TUPLET_FAR_SS``),
+    each on its side, so the other voice of the staff stays out."""
     beams = [n for n in g.nodes if n.cls == "beam" and n.box[0] - ss <= t.cx <= n.box[2] + ss
              and abs(n.cy - t.cy) < 4.0 * ss]
     if beams:

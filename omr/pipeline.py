@@ -156,7 +156,8 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
     read_rest_counts(symbols, seen)
-    g = build_graph(symbols + doubtful_flags(doubtful, symbols) + doubtful_tuplet_numbers(doubtful, symbols), staves, [s.staves for s in systems],
+    faint = doubtful_flags(doubtful, symbols) + doubtful_tuplet_numbers(doubtful, symbols)
+    g = build_graph(symbols + faint, staves, [s.staves for s in systems],
                     width=binary.shape[1], height=binary.shape[0])
     add_image_stem_heads(g, binary)
     add_image_beams(g, line_free)
@@ -386,12 +387,9 @@ def doubtful_tuplet_numbers(doubtful: Sequence[Symbol], symbols: Sequence[Symbol
     from omr.eval.detection import iou_matrix
 
     faint = [s for s in doubtful if s.cls == "tuplet_number"]
-    if not faint:
-        return []
-    boxes = np.array([s.box for s in faint], float)
     others = [s for s in doubtful if s.cls != "tuplet_number"]
-    if others:
-        iou = iou_matrix(boxes, np.array([s.box for s in others], float))
+    if faint and others:
+        iou = iou_matrix(np.array([s.box for s in faint], float), np.array([s.box for s in others], float))
         faint = [s for s, row in zip(faint, iou)
                  if not any(v > DUPLICATE_IOU and o.score > s.score for v, o in zip(row, others))]
     if faint and symbols:

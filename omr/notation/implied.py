@@ -317,7 +317,7 @@ def _fewest_rereads(events: list[Event], have: Fraction, bar: Fraction) -> list[
     an eighth's and grain read as a dot beside a sixteenth: three misreadings of one
     measure, each of which the detector doubted). Applied and reported; none where
     no such set is unique."""
-    edits = []  # (event, the change in length, apply)
+    edits = []  # (event, the change in its length, "alternative" or "dot")
     for e in events:
         if e.grace or e.tuplet:
             continue
