@@ -800,12 +800,12 @@ def _link_next_beam_lines(g: StaffGraph, beams: list[Node], index: "_XIndex") ->
             continue
         for s in index.between(b.box[0] - tol_x, b.box[2] + tol_x):
             linked = [by_id[t] for t in g.targets(s.id, "beam") if t in by_id]
-            if not linked and (heads := g.sources(s.id, "stem")):
+            if not linked and g.sources(s.id, "stem"):
                 # a stem seen short of its group's beam altogether
-                down = np.mean([g.nodes[h].cy for h in heads]) < s.cy
-                end = s.box[3] if down else s.box[1]
+                step = 1.0 if stem_direction(g, s.id) == "down" else -1.0
+                end = stem_tip(g, s)
                 for rising in (False, True):
-                    beyond = (1.0 if down else -1.0) * (beam_line_y(b, s.cx, rising, ss) - end)
+                    beyond = step * (beam_line_y(b, s.cx, rising, ss) - end)
                     if 0 < beyond <= BEAM_PITCH_SS * ss:
                         g.add_edge(s.id, b.id, "beam")
                         break

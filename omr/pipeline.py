@@ -318,9 +318,7 @@ def heads_at_bare_stems(symbols: Sequence[Symbol], doubtful: Sequence[Symbol], *
     faint = [s for s in doubtful if vocab.CLASSES[s.cls].role == "notehead"]
     if not faint:
         return []
-    if heads:  # a faint reading of a head that was read is no other head
-        iou = iou_matrix([s.box for s in faint], [h.box for h in heads])
-        faint = [s for s, row in zip(faint, iou) if not (row > DUPLICATE_IOU).any()]
+    faint = _clear_of(faint, heads)  # a faint reading of a head that was read is no other head
     found: list[Symbol] = []
     for stem in (s for s in symbols if s.cls == "stem"):
         if not faint or any(touches(h, stem, STEM_X_LOOSE_SS, STEM_Y_LOOSE_SS) for h in heads + found):
@@ -347,6 +345,16 @@ def _same_place(a, b, rests):
     return (iou_matrix(a, b) > DUPLICATE_IOU) | ((overlap_of_smaller(a, b) >= NESTED_REST_OVERLAP) & rests)
 
 
+def _clear_of(faint: list[Symbol], others: Sequence[Symbol]) -> list[Symbol]:
+    """Those of ``faint`` that overlap none of ``others`` by ``DUPLICATE_IOU``."""
+    from omr.eval.detection import iou_matrix
+
+    if not faint or not others:
+        return list(faint)
+    iou = iou_matrix([s.box for s in faint], [o.box for o in others])
+    return [s for s, row in zip(faint, iou) if not (row > DUPLICATE_IOU).any()]
+
+
 def doubtful_flags(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> list[Symbol]:
     """The flags among ``doubtful`` (seen, too faintly to read) that overlap no
     flag of ``symbols`` (by ``DUPLICATE_IOU``), marked ``doubtful``: a stem they
@@ -354,15 +362,8 @@ def doubtful_flags(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> lis
     blurred photo an eighth's flag is often scored under ``PARSE_THRESHOLD``)."""
     import dataclasses
 
-    import numpy as np
-
-    from omr.eval.detection import iou_matrix
-
     faint = [s for s in doubtful if vocab.CLASSES[s.cls].role == "flag" and s.cls != "grace_slash"]
-    sure = [s for s in symbols if vocab.CLASSES[s.cls].role == "flag"]
-    if faint and sure:
-        iou = iou_matrix(np.array([s.box for s in faint], float), np.array([s.box for s in sure], float))
-        faint = [s for s, row in zip(faint, iou) if not (row > DUPLICATE_IOU).any()]
+    faint = _clear_of(faint, [s for s in symbols if vocab.CLASSES[s.cls].role == "flag"])
     return [dataclasses.replace(s, doubtful=True) for s in faint]
 
 
@@ -382,20 +383,9 @@ def doubtful_tuplet_numbers(doubtful: Sequence[Symbol], symbols: Sequence[Symbol
     """
     import dataclasses
 
-    import numpy as np
-
-    from omr.eval.detection import iou_matrix
-
-    faint = [s for s in doubtful if s.cls == "tuplet_number"]
-    others = [s for s in doubtful if s.cls != "tuplet_number"]
-    if faint and others:
-        iou = iou_matrix(np.array([s.box for s in faint], float), np.array([s.box for s in others], float))
-        faint = [s for s, row in zip(faint, iou)
-                 if not any(v > DUPLICATE_IOU and o.score > s.score for v, o in zip(row, others))]
-    if faint and symbols:
-        iou = iou_matrix(np.array([s.box for s in faint], float), np.array([s.box for s in symbols], float))
-        faint = [s for s, row in zip(faint, iou) if not (row > DUPLICATE_IOU).any()]
-    return [dataclasses.replace(s, doubtful=True) for s in faint]
+    faint = [s for s in doubtful if s.cls == "tuplet_number"
+             and _clear_of([s], [o for o in doubtful if o.cls != "tuplet_number" and o.score > s.score])]
+    return [dataclasses.replace(s, doubtful=True) for s in _clear_of(faint, symbols)]
 
 
 def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:

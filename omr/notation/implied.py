@@ -30,6 +30,7 @@ Fraction(2, 1)
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from fractions import Fraction
@@ -346,8 +347,7 @@ def _fewest_rereads(events: list[Event], have: Fraction, bar: Fraction) -> list[
 
 def _without_a_dot(e: Event) -> Fraction:
     """How long ``e`` lasts with one dot fewer."""
-    d = dotted(e.base, e.dots - 1)
-    return d * Fraction(e.tuplet[1], e.tuplet[0]) if e.tuplet else d
+    return dataclasses.replace(e, dots=e.dots - 1).duration
 
 
 def _reread_together(events: list[Event], have: Fraction, bar: Fraction) -> bool:
