@@ -139,6 +139,9 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     heads = heads_at_bare_stems(symbols, doubtful, staff_space=page.staff_space_norm)
     symbols += heads
     doubtful = [s for s in doubtful if not any(s is h for h in heads)]
+    signs = accidentals_seen_split(doubtful, symbols, staff_space=page.staff_space_norm)
+    symbols += signs
+    doubtful = [s for s in doubtful if not any(s is a for a in signs)]
     # lines through a staff; a stem is none (it confirms no weak barline)
     stem_ends = Columns([s for s in symbols if vocab.CLASSES[s.cls].role in STEM_END_ROLES])
     lines = [(i, x0, x1) for i, x0, x1 in staff_mod.find_barlines(binary, staves)
@@ -353,6 +356,52 @@ def _clear_of(faint: list[Symbol], others: Sequence[Symbol]) -> list[Symbol]:
         return list(faint)
     iou = iou_matrix([s.box for s in faint], [o.box for o in others])
     return [s for s, row in zip(faint, iou) if not (row > DUPLICATE_IOU).any()]
+
+
+#: Roles whose classes the detector confuses at an accidental's place: its score for
+#: one faint accidental is split over the signs and the key accidentals.
+ACCIDENTAL_LIKE_ROLES = ("accidental", "key")
+#: A sharp, flat, natural or double flat stands at least this tall; a faint one
+#: shorter is something else (a fingering "0" over a guitar part, read as a natural
+#: and a double sharp at 0.3). A double sharp is a small cross: not read faintly.
+FAINT_ACCIDENTAL_MIN_HEIGHT_SS = 1.8
+
+
+def accidentals_seen_split(doubtful: Sequence[Symbol], symbols: Sequence[Symbol], *,
+                           staff_space: float) -> list[Symbol]:
+    """The accidental signs among ``doubtful`` (seen, too faintly to read) to read
+    after all: where the detector's scores at one place for accidental signs and key
+    accidentals (``ACCIDENTAL_LIKE_ROLES``; boxes overlapping by ``DUPLICATE_IOU``)
+    add up to ``PARSE_THRESHOLD``, the sign it scored highest there, when nothing
+    else ``doubtful`` holds at its place (a rest, a notehead) scored higher and it
+    overlaps no symbol of ``symbols``. On a photo the detector split a natural beside a chord's lowest note
+    over four readings (natural 0.35 just under, key natural 0.34, sharp 0.17, key
+    sharp 0.18): the note lost its natural, though no other symbol was seen there.
+    Only a sign at least ``FAINT_ACCIDENTAL_MIN_HEIGHT_SS`` tall is read so.
+
+    >>> faint = [Symbol("accidental_natural", (10, 0, 20, 30), 0.3),
+    ...          Symbol("key_natural", (10, 1, 20, 30), 0.25), Symbol("rest_16th", (10, 0, 20, 31), 0.22)]
+    >>> [s.cls for s in accidentals_seen_split(faint, [], staff_space=10)]
+    ['accidental_natural']
+    >>> accidentals_seen_split(faint[:1] + faint[2:], [], staff_space=10)  # a natural at 0.3 alone
+    []
+    """
+    from omr.eval.detection import iou_matrix
+
+    like = [s for s in doubtful if vocab.CLASSES[s.cls].role in ACCIDENTAL_LIKE_ROLES]
+    other = [s for s in doubtful if vocab.CLASSES[s.cls].role not in ACCIDENTAL_LIKE_ROLES]
+    signs = sorted((s for s in like if s.cls in ACCIDENTAL_SIGNS and s.cls != "accidental_double_sharp"
+                    and s.box[3] - s.box[1] >= FAINT_ACCIDENTAL_MIN_HEIGHT_SS * staff_space), key=lambda s: -s.score)
+    if not signs:
+        return []
+    near_like = iou_matrix([s.box for s in signs], [s.box for s in like]) > DUPLICATE_IOU
+    found: list[Symbol] = []
+    for i, sign in enumerate(signs):
+        total = sum(o.score for o, near in zip(like, near_like[i]) if near)
+        surer_other = _clear_of([sign], [o for o in other if o.score > sign.score]) == []
+        if total >= PARSE_THRESHOLD and not surer_other and _clear_of([sign], list(symbols) + found):
+            found.append(sign)
+    return found
 
 
 def doubtful_flags(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> list[Symbol]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import (add_alternatives, doubtful_flags, doubtful_tuplet_numbers, drop_creases, drop_pale_barlines, heads_at_bare_stems,
+from omr.pipeline import (accidentals_seen_split, add_alternatives, doubtful_flags, doubtful_tuplet_numbers, drop_creases, drop_pale_barlines, heads_at_bare_stems,
                           image_barlines,
                           parenthesised_keys_as_accidentals, read_f_clef_lines, read_octave_marks, read_rest_counts,
                           suppress_duplicates, time_digits_read_as_notes)
@@ -670,6 +670,37 @@ def test_a_faint_tuplet_number_is_offered_as_doubtful_where_nothing_surer_was_se
     # a surer doubtful reading at its place, or a symbol read there: not offered
     assert doubtful_tuplet_numbers([faint, Symbol("fingering", finger.box, 0.34)], []) == []
     assert doubtful_tuplet_numbers([faint], [Symbol("dynamic_p", finger.box, 0.6)]) == []
+
+
+def test_a_faint_accidental_whose_score_the_detector_split_over_accidental_classes_is_read():
+    """The example photo: a natural beside a chord's lowest note (bass, measure 13),
+    seen as a natural at 0.35 (just under PARSE_THRESHOLD), a key natural at 0.34, a
+    key sharp at 0.18, a 16th rest at 0.23. Together the accidental readings vouch
+    for a sign; the surest sign is read. Not where it alone is seen, not where a
+    surer reading of something else is there, not on a symbol that was read, not
+    where the glyph is too short for a sign (a fingering "0" read as a natural)."""
+    box = (270.0, 1100.0, 277.0, 1125.0)   # normalized px, 10 px a staff space
+    natural = Symbol("accidental_natural", box, 0.349)
+    key_natural = Symbol("key_natural", box, 0.34)
+    key_sharp = Symbol("key_sharp", box, 0.18)
+    rest = Symbol("rest_16th", box, 0.23)
+    head = Symbol("notehead_black", (285.0, 1108.0, 296.0, 1118.0), 0.89)
+    assert accidentals_seen_split([natural, key_natural, key_sharp, rest], [head], staff_space=SS) == [natural]
+    # the natural alone, or with only a rest seen there: too little
+    assert accidentals_seen_split([natural, rest], [head], staff_space=SS) == []
+    # a surer reading of another kind at its place
+    fainter = Symbol("accidental_natural", box, 0.3)
+    assert accidentals_seen_split([fainter, key_natural, Symbol("rest_16th", box, 0.29)], [head],
+                                  staff_space=SS) == [fainter]
+    assert accidentals_seen_split([fainter, key_natural, Symbol("rest_16th", box, 0.31)], [head],
+                                  staff_space=SS) == []
+    # a symbol read at its place
+    assert accidentals_seen_split([natural, key_natural], [Symbol("accidental_sharp", box, 0.5)],
+                                  staff_space=SS) == []
+    # a fingering "0", 1.2 staff spaces tall, read as a natural and a double sharp
+    zero = (270.0, 1100.0, 279.0, 1112.0)
+    assert accidentals_seen_split([Symbol("accidental_natural", zero, 0.3), Symbol("accidental_double_sharp", zero, 0.3)],
+                                  [head], staff_space=SS) == []
 
 
 def test_a_faint_notehead_at_a_stem_no_read_notehead_touches_is_read():
