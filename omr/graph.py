@@ -64,6 +64,12 @@ ACCIDENTAL_MAX_OVERLAP_SS = 0.3
 #: Where in an accidental's box its notehead's centre lies, as a fraction of the box
 #: height from the top (a flat's bowl is low in its box).
 ACCIDENTAL_ANCHOR = {"accidental_flat": 0.70, "accidental_double_flat": 0.70}
+#: An accidental read as one sign and nearly as surely as another (a flat under a
+#: slur's end, read as a sharp and a flat alike) is the one whose place in its box
+#: (``ACCIDENTAL_ANCHOR``) lies nearer a notehead, by at least this much of the
+#: distance :func:`_nearest_head` weighs (``ACCIDENTAL_DY_WEIGHT`` times 0.25 staff
+#: space up or down).
+ACCIDENTAL_ANCHOR_MARGIN = 1.0
 ACCIDENTAL_MAX_DY_SS = 0.7
 #: An accidental goes to the notehead nearest it, counting a staff space up or down
 #: as this many staff spaces to the right (of a second in a chord, the head a step
@@ -181,8 +187,9 @@ class Symbol:
     #: Other classes the detector gave this glyph, surest first (kept for time
     #: signature digits, rests and noteheads: which fits the measures settles them).
     alternatives: tuple[str, ...] = ()
-    #: Seen by the detector too faintly to be read (a flag): it only offers its
-    #: note another reading, which the measure settles.
+    #: Seen by the detector too faintly to be read (a flag, a tuplet number): it
+    #: only offers its note another reading, which the measure settles; a faint tie
+    #: joins its notes only beside a tie read between the same two chords.
     doubtful: bool = False
 
 
@@ -859,6 +866,24 @@ def _box_distance(a, b) -> float:
     return float(np.hypot(dx, dy))
 
 
+def _nearest_head(a: Node, ay: float, head_index: _XIndex, ss: float) -> tuple[Node | None, float]:
+    """The notehead an accidental with its staff position at ``ay`` alters, and its
+    distance (staff spaces right, plus ``ACCIDENTAL_DY_WEIGHT`` per staff space up or
+    down); ``(None, inf)`` where none is in reach."""
+    best, best_d = None, np.inf
+    for h in head_index.between(a.box[2] - _REACH_SS * ss, a.box[2] + (ACCIDENTAL_MAX_GAP_SS + _REACH_SS) * ss):
+        gap = h.box[0] - a.box[2]
+        if gap < -ACCIDENTAL_MAX_OVERLAP_SS * ss or gap > ACCIDENTAL_MAX_GAP_SS * ss:
+            continue
+        dy = abs(h.cy - ay)
+        if dy > ACCIDENTAL_MAX_DY_SS * ss:
+            continue
+        d = max(gap, 0.0) / ss + ACCIDENTAL_DY_WEIGHT * dy / ss
+        if d < best_d:
+            best, best_d = h, d
+    return best, best_d
+
+
 def _link_accidentals(g: StaffGraph) -> None:
     head_index = _XIndex(_by_role(g, "notehead"))
     claimed: dict[int, tuple[float, int]] = {}
@@ -866,18 +891,13 @@ def _link_accidentals(g: StaffGraph) -> None:
         if a.cls == "accidental_paren":
             continue
         ss = _ss(g, a)
-        ay = _anchor_y(a)
-        best, best_d = None, np.inf
-        for h in head_index.between(a.box[2] - _REACH_SS * ss, a.box[2] + (ACCIDENTAL_MAX_GAP_SS + _REACH_SS) * ss):
-            gap = h.box[0] - a.box[2]
-            if gap < -ACCIDENTAL_MAX_OVERLAP_SS * ss or gap > ACCIDENTAL_MAX_GAP_SS * ss:
-                continue
-            dy = abs(h.cy - ay)
-            if dy > ACCIDENTAL_MAX_DY_SS * ss:
-                continue
-            d = max(gap, 0.0) / ss + ACCIDENTAL_DY_WEIGHT * dy / ss
-            if d < best_d:
-                best, best_d = h, d
+        best, best_d = _nearest_head(a, _anchor_y(a), head_index, ss)
+        for alt in (x for x in a.alternatives if x != "accidental_paren"):  # a near tie (see ACCIDENTAL_ANCHOR_MARGIN)
+            alt_y = a.box[1] + ACCIDENTAL_ANCHOR[alt] * a.height if alt in ACCIDENTAL_ANCHOR else a.cy
+            head, d = _nearest_head(a, alt_y, head_index, ss)
+            if d < best_d - ACCIDENTAL_ANCHOR_MARGIN:
+                a.alternatives = (a.cls,) + tuple(x for x in a.alternatives if x != alt)
+                a.cls, best, best_d = alt, head, d
         if best is None:
             continue
         prev = claimed.get(best.id)
@@ -920,14 +940,30 @@ def _link_dots(g: StaffGraph) -> None:
             g.add_edge(d.id, best.id, "dot")
 
 
+def _chord(g: StaffGraph, head: Node) -> set[int]:
+    """The ids of the noteheads on ``head``'s stems, ``head``'s own among them."""
+    return {head.id} | {h for s in g.targets(head.id, "stem") for h in g.sources(s, "stem")}
+
+
 def _link_curves(g: StaffGraph) -> None:
     heads = _by_role(g, "notehead")
     index = _XIndex(heads)
-    for c in (n for n in g.nodes if n.cls in ("tie", "slur")):
+    # the ties and slurs read, then the doubtful ties (Node.doubtful)
+    for c in sorted((n for n in g.nodes if n.cls in ("tie", "slur")), key=lambda n: n.doubtful):
         ss = _ss(g, c)
         kind = c.cls
         left = _curve_end(index, c, ss, end="left")
         right = _curve_end(index, c, ss, end="right", exclude=left)
+        if c.doubtful:
+            # a faint tie joins two equal pitches of chords that a read tie joins too
+            if left is not None and right is not None and left.position is not None \
+                    and left.position == right.position and left.staff == right.staff:
+                before, after = _chord(g, left), _chord(g, right)
+                if any(set(g.targets(t, "tie_from")) & before and set(g.targets(t, "tie_to")) & after
+                       for t in (n.id for n in g.nodes if n.cls == "tie" and not n.doubtful)):
+                    g.add_edge(c.id, left.id, "tie_from")
+                    g.add_edge(c.id, right.id, "tie_to")
+            continue
         if kind == "tie" and left is not None and right is not None \
                 and left.position is not None and right.position is not None \
                 and left.position != right.position:

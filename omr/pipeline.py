@@ -159,7 +159,8 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
     read_rest_counts(symbols, seen)
-    faint = doubtful_flags(doubtful, symbols) + doubtful_tuplet_numbers(doubtful, symbols)
+    faint = doubtful_flags(doubtful, symbols) + doubtful_tuplet_numbers(doubtful, symbols) \
+        + doubtful_ties(doubtful, symbols)
     g = build_graph(symbols + faint, staves, [s.staves for s in systems],
                     width=binary.shape[1], height=binary.shape[0])
     add_image_stem_heads(g, binary)
@@ -269,18 +270,22 @@ HEAD_IN_REST_COUNT = 0.5
 #: whatever the measures hold; an eighth's flag and a 16th's blur alike); a quarter
 #: for a notehead, as blur fills a half note's hollow and the detector then scores it
 #: black, and half at a third to a half of that (a black notehead it scores half at
-#: under a tenth: of 3,552 on the validation pages, one above a quarter).
-ALTERNATIVE_MIN_RATIO = {"time": 0.6, "rest": 0.6, "notehead": 0.25, "flag": 0.6}
+#: under a tenth: of 3,552 on the validation pages, one above a quarter); for an
+#: accidental sign the place of its note in its box settles it (see
+#: :data:`omr.graph.ACCIDENTAL_ANCHOR_MARGIN`).
+ALTERNATIVE_MIN_RATIO = {"time": 0.6, "rest": 0.6, "notehead": 0.25, "flag": 0.6, "accidental": 0.6}
 
 
 def add_alternatives(symbols: list[Symbol], seen: list[Symbol]) -> None:
-    """Give each time signature glyph, rest, notehead and flag of ``symbols`` the other
-    classes of its role the detector saw at its place (``seen``: every detection
-    scoring at least ``VETO_SCORE`` and its role's ``ALTERNATIVE_MIN_RATIO`` of the
-    glyph's score; boxes overlapping by ``DUPLICATE_IOU``, rests also one inside the
-    other, :func:`_same_place`), surest first, in place. A digit read as a "4" and
-    almost as a "3", a rest read as an eighth and almost as a sixteenth, a blurred
-    half note read as black, are settled by the measures."""
+    """Give each time signature glyph, rest, notehead, flag and accidental of
+    ``symbols`` the other classes of its role the detector saw at its place
+    (``seen``: every detection scoring at least ``VETO_SCORE`` and its role's
+    ``ALTERNATIVE_MIN_RATIO`` of the glyph's score; boxes overlapping by
+    ``DUPLICATE_IOU``, rests also one inside the other, :func:`_same_place`), surest
+    first, in place. A digit read as a "4" and almost as a "3", a rest read as an
+    eighth and almost as a sixteenth, a blurred half note read as black, are settled
+    by the measures; a sign read as a sharp and almost as a flat by where its note
+    lies in its box."""
     kept = {id(s) for s in symbols}  # (no kept glyph overlaps another of its role)
     for role, ratio in ALTERNATIVE_MIN_RATIO.items():
         mine = [s for s in symbols if vocab.CLASSES[s.cls].role == role]
@@ -435,6 +440,30 @@ def doubtful_tuplet_numbers(doubtful: Sequence[Symbol], symbols: Sequence[Symbol
     faint = [s for s in doubtful if s.cls == "tuplet_number"
              and _clear_of([s], [o for o in doubtful if o.cls != "tuplet_number" and o.score > s.score])]
     return [dataclasses.replace(s, doubtful=True) for s in _clear_of(faint, symbols)]
+
+
+def doubtful_ties(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> list[Symbol]:
+    """The ties among ``doubtful`` (seen, too faintly to read) that are the surest
+    reading of ``doubtful`` at their place and overlap no tie or slur of
+    ``symbols`` (by ``DUPLICATE_IOU``), marked ``doubtful``: the graph joins such a
+    tie's notes only beside a tie it read between the same two chords (see
+    :func:`omr.graph.build_graph`). Of two ties between chords, the lower, printed
+    close under the other, is often scored just under ``PARSE_THRESHOLD`` (0.34 on
+    the example photo, where the upper scored 0.68): its note, flattened in the
+    measure before, lost the flat across the barline.
+
+    >>> faint = Symbol("tie", (100, 50, 130, 56), 0.34)
+    >>> [s.doubtful for s in doubtful_ties([faint, Symbol("rest_whole", (101, 50, 130, 57), 0.15)], [])]
+    [True]
+    >>> doubtful_ties([faint], [Symbol("slur", (100, 50, 131, 56), 0.5)])
+    []
+    """
+    import dataclasses
+
+    faint = [s for s in doubtful if s.cls == "tie"
+             and _clear_of([s], [o for o in doubtful if o.cls != "tie" and o.score > s.score])]
+    faint = _clear_of(faint, [s for s in symbols if s.cls in ("tie", "slur")])
+    return [dataclasses.replace(s, doubtful=True) for s in faint]
 
 
 def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:

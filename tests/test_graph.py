@@ -661,6 +661,28 @@ def test_flat_taller_above_links_by_its_bowl():
     assert g.nodes[0].position == 1
 
 
+def test_a_sign_read_nearly_as_surely_as_another_is_the_one_its_notehead_fits():
+    """The example photo: a flat under a slur's end, its box widened by the slur,
+    read as a sharp 0.43 and as a flat 0.27. A sharp is centred on its note, a
+    flat's bowl lies low in its box: the note lies where the flat's bowl would be,
+    so the glyph is a flat. A true sharp read nearly as a flat stays a sharp."""
+    h = head(60, 3)
+    box_h = 25.8
+    box = (h.box[0] - 2 - 12, cy(h) - 0.7 * box_h, h.box[0] - 2, cy(h) + 0.3 * box_h)
+    seen_as_sharp = Symbol("accidental_sharp", box, 0.43, alternatives=("accidental_flat",))
+    g = graph([seen_as_sharp, h])
+    assert edges(g, "accidental") == {(0, 1)}
+    assert g.nodes[0].cls == "accidental_flat"
+    assert g.nodes[0].alternatives == ("accidental_sharp",)
+    # without the other reading, the sharp stays
+    assert graph([Symbol("accidental_sharp", box, 0.43), h]).nodes[0].cls == "accidental_sharp"
+    # a sharp centred on its note, read nearly as a flat too
+    sharp = Symbol("accidental_sharp", (h.box[0] - 2 - 7.8, cy(h) - 13.85, h.box[0] - 2, cy(h) + 13.85), 0.43,
+                   alternatives=("accidental_flat",))
+    g = graph([sharp, h])
+    assert g.nodes[0].cls == "accidental_sharp" and edges(g, "accidental") == {(0, 1)}
+
+
 def test_accidentals_of_a_second_go_to_their_own_heads():
     # A-flat and B-natural a second apart on an up stem: A left of the stem, B set
     # across it. The natural, in the column next to the chord, is level with the B;
@@ -760,6 +782,28 @@ def test_tie_joins_equal_pitches():
     g = graph([a, stem_up(a), b, c, stem_up(b, c), tie])
     assert edges(g, "tie_from") == {(5, 0)}
     assert edges(g, "tie_to") == {(5, 2)}
+
+
+def test_a_faint_tie_joins_its_notes_only_beside_a_read_tie_between_the_same_chords():
+    """The example photo: treble chords of F-flat and A-flat tied over a barline:
+    the upper tie read at 0.68, the lower, close under it, at 0.34 (doubtful). The
+    lower is joined as the chords' second tie. Alone, or beside a tie between
+    other chords, a faint tie joins nothing."""
+    a_low, a_high = head(40, 1), head(40, 3)
+    b_low, b_high = head(90, 1), head(90, 3)
+    upper = Symbol("tie", (a_high.box[2] - 2, cy(a_high) - 11, b_high.box[0] + 2, cy(a_high) - 5))
+    lower = Symbol("tie", (a_low.box[2] - 2, cy(a_low) + 5, b_low.box[0] + 2, cy(a_low) + 11), 0.34, doubtful=True)
+    chords = [a_low, a_high, stem_up(a_low, a_high), b_low, b_high, stem_up(b_low, b_high)]
+    g = graph(chords + [upper, lower])
+    assert edges(g, "tie_from") == {(6, 1), (7, 0)}
+    assert edges(g, "tie_to") == {(6, 4), (7, 3)}
+    g = graph(chords + [lower])   # no tie read between the chords
+    assert edges(g, "tie_from") == set() and edges(g, "tie_to") == set()
+    # a read tie between the first chord and another, later chord
+    c_high = head(140, 3)
+    later = Symbol("tie", (b_high.box[2] - 2, cy(b_high) - 11, c_high.box[0] + 2, cy(b_high) - 5))
+    g = graph(chords + [c_high, stem_up(c_high), later, lower])
+    assert edges(g, "tie_from") == {(8, 4)}
 
 
 def test_slur_joins_first_and_last_note():
