@@ -1406,6 +1406,70 @@ def detach_hooks(g: StaffGraph, binary: np.ndarray) -> list[tuple[int, int]]:
     return dropped
 
 
+#: How far beyond its detected end (staff spaces) a stem's line of ink is followed
+#: to a beam (see :func:`reach_beams_along_stems`).
+STEM_INK_REACH_SS = 3.0
+#: Rows of paper (px) a stem's line of ink may have in it and go on (a JPEG's or
+#: the warp's speck of light).
+STEM_INK_GAP_PX = 1
+
+
+def _ink_run_end(binary: np.ndarray, stem: Node, start: float, step: int, limit: float) -> float:
+    """How far (y) the stem's column of ink runs on from ``start`` in direction
+    ``step`` (+1 down, -1 up), at most to ``limit``: a row counts as ink where any of
+    the stem's box columns (one pixel either side too) is ink."""
+    h, w = binary.shape
+    xa, xb = max(0, int(np.floor(stem.box[0])) - 1), min(w, int(np.ceil(stem.box[2])) + 1)
+    y, last, gap = int(round(start)), start, 0
+    while 0 <= y < h and step * (y - limit) <= 0 and xb > xa:
+        if binary[y, xa:xb].any():
+            last, gap = float(y), 0
+        else:
+            gap += 1
+            if gap > STEM_INK_GAP_PX:
+                break
+        y += step
+    return last
+
+
+def reach_beams_along_stems(g: StaffGraph, binary: np.ndarray) -> list[tuple[int, int]]:
+    """Link each stem of black notes holding no beam and no flag to a beam that
+    other stems hold where the stem's line of ink in ``binary`` (the page's ink
+    mask, staff lines kept) runs on from its detected end, up to
+    ``STEM_INK_REACH_SS``, to that beam's line (within ``BEAM_Y_TOLERANCE_SS``); the
+    stem's box is drawn out to the beam. The detector saw the long stem of a chord
+    whose beam hangs far below the staff end two staff spaces short of it: the chord
+    read as a quarter, and its beamed partner, overfilling, was cut. Returns the
+    ``(stem, beam)`` pairs linked."""
+    beams = [n for n in g.nodes if n.cls == "beam" and g.sources(n.id, "beam")]
+    linked: list[tuple[int, int]] = []
+    if not beams:
+        return linked
+    for s in (n for n in g.nodes if n.cls == "stem" and _beamable(g, n)
+              and not g.targets(n.id, "beam") and not g.targets(n.id, "flag")):
+        ss = _ss(g, s)
+        step = 1 if stem_direction(g, s.id) == "down" else -1
+        tip = stem_tip(g, s)
+        end = _ink_run_end(binary, s, tip, step, tip + step * STEM_INK_REACH_SS * ss)
+        tol_x = BEAM_X_TOLERANCE_SS * ss
+        best, best_y = None, None
+        for b in beams:
+            if not b.box[0] - tol_x <= s.cx <= b.box[2] + tol_x or b.staff != s.staff:
+                continue
+            for rising in (False, True):
+                y = beam_line_y(b, s.cx, rising, ss)
+                if 0 < step * (y - tip) and step * (y - end) <= BEAM_Y_TOLERANCE_SS * ss \
+                        and (best_y is None or step * (y - best_y) < 0):
+                    best, best_y = b, y
+        if best is not None:
+            half = 0.5 * BEAM_THICKNESS_SS * ss
+            y0, y1 = (s.box[1], max(s.box[3], best_y + half)) if step > 0 else (min(s.box[1], best_y - half), s.box[3])
+            s.box = (s.box[0], y0, s.box[2], y1)
+            g.add_edge(s.id, best.id, "beam")
+            linked.append((s.id, best.id))
+    return linked
+
+
 def measure_beam_levels(g: StaffGraph, binary: np.ndarray, *,
                         not_reaching: Sequence[tuple[int, int]] = ()) -> None:
     """Count the beam lines at the far end of every beamed stem in the page's ink

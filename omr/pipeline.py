@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 from omr import vocab
 from omr.errors import NoMusicError, ParameterError
 from omr.graph import (StaffGraph, Symbol, add_image_beams, add_image_stem_heads, build_graph, detach_hooks,
-                       measure_beam_levels)
+                       measure_beam_levels, reach_beams_along_stems)
 from omr.score import Report, score_from_graphs
 
 #: Detections below this score are not given to the parser (the detector's own
@@ -165,6 +165,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
                     width=binary.shape[1], height=binary.shape[0])
     add_image_stem_heads(g, binary)
     add_image_beams(g, line_free)
+    reach_beams_along_stems(g, binary)
     measure_beam_levels(g, line_free, not_reaching=detach_hooks(g, line_free))
     return g
 

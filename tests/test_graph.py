@@ -26,6 +26,7 @@ from omr.graph import (
     detach_hooks,
     draw_graph,
     measure_beam_levels,
+    reach_beams_along_stems,
     stem_direction,
     stem_heads,
     straight_staff,
@@ -532,6 +533,34 @@ def test_a_stem_joined_by_ink_to_a_detected_beam_joins_that_beam():
     events = read_events(g, 0, 0, 400)
     assert [e.base for e in events] == [0.5, 0.5, 0.5]
     assert len({e.beam_group for e in events}) == 1
+
+
+def test_a_stem_seen_short_of_a_beam_far_below_reaches_it_along_its_ink():
+    """The example photo (bass, measures 4 and 16): a chord whose stem runs far
+    below the staff to a beam it shares with an octave; the detector saw the
+    chord's stem end two staff spaces short of the beam. The stem's line of ink
+    runs on to the beam: the chord is an eighth, as its partner. Where the ink
+    stops at the detected end, or no other stem holds the beam, nothing is linked."""
+    chord = [head(100, 5), head(100, 7)]
+    octave = [head(140, -2), head(140, 5)]
+    beam_y = y_of(-5)     # the beam's lower edge, 1.5 staff spaces under the octave's low note
+    seen_short = stem_down(*chord, tip=beam_y - 2.5 * SS)
+    partner = stem_down(*octave, tip=beam_y)
+    beam = Symbol("beam", (seen_short.box[0], beam_y - BEAM_T, partner.box[2], beam_y))
+    symbols = chord + octave + [seen_short, partner, beam]
+    ink = _ink((beam.box[0], beam.box[1], beam.box[2], beam.box[1]))
+    full = _with_stems(ink.copy(), [Symbol("stem", seen_short.box[:3] + (beam_y,)), partner])
+    g = graph(symbols)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [1, 0.5]
+    assert reach_beams_along_stems(g, full) == [(4, 6)]
+    assert g.nodes[4].box[3] >= beam_y - BEAM_T
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.5, 0.5]
+    # the ink stops where the detector saw the stem end
+    g = graph(symbols)
+    assert reach_beams_along_stems(g, _with_stems(ink.copy(), [seen_short, partner])) == []
+    # a beam no other stem holds
+    g = graph(chord + [seen_short, beam])
+    assert reach_beams_along_stems(g, full) == []
 
 
 def _with_stems(ink: np.ndarray, stems) -> np.ndarray:
