@@ -625,14 +625,17 @@ def _link_stems(g: StaffGraph) -> None:
         waiting.remove(h)
     # ... or is the outer note of a chord whose stem the detector stopped a little
     # short of it (a note an octave below the others, say): its box comes within
-    # STEM_END_GAP_SS of the stem's end
+    # STEM_END_GAP_SS of the stem's end. The outer note stands on its stem's own
+    # side (only an inner note of a second is set across it): left of a stem that
+    # rises from it, right of one that falls from it
     for h in heads:
         if g.targets(h.id, "stem") or h.cls not in STEMMED_HEADS:
             continue
         ss = _ss(g, h)
         best, best_d = None, np.inf
         for s in index.between(h.box[0] - STEM_X_TOLERANCE_SS * ss, h.box[2] + STEM_X_TOLERANCE_SS * ss):
-            dx = min(abs(s.cx - h.box[0]), abs(s.cx - h.box[2]))
+            head_above = s.box[1] - h.box[3] >= h.box[1] - s.box[3]  # (as _end_gap)
+            dx = abs(s.cx - (h.box[0] if head_above else h.box[2]))
             y0, y1 = _end_gap(h, s)
             gap = max(y1 - y0, 0.0)
             if dx > STEM_X_TOLERANCE_SS * ss or gap > STEM_END_GAP_SS * ss or not g.sources(s.id, "stem"):
@@ -1363,6 +1366,11 @@ def add_image_beams(g: StaffGraph, binary: np.ndarray) -> list[int]:
 #: A hook's box ending short of a neighbouring stem by at least this (staff
 #: spaces) is checked for the paper between them.
 HOOK_GAP_MIN_SS = 0.1
+#: A hook's box that reaches both its stems hangs on one only where its line of ink
+#: runs at least this far (staff spaces) from that stem and stops at a column of
+#: paper within ``HOOK_GAP_MIN_SS`` of the other: on the example photo a 16th's hook
+#: boxed up to the next stem made the eighth after it a 16th.
+HOOK_MIN_LENGTH_SS = 0.5
 #: ... in rows this far (staff spaces) either side of the hook's centre line (a
 #: beam line is ``BEAM_LINE_SS`` thick; a staff line along its edge stays clear).
 HOOK_BAND_SS = 0.1
@@ -1376,8 +1384,9 @@ def detach_hooks(g: StaffGraph, binary: np.ndarray) -> list[tuple[int, int]]:
 
     Tight spacing brings a hook within ``BEAM_X_TOLERANCE_SS`` of its neighbour's
     stem: in a 16th, eighth, 16th group the two hooks both reached the middle stem,
-    which read as a 32nd. A hook keeps at least one stem. Returns the
-    ``(stem, beam)`` links dropped."""
+    which read as a 32nd. A hook whose box reaches both its stems is unlinked from
+    the one its ink stops short of (``HOOK_MIN_LENGTH_SS``). A hook keeps at least
+    one stem. Returns the ``(stem, beam)`` links dropped."""
     h, w = binary.shape
     dropped = []
     for b in [n for n in g.nodes if n.cls == "beam"]:
@@ -1403,6 +1412,21 @@ def detach_hooks(g: StaffGraph, binary: np.ndarray) -> list[tuple[int, int]]:
             if not binary[y0:y1, xa:xb].any(axis=0).all():  # a column of paper
                 g.remove_edge(s.id, b.id, "beam")
                 dropped.append((s.id, b.id))
+        stems = [g.nodes[s] for s in g.sources(b.id, "beam")]
+        if len(stems) == 2:
+            # a box reaching both stems, over ink that stops short of one of them
+            left, right = sorted(stems, key=lambda n: n.cx)
+            xa, xb = max(0, int(np.ceil(left.box[2]))), min(w, int(np.floor(right.box[0])))
+            ink = binary[y0:y1, xa:xb].any(axis=0)
+            if ink.size and not ink.all():
+                paper = np.flatnonzero(~ink)
+                from_left, from_right = paper[0], ink.size - 1 - paper[-1]  # ink runs from each stem
+                if from_left >= HOOK_MIN_LENGTH_SS * ss and from_right <= HOOK_GAP_MIN_SS * ss:
+                    g.remove_edge(right.id, b.id, "beam")
+                    dropped.append((right.id, b.id))
+                elif from_right >= HOOK_MIN_LENGTH_SS * ss and from_left <= HOOK_GAP_MIN_SS * ss:
+                    g.remove_edge(left.id, b.id, "beam")
+                    dropped.append((left.id, b.id))
     return dropped
 
 

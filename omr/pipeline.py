@@ -258,6 +258,10 @@ YIELDS_PLACE_TO = {"rest": ("beam",), "dot": ("artic_staccato",), "notehead": ("
 #: part of that accidental: a blurred sharp's middle, read as a small notehead too,
 #: became a note a step above the sharpened one.
 HEAD_IN_ACCIDENTAL = 0.8
+#: An augmentation dot lying this much inside an accidental sign's box is a part of
+#: that sign, however surely each was seen: on the example photo the foot of a
+#: natural, read as a dot (0.63, the natural 0.59), dotted the 16th before it.
+DOT_IN_ACCIDENTAL = 0.8
 #: ... and half inside a surer multi-measure rest's count, a part of that count: the
 #: bowl of a "4" over a rest of four measures, read as a notehead too, became a note
 #: in a measure that holds none.
@@ -473,9 +477,10 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     (``YIELDS_PLACE_TO``: a rest on a beam, an augmentation dot on a staccato dot,
     a notehead on a tie or a beam, a key accidental on a note's accidental, an
     accidental on a rest, a ledger line on a multi-measure rest's count; see
-    ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``), and a notehead inside a surer accidental
+    ``EXCLUSIVE_ROLES``, ``DUPLICATE_IOU``), a notehead inside a surer accidental
     (``HEAD_IN_ACCIDENTAL``) or half inside a surer multi-measure rest's count
-    (``HEAD_IN_REST_COUNT``). The symbols of one role go first, so a symbol that
+    (``HEAD_IN_REST_COUNT``), and an augmentation dot inside an accidental sign
+    (``DOT_IN_ACCIDENTAL``). The symbols of one role go first, so a symbol that
     yields its place takes its weaker duplicates with it."""
     import numpy as np
 
@@ -484,16 +489,17 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
     def role(s: Symbol) -> str:
         return vocab.CLASSES[s.cls].role
 
-    def yields(weaker_role: str, is_surer: Callable[[Symbol], bool], at_place) -> None:
+    def yields(weaker_role: str, is_surer: Callable[[Symbol], bool], at_place, *, by_score: bool = True) -> None:
         """Drop each symbol of ``weaker_role`` that ``at_place(its boxes, the surer
-        ones' boxes)`` (a bool matrix) puts at the place of a surer symbol."""
+        ones' boxes)`` (a bool matrix) puts at the place of a surer symbol (of any
+        score where not ``by_score``)."""
         weaker = [i for i, s in enumerate(symbols) if role(s) == weaker_role]
         surer = [s for s in symbols if is_surer(s)]
         if not weaker or not surer:
             return
         here = at_place([symbols[i].box for i in weaker], [s.box for s in surer])
         for row, i in enumerate(weaker):
-            if any(here[row, j] and b.score > symbols[i].score for j, b in enumerate(surer)):
+            if any(here[row, j] and (b.score > symbols[i].score or not by_score) for j, b in enumerate(surer)):
                 keep[i] = False
 
     keep = [True] * len(symbols)
@@ -523,6 +529,8 @@ def suppress_duplicates(symbols: list[Symbol]) -> list[Symbol]:
                lambda a, b: iou_matrix(a, b) > DUPLICATE_IOU)
     yields("notehead", lambda s: role(s) == "accidental", lambda a, b: covered_part(a, b) >= HEAD_IN_ACCIDENTAL)
     yields("notehead", lambda s: s.cls == "rest_multi_number", lambda a, b: covered_part(a, b) >= HEAD_IN_REST_COUNT)
+    yields("dot", lambda s: s.cls in ACCIDENTAL_SIGNS, lambda a, b: covered_part(a, b) >= DOT_IN_ACCIDENTAL,
+           by_score=False)
     return [s for s, k in zip(symbols, keep) if k]
 
 

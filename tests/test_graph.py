@@ -603,6 +603,29 @@ def test_hooks_whose_ink_reaches_the_stem_stay():
     assert len(g.targets(stems[1].id, "beam")) == beams == 3
 
 
+def test_a_hook_boxed_up_to_the_next_stem_hangs_on_the_stem_its_ink_leaves():
+    """The example photo: a 16th, an eighth and a 16th, the first hook's box reaching
+    the middle stem (its ink stops a staff space short of it): the eighth read as a
+    16th. The ink decides: the hook hangs on the first stem only."""
+    heads, stems = _unbeamed(ps=(4, 4, 4), xs=(40, 55.6, 71.2))
+    tip = stems[0].box[1]
+    low = tip + 7.5
+    boxed = Symbol("beam", (stems[0].box[0], low, stems[1].box[0] - 0.5, low + BEAM_T))  # up to the middle stem
+    hook2 = Symbol("beam", (stems[1].box[2] + 3.0, low, stems[2].box[2], low + BEAM_T))
+    symbols = heads + stems + [beam_between(stems[0], stems[2]), boxed, hook2]
+    ink = _with_stems(_ink((stems[0].box[0], tip, stems[2].box[2], tip), (stems[0].box[0], low, stems[0].box[0] + SS, low),
+                           (hook2.box[0], low, hook2.box[2], low)), stems)
+    g = graph(symbols)
+    assert read_events(g, 0, 0, 400)[1].base < 0.5
+    dropped = detach_hooks(g, ink)
+    assert (4, 7) in dropped and 7 in g.targets(3, "beam")   # the middle stem lets the hook go
+    measure_beam_levels(g, ink, not_reaching=dropped)
+    assert [e.base for e in read_events(g, 0, 0, 400)] == [0.25, 0.5, 0.25]
+    # a short beam whose ink joins both stems stays on both
+    g = graph(symbols)
+    assert (4, 7) not in detach_hooks(g, ink | _ink((stems[0].box[0], low, stems[1].box[2], low)))
+
+
 def _pairs(n_pairs: int, merged: int | None, sixteenths: tuple[int, ...] = ()):
     """``n_pairs`` beamed pairs of eighths, each one detected beam box; the pair
     ``merged`` (if any)'s two beam lines blur into one run of ink (0.5 + 0.25 + 0.5 staff
@@ -688,6 +711,19 @@ def test_flat_taller_above_links_by_its_bowl():
     g = graph([flat, low, high, stem_up(low, high)])
     assert edges(g, "accidental") == {(0, 1)}
     assert g.nodes[0].position == 1
+
+
+def test_the_outer_note_of_a_chord_joins_a_stem_on_its_own_side():
+    """The example photo: an octave on a falling stem the detector saw starting
+    half a staff space below the upper note; the next chord's falling stem, just
+    right of that note and nearer its bottom, took it, and the octave's upper note
+    sounded a 16th late. The outer note of a falling stem lies right of it."""
+    low, outer = head(100, 5), head(100, 12)
+    own = Symbol("stem", (100.0, cy(outer) + HEAD_H / 2 + 5.7, 100.8, 90.0))   # seen 0.57 staff space short
+    other_head = head(116, 9)
+    other = Symbol("stem", (116.0, cy(outer) + HEAD_H / 2 + 2.2, 116.8, 90.0))
+    g = graph([low, outer, own, other_head, other])
+    assert edges(g, "stem") == {(0, 2), (1, 2), (3, 4)}
 
 
 def test_a_sign_read_nearly_as_surely_as_another_is_the_one_its_notehead_fits():

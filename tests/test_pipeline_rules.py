@@ -641,6 +641,17 @@ def test_a_rest_boxed_whole_and_again_in_part_is_one_rest():
     assert suppress_duplicates([upper, lower]) == [upper, lower]
 
 
+def test_a_dot_inside_an_accidental_is_a_part_of_it():
+    """The example photo: the foot of a natural read as an augmentation dot, more
+    surely (0.63) than the natural (0.59): the 16th before it read as dotted."""
+    natural = Symbol("accidental_natural", (750.0, 752.0, 759.0, 774.0), 0.59)
+    foot = Symbol("augmentation_dot", (752.0, 768.0, 757.0, 772.0), 0.63)
+    assert suppress_duplicates([natural, foot]) == [natural]
+    # a dot beside the sign stays (a dotted note before an accidental)
+    beside = Symbol("augmentation_dot", (744.0, 760.0, 749.0, 764.0), 0.63)
+    assert suppress_duplicates([natural, beside]) == [natural, beside]
+
+
 def test_a_flag_keeps_the_other_flag_read_nearly_as_surely_at_its_place():
     eighth = Symbol("flag_8th", (712.0, 530.0, 724.0, 555.0), 0.52)
     sixteenth = Symbol("flag_16th", (711.0, 523.0, 724.0, 552.0), 0.35)
