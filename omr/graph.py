@@ -606,7 +606,7 @@ def _link_stems(g: StaffGraph) -> None:
     _attach_heads(g, heads, index, STEM_X_TOLERANCE_SS, STEM_Y_TOLERANCE_SS)
     lonely = [h for h in heads if not g.targets(h.id, "stem") and h.cls in ("notehead_black", "notehead_black_cue")]
     free = _XIndex([s for s in stems if not g.sources(s.id, "stem")])
-    _attach_heads(g, lonely, free, STEM_X_LOOSE_SS, STEM_Y_LOOSE_SS)
+    _attach_heads(g, lonely, free, STEM_X_LOOSE_SS, STEM_Y_LOOSE_SS, own_side=True)
     # a black or half notehead still without a stem joins the chord of a stem whose
     # notehead sits right next to it (the detector's stem stopped at the first
     # notehead of the chord); a head that joined is a neighbour for the next, so a
@@ -703,7 +703,13 @@ def _chord_neighbour(g: StaffGraph, h: Node, index: _XIndex) -> tuple[Node | Non
     return best, best_d
 
 
-def _attach_heads(g: StaffGraph, heads: list[Node], index: _XIndex, x_tol: float, y_tol: float) -> None:
+def _attach_heads(g: StaffGraph, heads: list[Node], index: _XIndex, x_tol: float, y_tol: float, *,
+                  own_side: bool = False) -> None:
+    """Link each of ``heads`` to the nearest stem of ``index`` touching it (see
+    :func:`stem_touch`). ``own_side``: a head beyond a stem's end takes it only on
+    that stem's own side (a stem rising from the head at its right edge, one falling
+    from it at its left edge): a barline just right of a chord's upper note, read as
+    a stem too, took that note from its own falling stem, seen short of it."""
     for h in heads:
         ss = _ss(g, h)
         best, best_d = None, np.inf
@@ -711,6 +717,9 @@ def _attach_heads(g: StaffGraph, heads: list[Node], index: _XIndex, x_tol: float
         for s in index.between(h.box[0] - reach, h.box[2] + reach):
             dx = stem_touch(h.box, s.box, reach, y_tol * ss)
             if dx is None:
+                continue
+            if own_side and not s.box[1] <= h.cy <= s.box[3] \
+                    and abs(s.cx - (h.box[0] if h.cy < s.box[1] else h.box[2])) > reach:
                 continue
             # a stem ends at its notes: distance of the head from the nearer stem end
             # counts, so a stem passing a neighbour's edge in mid-air loses

@@ -726,6 +726,18 @@ def test_the_outer_note_of_a_chord_joins_a_stem_on_its_own_side():
     assert edges(g, "stem") == {(0, 2), (1, 2), (3, 4)}
 
 
+def test_a_barline_read_as_a_stem_right_of_a_chords_upper_note_does_not_take_it():
+    """The example photo: an octave on a falling stem seen starting half a staff
+    space below the upper note; the barline just right of the octave, read as a
+    stem too (0.36), took the upper note in the looser pass. A stem below a note
+    falls from its left edge, so the note joins its own stem."""
+    inner, outer = head(100, 4), head(100, 8)
+    own = Symbol("stem", (100.0, cy(outer) + HEAD_H / 2 + 5.0, 100.8, 100.0))   # to a beam far below
+    barline_as_stem = Symbol("stem", (116.0, cy(outer) + HEAD_H / 2 + 4.0, 117.0, 100.0), 0.36)
+    g = graph([inner, outer, own, barline_as_stem])
+    assert edges(g, "stem") == {(0, 2), (1, 2)}
+
+
 def test_a_sign_read_nearly_as_surely_as_another_is_the_one_its_notehead_fits():
     """The example photo: a flat under a slur's end, its box widened by the slur,
     read as a sharp 0.43 and as a flat 0.27. A sharp is centred on its note, a
