@@ -185,7 +185,8 @@ class Symbol:
     score: float = 1.0
     text: str = ""
     #: Other classes the detector gave this glyph, surest first (kept for time
-    #: signature digits, rests and noteheads: which fits the measures settles them).
+    #: signature digits, rests, noteheads and flags: which fits the measures settles
+    #: them; and accidental signs: where the note lies in the box settles them).
     alternatives: tuple[str, ...] = ()
     #: Seen by the detector too faintly to be read (a flag, a tuplet number): it
     #: only offers its note another reading, which the measure settles; a faint tie
@@ -560,11 +561,13 @@ def _drop_unsupported_heads(g: StaffGraph) -> None:
             n.position = None
 
 
-def _anchor_y(n: Node) -> float:
-    """The y that carries a symbol's staff position (a flat's bowl, not its box centre)."""
-    if n.cls in ACCIDENTAL_ANCHOR:
-        return n.box[1] + ACCIDENTAL_ANCHOR[n.cls] * n.height
-    if n.cls in ("key_flat",):
+def _anchor_y(n: Node, cls: str | None = None) -> float:
+    """The y that carries a symbol's staff position (a flat's bowl, not its box
+    centre); ``cls``: read the symbol's box as that class's instead of its own."""
+    cls = cls or n.cls
+    if cls in ACCIDENTAL_ANCHOR:
+        return n.box[1] + ACCIDENTAL_ANCHOR[cls] * n.height
+    if cls in ("key_flat",):
         return n.box[1] + ACCIDENTAL_ANCHOR["accidental_flat"] * n.height
     return n.cy
 
@@ -905,8 +908,7 @@ def _link_accidentals(g: StaffGraph) -> None:
         ss = _ss(g, a)
         best, best_d = _nearest_head(a, _anchor_y(a), head_index, ss)
         for alt in (x for x in a.alternatives if x != "accidental_paren"):  # a near tie (see ACCIDENTAL_ANCHOR_MARGIN)
-            alt_y = a.box[1] + ACCIDENTAL_ANCHOR[alt] * a.height if alt in ACCIDENTAL_ANCHOR else a.cy
-            head, d = _nearest_head(a, alt_y, head_index, ss)
+            head, d = _nearest_head(a, _anchor_y(a, alt), head_index, ss)
             if d < best_d - ACCIDENTAL_ANCHOR_MARGIN:
                 a.alternatives = (a.cls,) + tuple(x for x in a.alternatives if x != alt)
                 a.cls, best, best_d = alt, head, d

@@ -384,10 +384,11 @@ def accidentals_seen_split(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]
     accidentals (``ACCIDENTAL_LIKE_ROLES``; boxes overlapping by ``DUPLICATE_IOU``)
     add up to ``PARSE_THRESHOLD``, the sign it scored highest there, when nothing
     else ``doubtful`` holds at its place (a rest, a notehead) scored higher and it
-    overlaps no symbol of ``symbols``. On a photo the detector split a natural beside a chord's lowest note
-    over four readings (natural 0.35 just under, key natural 0.34, sharp 0.17, key
-    sharp 0.18): the note lost its natural, though no other symbol was seen there.
-    Only a sign at least ``FAINT_ACCIDENTAL_MIN_HEIGHT_SS`` tall is read so.
+    overlaps no symbol of ``symbols``. Only a sign at least
+    ``FAINT_ACCIDENTAL_MIN_HEIGHT_SS`` tall is read so. On a photo the detector
+    split a natural beside a chord's lowest note over four readings (natural 0.35
+    just under, key natural 0.34, sharp 0.17, key sharp 0.18): the note lost its
+    natural, though nothing else was seen there.
 
     >>> faint = [Symbol("accidental_natural", (10, 0, 20, 30), 0.3),
     ...          Symbol("key_natural", (10, 1, 20, 30), 0.25), Symbol("rest_16th", (10, 0, 20, 31), 0.22)]
@@ -412,6 +413,13 @@ def accidentals_seen_split(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]
         if total >= PARSE_THRESHOLD and not surer_other and _clear_of([sign], list(symbols) + found):
             found.append(sign)
     return found
+
+
+def _surest_here(doubtful: Sequence[Symbol], cls: str) -> list[Symbol]:
+    """The symbols of class ``cls`` among ``doubtful`` that no surer reading of
+    another class overlaps (by ``DUPLICATE_IOU``)."""
+    return [s for s in doubtful if s.cls == cls
+            and _clear_of([s], [o for o in doubtful if o.cls != cls and o.score > s.score])]
 
 
 def doubtful_flags(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> list[Symbol]:
@@ -442,9 +450,7 @@ def doubtful_tuplet_numbers(doubtful: Sequence[Symbol], symbols: Sequence[Symbol
     """
     import dataclasses
 
-    faint = [s for s in doubtful if s.cls == "tuplet_number"
-             and _clear_of([s], [o for o in doubtful if o.cls != "tuplet_number" and o.score > s.score])]
-    return [dataclasses.replace(s, doubtful=True) for s in _clear_of(faint, symbols)]
+    return [dataclasses.replace(s, doubtful=True) for s in _clear_of(_surest_here(doubtful, "tuplet_number"), symbols)]
 
 
 def doubtful_ties(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> list[Symbol]:
@@ -465,9 +471,7 @@ def doubtful_ties(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]) -> list
     """
     import dataclasses
 
-    faint = [s for s in doubtful if s.cls == "tie"
-             and _clear_of([s], [o for o in doubtful if o.cls != "tie" and o.score > s.score])]
-    faint = _clear_of(faint, [s for s in symbols if s.cls in ("tie", "slur")])
+    faint = _clear_of(_surest_here(doubtful, "tie"), [s for s in symbols if s.cls in ("tie", "slur")])
     return [dataclasses.replace(s, doubtful=True) for s in faint]
 
 
