@@ -2290,6 +2290,26 @@ def test_a_doubtful_dot_that_overfills_its_measure_is_none():
     assert "reread" not in kinds(report)
 
 
+def test_a_doubtful_second_dot_beside_a_chords_sure_dots_that_overfills_is_none():
+    """A real photo (oemer's `tabi`, bass, 6/8): a dotted half chord whose dots
+    the detector saw surely, and the start of a tie just right of them read as a
+    second dot (0.35): double-dotted, the chord overfilled its measure. The last
+    column of dots is the doubtful one; without it the measure fills."""
+    s = Staff(time=(3, 4))
+    s.note(3, "h", dots=2, chord=(5,))
+    dots = [d for d in s.symbols if d.cls == "augmentation_dot"]
+    assert len(dots) == 2
+    dots[0].score, dots[1].score = 0.9, 0.35
+    s.barline("barline_final")
+    score, report, _ = transcribe(s)
+    assert [d for _, d in rhythm(score)[0]] == [3.0]
+    assert "reread" in kinds(report)
+    # both dots sure: a double-dotted chord, cut to fit
+    dots[1].score = 0.9
+    score, report, _ = transcribe(s)
+    assert "reread" not in kinds(report)
+
+
 def _eighths_and_quarters(*, dotted_last: bool = False, doubtful: bool = False):
     """Three beamed eighths (no number read over them) and two quarters: 7/2 in 3/4."""
     from omr.notation.rhythm import Event

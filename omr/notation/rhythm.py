@@ -92,7 +92,7 @@ class Event:
     #: image counts differently from the detector: the ``base`` lengths the other
     #: readings give, surest first (see :func:`omr.notation.implied.reread`).
     alternatives: tuple[Fraction, ...] = ()
-    #: Its dots (its last one) scored under ``DOUBTFUL_DOT_SCORE``: grain or a speck
+    #: Its last column of dots scored under ``DOUBTFUL_DOT_SCORE``: grain or a speck
     #: beside the note may have been read as a dot (see
     #: :func:`omr.notation.implied.reread`).
     doubtful_dot: bool = False
@@ -294,10 +294,21 @@ DOUBTFUL_DOT_SCORE = 0.6
 
 
 def _doubtful_dot(g: StaffGraph, nodes: list[int]) -> bool:
-    """Whether the notehead(s) or rest ``nodes`` have dots, none of which the
-    detector scored ``DOUBTFUL_DOT_SCORE`` or more."""
-    scores = [g.nodes[d].score for n in nodes for d in g.sources(n, "dot")]
-    return bool(scores) and max(scores) < DOUBTFUL_DOT_SCORE
+    """Whether the notehead(s) or rest ``nodes`` have dots and the detector scored
+    none of their last column of dots (the dots stacked beside a chord, or a double
+    dot's second) ``DOUBTFUL_DOT_SCORE`` or more: a tie's start just right of a
+    chord's sure dots, read as a second dot at 0.35, double-dotted the chord."""
+    dots = sorted((g.nodes[d] for n in nodes for d in g.sources(n, "dot")), key=lambda d: d.cx)
+    if not dots:
+        return False
+    first = g.nodes[nodes[0]]
+    gap = DOT_SAME_COLUMN_SS * (g.staves[first.staff].staff_space if first.staff >= 0 else g.staff_space)
+    last = [dots[-1]]
+    for before, after in zip(reversed(dots[:-1]), reversed(dots[1:])):
+        if after.cx - before.cx > gap:
+            break
+        last.append(before)
+    return max(d.score for d in last) < DOUBTFUL_DOT_SCORE
 
 
 def _dots_of(g: StaffGraph, node: int) -> int:
