@@ -637,8 +637,7 @@ def _link_stems(g: StaffGraph) -> None:
         ss = _ss(g, h)
         best, best_d = None, np.inf
         for s in index.between(h.box[0] - STEM_X_TOLERANCE_SS * ss, h.box[2] + STEM_X_TOLERANCE_SS * ss):
-            head_above = s.box[1] - h.box[3] >= h.box[1] - s.box[3]  # (as _end_gap)
-            dx = abs(s.cx - (h.box[0] if head_above else h.box[2]))
+            dx = _own_side_dx(h, s)
             y0, y1 = _end_gap(h, s)
             gap = max(y1 - y0, 0.0)
             if dx > STEM_X_TOLERANCE_SS * ss or gap > STEM_END_GAP_SS * ss or not g.sources(s.id, "stem"):
@@ -666,12 +665,23 @@ def stem_touch(head_box: Sequence[float], stem_box: Sequence[float], x_tol: floa
     return dx if dx <= x_tol else None
 
 
+def _above_stem(h: Node, s: Node) -> bool:
+    """Whether notehead ``h`` lies toward stem ``s``'s top end rather than its bottom."""
+    return s.box[1] - h.box[3] >= h.box[1] - s.box[3]
+
+
+def _own_side_dx(h: Node, s: Node) -> float:
+    """How far stem ``s`` stands from the side of notehead ``h`` it belongs on: the
+    head's left edge for a stem falling from it (the head above the stem), its right
+    edge for one rising from it."""
+    return abs(s.cx - (h.box[0] if _above_stem(h, s) else h.box[2]))
+
+
 def _end_gap(h: Node, s: Node) -> tuple[float, float]:
     """The rows (y from, y to) between notehead ``h`` and the nearer end of stem
     ``s``: from the head's bottom to the stem's top when the head is above it, from
     the stem's bottom to the head's top when below; y to < y from where they overlap."""
-    above, below = s.box[1] - h.box[3], h.box[1] - s.box[3]
-    return (h.box[3], s.box[1]) if above >= below else (s.box[3], h.box[1])
+    return (h.box[3], s.box[1]) if _above_stem(h, s) else (s.box[3], h.box[1])
 
 
 #: Noteheads that have a stem (a half or black one without is a detection short of it).
@@ -721,8 +731,7 @@ def _attach_heads(g: StaffGraph, heads: list[Node], index: _XIndex, x_tol: float
             dx = stem_touch(h.box, s.box, reach, y_tol * ss)
             if dx is None:
                 continue
-            if own_side and not s.box[1] <= h.cy <= s.box[3] \
-                    and abs(s.cx - (h.box[0] if h.cy < s.box[1] else h.box[2])) > reach:
+            if own_side and not s.box[1] <= h.cy <= s.box[3] and _own_side_dx(h, s) > reach:
                 continue
             # a stem ends at its notes: distance of the head from the nearer stem end
             # counts, so a stem passing a neighbour's edge in mid-air loses
@@ -962,22 +971,12 @@ def _chord(g: StaffGraph, head: Node) -> set[int]:
 def _link_curves(g: StaffGraph) -> None:
     heads = _by_role(g, "notehead")
     index = _XIndex(heads)
-    # the ties and slurs read, then the doubtful ties (Node.doubtful)
-    for c in sorted((n for n in g.nodes if n.cls in ("tie", "slur")), key=lambda n: n.doubtful):
+    curves = [n for n in g.nodes if n.cls in ("tie", "slur")]
+    for c in (n for n in curves if not n.doubtful):
         ss = _ss(g, c)
         kind = c.cls
         left = _curve_end(index, c, ss, end="left")
         right = _curve_end(index, c, ss, end="right", exclude=left)
-        if c.doubtful:
-            # a faint tie joins two equal pitches of chords that a read tie joins too
-            if left is not None and right is not None and left.position is not None \
-                    and left.position == right.position and left.staff == right.staff:
-                before, after = _chord(g, left), _chord(g, right)
-                if any(set(g.targets(t, "tie_from")) & before and set(g.targets(t, "tie_to")) & after
-                       for t in (n.id for n in g.nodes if n.cls == "tie" and not n.doubtful)):
-                    g.add_edge(c.id, left.id, "tie_from")
-                    g.add_edge(c.id, right.id, "tie_to")
-            continue
         if kind == "tie" and left is not None and right is not None \
                 and left.position is not None and right.position is not None \
                 and left.position != right.position:
@@ -989,6 +988,20 @@ def _link_curves(g: StaffGraph) -> None:
             g.add_edge(c.id, left.id, f"{kind}_from")
         if right is not None:
             g.add_edge(c.id, right.id, f"{kind}_to")
+    # a faint tie (Node.doubtful) joins two equal pitches of chords that a read tie joins too
+    joined = {(a, b) for c in curves if c.cls == "tie" and not c.doubtful
+              for a in g.targets(c.id, "tie_from") for b in g.targets(c.id, "tie_to")}
+    for c in (n for n in curves if n.doubtful):
+        ss = _ss(g, c)
+        left = _curve_end(index, c, ss, end="left")
+        right = _curve_end(index, c, ss, end="right", exclude=left)
+        if left is None or right is None or left.position is None or left.position != right.position \
+                or left.staff != right.staff:
+            continue
+        before, after = _chord(g, left), _chord(g, right)
+        if any(a in before and b in after for a, b in joined):
+            g.add_edge(c.id, left.id, "tie_from")
+            g.add_edge(c.id, right.id, "tie_to")
 
 
 def _curve_end(heads, c: Node, ss: float, *, end: str, exclude: Node | None = None) -> Node | None:

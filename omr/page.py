@@ -1060,11 +1060,18 @@ def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None
     plain = [binary, np.ascontiguousarray(binary.T)]  # lines across, lines down
     # the music as the ink threshold shows it, and where that is too little to be
     # sure of, with the faint lines the threshold lost: a page must hold it both ways
-    faint = [with_faint_lines(flat, binary), with_faint_lines(np.ascontiguousarray(flat.T), plain[1])]
+    faint_views: list = []  # the same with the faint lines, made when first needed
+
+    def faint() -> list:
+        if not faint_views:
+            faint_views.extend([with_faint_lines(flat, binary),
+                                with_faint_lines(np.ascontiguousarray(flat.T), plain[1])])
+        return faint_views
+
     found = [(plain, _music_view(plain, masks[0]))]
     sure = found[0][1] is not None and found[0][1][2] >= ORIENTATION_SURE_COMBS
     if not sure:
-        found.append((faint, _music_view(faint, masks[0])))
+        found.append((faint(), _music_view(faint(), masks[0])))
     found = [(views, view) for views, view in found if view is not None]
     if not found:
         return quads[order[0]]  # no music to go by
@@ -1077,7 +1084,7 @@ def _music_page(small: np.ndarray, quads: list[np.ndarray]) -> np.ndarray | None
             # the threshold breaks into dashes: the faint lines, at the music's spacing
             # (they show the grain's too), must leave no staves out either
             t, ss, _ = found[0][1]
-            if _combs_outside(faint[t], masks[i].T if t else masks[i], ss) >= PAGE_MAX_OUTSIDE_COMBS_COUNT:
+            if _combs_outside(faint()[t], masks[i].T if t else masks[i], ss) >= PAGE_MAX_OUTSIDE_COMBS_COUNT:
                 continue
         return quads[i]
     return None

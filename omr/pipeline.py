@@ -136,12 +136,11 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
         [s for s in seen if s.score >= PARSE_THRESHOLD], seen, staff_space=page.staff_space_norm),
         seen, staff_space=page.staff_space_norm))
     doubtful = [s for s in seen if s.score < PARSE_THRESHOLD]
-    heads = heads_at_bare_stems(symbols, doubtful, staff_space=page.staff_space_norm)
-    symbols += heads
-    doubtful = [s for s in doubtful if not any(s is h for h in heads)]
-    signs = accidentals_seen_split(doubtful, symbols, staff_space=page.staff_space_norm)
-    symbols += signs
-    doubtful = [s for s in doubtful if not any(s is a for a in signs)]
+    # faint noteheads and accidental signs the rest of the page vouches for are read
+    symbols += heads_at_bare_stems(symbols, doubtful, staff_space=page.staff_space_norm)
+    symbols += accidentals_seen_split(doubtful, symbols, staff_space=page.staff_space_norm)
+    read = {id(s) for s in symbols}
+    doubtful = [s for s in doubtful if id(s) not in read]
     # lines through a staff; a stem is none (it confirms no weak barline)
     stem_ends = Columns([s for s in symbols if vocab.CLASSES[s.cls].role in STEM_END_ROLES])
     lines = [(i, x0, x1) for i, x0, x1 in staff_mod.find_barlines(binary, staves)
@@ -409,8 +408,8 @@ def accidentals_seen_split(doubtful: Sequence[Symbol], symbols: Sequence[Symbol]
     found: list[Symbol] = []
     for i, sign in enumerate(signs):
         total = sum(o.score for o, near in zip(like, near_like[i]) if near)
-        surer_other = _clear_of([sign], [o for o in other if o.score > sign.score]) == []
-        if total >= PARSE_THRESHOLD and not surer_other and _clear_of([sign], list(symbols) + found):
+        if total >= PARSE_THRESHOLD and _clear_of([sign], [o for o in other if o.score > sign.score]) \
+                and _clear_of([sign], list(symbols) + found):
             found.append(sign)
     return found
 

@@ -293,33 +293,36 @@ DOT_SAME_COLUMN_SS = 0.3
 DOUBTFUL_DOT_SCORE = 0.6
 
 
+def _dot_columns(g: StaffGraph, nodes: list[int]) -> list[list]:
+    """The augmentation dots of the notehead(s) or rest ``nodes`` in columns, left
+    to right: dots within ``DOT_SAME_COLUMN_SS`` of the one before in x stand in
+    one column (a chord's dots stacked beside it)."""
+    dots = sorted((g.nodes[d] for n in nodes for d in g.sources(n, "dot")), key=lambda d: d.cx)
+    if not dots:
+        return []
+    first = g.nodes[nodes[0]]
+    gap = DOT_SAME_COLUMN_SS * (g.staves[first.staff].staff_space if first.staff >= 0 else g.staff_space)
+    columns = [[dots[0]]]
+    for before, d in zip(dots, dots[1:]):
+        if d.cx - before.cx > gap:
+            columns.append([])
+        columns[-1].append(d)
+    return columns
+
+
 def _doubtful_dot(g: StaffGraph, nodes: list[int]) -> bool:
     """Whether the notehead(s) or rest ``nodes`` have dots and the detector scored
     none of their last column of dots (the dots stacked beside a chord, or a double
     dot's second) ``DOUBTFUL_DOT_SCORE`` or more: a tie's start just right of a
     chord's sure dots, read as a second dot at 0.35, double-dotted the chord."""
-    dots = sorted((g.nodes[d] for n in nodes for d in g.sources(n, "dot")), key=lambda d: d.cx)
-    if not dots:
-        return False
-    first = g.nodes[nodes[0]]
-    gap = DOT_SAME_COLUMN_SS * (g.staves[first.staff].staff_space if first.staff >= 0 else g.staff_space)
-    last = [dots[-1]]
-    for before, after in zip(reversed(dots[:-1]), reversed(dots[1:])):
-        if after.cx - before.cx > gap:
-            break
-        last.append(before)
-    return max(d.score for d in last) < DOUBTFUL_DOT_SCORE
+    columns = _dot_columns(g, nodes)
+    return bool(columns) and max(d.score for d in columns[-1]) < DOUBTFUL_DOT_SCORE
 
 
 def _dots_of(g: StaffGraph, node: int) -> int:
     """Augmentation dots of a notehead or rest: its dots side by side (dots stacked
     in one column count once)."""
-    dots = sorted(g.nodes[d].cx for d in g.sources(node, "dot"))
-    if not dots:
-        return 0
-    n = g.nodes[node]
-    gap = DOT_SAME_COLUMN_SS * (g.staves[n.staff].staff_space if n.staff >= 0 else g.staff_space)
-    return 1 + sum(b - a > gap for a, b in zip(dots, dots[1:]))
+    return len(_dot_columns(g, [node]))
 
 
 def _column_x(g: StaffGraph, stem: int, heads: list) -> float:
