@@ -27,6 +27,7 @@ from omr import vocab
 from omr.errors import NoMusicError, ParameterError
 from omr.graph import (StaffGraph, Symbol, add_image_beams, add_image_stem_heads, build_graph, detach_hooks,
                        measure_beam_levels, reach_beams_along_stems)
+from omr.metronome import metronome_marks
 from omr.score import Report, score_from_graphs
 
 #: Detections below this score are not given to the parser (the detector's own
@@ -148,6 +149,13 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = drop_open_barlines(symbols, binary, staves)
     line_free = binary & (staff_mod.staff_line_mask(binary, page.staff_space_norm) == 0)
     symbols = drop_ledger_stub_dots(symbols, line_free, staves)
+    symbols, marks = metronome_marks(symbols, binary, staves)
+    numbers = [Symbol("tempo_text", m.box, 1.0) for m in marks]  # for OCR: the "= 100" after each
+    symbols += numbers
+    for m in marks:
+        (report if report is not None else Report()).infer(
+            "metronome_mark", f'a {m.beat} note with "= (number)" printed right of it is a metronome mark, '
+            "not music", page=page_no)
     symbols = confirm_weak_barlines(symbols, staves, lines, doubtful)
     add_alternatives(symbols, seen)
     read_octave_marks(symbols, binary, staves)
@@ -157,6 +165,8 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = drop_pale_barlines(symbols, page.image, staves)
     if ocr:
         read_text(page.image, symbols, report if report is not None else Report(), page_no)
+        for m, number in zip(marks, numbers):
+            number.text = m.tempo_text(number.text) if number.text else ""
     read_rest_counts(symbols, seen)
     faint = doubtful_flags(doubtful, symbols) + doubtful_tuplet_numbers(doubtful, symbols) \
         + doubtful_ties(doubtful, symbols)

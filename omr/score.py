@@ -926,13 +926,16 @@ def _read_over_measures(g: StaffGraph, staves: list[int], measures: list[ReadMea
             elif "coda" in text:
                 kind += "_al_coda"
         measures[k].marks.add(kind)
-    for n in near:
-        if n.cls == "tempo_text" and n.text:
-            k = _span_index(spans, n.box[0])
-            from omr.ocr import parse_tempo
+    # a measure's tempo texts read as one, a metronome mark's last: "Tempo di
+    # marcia" and a "♩ = 100" over it (see omr.metronome) are one tempo, the number's
+    from omr.ocr import parse_tempo
 
-            t = parse_tempo(n.text)
-            measures[k].tempo = (t.text, t.qpm)
+    texts: dict[int, list[str]] = {}
+    for n in sorted((n for n in near if n.cls == "tempo_text" and n.text), key=lambda n: (n.box[1], n.box[0])):
+        texts.setdefault(_span_index(spans, n.box[0]), []).append(n.text)
+    for k, said in texts.items():
+        t = parse_tempo(" ".join(sorted(said, key=lambda text: "=" in text)))
+        measures[k].tempo = (t.text, t.qpm)
 
 
 # ---------------------------------------------------------------------------

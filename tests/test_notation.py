@@ -2338,3 +2338,22 @@ def test_three_beamed_eighths_that_overfill_are_a_triplet_though_another_shape_w
     events = _eighths_and_quarters(dotted_last=True)
     assert not implied_tuplets(events, bar=Fraction(3), shapes=quarters)
     assert events[2].dots == 1
+
+
+def test_a_metronome_mark_over_tempo_words_is_one_tempo_the_numbers():
+    """The example photo (Maple Leaf Rag): "♩ = 100" printed over "Tempo di marcia"
+    (the metronome mark found by omr.metronome, its own tempo text): the measure's
+    tempo is the words at the mark's speed, whichever OCR box comes first."""
+    from music21 import tempo
+
+    for order in (1, -1):
+        s = Staff()
+        _four_quarters(s, 0)
+        b = s.barline()
+        words = [("tempo_text", (b.box[0] - 80, s.top - 18.2, b.box[0] - 10, s.top - 5.5), "Tempo di marcia"),
+                 ("tempo_text", (b.box[0] - 70, s.top - 36.0, b.box[0] - 30, s.top - 20.0), "J = 100")][::order]
+        for cls, box, text in words:
+            s.add(cls, box, text=text)
+        score, _, _ = transcribe(s)
+        marks = list(score.recurse().getElementsByClass(tempo.MetronomeMark))
+        assert [(m.number, m.text) for m in marks] == [(100, "Tempo di marcia")], order
