@@ -968,6 +968,39 @@ def _short_runs(measures: list[ReadMeasure]) -> dict[int, Fraction]:
     return out
 
 
+def _pickup_staves_agree(m: ReadMeasure) -> list[tuple[int, str]]:
+    """A first measure whose staves, one voice each, all fall short of the bar by
+    different amounts: a pickup, whose staves last alike. Where one length is
+    what every staff holds, as read or with one of :func:`implied.reread`'s
+    rereadings (a flag seen too faintly: a bass eighth read as a quarter under a
+    treble eighth rest), read them so; where several lengths are, the one that
+    rereads the fewest staves, the longest of those. (slot, what was reread) of
+    each staff reread."""
+    voices = {slot: next(iter(sm.voices.values())) for slot, sm in enumerate(m.staves)
+              if len(sm.voices) == 1 and total(next(iter(sm.voices.values()))) > 0}
+    lengths = {slot: total(v) for slot, v in voices.items()}
+    if len(set(lengths.values())) < 2 or max(lengths.values()) >= m.bar:
+        return []
+    best: tuple[int, Fraction] | None = None
+    for length in sorted(set(lengths.values()), reverse=True):
+        changed = [slot for slot, have in lengths.items() if have != length]
+        fits = True
+        for slot in changed:
+            trial = [copy.copy(e) for e in voices[slot]]
+            implied.reread(trial, bar=length)
+            fits = fits and total(trial) == length
+        if fits and (best is None or len(changed) < best[0]):
+            best = (len(changed), length)
+    if best is None:
+        return []
+    out = []
+    for slot, have in lengths.items():
+        if have != best[1]:
+            out += [(slot, line) for line in implied.reread(voices[slot], bar=best[1])]
+            set_onsets(voices[slot])
+    return out
+
+
 def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
     """Voices, onsets and implied notation for every measure (see module doc)."""
     shapes: dict[int, list[tuple]] = {}
@@ -1012,6 +1045,9 @@ def resolve_measures(measures: list[ReadMeasure], report: Report) -> None:
                 for line in implied.implied_tuplets(v, bar=bar, shapes=shapes[slot]):
                     report.infer("implied_tuplet", line, staff=slot + 1, **where)
                 set_onsets(v)
+        if index == 0:
+            for slot, line in _pickup_staves_agree(m):
+                report.infer("reread", line, staff=slot + 1, **where)
         # a pickup: the piece's first measure, every voice short
         longest = max((total(v) for sm in m.staves for v in sm.voices.values()), default=bar)
         if index == 0 and longest < bar and longest > 0:

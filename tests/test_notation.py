@@ -2357,3 +2357,36 @@ def test_a_metronome_mark_over_tempo_words_is_one_tempo_the_numbers():
         score, _, _ = transcribe(s)
         marks = list(score.recurse().getElementsByClass(tempo.MetronomeMark))
         assert [(m.number, m.text) for m in marks] == [(100, "Tempo di marcia")], order
+
+
+@pytest.mark.parametrize("faint_flag", [True, False])
+def test_a_pickups_staves_last_alike_where_a_faint_flag_makes_them(faint_flag):
+    """The example photo (Maple Leaf Rag, 2/4): the pickup is a treble eighth rest
+    over a bass eighth chord whose flag the detector saw too faintly to read
+    (0.34). Read as a quarter, the pickup was a quarter long and the treble had an
+    eighth rest restored; the bass eighth makes both staves an eighth long."""
+    up, low = Staff(time=(2, 4)), Staff(top=TOP + 100, clef="clef_f", time=(2, 4))
+    up.rest("rest_8th")
+    n = low.note(4, "8", stem="down")
+    flag = next(s for s in low.symbols if s.cls == "flag_8th")
+    if faint_flag:
+        low.symbols[low.symbols.index(flag)] = dataclasses.replace(flag, score=0.3, doubtful=True)
+    else:
+        low.symbols.remove(flag)                 # no flag seen at all: a quarter, as read
+    assert n.stem is not None
+    for st in (up, low):
+        st.x = max(up.x, low.x)
+    for st in (up, low):
+        st.barline()
+        st.note(4)
+        st.note(4)
+        st.barline("barline_final")
+    score, report, _ = transcribe(up, low, braced=True)
+    if faint_flag:
+        assert measures(score)[0].duration.quarterLength == 0.5
+        assert rhythm(score, 1)[0] == [(0.0, 0.5)]
+        assert "restored_rest" not in kinds(report) and "reread" in kinds(report)
+    else:
+        assert measures(score)[0].duration.quarterLength == 1.0
+        assert rhythm(score, 1)[0] == [(0.0, 1.0)]
+        assert "restored_rest" in kinds(report)
