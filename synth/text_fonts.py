@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 
 #: Music fonts that ship with verovio.
 FONTS = ("Leipzig", "Bravura", "Leland", "Petaluma", "Gootville")
+#: Where a music font lacks a character, text takes it from this one, as verovio
+#: draws the music itself (its ``fontFallback`` option, Leipzig by default).
+FALLBACK_FONT = "Leipzig"
+#: Bumped when what a built music font file holds changes (the cached files are
+#: named by it): 2, with the fallback font's characters.
+MUSIC_FONT_FILE_REVISION = 2
 #: Where Debian's fonts-liberation puts Liberation Serif.
 LIBERATION_DIRS = ("/usr/share/fonts/truetype/liberation", "/usr/share/fonts/truetype/liberation2",
                    "/usr/share/fonts/liberation")
@@ -159,7 +165,20 @@ def _gpos_pair_kerning(font) -> dict[tuple[str, str], float]:
 
 
 def _music_glyph_xml(font: str) -> dict[str, tuple[float, list[str]]]:
-    """code -> (advance, [path d]) from verovio's glyph data of a music font."""
+    """code -> (advance, [path d]) from verovio's glyph data of a music font, with
+    :data:`FALLBACK_FONT`'s for the characters it lacks (Gootville has no
+    metronome notes, U+ECA0 on: resvg drew a metronome mark's note as an empty
+    box)."""
+    glyphs = _font_glyph_xml(font)
+    if font != FALLBACK_FONT:
+        for code, glyph in _font_glyph_xml(FALLBACK_FONT).items():
+            glyphs.setdefault(code, glyph)
+    return glyphs
+
+
+def _font_glyph_xml(font: str) -> dict[str, tuple[float, list[str]]]:
+    """code -> (advance, [path d]) of the characters verovio has glyph data for in
+    a music font."""
     data = verovio_data_dir()
     adv = {}
     meta = (data / f"{font}.xml").read_text(encoding="utf-8")
@@ -209,7 +228,7 @@ def music_font_file(font: str) -> str | None:
     version = re.sub(r"[^\w.-]", "_", verovio.toolkit().getVersion())
     if not (verovio_data_dir() / font).is_dir():
         return None
-    name = f"{font}-{version}.otf"
+    name = f"{font}-{version}-r{MUSIC_FONT_FILE_REVISION}.otf"
     folders = [_cache_dir() / "smufl-fonts", Path(tempfile.gettempdir()) / "omr-smufl-fonts"]
     for folder in folders:
         if (folder / name).exists():

@@ -436,3 +436,20 @@ def test_parts_import_without_engrave(module):
             "if m.startswith('synth'))")
     subprocess.run([sys.executable, "-c", code], check=True)
 
+
+
+@pytest.mark.parametrize("font", text_fonts.FONTS)
+def test_a_metronome_marks_note_is_printed_in_every_music_font(font):
+    """Gootville has no metronome notes (U+ECA0 on): they come from Leipzig, as
+    verovio's fontFallback draws the music, not as an empty box. The note: across
+    the middle of its ink, one narrow run (the stem); a box has two, at its sides."""
+    page = E.engrave(RICH, E.EngraveOptions(font=font, staff_space_px=24)).pages[0]
+    tempo = next(s for s in page.symbols if s.cls == "tempo_text" and "=" in s.text)
+    x0, y0, x1, y1 = (int(round(v)) for v in tempo.box)
+    glyph = page.image[y0:y1, x0:x0 + (x1 - x0) // 4] < 128
+    ys, xs = np.nonzero(glyph)
+    assert len(xs) > 20, f"{font}: the note is not drawn"
+    ink = glyph[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    row = ink[int(ink.shape[0] * 0.35)]                  # above the head, through the stem
+    runs = np.flatnonzero(np.diff(np.r_[0, row.astype(int), 0]) == 1)
+    assert len(runs) == 1 and row.sum() <= 0.4 * ink.shape[1], f"{font}: {row.astype(int)}"
