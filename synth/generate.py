@@ -315,6 +315,9 @@ ARTICULATIONS = ("staccato", "accent", "tenuto")
 TEMPI = (("Largo", 50), ("Adagio", 66), ("Andante", 80), ("Moderato", 100),
          ("Allegretto", 112), ("Allegro", 132), ("Vivace", 152), ("Presto", 176))
 COMPOUND_TEMPO_FACTOR = 2 / 3    # dotted-quarter beats are slower than quarter beats
+#: A tempo printed as its metronome mark alone ("♩ = 100", as MuseScore writes it),
+#: not after a tempo word.
+METRONOME_ALONE_PROBABILITY = 0.4
 SEGNO_ID, CODA_ID = "segno", "coda"
 
 # Probabilities of the ornaments of a melody, per note or per measure.
@@ -1999,9 +2002,9 @@ def _add_tempo(rng, score: _Score) -> None:
     else:
         quarter_bpm = bpm
     unit, dotted = ("quarter", meter.compound)
+    words = () if rng.random() < METRONOME_ALONE_PROBABILITY else (("words", word, "bold"),)
     score.measures[0].start_directions.insert(0, _Direction(
-        (("words", word, "bold"), ("metronome", unit, dotted, bpm)),
-        sound=(("tempo", str(quarter_bpm)),)))
+        words + (("metronome", unit, dotted, bpm),), sound=(("tempo", str(quarter_bpm)),)))
 
 
 # ---------------------------------------------------------------------------

@@ -489,3 +489,15 @@ def test_generation_is_fast():
     for seed in seeds:
         generate_score(seed)
     assert (time.perf_counter() - start) / len(seeds) < MAX_SECONDS_PER_SCORE
+
+
+def test_a_tempo_is_printed_with_its_word_or_as_its_metronome_mark_alone():
+    """MuseScore prints a tempo as "♩ = 100" alone; a tempo word and its mark,
+    "Allegro ♩ = 132", is the other common form. Both are generated."""
+    forms = set()
+    for seed in range(12):
+        root = ET.fromstring(generate_score(seed=seed, features=["tempo"]).musicxml)
+        direction = next(d for d in root.iter("direction") if d.find(".//metronome") is not None)
+        forms.add(direction.find(".//words") is not None)
+        assert direction.find(".//metronome/per-minute") is not None
+    assert forms == {True, False}
