@@ -41,6 +41,25 @@ EQUALS_BAR_THICK_SS = 0.45
 #: a whole staff space apart), overlapping by this share of the narrower one.
 EQUALS_BAR_GAP_SS = (0.25, 0.8)
 EQUALS_BAR_OVERLAP = 0.6
+#: A blurred sign is one piece of ink up to this tall. The grey image parts its
+#: bars: down its middle columns (the middle ``1 - 2 * SPLIT_SIDE`` of its width)
+#: a row lighter than the darkest row above it and the darkest below it by at
+#: least ``SPLIT_MIN_DIP`` of the contrast (paper, a high percentile around the
+#: piece, against its darkest row; at least ``SPLIT_MIN_CONTRAST`` grey levels),
+#: whose ends are each no darker than its middle (by ``SPLIT_END_TOLERANCE`` of
+#: the contrast: an "o" is dark at its sides, a "3" at one), in the middle third
+#: of the piece's height (a "1"'s flag is no bar).
+MERGED_EQUALS_MAX_SS = 1.2
+SPLIT_ROW_RANGE = (1 / 3, 2 / 3)
+SPLIT_END_TOLERANCE = 0.15
+#: ... and each part is a bar: in its darkest row, at least this share of the
+#: piece's columns is darker than halfway from the ink to the paper (a slanted
+#: stroke, an italic "1", darkens a few columns in each row).
+SPLIT_BAR_ROW_INK = 0.6
+SPLIT_PAPER_PERCENTILE = 95
+SPLIT_MIN_CONTRAST = 40.0
+SPLIT_MIN_DIP = 0.2
+SPLIT_SIDE = 0.2
 #: The first digit (or the "c" of "c. 100") starts at most this far right of the
 #: sign, is this tall, and reaches above and below the sign; the characters after
 #: it follow within ``DIGIT_SPACING_SS``.
@@ -99,21 +118,57 @@ def _components(ink, x0: int, y0: int, x1: int, y1: int) -> list[tuple[int, int,
     return out
 
 
-def _equals_and_digits(ink, head: Symbol, ss: float) -> tuple[float, float, float, float] | None:
+def _split_bars(grey, piece, ss: float) -> list[tuple[int, int, int, int]]:
+    """The two bars of an equals sign that blur joined into one piece of ink
+    (``piece``: its box), parted by the grey image (see ``MERGED_EQUALS_MAX_SS``);
+    none where it shows no two."""
+    x0, y0, x1, y1 = piece
+    side = max(1, int(round(SPLIT_SIDE * (x1 - x0))))
+    box = np.asarray(grey[y0:y1, x0:x1], np.float64)
+    if box.shape[0] < 3 or box.shape[1] < 2 * side + 1:
+        return []
+    margin = int(round(0.5 * ss))
+    around = np.asarray(grey[max(0, y0 - margin):y1 + margin, max(0, x0 - margin):x1 + margin], np.float64)
+    profile = box[:, side:-side].mean(axis=1)
+    paper = np.percentile(around, SPLIT_PAPER_PERCENTILE)
+    contrast = paper - profile.min()
+    if contrast < SPLIT_MIN_CONTRAST:
+        return []
+    halfway = 0.5 * (paper + box.min())
+    dips = np.array([profile[k] - max(profile[:k].min(), profile[k + 1:].min()) for k in range(1, len(profile) - 1)])
+    lightest = np.flatnonzero(dips >= dips.max())
+    k = 1 + int(lightest[len(lightest) // 2])  # the middle row of a gap several rows high
+    ends = min(box[k, :side].mean(), box[k, -side:].mean())
+    middle = SPLIT_ROW_RANGE[0] * (len(profile) - 1) <= k <= SPLIT_ROW_RANGE[1] * (len(profile) - 1)
+    if dips[k - 1] < SPLIT_MIN_DIP * contrast or ends < profile[k] - SPLIT_END_TOLERANCE * contrast or not middle:
+        return []
+    for part in (box[:k], box[k + 1:]):
+        if (part[int(np.argmin(part.mean(axis=1)))] < halfway).mean() < SPLIT_BAR_ROW_INK:
+            return []
+    return [(x0, y0, x1, y0 + k), (x0, y0 + k + 1, x1, y1)]
+
+
+def _equals_and_digits(ink, head: Symbol, ss: float, grey=None) -> tuple[float, float, float, float] | None:
     """The box of the "= 123" right of a head, or None where no equals sign with
-    a digit after it is printed there."""
+    a digit after it is printed there (``grey``: the page, to part a blurred
+    sign's bars)."""
     cy = 0.5 * (head.box[1] + head.box[3])
     right = head.box[2]
     reach = EQUALS_REACH_SS + EQUALS_BAR_WIDTH_SS[1] + DIGIT_REACH_SS + 4 * DIGIT_SPACING_SS + 3 * DIGIT_HEIGHT_SS[0]
     pieces = _components(ink, int(right), int(cy - (EQUALS_RISE_SS[0] + DIGIT_HEIGHT_SS[1]) * ss),
                          int(right + reach * ss), int(cy + (EQUALS_RISE_SS[1] + DIGIT_HEIGHT_SS[1]) * ss))
 
-    def bar(p) -> bool:
+    def bar(p, thickest: float = EQUALS_BAR_THICK_SS) -> bool:
         width, thick = (p[2] - p[0]) / ss, (p[3] - p[1]) / ss
-        return (EQUALS_BAR_WIDTH_SS[0] <= width <= EQUALS_BAR_WIDTH_SS[1] and thick <= EQUALS_BAR_THICK_SS
+        return (EQUALS_BAR_WIDTH_SS[0] <= width <= EQUALS_BAR_WIDTH_SS[1] and thick <= thickest
                 and p[0] - right <= EQUALS_REACH_SS * ss)
 
-    bars = sorted((p for p in pieces if bar(p)), key=lambda p: p[1])
+    bars = [p for p in pieces if bar(p)]
+    if grey is not None:
+        for p in pieces:
+            if not bar(p) and bar(p, MERGED_EQUALS_MAX_SS):
+                bars += _split_bars(grey, p, ss)
+    bars.sort(key=lambda p: p[1])
     for i, upper in enumerate(bars):
         for lower in bars[i + 1:]:
             gap = (0.5 * (lower[1] + lower[3]) - 0.5 * (upper[1] + upper[3])) / ss
@@ -165,7 +220,7 @@ def _beat(glyph: Sequence[Symbol]) -> str:
     return f"dotted {beat}" if "dot" in roles and beat in ("quarter", "half") else beat
 
 
-def metronome_marks(symbols: list[Symbol], ink, staves) -> tuple[list[Symbol], list[MetronomeMark]]:
+def metronome_marks(symbols: list[Symbol], ink, staves, grey=None) -> tuple[list[Symbol], list[MetronomeMark]]:
     """Find the metronome marks whose note the detector read as music.
 
     Parameters
@@ -176,6 +231,9 @@ def metronome_marks(symbols: list[Symbol], ink, staves) -> tuple[list[Symbol], l
         The page's ink mask (:func:`omr.page.binarize`; the mask without staff
         lines has lost the equals sign's bars with the lines).
     staves : sequence of omr.staff.Staff
+    grey : np.ndarray of uint8, optional
+        The page image the mask was made from: where blur joined an equals
+        sign's bars into one piece of ink, it parts them.
 
     Returns
     -------
@@ -202,7 +260,7 @@ def metronome_marks(symbols: list[Symbol], ink, staves) -> tuple[list[Symbol], l
         if not above and position > -OUTSIDE_HALF_SPACES:
             continue
         ss = staff.staff_space
-        found = _equals_and_digits(ink, head, ss)
+        found = _equals_and_digits(ink, head, ss, grey)
         if found is None:
             continue
         sign_left = found[0]

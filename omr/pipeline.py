@@ -149,7 +149,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = drop_open_barlines(symbols, binary, staves)
     line_free = binary & (staff_mod.staff_line_mask(binary, page.staff_space_norm) == 0)
     symbols = drop_ledger_stub_dots(symbols, line_free, staves)
-    symbols, marks = metronome_marks(symbols, binary, staves)
+    symbols, marks = metronome_marks(symbols, binary, staves, page.image)
     numbers = [Symbol("tempo_text", m.box, 1.0) for m in marks]  # for OCR: the "= 100" after each
     symbols += numbers
     for m in marks:

@@ -9,6 +9,7 @@ import pytest
 
 from omr import ocr
 from omr.graph import Symbol, straight_staff
+from omr import metronome
 from omr.metronome import metronome_marks
 
 SS = 10.0
@@ -90,3 +91,51 @@ def test_a_metronome_mark_under_the_staff_is_found_too():
     down = [Symbol(s.cls, flip(s.box), s.score) for s in symbols]
     kept, marks = metronome_marks(down, flipped, [staff])
     assert kept == down[2:] and len(marks) == 1
+
+
+def test_an_equals_sign_that_blur_joined_into_one_piece_is_parted_by_the_grey_page():
+    """A blurred photo (a synthetic page, seed 6, 000028-p1): the ink mask joins
+    the sign's two bars into one piece, 1.2 by 0.8 staff spaces; the grey page
+    still shows the lighter row between them."""
+    ink, staff, symbols = page()
+    grey = cv2.GaussianBlur(np.where(ink, 0, 255).astype(np.uint8), (0, 0), 1.0)
+    blurred = grey < 235                           # a mask that keeps faint ink
+    sign = [p for p in metronome._components(blurred, 215, 75, 232, 95)]
+    assert len(sign) == 1, "the mask keeps the sign's bars apart: no test"
+    assert metronome_marks(symbols, blurred, [staff]) == (symbols, [])
+    kept, marks = metronome_marks(symbols, blurred, [staff], grey)
+    assert kept == symbols[2:] and [m.beat for m in marks] == ["quarter"]
+
+
+def test_a_hollow_glyph_is_no_equals_sign():
+    # a whole note's head: dark above and below its hollow, as an equals sign, but
+    # dark at its sides too
+    grey = np.full((40, 60), 255, np.uint8)
+    cv2.ellipse(grey, (30, 20), (9, 5), 0, 0, 360, 0, 3)
+    grey = cv2.GaussianBlur(grey, (0, 0), 0.8)
+    ys, xs = np.nonzero(grey < 200)
+    piece = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    assert metronome._split_bars(grey, piece, SS) == []
+    bars = np.full((40, 60), 255, np.uint8)       # the same size as an equals sign
+    bars[piece[1]:piece[1] + 3, piece[0]:piece[2]] = 0
+    bars[piece[3] - 3:piece[3], piece[0]:piece[2]] = 0
+    assert len(metronome._split_bars(cv2.GaussianBlur(bars, (0, 0), 0.8), piece, SS)) == 2
+    # a "3": dark at its right end between its strokes
+    three = bars.copy()
+    three[piece[1]:piece[3], piece[2] - 4:piece[2]] = 0
+    assert metronome._split_bars(cv2.GaussianBlur(three, (0, 0), 0.8), piece, SS) == []
+    # a light row near the top only (a seed-3 photo: a measure number's italic "1",
+    # its flag over its stem): no bar is that thin beside one that thick
+    one = np.full((40, 60), 255, np.uint8)
+    one[12:14, 20:30] = 0
+    one[15:25, 20:30] = 0
+    assert metronome._split_bars(cv2.GaussianBlur(one, (0, 0), 0.6), (20, 12, 30, 25), SS) == []
+    # a slanted stroke (the resent seed-3 photo: that "1" 0.6 by 1.2 staff spaces,
+    # its foot a little darker): a few columns dark in each row, no bar
+    slant = np.full((40, 60), 255, np.uint8)
+    for r in range(12):
+        slant[10 + r, 24 - r // 3:26 - r // 3] = 0 if not 4 <= r <= 6 else 120
+    assert metronome._split_bars(cv2.GaussianBlur(slant, (0, 0), 0.6), (20, 10, 27, 22), SS) == []
+    one[15:20, 20:30] = 255                       # ... which in the middle parts two bars
+    one[20:22, 20:30] = 255
+    assert len(metronome._split_bars(cv2.GaussianBlur(one, (0, 0), 0.6), (20, 12, 30, 25), SS)) == 2
