@@ -50,16 +50,16 @@ EQUALS_BAR_OVERLAP = 0.6
 #: the contrast: an "o" is dark at its sides, a "3" at one), in the middle third
 #: of the piece's height (a "1"'s flag is no bar).
 MERGED_EQUALS_MAX_SS = 1.2
-SPLIT_ROW_RANGE = (1 / 3, 2 / 3)
+SPLIT_SIDE = 0.2
+SPLIT_MIN_DIP = 0.2
+SPLIT_PAPER_PERCENTILE = 95
+SPLIT_MIN_CONTRAST = 40.0
 SPLIT_END_TOLERANCE = 0.15
+SPLIT_ROW_RANGE = (1 / 3, 2 / 3)
 #: ... and each part is a bar: in its darkest row, at least this share of the
 #: piece's columns is darker than halfway from the ink to the paper (a slanted
 #: stroke, an italic "1", darkens a few columns in each row).
 SPLIT_BAR_ROW_INK = 0.6
-SPLIT_PAPER_PERCENTILE = 95
-SPLIT_MIN_CONTRAST = 40.0
-SPLIT_MIN_DIP = 0.2
-SPLIT_SIDE = 0.2
 #: The first digit (or the "c" of "c. 100") starts at most this far right of the
 #: sign, is this tall, and reaches above and below the sign; the characters after
 #: it follow within ``DIGIT_SPACING_SS``.
@@ -71,11 +71,13 @@ DIGIT_SPACING_SS = 0.8
 #: ``STEM_INTO_STAFF_SS``.
 GLYPH_REACH_SS = 4.5
 STEM_INTO_STAFF_SS = 0.3
+#: ... and whose middle lies at most this far left of the head's left edge.
+GLYPH_LEFT_SS = 0.5
 #: Roles of the symbols a metronome mark's note glyph is made of.
 GLYPH_ROLES = ("notehead", "stem", "flag", "dot")
-#: The beat of a mark's note by its head's class (``notehead_half``, or its
-#: cue size; a flag makes it an eighth, a dot dotted), and the note symbol that :func:`omr.ocr.parse_tempo`
-#: reads as that beat.
+#: The beat of a mark's note by its head's class (``notehead_half``, or its cue
+#: size; a flag makes it an eighth, a dot dotted), and the note symbol that
+#: :func:`omr.ocr.parse_tempo` reads as that beat.
 BEAT_OF_HEAD = {"black": "quarter", "half": "half", "whole": "whole"}
 BEAT_SYMBOLS = {"quarter": "♩", "half": "𝅗𝅥", "whole": "o", "eighth": "♪"}
 
@@ -135,12 +137,14 @@ def _split_bars(grey, piece, ss: float) -> list[tuple[int, int, int, int]]:
     if contrast < SPLIT_MIN_CONTRAST:
         return []
     halfway = 0.5 * (paper + box.min())
+    # how much lighter each row is than the darkest rows above and below it
     dips = np.array([profile[k] - max(profile[:k].min(), profile[k + 1:].min()) for k in range(1, len(profile) - 1)])
     lightest = np.flatnonzero(dips >= dips.max())
     k = 1 + int(lightest[len(lightest) // 2])  # the middle row of a gap several rows high
-    ends = min(box[k, :side].mean(), box[k, -side:].mean())
+    deep = dips[k - 1] >= SPLIT_MIN_DIP * contrast
+    open_ends = min(box[k, :side].mean(), box[k, -side:].mean()) >= profile[k] - SPLIT_END_TOLERANCE * contrast
     middle = SPLIT_ROW_RANGE[0] * (len(profile) - 1) <= k <= SPLIT_ROW_RANGE[1] * (len(profile) - 1)
-    if dips[k - 1] < SPLIT_MIN_DIP * contrast or ends < profile[k] - SPLIT_END_TOLERANCE * contrast or not middle:
+    if not (deep and open_ends and middle):
         return []
     for part in (box[:k], box[k + 1:]):
         if (part[int(np.argmin(part.mean(axis=1)))] < halfway).mean() < SPLIT_BAR_ROW_INK:
@@ -201,15 +205,35 @@ def _digits(pieces, sign, ss: float) -> list:
     digits = [min(first, key=lambda p: p[0])]
     top, bottom = digits[0][1] - DIGIT_SPACING_SS * ss, digits[0][3] + DIGIT_SPACING_SS * ss
 
-    def follows(p) -> bool:  # the next character on the line (a "." too)
+    def follows(p, end: int) -> bool:  # the next character on the line (a "." too)
         return 0 <= p[0] - (end - 1) <= DIGIT_SPACING_SS * ss and p[1] >= top and p[3] <= bottom
 
     while True:
         end = max(p[2] for p in digits)
-        more = [p for p in pieces if p not in digits and follows(p)]
+        more = [p for p in pieces if p not in digits and follows(p, end)]
         if not more:
             return digits
         digits.append(min(more, key=lambda p: p[0]))
+
+
+def _glyph_around(head: Symbol, symbols: Sequence[Symbol], staff, *, above: bool, sign_left: float) -> list[Symbol]:
+    """The stem, flag and dot of a metronome mark's note (``head``), among
+    ``symbols``: between the head and the equals sign (``sign_left``), within
+    ``GLYPH_REACH_SS`` of the head, and out of the staff (``above`` it or below)."""
+    ss = staff.staff_space
+    x = 0.5 * (head.box[0] + head.box[2])
+    edge = staff.y_top(x) + STEM_INTO_STAFF_SS * ss if above else staff.y_bottom(x) - STEM_INTO_STAFF_SS * ss
+
+    def of_glyph(s: Symbol) -> bool:
+        if s is head or vocab.CLASSES[s.cls].role not in GLYPH_ROLES:
+            return False
+        sx = 0.5 * (s.box[0] + s.box[2])
+        outside = s.box[3] <= edge if above else s.box[1] >= edge
+        beside = head.box[0] - GLYPH_LEFT_SS * ss <= sx <= sign_left
+        near = s.box[1] <= head.box[3] + GLYPH_REACH_SS * ss and s.box[3] >= head.box[1] - GLYPH_REACH_SS * ss
+        return outside and beside and near
+
+    return [s for s in symbols if of_glyph(s)]
 
 
 def _beat(glyph: Sequence[Symbol]) -> str:
@@ -248,14 +272,20 @@ def metronome_marks(symbols: list[Symbol], ink, staves, grey=None) -> tuple[list
     """
     if not staves or not symbols:
         return symbols, []
+    heads = [s for s in symbols if vocab.CLASSES[s.cls].role == "notehead"]
+    if not heads:
+        return symbols, []
+    cx = np.array([0.5 * (h.box[0] + h.box[2]) for h in heads])
+    cy = np.array([0.5 * (h.box[1] + h.box[3]) for h in heads])
+    # each head's staff: the one whose middle line runs nearest it (all heads at once)
+    nearest = np.abs(np.stack([s.line_y(2, cx) for s in staves]) - cy).argmin(axis=0)
     drop: set[int] = set()
     marks: list[MetronomeMark] = []
-    for head in symbols:
-        if vocab.CLASSES[head.cls].role != "notehead" or id(head) in drop:
+    for head, x, y, k in zip(heads, cx, cy, nearest):
+        if id(head) in drop:
             continue
-        cx, cy = 0.5 * (head.box[0] + head.box[2]), 0.5 * (head.box[1] + head.box[3])
-        staff = min(staves, key=lambda s: abs(float(s.position(cx, cy)) - 4.0))
-        position = float(staff.position(cx, cy))
+        staff = staves[int(k)]
+        position = float(staff.position(x, y))
         above = position >= 8 + OUTSIDE_HALF_SPACES
         if not above and position > -OUTSIDE_HALF_SPACES:
             continue
@@ -263,20 +293,7 @@ def metronome_marks(symbols: list[Symbol], ink, staves, grey=None) -> tuple[list
         found = _equals_and_digits(ink, head, ss, grey)
         if found is None:
             continue
-        sign_left = found[0]
-        edge = staff.y_top(cx) + STEM_INTO_STAFF_SS * ss if above else staff.y_bottom(cx) - STEM_INTO_STAFF_SS * ss
-
-        def of_glyph(s: Symbol) -> bool:
-            role = vocab.CLASSES[s.cls].role
-            if role not in GLYPH_ROLES:
-                return False
-            sx = 0.5 * (s.box[0] + s.box[2])
-            outside = s.box[3] <= edge if above else s.box[1] >= edge
-            near = (head.box[0] - 0.5 * ss <= sx <= sign_left
-                    and s.box[1] <= head.box[3] + GLYPH_REACH_SS * ss and s.box[3] >= head.box[1] - GLYPH_REACH_SS * ss)
-            return outside and near
-
-        glyph = [head] + [s for s in symbols if s is not head and of_glyph(s)]
+        glyph = [head] + _glyph_around(head, symbols, staff, above=above, sign_left=found[0])
         drop.update(id(s) for s in glyph)
         marks.append(MetronomeMark(_beat(glyph), found))
     return [s for s in symbols if id(s) not in drop], marks

@@ -123,6 +123,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     from omr.page import binarize
 
     page = result.page
+    report = report if report is not None else Report()
     if binary is None:
         binary = binarize(page.image, page.staff_space_norm)  # once: staves, barlines, beams
     staves, systems = staff_mod.analyze(page, binary=binary)
@@ -153,9 +154,8 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     numbers = [Symbol("tempo_text", m.box, 1.0) for m in marks]  # for OCR: the "= 100" after each
     symbols += numbers
     for m in marks:
-        (report if report is not None else Report()).infer(
-            "metronome_mark", f'a {m.beat} note with "= (number)" printed right of it is a metronome mark, '
-            "not music", page=page_no)
+        report.infer("metronome_mark", f'a {m.beat} note with "= (number)" printed right of it is a metronome '
+                     "mark, not music", page=page_no)
     symbols = confirm_weak_barlines(symbols, staves, lines, doubtful)
     add_alternatives(symbols, seen)
     read_octave_marks(symbols, binary, staves)
@@ -164,7 +164,7 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = drop_creases(symbols, binary, staves, [s.staves for s in systems])
     symbols = drop_pale_barlines(symbols, page.image, staves)
     if ocr:
-        read_text(page.image, symbols, report if report is not None else Report(), page_no)
+        read_text(page.image, symbols, report, page_no)
         for m, number in zip(marks, numbers):
             number.text = m.tempo_text(number.text) if number.text else ""
     read_rest_counts(symbols, seen)
