@@ -1562,6 +1562,10 @@ def _joiner(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bool) ->
 #: across it, lies inside a system and is no staff of it: the two lines of a hairpin
 #: over two lines of lyrics (between a voice's staff and the piano's) pass for one.
 ENCLOSED_MAX_LENGTH = 0.5
+#: ... nor is one that starts more than this many staff spaces right of both staves
+#: beside it, though a barline through it joins it to them: such a hairpin over
+#: lyrics that begins at a barline.
+ENCLOSED_LATE_START_SS = 10.0
 
 
 def drop_enclosed(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bool = False) -> list[Staff]:
@@ -1574,8 +1578,13 @@ def drop_enclosed(staves: list[Staff], binary: np.ndarray, *, aligned_starts: bo
     if not short:
         return staves
     joined = _joiner(staves, binary, aligned_starts=aligned_starts)
+
+    def late(i: int) -> bool:  # starts well right of both staves beside it
+        ss = staves[i].staff_space
+        return staves[i].x0 > max(staves[i - 1].x0, staves[i + 1].x0) + ENCLOSED_LATE_START_SS * ss
+
     enclosed = {i for i in short
-                if not joined(staves[i - 1], staves[i]) and not joined(staves[i], staves[i + 1])
+                if (late(i) or not joined(staves[i - 1], staves[i]) and not joined(staves[i], staves[i + 1]))
                 and joined(staves[i - 1], staves[i + 1])}
     kept = [s for i, s in enumerate(staves) if i not in enclosed]
     return [replace(s, index=k) for k, s in enumerate(kept)]

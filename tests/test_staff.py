@@ -862,3 +862,27 @@ def test_a_staffs_lines_run_on_along_their_slope_past_where_they_fade():
     assert staff.x1 < 610  # the lines end where their ink does
     assert staff.position(1000, 100 + 0.1 * 900) == pytest.approx(8, abs=0.5)  # the top line, 400 px on
     assert staff.position(1000, 180 + 0.1 * 900) == pytest.approx(0, abs=0.5)
+
+
+def test_a_short_comb_inside_a_system_is_dropped_though_it_starts_at_a_barline():
+    """A rebuilt --extras photo (seed 6, 000021-p1): the hairpin's two lines over
+    two lines of lyrics begin at a barline, which runs through the whole system and
+    so joins the comb to both staves beside it. Starting 16 staff spaces right of
+    them, it is still no staff of the system; the same comb starting with them is
+    left for the joins to judge."""
+    img = np.full((460, 600), 255, np.uint8)
+    for top in (60, 320):
+        for k in range(5):
+            img[top + k * 10 : top + k * 10 + 2, 40:560] = 0
+    img[60:362, 38:40] = 0      # the system's start line
+    img[60:362, 198:200] = 0    # a barline through the system
+    for k in range(5):
+        img[180 + k * 10 : 182 + k * 10, 200:360] = 0
+    staves, systems = analyze(_as_page(img))
+    assert [round(s.y_top(300)) for s in staves] == [60, 320]
+    assert [s.staves for s in systems] == [[0, 1]]
+    img[180:230, 40:200] = 255  # (clean slate) a comb from the system's start instead
+    for k in range(5):
+        img[180 + k * 10 : 182 + k * 10, 200:360] = 255
+        img[180 + k * 10 : 182 + k * 10, 40:200] = 0
+    assert len(analyze(_as_page(img))[0]) == 3
