@@ -66,6 +66,10 @@ SPLIT_BAR_ROW_INK = 0.6
 DIGIT_REACH_SS = 1.5
 DIGIT_HEIGHT_SS = (0.6, 3.0)
 DIGIT_SPACING_SS = 0.8
+#: How far right of the head's right edge the ink is looked at: the sign's reach
+#: and width, the first digit's reach, and room for three more characters.
+SEARCH_REACH_SS = (EQUALS_REACH_SS + EQUALS_BAR_WIDTH_SS[1] + DIGIT_REACH_SS
+                   + 4 * DIGIT_SPACING_SS + 3 * DIGIT_HEIGHT_SS[0])
 #: The note's stem, flag and dot: within this far of the head (a stem is about
 #: 3.5 staff spaces long) and not reaching into the staff by more than
 #: ``STEM_INTO_STAFF_SS``.
@@ -158,9 +162,8 @@ def _equals_and_digits(ink, head: Symbol, ss: float, grey=None) -> tuple[float, 
     sign's bars)."""
     cy = 0.5 * (head.box[1] + head.box[3])
     right = head.box[2]
-    reach = EQUALS_REACH_SS + EQUALS_BAR_WIDTH_SS[1] + DIGIT_REACH_SS + 4 * DIGIT_SPACING_SS + 3 * DIGIT_HEIGHT_SS[0]
     pieces = _components(ink, int(right), int(cy - (EQUALS_RISE_SS[0] + DIGIT_HEIGHT_SS[1]) * ss),
-                         int(right + reach * ss), int(cy + (EQUALS_RISE_SS[1] + DIGIT_HEIGHT_SS[1]) * ss))
+                         int(right + SEARCH_REACH_SS * ss), int(cy + (EQUALS_RISE_SS[1] + DIGIT_HEIGHT_SS[1]) * ss))
 
     def bar(p, thickest: float = EQUALS_BAR_THICK_SS) -> bool:
         width, thick = (p[2] - p[0]) / ss, (p[3] - p[1]) / ss

@@ -165,8 +165,9 @@ def page_graph(result, *, ocr: bool = True, report: Report | None = None, page_n
     symbols = drop_pale_barlines(symbols, page.image, staves)
     if ocr:
         read_text(page.image, symbols, report, page_no)
-        for m, number in zip(marks, numbers):
-            number.text = m.tempo_text(number.text) if number.text else ""
+        for m, number in zip(marks, numbers):  # the number read, with the note's beat
+            if number.text:
+                number.text = m.tempo_text(number.text)
     read_rest_counts(symbols, seen)
     faint = doubtful_flags(doubtful, symbols) + doubtful_tuplet_numbers(doubtful, symbols) \
         + doubtful_ties(doubtful, symbols)

@@ -976,8 +976,8 @@ def _pickup_staves_agree(m: ReadMeasure) -> list[tuple[int, str]]:
     treble eighth rest), read them so; where several lengths are, the one that
     rereads the fewest staves, the longest of those. (slot, what was reread) of
     each staff reread."""
-    voices = {slot: next(iter(sm.voices.values())) for slot, sm in enumerate(m.staves)
-              if len(sm.voices) == 1 and total(next(iter(sm.voices.values()))) > 0}
+    voices = {slot: v for slot, sm in enumerate(m.staves) if len(sm.voices) == 1
+              for v in sm.voices.values() if total(v) > 0}
     lengths = {slot: total(v) for slot, v in voices.items()}
     if len(set(lengths.values())) < 2 or max(lengths.values()) >= m.bar:
         return []
