@@ -212,8 +212,9 @@ def _photograph(page, rng: np.random.Generator, difficulty: float) -> tuple[dict
     """The camera variant of a page: its record (symbols moved into the photo, only
     those still visible; the page corners; the camera parameters) and the photo."""
     boxes = np.array([s.box for s in page.symbols], dtype=np.float32).reshape(-1, 4)
+    anchors = np.array([s.box for s in _mark_anchors(page.symbols)], dtype=np.float32).reshape(-1, 4)
     photo = camera.photograph(page.image, boxes, rng, difficulty=difficulty,
-                              staff_space_px=page.staff_space_px)
+                              staff_space_px=page.staff_space_px, anchor_boxes=anchors)
     moved = [_symbol_json(s, box=b)
              for s, b, visible in zip(page.symbols, photo.boxes, photo.visible) if visible]
     ph, pw = page.image.shape[:2]
@@ -224,6 +225,15 @@ def _photograph(page, rng: np.random.Generator, difficulty: float) -> tuple[dict
               "page_corners": [[round(float(v), 2) for v in c] for c in corners],
               "symbols": moved}
     return record, photo.image
+
+
+def _mark_anchors(symbols) -> list:
+    """The symbols at whose centres the camera may draw pencil and highlighter marks:
+    all but the parts of a metronome mark's note (its notehead, stem, flag, dot),
+    which carry the id of their tempo text. The text is a place for a mark already;
+    labelling its note as well (stop 45) left the photos as they were."""
+    texts = {s.id for s in symbols if s.cls == "tempo_text"}
+    return [s for s in symbols if s.cls == "tempo_text" or s.id not in texts]
 
 
 #: Optional Symbol fields written to the page JSON when set (ground truth for the

@@ -1755,6 +1755,7 @@ def photograph(
     params: CameraParams | None = None,
     difficulty: float = 0.5,
     staff_space_px: float | None = None,
+    anchor_boxes: np.ndarray | None = None,
 ) -> CameraResult:
     """Turn a clean page into a phone photo and move its symbol boxes with it.
 
@@ -1768,6 +1769,9 @@ def photograph(
     params : use these instead of sampling (``rng`` is then not used).
     difficulty : 0 (mild) .. 1 (hard), see :func:`sample_params`.
     staff_space_px : the page's staff space, px (default: guessed from its size).
+    anchor_boxes : boxes at whose centres pencil and highlighter marks may be
+        drawn (default: ``boxes``). The marks are drawn from them, so the photo
+        depends on which boxes these are.
 
     Returns
     -------
@@ -1791,8 +1795,9 @@ def photograph(
     if params is None:
         if rng is None:
             raise ValueError("photograph needs an rng or params")
-        ok = np.isfinite(boxes).all(1) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        b = boxes[ok]
+        at = boxes if anchor_boxes is None else np.asarray(anchor_boxes, np.float64).reshape(-1, 4)
+        ok = np.isfinite(at).all(1) & (at[:, 2] > at[:, 0]) & (at[:, 3] > at[:, 1])
+        b = at[ok]
         anchors = np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2]) if len(b) else None
         params = sample_params(
             rng, image_shape=page.shape, staff_space_px=staff_space_px, difficulty=difficulty, anchor_points=anchors

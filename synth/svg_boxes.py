@@ -120,9 +120,9 @@ _USE, _LINE, _PATH, _POLY, _RECT, _ELLIPSE, _TEXT = range(7)
 
 
 class _Prim:
-    __slots__ = ("kind", "box", "glyph", "scale", "seg", "text", "chunks")
+    __slots__ = ("kind", "box", "glyph", "scale", "seg", "text", "chunks", "notes")
 
-    def __init__(self, kind, box, glyph=None, scale=1.0, seg=None, text=None, chunks=None):
+    def __init__(self, kind, box, glyph=None, scale=1.0, seg=None, text=None, chunks=None, notes=None):
         self.kind = kind
         self.box = box
         self.glyph = glyph
@@ -130,6 +130,8 @@ class _Prim:
         self.seg = seg
         self.text = text
         self.chunks = chunks
+        #: Of a text: the parts of the metronome marks' notes in it, (class, box).
+        self.notes = notes or []
 
 
 class _Staff:
@@ -274,11 +276,12 @@ def parse_svg(svg: str, *, font: str | None = None) -> ParsedPage:
                 in_style = False
                 _read_css("".join(style_text), css_font)
             elif ftag == "text" and text_segments is not None:
-                box, string, chunks = layout_text(text_segments, fallback, fonts_used)
+                box, string, chunks, notes = layout_text(text_segments, fallback, fonts_used)
                 if box is not None and not node.hidden:
                     node.prims.append(_Prim(
                         _TEXT, apply_box(fstack_matrix, box), text=string,
-                        chunks=[(apply_box(fstack_matrix, c), t) for c, t in chunks]))
+                        chunks=[(apply_box(fstack_matrix, c), t) for c, t in chunks],
+                        notes=[(c, apply_box(fstack_matrix, b)) for c, b in notes]))
                 text_segments = None
             # restore the node for the enclosing frame
             continue
@@ -497,6 +500,11 @@ BARLINE_FORM_CLASS = {
 }
 #: hairpin @form -> class.
 HAIRPIN_FORM_CLASS = {"cres": "hairpin_crescendo", "dim": "hairpin_diminuendo"}
+#: A black notehead's width, staff spaces (SMuFL fonts: 1.18 to 1.3), and the part of
+#: it under which a metronome mark's note is labelled cue-sized (as a note whose
+#: glyph is drawn under 0.85 of the staff's size is: see ``h_note``).
+NOTEHEAD_WIDTH_SS = 1.18
+METRONOME_CUE_WIDTH = 0.85
 #: grpSym @symbol -> class ("line" sub-brackets are not in the vocabulary).
 GRPSYM_CLASS = {"brace": "brace", "bracket": "bracket", "bracketsq": "bracket"}
 #: The printed text of a dynamic (letters, no spaces) -> class; others: dynamic_other.
@@ -984,6 +992,20 @@ class _Classifier:
         if prims:
             box = union(p.box for p in prims)
             self.emit_on_staff(n, "tempo_text", box, text=text.strip())
+            self._metronome_notes(n, [part for p in prims for part in p.notes])
+
+    def _metronome_notes(self, n, parts):
+        """The note of a metronome mark ("♩ = 100") printed in a text: its notehead,
+        stem, flag and dot, labelled as a note's are (it looks like one), cue-sized
+        where its head is under ``METRONOME_CUE_WIDTH`` of a notehead of the staff's
+        size."""
+        for cls, box in parts:
+            if cls.startswith("notehead_"):
+                st, _ = self.staff_for(n, box)
+                space = self.page_staves[st].space() if st is not None else self.space
+                if box[2] - box[0] < METRONOME_CUE_WIDTH * NOTEHEAD_WIDTH_SS * space:
+                    cls += "_cue"
+            self.emit_on_staff(n, cls, box, self.parent_id(n, "tempo") or n.id)
 
     def _text_element(self, n):
         cls = TEXT_ELEMENT_CLASS[n.cls]

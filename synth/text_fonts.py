@@ -307,12 +307,64 @@ def _face_for(style: TextStyle) -> _Face | None:
     return _liberation_face(style.weight, style.style)
 
 
+#: The notes of metronome marks (SMuFL's "Metronome marks" range), stem up: code ->
+#: (notehead class, flags). A metronome mark's note is music printed inside text;
+#: its parts are labelled as a note's (:func:`metronome_note_parts`).
+METRONOME_NOTES = {0xECA2: ("notehead_whole", 0), 0xECA3: ("notehead_half", 0),
+                   0xECA5: ("notehead_black", 0), 0xECA7: ("notehead_black", 1),
+                   0xECA9: ("notehead_black", 2), 0xECAB: ("notehead_black", 3)}
+#: The augmentation dot of a metronome mark's note.
+METRONOME_DOT = 0xECB7
+#: Flag classes by number of flags.
+FLAG_CLASSES = {1: "flag_8th", 2: "flag_16th", 3: "flag_32nd"}
+#: A stem's width, font units (an em is 1000, four staff spaces: 0.12 staff spaces).
+STEM_WIDTH_UNITS = 30.0
+#: How far down the stem a metronome note's flag reaches, as a part of the stem above
+#: the head.
+FLAG_REACH = 0.75
+
+
+def metronome_note_parts(face: _Face, code: int) -> list[tuple[str, Box]]:
+    """The parts of a metronome mark's note (``code`` in ``METRONOME_NOTES``, or
+    ``METRONOME_DOT``) as ``(class, box)`` in ``face``'s font units relative to the
+    glyph's origin, y up: the notehead, and for a stemmed note its stem and flag.
+    The head is as wide as the quarter note's glyph (its stem stands at the head's
+    right edge) and as high as that width makes it with the proportions of the
+    font's own black notehead; the stem runs from the head's middle to the glyph's
+    top, a flag down it from there. [] for a character the face does not have.
+
+    >>> face = music_face("Bravura")
+    >>> [c for c, _ in metronome_note_parts(face, 0xECA7)]
+    ['notehead_black', 'stem', 'flag_8th']
+    """
+    g = face.bounds.get(face.cmap.get(code, ""))
+    if g is None:
+        return []
+    if code == METRONOME_DOT:
+        return [("augmentation_dot", g)]
+    head_cls, flags = METRONOME_NOTES[code]
+    if flags == 0 and head_cls == "notehead_whole":
+        return [(head_cls, g)]
+    quarter = face.bounds.get(face.cmap.get(0xECA5, "")) or g
+    black = face.bounds.get(face.cmap.get(0xE0A4, "")) or quarter
+    width = quarter[2] - quarter[0]
+    height = width * (black[3] - black[1]) / max(black[2] - black[0], 1e-6)
+    head = (g[0], g[1], g[0] + width, g[1] + height)
+    stem = (head[2] - STEM_WIDTH_UNITS, g[1] + height / 2.0, head[2], g[3])
+    parts = [(head_cls, head), ("stem", stem)]
+    if flags:
+        reach = FLAG_REACH * (g[3] - head[3])
+        parts.append((FLAG_CLASSES[flags], (stem[0], g[3] - reach, g[2], g[3])))
+    return parts
+
+
 def layout_text(segments, fallback: _Face | None, used: set[str]):
     """Lay out one <text> element the way resvg does. ``segments`` are
     ``(chars, style, x, y, dx, dy)``; x or y set where a tspan starts a new text
     chunk. Characters a face lacks come from ``fallback`` (the page's music font),
     as resvg falls back to any loaded font that has them. Adds the keys of the faces
-    used to ``used``. Returns (ink box, text, [(chunk ink box, chunk text)])."""
+    used to ``used``. Returns (ink box, text, [(chunk ink box, chunk text)], [(class,
+    box) of the parts of metronome marks' notes (:func:`metronome_note_parts`)])."""
     # SVG default whitespace: drop newlines, tabs -> space, collapse, strip ends.
     cleaned = []
     prev_space = True
@@ -345,7 +397,7 @@ def layout_text(segments, fallback: _Face | None, used: set[str]):
             else:
                 nx = x if x is not None else 0.0
             base_y = y if y is not None else base_y
-            cur = [nx, base_y, style.anchor, 0.0, [], None, []]
+            cur = [nx, base_y, style.anchor, 0.0, [], None, [], []]
             chunks.append(cur)
         cur[3] += dx
         base_y += dy
@@ -377,15 +429,20 @@ def layout_text(segments, fallback: _Face | None, used: set[str]):
             if b is not None:
                 cur[4].append((pen + b[0] * scale, base_y - b[3] * scale,
                                pen + b[2] * scale, base_y - b[1] * scale))
+            if ord(ch) in METRONOME_NOTES or ord(ch) == METRONOME_DOT:
+                cur[7].extend((c, (pen + p[0] * scale, base_y - p[3] * scale,
+                                   pen + p[2] * scale, base_y - p[1] * scale))
+                              for c, p in metronome_note_parts(f, ord(ch)))
             pen += f.adv.get(g, 0.0) * scale
             prev = (f, g, size)
         cur[3] = pen
         cur[5] = prev
-    boxes = []
-    for cx, _, anchor, width, ink, _, texts in chunks:
+    boxes, parts = [], []
+    for cx, _, anchor, width, ink, _, texts, notes in chunks:
         box = union(ink)
         if box is None:
             continue
         shift = cx - (width / 2.0 if anchor == "middle" else width if anchor == "end" else 0.0)
         boxes.append(((box[0] + shift, box[1], box[2] + shift, box[3]), "".join(texts).strip()))
-    return union(b for b, _ in boxes), "".join(text_out), boxes
+        parts += [(c, (b[0] + shift, b[1], b[2] + shift, b[3])) for c, b in notes]
+    return union(b for b, _ in boxes), "".join(text_out), boxes, parts

@@ -203,3 +203,25 @@ def test_feature_chance_build_prints_short_rests(tmp_path):
     assert "feature_chance" not in BuildConfig(pages=4).to_dict()
     with pytest.raises(BuildError, match="not a feature"):
         BuildConfig(pages=4, feature_chance=(("volta", 0.5),)).validate()
+
+
+def test_labelling_a_metronome_marks_note_leaves_the_photos_as_they_were():
+    """The camera draws pencil and highlighter marks at symbols' centres, so every
+    label it sees moves its random draws: the parts of a metronome mark's note, which
+    carry their tempo text's id, are no places of their own, and a page's photos are
+    the same with and without them (a label-only change keeps the test builds)."""
+    import dataclasses
+
+    from synth import engrave
+    from synth.build import _photograph
+    from test_engrave import RICH
+
+    page = engrave.engrave(RICH, engrave.EngraveOptions(font="Leipzig", staff_space_px=24)).pages[0]
+    texts = {s.id for s in page.symbols if s.cls == "tempo_text"}
+    parts = [s for s in page.symbols if s.id in texts and s.cls != "tempo_text"]
+    assert {s.cls for s in parts} == {"notehead_black", "stem"}
+    unlabelled = dataclasses.replace(page, symbols=[s for s in page.symbols if s not in parts])
+    for seed in (4, 5):  # seeds whose photos get pencil or highlighter marks
+        labelled = _photograph(page, np.random.default_rng(seed), 0.9)[1]
+        before = _photograph(unlabelled, np.random.default_rng(seed), 0.9)[1]
+        assert labelled.shape == before.shape and np.array_equal(labelled, before), seed

@@ -439,6 +439,27 @@ def test_parts_import_without_engrave(module):
 
 
 @pytest.mark.parametrize("font", text_fonts.FONTS)
+def test_a_metronome_marks_note_is_labelled_as_a_note(font):
+    """The "♩" of "♩ = 120" looks like a note and is labelled as one (a notehead and a
+    stem), so a detector trained on the pages sees it as the parser's metronome rule
+    expects: the head's box is mostly ink and holds the glyph's lowest ink, the stem
+    reaches its highest, and both lie in the tempo text's box."""
+    page = E.engrave(RICH, E.EngraveOptions(font=font, staff_space_px=24)).pages[0]
+    tempo = next(s for s in page.symbols if s.cls == "tempo_text" and "=" in s.text)
+    parts = {s.cls: s.box for s in page.symbols if s.id == tempo.id and s.cls != "tempo_text"}
+    assert set(parts) == {"notehead_black", "stem"}, parts
+    head, stem = parts["notehead_black"], parts["stem"]
+    tx0, ty0, tx1, ty1 = tempo.box
+    for x0, y0, x1, y1 in (head, stem):
+        assert tx0 - 1 <= x0 < x1 <= tx1 + 1 and ty0 - 1 <= y0 < y1 <= ty1 + 1
+    x0, y0, x1, y1 = (int(round(v)) for v in head)
+    assert (page.image[y0:y1, x0:x1] < 128).mean() > 0.5, f"{font}: the head's box is not the head"
+    note = _ink_bbox(page.image, (tx0, ty0, stem[2] + 1, ty1))
+    assert abs(head[3] - note[3]) <= 2 and abs(stem[1] - note[1]) <= 2, (head, stem, note)
+    assert head[2] - head[0] >= 0.85 * 1.18 * 24  # full-size: not a cue note
+
+
+@pytest.mark.parametrize("font", text_fonts.FONTS)
 def test_a_metronome_marks_note_is_printed_in_every_music_font(font):
     """Gootville has no metronome notes (U+ECA0 on): they come from Leipzig, as
     verovio's fontFallback draws the music, not as an empty box. The note: across
