@@ -230,8 +230,9 @@ def _photograph(page, rng: np.random.Generator, difficulty: float) -> tuple[dict
 def _mark_anchors(symbols) -> list:
     """The symbols at whose centres the camera may draw pencil and highlighter marks:
     all but the parts of a metronome mark's note (its notehead, stem, flag, dot),
-    which carry the id of their tempo text. The text is a place for a mark already;
-    labelling its note as well (stop 45) left the photos as they were."""
+    which carry the id of their tempo text. The text is a place for a mark already,
+    and a label added must not move the camera's random draws: the photos stay as
+    they were before the note was labelled."""
     texts = {s.id for s in symbols if s.cls == "tempo_text"}
     return [s for s in symbols if s.cls == "tempo_text" or s.id not in texts]
 

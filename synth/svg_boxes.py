@@ -1005,7 +1005,7 @@ class _Classifier:
                 space = self.page_staves[st].space() if st is not None else self.space
                 if box[2] - box[0] < METRONOME_CUE_WIDTH * NOTEHEAD_WIDTH_SS * space:
                     cls += "_cue"
-            self.emit_on_staff(n, cls, box, self.parent_id(n, "tempo") or n.id)
+            self.emit_on_staff(n, cls, box, parent=n.id)  # the tempo text's id, as its id too
 
     def _text_element(self, n):
         cls = TEXT_ELEMENT_CLASS[n.cls]

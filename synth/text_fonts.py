@@ -343,7 +343,7 @@ def metronome_note_parts(face: _Face, code: int) -> list[tuple[str, Box]]:
     if code == METRONOME_DOT:
         return [("augmentation_dot", g)]
     head_cls, flags = METRONOME_NOTES[code]
-    if flags == 0 and head_cls == "notehead_whole":
+    if head_cls == "notehead_whole":
         return [(head_cls, g)]
     quarter = face.bounds.get(face.cmap.get(0xECA5, "")) or g
     black = face.bounds.get(face.cmap.get(0xE0A4, "")) or quarter
