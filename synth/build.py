@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from synth import camera, engrave, generate, sources
+from synth.svg_boxes import metronome_note_labels
 
 #: Format version of the folder layout above.
 DATASET_FORMAT = 1
@@ -230,11 +231,11 @@ def _photograph(page, rng: np.random.Generator, difficulty: float) -> tuple[dict
 def _mark_anchors(symbols) -> list:
     """The symbols at whose centres the camera may draw pencil and highlighter marks:
     all but the parts of a metronome mark's note (its notehead, stem, flag, dot),
-    which carry the id of their tempo text. The text is a place for a mark already,
+    (``svg_boxes.metronome_note_labels``). The text is a place for a mark already,
     and a label added must not move the camera's random draws: the photos stay as
     they were before the note was labelled."""
-    texts = {s.id for s in symbols if s.cls == "tempo_text"}
-    return [s for s in symbols if s.cls == "tempo_text" or s.id not in texts]
+    parts = metronome_note_labels((s.cls, s.id) for s in symbols)
+    return [s for k, s in enumerate(symbols) if k not in parts]
 
 
 #: Optional Symbol fields written to the page JSON when set (ground truth for the

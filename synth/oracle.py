@@ -6,8 +6,8 @@ out with the notes of the source MusicXML printed on that page.
 
 - :func:`page_symbols`: a page record's boxes as :class:`omr.graph.Symbol`, rescaled
   to the normalized frame (``STAFF_SPACE_NORM`` px per staff space), with the staves
-  and systems as page analysis would give them; the notes of metronome marks taken
-  out of the music as the pipeline takes them (:mod:`omr.metronome`).
+  and systems as page analysis would give them; the notes of metronome marks left
+  out, as the pipeline takes them out of the music (:mod:`omr.metronome`).
 - :func:`page_measure_positions` (:func:`page_measures`): which measures of the
   source score a page prints, by position (by number).
 - :func:`reference_notes`: the notated notes of those measures (music21), in the
@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from omr.graph import Symbol, straight_staff
-from omr.metronome import metronome_marks
-from omr.page import STAFF_SPACE_NORM, binarize
+from omr.page import STAFF_SPACE_NORM
 from omr.staff import Staff
+from synth.svg_boxes import metronome_note_labels
 
 #: Classes that are ground truth for page analysis, not symbols.
 _STRUCTURE_ONLY = ("staff", "system")
@@ -58,8 +58,12 @@ def page_symbols(record: dict, variant: str = "clean") -> tuple[list[Symbol], li
     for st in staves:
         systems.setdefault(st.system, []).append(st.index)
     printed = set()
-    for s in record[variant]["symbols"]:
-        if s["cls"] in _STRUCTURE_ONLY:
+    given = record[variant]["symbols"]
+    # a metronome mark's note is labelled as the note it looks like; it is no music
+    # (the pipeline's omr.metronome takes it out by the page's ink)
+    metronome = metronome_note_labels((s["cls"], s.get("id")) for s in given)
+    for k, s in enumerate(given):
+        if s["cls"] in _STRUCTURE_ONLY or k in metronome:
             continue
         box = tuple(float(v) * scale for v in s["box"])
         # a glyph drawn twice in one place (the rests of two voices that verovio
@@ -69,13 +73,6 @@ def page_symbols(record: dict, variant: str = "clean") -> tuple[list[Symbol], li
             continue
         printed.add(key)
         symbols.append(Symbol(s["cls"], box, 1.0, s.get("text") or ""))
-    texts = {s.get("id") for s in record[variant]["symbols"] if s["cls"] == "tempo_text"}
-    if any(s.get("id") in texts and s["cls"] != "tempo_text" for s in record[variant]["symbols"]):
-        # a metronome mark's note is labelled as the note it looks like: the
-        # pipeline's rule that reads the page's ink takes it out of the music
-        # (omr.metronome), here as on a photo
-        image = page_image(record, variant)
-        symbols, _ = metronome_marks(symbols, binarize(image, STAFF_SPACE_NORM), staves, image)
     return symbols, staves, [systems[k] for k in sorted(systems)]
 
 

@@ -505,6 +505,20 @@ HAIRPIN_FORM_CLASS = {"cres": "hairpin_crescendo", "dim": "hairpin_diminuendo"}
 #: glyph is drawn under 0.85 of the staff's size is: see ``h_note``).
 NOTEHEAD_WIDTH_SS = 1.18
 METRONOME_CUE_WIDTH = 0.85
+
+
+def metronome_note_labels(labels) -> set[int]:
+    """The indices of the labels, ``(class, id)`` pairs, that are parts of a metronome
+    mark's note (notehead, stem, flag, dot): they carry the id of their tempo text
+    (``_Classifier._metronome_notes``).
+
+    >>> sorted(metronome_note_labels([("tempo_text", "t"), ("notehead_black", "t"),
+    ...                               ("stem", "t"), ("notehead_black", "n")]))
+    [1, 2]
+    """
+    labels = list(labels)
+    texts = {i for c, i in labels if c == "tempo_text" and i is not None}
+    return {k for k, (c, i) in enumerate(labels) if c != "tempo_text" and i in texts}
 #: grpSym @symbol -> class ("line" sub-brackets are not in the vocabulary).
 GRPSYM_CLASS = {"brace": "brace", "bracket": "bracket", "bracketsq": "bracket"}
 #: The printed text of a dynamic (letters, no spaces) -> class; others: dynamic_other.
