@@ -246,6 +246,28 @@ def test_upside_down_photo_is_read_the_right_way_up(photo, tmp_path):
     assert np.abs(a - b).max() < upright.staff_space
 
 
+def test_a_page_turned_half_maps_each_pixel_to_the_same_place_in_the_photo():
+    """``turn_half`` moves the page's pixel (x, y) to (w - 1 - x, h - 1 - y); its
+    ``to_original`` must send it to the same photo point as before, or every box read
+    on a page turned upright (and mapped to the photo) lands a pixel off: on photos
+    enlarged 1.5 times to the normalized scale, 0.1 staff space, enough to take a dot
+    under IoU 0.5."""
+    from omr.detect.infer import turn_half
+    from omr.page import NormalizedPage
+
+    image = np.full((40, 60), 255, np.uint8)
+    image[7, 11] = 0                                     # one ink pixel
+    to_original = np.array([[1 / 1.5, 0, 3.0], [0, 1 / 1.5, 5.0], [0, 0, 1]])
+    page = NormalizedPage(image=image, staff_space_norm=10.0, staff_space=10.0 / 1.5,
+                          to_original=to_original, original_size=(50, 40))
+    turned = turn_half(page)
+    (y, x), = np.argwhere(turned.image == 0)
+    assert (x, y) == (60 - 1 - 11, 40 - 1 - 7)
+    np.testing.assert_allclose(turned.points_to_original(np.array([[x, y]], float)),
+                               page.points_to_original(np.array([[11.0, 7.0]])), atol=1e-9)
+    np.testing.assert_allclose(turn_half(turned).to_original, to_original, atol=1e-9)
+
+
 def test_the_way_up_without_clefs_is_read_off_flags_rests_and_accidentals():
     """A photo that cut off the staves' starts shows no clef either way up: the
     symbols that look different upside down settle which way is up."""

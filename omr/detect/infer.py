@@ -260,11 +260,14 @@ def _reads_better(other: list[Detection], other_page, normalized: list[Detection
 
 
 def turn_half(page):
-    """The normalized page turned by 180 degrees, its mapping to the photo updated."""
+    """The normalized page turned by 180 degrees, its mapping to the photo updated.
+
+    ``to_original`` maps pixel centres (as everything in :mod:`omr.page` does), so the
+    turned page's pixel ``x`` is the page's pixel ``w - 1 - x``."""
     import dataclasses
 
     h, w = page.image.shape
-    flip = np.array([[-1.0, 0.0, w], [0.0, -1.0, h], [0.0, 0.0, 1.0]])
+    flip = np.array([[-1.0, 0.0, w - 1.0], [0.0, -1.0, h - 1.0], [0.0, 0.0, 1.0]])
     return dataclasses.replace(page, image=np.ascontiguousarray(page.image[::-1, ::-1]),
                                to_original=page.to_original @ flip,
                                rotation=(page.rotation + 180) % 360)
