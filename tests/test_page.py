@@ -286,6 +286,26 @@ def test_boxes_to_original(photo):
     assert (many[:2, 2] > many[:2, 0]).all() and (many[:2, 3] > many[:2, 1]).all()
 
 
+
+@pytest.mark.parametrize("factor", [0.5, 1.5])
+def test_a_box_maps_back_onto_the_photo_pixels_its_ink_came_from(factor):
+    """Detector boxes are in box coordinates (pixel i spans [i, i + 1)). A block of ink
+    resized as the page is (``to_original`` maps pixel centres) must come back onto
+    the photo pixels it came from: mapped as if its edges were pixel centres, it lands
+    0.5 * (1 - 1 / factor) px off (half a pixel where the photo was shrunk twice)."""
+    from omr.page import NormalizedPage, _scale
+
+    photo = np.full((48, 48), 255, np.uint8)
+    photo[12:24, 8:20] = 0                                  # x 8..20, y 12..24
+    norm = cv2.resize(photo, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA
+                      if factor < 1 else cv2.INTER_LINEAR)
+    page = NormalizedPage(image=norm, staff_space_norm=10.0, staff_space=10.0 / factor,
+                          to_original=np.linalg.inv(_scale(factor)), original_size=(48, 48))
+    rows, cols = np.nonzero(norm < 128)
+    box = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)   # the ink's box, box coordinates
+    np.testing.assert_allclose(box, np.array([8, 12, 20, 24]) * factor)
+    np.testing.assert_allclose(page.box_to_original(box), (8, 12, 20, 24), atol=1e-9)
+
 @pytest.mark.parametrize("ss", [6.0, 30.0, 60.0])
 def test_staff_space_range(clean, ss):
     image, _ = clean

@@ -184,7 +184,7 @@ def stroke_box_to_original(page, gray: np.ndarray, box: tuple[float, float, floa
     if axis is None:
         return None
     top, bottom, width = axis
-    ends = page.points_to_original(np.array([[top, box[1]], [bottom, box[3]], [top + width, box[1]]]))
+    ends = page.box_points_to_original(np.array([[top, box[1]], [bottom, box[3]], [top + width, box[1]]]))
     half = 0.5 * float(np.hypot(*(ends[2] - ends[0])))
     return (float(min(ends[0, 0], ends[1, 0]) - half), float(min(ends[0, 1], ends[1, 1])),
             float(max(ends[0, 0], ends[1, 0]) + half), float(max(ends[0, 1], ends[1, 1])))
