@@ -1649,8 +1649,9 @@ EDGE_COLOURS = {
 def draw_graph(image: np.ndarray, g: StaffGraph, *, to_image=None) -> np.ndarray:
     """An RGB copy of ``image`` with the graph's boxes and edges drawn.
 
-    ``to_image`` maps ``(N, 2)`` normalized-page points to ``image`` pixels (e.g.
-    ``NormalizedPage.points_to_original``); identity when None.
+    ``to_image`` maps ``(N, 2)`` normalized-page points in box coordinates to
+    ``image`` pixels (e.g. ``NormalizedPage.box_points_to_original``); identity when
+    None.
     """
     import cv2
 
