@@ -24,7 +24,7 @@ classes that occur in the data (``mAP/<role>``); the table also names the worst 
 of each group, since a rare class can hide behind a good mean.
 
 Several ``--data`` folders are scored as one set (``--limit`` applies to each): on one
-60-page test build the rarest classes of the target groups have one to four
+60-page test build the rarest classes of the target groups have one to five
 references, so one glyph moves a group's AP by a tenth.
 
 Evaluate on a ``--split val`` or ``test`` build: pages of the training split
@@ -249,7 +249,8 @@ def main(argv=None) -> int:
     if "train" in splits:
         print("\n**Warning:** training pages; these scores overstate accuracy on unseen music.")
 
-    out = {"data": str(args.data[0]) if len(args.data) == 1 else [str(d) for d in args.data], "splits": splits, "checkpoint": str(args.checkpoint or "shipped"),
+    data_out = str(args.data[0]) if len(args.data) == 1 else [str(d) for d in args.data]
+    out = {"data": data_out, "splits": splits, "checkpoint": str(args.checkpoint or "shipped"),
            "iou_threshold": args.iou, "page_analysis": args.page_analysis,
            "min_box_ss": args.min_box_ss, "keep_coincident": args.keep_coincident,
            "median_seconds_per_image": statistics.median(seconds), "variants": {}}

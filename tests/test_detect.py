@@ -249,9 +249,9 @@ def test_upside_down_photo_is_read_the_right_way_up(photo, tmp_path):
 def test_a_page_turned_half_maps_each_pixel_to_the_same_place_in_the_photo():
     """``turn_half`` moves the page's pixel (x, y) to (w - 1 - x, h - 1 - y); its
     ``to_original`` must send it to the same photo point as before, or every box read
-    on a page turned upright (and mapped to the photo) lands a pixel off: on photos
-    enlarged 1.5 times to the normalized scale, 0.1 staff space, enough to take a dot
-    under IoU 0.5."""
+    on a page turned upright (and mapped to the photo) lands a normalized pixel off,
+    0.1 staff space: on a photo enlarged 1.5 times to the normalized scale, enough to
+    take a dot under IoU 0.5."""
     from omr.detect.infer import turn_half
     from omr.page import NormalizedPage
 

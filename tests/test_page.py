@@ -286,7 +286,6 @@ def test_boxes_to_original(photo):
     assert (many[:2, 2] > many[:2, 0]).all() and (many[:2, 3] > many[:2, 1]).all()
 
 
-
 @pytest.mark.parametrize("factor", [0.5, 1.5])
 def test_a_box_maps_back_onto_the_photo_pixels_its_ink_came_from(factor):
     """Detector boxes are in box coordinates (pixel i spans [i, i + 1)). A block of ink
@@ -305,6 +304,7 @@ def test_a_box_maps_back_onto_the_photo_pixels_its_ink_came_from(factor):
     box = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)   # the ink's box, box coordinates
     np.testing.assert_allclose(box, np.array([8, 12, 20, 24]) * factor)
     np.testing.assert_allclose(page.box_to_original(box), (8, 12, 20, 24), atol=1e-9)
+
 
 @pytest.mark.parametrize("ss", [6.0, 30.0, 60.0])
 def test_staff_space_range(clean, ss):
