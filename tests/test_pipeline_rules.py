@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from omr.graph import Symbol, straight_staff
-from omr.pipeline import (accidentals_seen_split, add_alternatives, doubtful_flags, doubtful_tuplet_numbers, drop_creases, drop_pale_barlines, heads_at_bare_stems,
+from omr.pipeline import (accidentals_seen_split, add_alternatives, cue_sized_heads, doubtful_flags, doubtful_tuplet_numbers, drop_creases, drop_pale_barlines, heads_at_bare_stems,
                           image_barlines,
                           parenthesised_keys_as_accidentals, read_f_clef_lines, read_octave_marks, read_rest_counts,
                           suppress_duplicates, time_digits_read_as_notes)
@@ -923,3 +923,26 @@ def test_a_rest_count_is_read_from_the_time_digits_seen_in_its_box():
     bare = Symbol("rest_multi_number", count.box, 0.59)
     read_rest_counts([bare], [elsewhere])
     assert bare.text == ""
+
+
+def test_a_head_much_smaller_than_its_staffs_others_is_read_as_a_cue_head():
+    """A grace note's head is about 0.75 of a full-size one across and high; the
+    network often scores it as a full-size black head, which then counts in the
+    measure. Against the median black head of its staff it reads as a cue head (a
+    grace note), the full-size reading kept as its first alternative."""
+    staves = [straight_staff(0, x0=40, x1=560, top=60, staff_space=SS),
+              straight_staff(1, x0=40, x1=560, top=200, staff_space=SS)]
+
+    def head(x: float, y: float, w: float = 12.5, h: float = 10.5) -> Symbol:
+        return Symbol("notehead_black", (x, y - h / 2, x + w, y + h / 2), 0.8)
+
+    full = [head(60 + 40 * k, 80) for k in range(8)]
+    grace = head(380, 85, w=9.5, h=8.0)
+    tall = head(420, 85, w=9.5, h=11.0)        # narrow but full height: a head half hidden
+    at_side = head(582, 90, w=9.5, h=8.0)      # within 1.5 staff spaces of the image's side
+    few = [head(60 + 40 * k, 220) for k in range(3)] + [head(300, 225, w=9.5, h=8.0)]
+    symbols = full + [grace, tall, at_side] + few
+    cue_sized_heads(symbols, staves, 600)
+    assert grace.cls == "notehead_black_cue" and grace.alternatives[0] == "notehead_black"
+    assert all(s.cls == "notehead_black" for s in full + [tall, at_side] + few)  # few: no median to go by
+
